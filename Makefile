@@ -1,0 +1,32 @@
+# EBM Lab: `make lab` serves the app, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU/CUDA wheel of torch that pip picks for this machine; override with TORCH_SPEC=torch.
+TORCH_SPEC ?= torch==2.13.0
+PORT ?= 5006
+ADDRESS ?= localhost
+
+.PHONY: lab test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install "$(TORCH_SPEC)" || $(BIN)/pip install torch
+	$(BIN)/pip install -e ".[test]"
+	touch $@
+
+lab: $(VENV)/.installed
+	$(BIN)/panel serve app/main.py --address $(ADDRESS) --port $(PORT) \
+		--allow-websocket-origin $(ADDRESS):$(PORT) $(if $(filter localhost,$(ADDRESS)),,--allow-websocket-origin '*') --show
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/train_2d.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
