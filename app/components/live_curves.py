@@ -1,0 +1,45 @@
+"""Live training curves: a Bokeh figure whose source grows by streaming only the new rows."""
+from __future__ import annotations
+
+import numpy as np
+from bokeh.models import ColumnDataSource
+from bokeh.palettes import Category10_10
+from bokeh.plotting import figure
+
+
+class LiveCurves:
+    """Curves sharing an x column ``step``; ``update(history)`` streams rows newer than the last seen."""
+
+    def __init__(self, series: dict[str, str], title: str = "", height: int = 220, width: int = 500,
+                 rollover: int = 5000):
+        self.series = series
+        self.rollover = rollover
+        self.source = ColumnDataSource({"step": [], **{key: [] for key in series}})
+        self.figure = figure(title=title, height=height, width=width, tools="pan,wheel_zoom,reset,save",
+                             toolbar_location="above", x_axis_label="iteration", name="curves")
+        for (key, label), color in zip(series.items(), Category10_10):
+            self.figure.line("step", key, source=self.source, legend_label=label, color=color, line_width=2)
+        self.figure.legend.location = "top_right"
+        self.figure.legend.click_policy = "hide"
+        self.last_step = -1.0
+
+    def update(self, history: dict[str, np.ndarray]) -> int:
+        """Stream the rows of ``history`` newer than what is shown; a restart clears the curves."""
+        steps = history.get("step")
+        if steps is None or len(steps) == 0:
+            if self.last_step >= 0:
+                self.clear()
+            return 0
+        if steps[-1] < self.last_step:
+            self.clear()
+        new = steps > self.last_step
+        n_new = int(new.sum())
+        if n_new:
+            self.source.stream({"step": steps[new], **{k: history[k][new] for k in self.series}},
+                               rollover=self.rollover)
+            self.last_step = float(steps[-1])
+        return n_new
+
+    def clear(self) -> None:
+        self.source.data = {"step": [], **{key: [] for key in self.series}}
+        self.last_step = -1.0

@@ -1,0 +1,29 @@
+"""The status bar: device in use, job state, steps per second, iteration, engine messages."""
+from __future__ import annotations
+
+import html
+
+import panel as pn
+
+STATE_COLORS = {"playing": "#2e9d47", "paused": "#8a8f98", "error": "#d33a2c", "starting": "#c98a00"}
+
+
+class StatusBar:
+    """A one-line HTML bar the pages update from their snapshots."""
+
+    def __init__(self):
+        self.pane = pn.pane.HTML(self._render("starting", "…", 0.0, 0, ""), sizing_mode="stretch_width",
+                                 css_classes=["ebm-status-bar"], name="status-bar")
+
+    @staticmethod
+    def _render(state: str, device: str, rate: float, step: int, page: str) -> str:
+        color = STATE_COLORS.get(state, "#8a8f98")
+        return (f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(state)}">'
+                f'<span>{html.escape(page)}</span>'
+                f'<span class="ebm-state" style="color:{color}">● {html.escape(state)}</span>'
+                f'<span>device: <b>{html.escape(device)}</b></span>'
+                f'<span><b id="ebm-rate">{rate:.1f}</b> steps/s</span>'
+                f'<span>iteration <b id="ebm-step">{step}</b></span></div>')
+
+    def update(self, page: str, state: str, device: str, rate: float, step: int) -> None:
+        self.pane.object = self._render(state, device, rate, step, page)

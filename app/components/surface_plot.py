@@ -1,0 +1,48 @@
+"""A live 2D surface (image glyph) with data points and chains overlaid, updated by patching sources."""
+from __future__ import annotations
+
+import numpy as np
+from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
+from bokeh.palettes import Viridis256
+from bokeh.plotting import figure
+
+
+class SurfacePlot:
+    """A Bokeh figure built once: ``show_grid``, ``show_points`` and ``show_chains`` patch its sources."""
+
+    def __init__(self, title: str = "", height: int = 460, width: int = 500):
+        self.mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
+        self.figure = figure(title=title, height=height, width=width, match_aspect=True,
+                             tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
+                             output_backend="canvas", name="surface")
+        self.image = ColumnDataSource({"image": [np.zeros((2, 2), np.float32)], "x": [0.0], "y": [0.0],
+                                       "dw": [1.0], "dh": [1.0]})
+        self.points = ColumnDataSource({"x": [], "y": []})
+        self.chains = ColumnDataSource({"x": [], "y": []})
+        self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image,
+                          color_mapper=self.mapper)
+        self.figure.scatter("x", "y", source=self.points, size=3, color="white", alpha=0.45,
+                            legend_label="data")
+        self.figure.scatter("x", "y", source=self.chains, size=5, color="#ff5a36", alpha=0.9,
+                            legend_label="chains", marker="circle")
+        self.figure.legend.location = "top_left"
+        self.figure.legend.background_fill_alpha = 0.5
+        self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
+        self.figure.grid.visible = False
+
+    def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
+        (x0, x1), (y0, y1) = bounds
+        self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
+        if high <= low:
+            high = low + 1e-6
+        self.mapper.update(low=float(low), high=float(high))
+        if self.figure.title.text != label:
+            self.figure.title.text = label
+            self.figure.x_range.update(start=x0, end=x1)
+            self.figure.y_range.update(start=y0, end=y1)
+
+    def show_points(self, xy: np.ndarray) -> None:
+        self.points.data = {"x": xy[:, 0], "y": xy[:, 1]}
+
+    def show_chains(self, xy: np.ndarray) -> None:
+        self.chains.data = {"x": xy[:, 0], "y": xy[:, 1]}

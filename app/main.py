@@ -1,0 +1,39 @@
+"""EBM Lab entry point: ``panel serve app/main.py`` builds one shell and one engine per browser session."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import panel as pn  # noqa: E402
+
+import app.pages  # noqa: E402,F401  (registers the pages)
+from app.session import LabSession  # noqa: E402
+from app.shell import ASSETS, LabShell  # noqa: E402
+
+pn.extension(raw_css=[(ASSETS / "lab.css").read_text()], notifications=False)
+
+DRAIN_PERIOD_MS = 50
+
+
+def session_args() -> dict[str, str]:
+    args = pn.state.session_args or {}
+    return {k: v[0].decode(errors="replace") for k, v in args.items() if v}
+
+
+def build() -> pn.template.BootstrapTemplate:
+    """One session: an engine process, the shell, the snapshot drain and the clean-up hook."""
+    args = session_args()
+    session = LabSession()
+    shell = LabShell(session, theme="dark" if args.get("theme") == "dark" else "default",
+                     initial_page=args.get("page"))
+    pn.state.add_periodic_callback(session.drain, period=DRAIN_PERIOD_MS)
+    pn.state.on_session_destroyed(session.stop)
+    return shell.template
+
+
+if pn.state.curdoc is not None or __name__.startswith("bokeh"):
+    build().servable(title="EBM Lab")

@@ -1,0 +1,107 @@
+"""The ``Energy`` base class and its composition (sum, scaling, temperature).
+
+An energy maps a batch ``x`` of shape ``(batch, *event_shape)`` to one scalar per sample,
+shape ``(batch,)``. The density it defines at temperature ``T`` is ``p(x) ∝ exp(-E(x)/T)``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Energy(nn.Module):
+    """Base class: subclasses implement ``energy(x) -> (batch,)``."""
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.energy(x)
+        if e.dim() == 2 and e.shape[1] == 1:
+            e = e.squeeze(1)
+        if e.shape != (x.shape[0],):
+            raise ValueError(f"{type(self).__name__} returned energies of shape {tuple(e.shape)}, "
+                             f"expected ({x.shape[0]},)")
+        return e
+
+    def energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies ``(batch,)`` and their gradient w.r.t. ``x``, both detached; no graph is kept."""
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            e = self(x)
+            (grad,) = torch.autograd.grad(e.sum(), x)
+        return e.detach(), grad.detach()
+
+    def grad(self, x: torch.Tensor) -> torch.Tensor:
+        """Gradient of the energy w.r.t. ``x`` (detached)."""
+        return self.energy_and_grad(x)[1]
+
+    def __add__(self, other: "Energy") -> "Energy":
+        if not isinstance(other, Energy):
+            return NotImplemented
+        return SumEnergy([self, other])
+
+    def __mul__(self, weight: float) -> "Energy":
+        if isinstance(weight, Energy):
+            return NotImplemented
+        return ScaledEnergy(self, float(weight))
+
+    __rmul__ = __mul__
+
+    def tempered(self, temperature: float) -> "Energy":
+        """The energy ``E(x)/T`` whose Boltzmann density is ``p(x) ∝ exp(-E(x)/T)``."""
+        return TemperedEnergy(self, temperature)
+
+
+class SumEnergy(Energy):
+    """``E(x) = Σ_i E_i(x)``: the product of the experts' densities."""
+
+    def __init__(self, terms: list[Energy]):
+        super().__init__()
+        flat: list[Energy] = []
+        for term in terms:
+            flat.extend(term.terms if isinstance(term, SumEnergy) else [term])
+        self.terms = nn.ModuleList(flat)
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(term(x) for term in self.terms)
+
+
+class ScaledEnergy(Energy):
+    """``w · E(x)`` for a finite weight ``w``."""
+
+    def __init__(self, base: Energy, weight: float):
+        super().__init__()
+        if not torch.isfinite(torch.tensor(weight)):
+            raise ValueError(f"energy weight must be finite, got {weight}")
+        self.base = base
+        self.weight = weight
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * self.base(x)
+
+
+class TemperedEnergy(Energy):
+    """``E(x) / T`` for a temperature ``T > 0``."""
+
+    def __init__(self, base: Energy, temperature: float):
+        super().__init__()
+        if not temperature > 0 or not torch.isfinite(torch.tensor(float(temperature))):
+            raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+        self.base = base
+        self.temperature = float(temperature)
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) / self.temperature
+
+
+class FunctionEnergy(Energy):
+    """Wrap a plain function ``f(x) -> (batch,)`` as an ``Energy``."""
+
+    def __init__(self, fn, name: str = "function"):
+        super().__init__()
+        self.fn = fn
+        self.name = name
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)

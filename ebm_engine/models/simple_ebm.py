@@ -1,0 +1,36 @@
+"""SimpleEBM: a multilayer-perceptron energy for low-dimensional data."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ebm_engine.energies.base import Energy
+
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh,
+               "leaky_relu": lambda: nn.LeakyReLU(0.2), "softplus": nn.Softplus}
+
+
+class SimpleEBM(Energy):
+    """MLP energy ``E(x) = f_θ(x)`` with configurable width, depth and activation.
+
+    Smooth activations (SiLU, the default) give smooth gradients for Langevin sampling;
+    ReLU gives piecewise-linear energies whose gradients are piecewise constant.
+    """
+
+    def __init__(self, input_dim: int = 2, hidden: int = 128, depth: int = 2, activation: str = "silu"):
+        super().__init__()
+        if input_dim < 1 or hidden < 1 or depth < 1:
+            raise ValueError(f"input_dim, hidden and depth must be >= 1, got {input_dim}, {hidden}, {depth}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        self.config = {"input_dim": input_dim, "hidden": hidden, "depth": depth, "activation": activation}
+        layers: list[nn.Module] = []
+        width = input_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
+            width = hidden
+        layers.append(nn.Linear(width, 1))
+        self.network = nn.Sequential(*layers)
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x.reshape(x.shape[0], -1)).squeeze(-1)

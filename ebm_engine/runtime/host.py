@@ -1,0 +1,134 @@
+"""The engine host: owns jobs, applies commands, steps playing jobs, emits snapshots.
+
+The same host runs inside the engine process (``runner.ProcessRunner``) and in-process
+(``runner.InlineRunner``, for notebooks and tests). Every failure inside a job is caught here
+and turned into a status the page can show; nothing is raised to the caller.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ebm_engine.runtime.registry import job_class
+
+COMMANDS = ("open", "close", "play", "pause", "step", "reset", "knobs")
+
+
+@dataclass
+class JobSlot:
+    """A hosted job with its run state and rate bookkeeping."""
+
+    job: Any
+    state: str = "paused"           # 'playing' | 'paused' | 'error'
+    error: str | None = None
+    notice: str | None = None
+    dirty: bool = True
+    last_emit: float = 0.0
+    rate_steps: list = field(default_factory=list)
+
+    def steps_per_sec(self) -> float:
+        if len(self.rate_steps) < 2:
+            return 0.0
+        (t0, s0), (t1, s1) = self.rate_steps[0], self.rate_steps[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One line for the page: the exception's type and message, no traceback."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+class EngineHost:
+    """Hosts jobs by id; ``handle`` applies one command, ``tick`` does one round of work."""
+
+    def __init__(self, max_rate_hz: float = 15.0, device: str | None = None):
+        self.slots: dict[str, JobSlot] = {}
+        self.min_interval = 1.0 / max_rate_hz
+        self.device = device
+        self.outbox: list[tuple[str, dict]] = []   # (job_id, snapshot) and status events
+        self.fatal: dict[str, str] = {}             # job ids whose construction failed
+
+    def handle(self, op: str, job_id: str, payload: Any = None) -> None:
+        """Apply one command; errors become the job's notice, never exceptions."""
+        slot = self.slots.get(job_id)
+        try:
+            if op == "open":
+                kind, config, knobs = payload
+                self.slots[job_id] = JobSlot(job_class(kind)(config, knobs, device=self.device))
+                self.fatal.pop(job_id, None)
+                return
+            if op not in COMMANDS:
+                raise ValueError(f"unknown command {op!r}")
+            if slot is None:
+                raise ValueError(f"no job {job_id!r} is open")
+            slot.notice = None
+            if op == "close":
+                del self.slots[job_id]
+            elif op == "play":
+                slot.state, slot.error = "playing", None
+            elif op == "pause":
+                slot.state = "paused"
+            elif op == "step":
+                slot.state = "paused"
+                self._step(slot)
+            elif op == "reset":
+                slot.job.reset(payload or None)
+                slot.state, slot.error, slot.rate_steps = "paused", None, []
+            elif op == "knobs":
+                slot.job.set_knobs(**payload)
+            slot.dirty = True
+        except Exception as exc:  # reported to the page, never raised
+            if op == "open":
+                self.fatal[job_id] = describe_exception(exc)
+                self.outbox.append((job_id, {"status": {"state": "error", "error": self.fatal[job_id]}}))
+            elif slot is not None:
+                slot.notice = describe_exception(exc)
+                slot.dirty = True
+
+    def _step(self, slot: JobSlot) -> None:
+        try:
+            slot.job.step()
+        except Exception as exc:
+            slot.state, slot.error = "error", describe_exception(exc)
+            try:
+                slot.error += f" — {slot.job.recover()}; press Play to continue"
+            except Exception as recover_exc:
+                slot.error += f" (recovery failed: {describe_exception(recover_exc)})"
+        now = time.monotonic()
+        slot.rate_steps.append((now, slot.job.step_count))
+        while len(slot.rate_steps) > 2 and now - slot.rate_steps[0][0] > 2.0:
+            slot.rate_steps.pop(0)
+        slot.dirty = True
+
+    @property
+    def busy(self) -> bool:
+        return any(s.state == "playing" for s in self.slots.values())
+
+    def tick(self) -> None:
+        """Step every playing job once, then queue snapshots that are due."""
+        for slot in list(self.slots.values()):
+            if slot.state == "playing":
+                self._step(slot)
+        now = time.monotonic()
+        for job_id, slot in self.slots.items():
+            if slot.dirty and (now - slot.last_emit >= self.min_interval or slot.state != "playing"):
+                self.outbox.append((job_id, self.snapshot(slot)))
+                slot.dirty, slot.last_emit = False, now
+
+    def snapshot(self, slot: JobSlot) -> dict:
+        try:
+            snap = slot.job.snapshot()
+        except Exception as exc:
+            snap = {"step": slot.job.step_count}
+            slot.error = f"snapshot failed: {describe_exception(exc)}"
+        rate = slot.steps_per_sec() if slot.state == "playing" else 0.0
+        snap["status"] = {"state": slot.state, "error": slot.error, "notice": slot.notice,
+                          "steps_per_sec": rate if math.isfinite(rate) else 0.0}
+        return snap
+
+    def drain(self) -> list[tuple[str, dict]]:
+        out, self.outbox = self.outbox, []
+        return out

@@ -1,0 +1,1 @@
+"""Concrete jobs, one per lab page."""

@@ -1,0 +1,139 @@
+"""Energy Landscape job: train an MLP energy on a 2D toy set by contrastive divergence, live.
+
+Each ``step()`` is one training iteration. Snapshots carry the energy surface and the density
+``exp(-E/T)/Z`` on a grid, data points, the current negative chains, loss and energy curves, and
+readouts: log Z by quadrature and by importance sampling, held-out NLL (and the true one where
+the data's density is known).
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import torch
+
+from ebm_engine.data import toy2d
+from ebm_engine.device import make_generator
+from ebm_engine.metrics.partition import energy_on_grid, grid_nll, log_partition_grid, log_partition_mc
+from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
+from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
+
+HISTORY = 3000
+
+
+class LandscapeJob(Job):
+    """Contrastive-divergence training of ``SimpleEBM`` on a toy 2D data set."""
+
+    KIND = "landscape"
+    CONFIG = {"dataset": "8gaussians", "hidden": 128, "depth": 2, "activation": "silu", "batch_size": 256,
+              "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 96, "readout_every_s": 1.0}
+    KNOBS = [
+        KnobSpec("lr", 3e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
+        KnobSpec("step_size", 0.02, low=1e-4, high=10.0, log_scale=True, label="Langevin step size ε"),
+        KnobSpec("noise", 1.0, low=0.0, high=2.0, label="Langevin noise (× √2ε)"),
+        KnobSpec("langevin_steps", 10, kind="int", low=1, high=200, label="Langevin steps per iteration"),
+        KnobSpec("reinit_fraction", 0.05, low=0.0, high=1.0, label="Buffer re-init fraction"),
+        KnobSpec("l2_weight", 0.1, low=0.0, high=1.0, label="Energy L2 weight"),
+        KnobSpec("temperature", 1.0, low=0.05, high=10.0, log_scale=True, label="Temperature T"),
+    ]
+
+    def build(self) -> None:
+        cfg = self.config
+        if cfg["dataset"] not in toy2d.NAMES:
+            raise ValueError(f"unknown data set {cfg['dataset']!r}; choose from {list(toy2d.NAMES)}")
+        if cfg["activation"] not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {cfg['activation']!r}")
+        self.generator = make_generator(int(cfg["seed"]), self.device)
+        data_gen = torch.Generator().manual_seed(int(cfg["seed"]))
+        self.train_data = toy2d.sample(cfg["dataset"], cfg["n_train"], data_gen).to(self.device)
+        self.test_data = toy2d.sample(cfg["dataset"], cfg["n_test"], data_gen).to(self.device)
+        self.bounds = toy2d.bounds(cfg["dataset"])
+        true_log_prob = toy2d.true_log_prob(cfg["dataset"])
+        self.true_nll = (float(-true_log_prob(self.test_data.cpu()).mean()) if true_log_prob else None)
+        self.model = SimpleEBM(2, cfg["hidden"], cfg["depth"], cfg["activation"]).to(self.device)
+        lo = torch.tensor([b[0] for b in self.bounds], device=self.device)
+        hi = torch.tensor([b[1] for b in self.bounds], device=self.device)
+
+        def init_fn(n: int, generator: torch.Generator | None) -> torch.Tensor:
+            return lo + (hi - lo) * torch.rand(n, 2, generator=generator, device=self.device)
+
+        def data_fn(n: int, generator: torch.Generator | None) -> torch.Tensor:
+            idx = torch.randint(len(self.train_data), (n,), generator=generator, device=self.device)
+            return self.train_data[idx]
+
+        radius = float(max(abs(v) for b in self.bounds for v in b))
+        self.trainer = ContrastiveDivergence(
+            self.model, data_fn, init_fn, CDConfig(batch_size=cfg["batch_size"], max_chain_norm=3 * radius),
+            generator=self.generator)
+        self.history = {k: deque(maxlen=HISTORY) for k in ("step", "loss", "e_data", "e_neg")}
+        self.readouts: dict[str, Any] = {}
+        self.readout_time = 0.0
+        self.on_knobs(self.knobs.as_dict())
+
+    def on_knobs(self, changed: dict[str, Any]) -> None:
+        k = self.knobs
+        self.trainer.update_config(
+            lr=k["lr"], step_size=k["step_size"], langevin_steps=k["langevin_steps"],
+            reinit_fraction=k["reinit_fraction"], l2_weight=k["l2_weight"],
+            noise_scale=None if k["noise"] == 1.0 else k["noise"] * math.sqrt(2 * k["step_size"]))
+        if "temperature" in changed or "step_size" in changed:
+            self.readout_time = 0.0   # refresh readouts with the next snapshot
+
+    def advance(self) -> None:
+        stats = self.trainer.step()
+        if stats.diverged:
+            self.warn(f"Training diverged at iteration {stats.step} (non-finite loss or weights); "
+                      f"weights restored from iteration {self.trainer.last_good_step}. "
+                      "Lower the learning rate or the step size.")
+        elif stats.chains_reset:
+            self.warn(f"{stats.chains_reset} chains left the plotting box at iteration {stats.step} and "
+                      "were re-initialised: the Langevin step size may be too large.")
+        for key, value in (("step", stats.step), ("loss", stats.loss), ("e_data", stats.e_data),
+                           ("e_neg", stats.e_neg)):
+            self.history[key].append(value)
+
+    def recover(self) -> str:
+        self.trainer._restore()
+        return f"weights restored from iteration {self.trainer.last_good_step}"
+
+    def _refresh_readouts(self, temperature: float) -> None:
+        self.model.eval()
+        log_z = log_partition_grid(self.model, self.bounds, resolution=200, temperature=temperature)
+        mc, mc_se = log_partition_mc(self.model, self.bounds, n_samples=4096, temperature=temperature,
+                                     generator=self.generator)
+        nll = grid_nll(self.model, self.test_data, self.bounds, resolution=200, temperature=temperature)
+        self.readouts = {"log_z_grid": log_z, "log_z_mc": mc, "log_z_mc_se": mc_se,
+                         "nll_heldout": nll, "nll_true": self.true_nll if temperature == 1.0 else None,
+                         "readout_temperature": temperature}
+        self.readout_time = time.monotonic()
+
+    def payload(self) -> dict[str, Any]:
+        temperature = self.knobs["temperature"]
+        if time.monotonic() - self.readout_time >= self.config["readout_every_s"]:
+            self._refresh_readouts(temperature)
+        self.model.eval()
+        xs, ys, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])
+        log_p = -energy / temperature
+        log_p = log_p - torch.logsumexp(log_p.flatten(), 0) - math.log(float((xs[1] - xs[0]) * (ys[1] - ys[0])))
+        negatives = self.trainer.last_negatives[:512]
+        density = log_p.exp()
+        finite = energy[torch.isfinite(energy)]
+        low = float(finite.min()) if len(finite) else 0.0
+        high = float(torch.quantile(finite, 0.9)) if len(finite) else 1.0
+        return {
+            "bounds": self.bounds,
+            "energy": to_numpy(energy),
+            "energy_range": (low, high),
+            "density": to_numpy(density),
+            "density_max": float(density.max()),
+            "data": to_numpy(self.train_data[:600]),
+            "negatives": to_numpy(negatives),
+            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
+            "divergences": self.trainer.divergences,
+            **self.readouts,
+        }

@@ -1,0 +1,16 @@
+"""Job kinds by name, so the engine process can build a job from a picklable string."""
+from __future__ import annotations
+
+import importlib
+
+JOB_KINDS: dict[str, str] = {
+    "landscape": "ebm_engine.runtime.jobs.landscape:LandscapeJob",
+}
+
+
+def job_class(kind: str):
+    """The ``Job`` subclass registered under ``kind``."""
+    if kind not in JOB_KINDS:
+        raise ValueError(f"unknown job kind {kind!r}; known: {sorted(JOB_KINDS)}")
+    module, name = JOB_KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,198 @@
+"""Runners: how the app drives jobs. ``ProcessRunner`` hosts them in an engine process of its own;
+``InlineRunner`` hosts them in the caller's process (notebooks, tests).
+
+Both offer the same calls: ``open``, ``command``, ``set_knobs``, ``poll`` (non-blocking, latest
+snapshot per job wins), ``alive``, ``restart`` and ``stop``.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import time
+from typing import Any
+
+from ebm_engine.runtime.host import EngineHost
+
+
+class _RunnerBase:
+    """Remembers what was opened, so a restarted engine can re-open the same jobs."""
+
+    def __init__(self) -> None:
+        self.opened: dict[str, tuple[str, dict, dict]] = {}
+        self.latest: dict[str, dict] = {}
+
+    def open(self, job_id: str, kind: str, config: dict | None = None, knobs: dict | None = None) -> None:
+        self.opened[job_id] = (kind, dict(config or {}), dict(knobs or {}))
+        self._send("open", job_id, (kind, dict(config or {}), dict(knobs or {})))
+
+    def command(self, job_id: str, op: str, payload: Any = None) -> None:
+        """``op`` is one of play, pause, step, reset (payload: new settings) or close."""
+        if op == "reset" and payload and job_id in self.opened:
+            kind, config, knobs = self.opened[job_id]
+            self.opened[job_id] = (kind, {**config, **payload}, knobs)
+        if op == "close":
+            self.opened.pop(job_id, None)
+        self._send(op, job_id, payload)
+
+    def set_knobs(self, job_id: str, **knobs: Any) -> None:
+        if job_id in self.opened:
+            kind, config, old = self.opened[job_id]
+            self.opened[job_id] = (kind, config, {**old, **knobs})
+        self._send("knobs", job_id, knobs)
+
+    def _send(self, op: str, job_id: str, payload: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class InlineRunner(_RunnerBase):
+    """Runs jobs in this process: every ``poll()`` does one tick of work first."""
+
+    def __init__(self, max_rate_hz: float = 1e9, device: str | None = None):
+        super().__init__()
+        self.host = EngineHost(max_rate_hz=max_rate_hz, device=device)
+
+    def _send(self, op: str, job_id: str, payload: Any) -> None:
+        self.host.handle(op, job_id, payload)
+
+    def poll(self) -> dict[str, dict]:
+        self.host.tick()
+        fresh = dict(self.host.drain())
+        self.latest.update(fresh)
+        return fresh
+
+    @property
+    def alive(self) -> bool:
+        return True
+
+    def restart(self) -> None:
+        self.host = EngineHost(max_rate_hz=1.0 / self.host.min_interval, device=self.host.device)
+        for job_id, (kind, config, knobs) in self.opened.items():
+            self.host.handle("open", job_id, (kind, config, knobs))
+
+    def stop(self) -> None:
+        self.host.slots.clear()
+
+
+def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, threads: int) -> None:
+    """Entry point of the engine process: apply commands, step jobs, push latest-wins snapshots."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    host = EngineHost(max_rate_hz=max_rate_hz, device=device)
+    while True:
+        try:  # block briefly when idle, never when a job plays
+            item = commands.get(timeout=0.05) if not host.busy else commands.get_nowait()
+        except queue.Empty:
+            item = None
+        while item is not None:
+            op, job_id, payload = item
+            if op == "shutdown":
+                return
+            host.handle(op, job_id, payload)
+            try:
+                item = commands.get_nowait()
+            except queue.Empty:
+                item = None
+        host.tick()
+        for job_id, snap in host.drain():
+            _put_latest(snapshots, (job_id, snap))
+
+
+def _put_latest(q, item) -> None:
+    """Put ``item``; when the queue is full, drop the oldest entry first (latest wins)."""
+    for _ in range(4):
+        try:
+            q.put_nowait(item)
+            return
+        except queue.Full:
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+
+
+def default_engine_threads() -> int:
+    """Leave one core to the server: the engine's tensor math gets the rest."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class ProcessRunner(_RunnerBase):
+    """Hosts jobs in a spawned engine process; the GPU context lives there only."""
+
+    def __init__(self, max_rate_hz: float = 15.0, device: str | None = None, threads: int | None = None,
+                 queue_size: int = 8):
+        super().__init__()
+        self.max_rate_hz = max_rate_hz
+        self.device = device
+        self.threads = threads or default_engine_threads()
+        self.queue_size = queue_size
+        self.stopped = False
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._commands = ctx.Queue()
+        self._snapshots = ctx.Queue(maxsize=self.queue_size)
+        self.process = ctx.Process(target=engine_main, name="ebm-lab-engine", daemon=True,
+                                   args=(self._commands, self._snapshots, self.max_rate_hz, self.device,
+                                         self.threads))
+        self.process.start()
+        self.stopped = False
+
+    def _send(self, op: str, job_id: str, payload: Any) -> None:
+        if self.alive:
+            self._commands.put((op, job_id, payload))
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    @property
+    def crashed(self) -> bool:
+        """The engine process died without being asked to stop."""
+        return not self.stopped and not self.process.is_alive()
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> dict[str, dict]:
+        """Drain every waiting snapshot without blocking; returns the newest per job."""
+        fresh: dict[str, dict] = {}
+        while True:
+            try:
+                job_id, snap = self._snapshots.get_nowait()
+            except (queue.Empty, EOFError, OSError):
+                break
+            fresh[job_id] = snap
+        self.latest.update(fresh)
+        return fresh
+
+    def restart(self) -> None:
+        """Stop what is left of the engine, start a fresh process and re-open every job."""
+        self.stop()
+        self.restarts += 1
+        self._start()
+        for job_id, (kind, config, knobs) in self.opened.items():
+            self._commands.put(("open", job_id, (kind, config, knobs)))
+
+    def stop(self, timeout: float = 0.8) -> None:
+        """Ask the engine to shut down; terminate, then kill it if it does not within ``timeout``."""
+        self.stopped = True
+        if self.process.is_alive():
+            try:
+                self._commands.put(("shutdown", "", None))
+            except (ValueError, OSError):
+                pass
+            self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(0.2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(0.2)
+        for q in (self._commands, self._snapshots):
+            q.cancel_join_thread()
+            q.close()

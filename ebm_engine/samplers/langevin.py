@@ -1,0 +1,57 @@
+"""Unadjusted Langevin dynamics for ``p(x) ∝ exp(-E(x)/T)``.
+
+Update: ``x' = x - ε ∇E(x)/T + sqrt(2ε) ξ`` with ``ξ ~ N(0, I)``. The short-run "generator"
+mode of image EBMs replaces ``sqrt(2ε)`` by a separate ``noise_scale`` and clamps positions
+to a data range; it is a heuristic, not an exact sampler, and is off by default.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive
+
+
+class Langevin:
+    """Unadjusted Langevin kernel in the ``init`` / ``step`` shape.
+
+    ``noise_scale`` (optional) overrides the noise standard deviation; ``clamp`` (optional
+    ``(low, high)``) clamps positions after each step. Chains whose new position, energy or
+    gradient is not finite are flagged ``divergent`` and kept at their previous position.
+    """
+
+    name = "langevin"
+
+    def __init__(self, noise_scale: float | None = None, clamp: tuple[float, float] | None = None):
+        if noise_scale is not None and (not math.isfinite(noise_scale) or noise_scale < 0):
+            raise ValueError(f"noise_scale must be a non-negative finite number, got {noise_scale}")
+        if clamp is not None and not clamp[0] < clamp[1]:
+            raise ValueError(f"clamp must be (low, high) with low < high, got {clamp}")
+        self.noise_scale = noise_scale
+        self.clamp = clamp
+
+    def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
+        e, g = energy.energy_and_grad(x)
+        return SamplerState(x.detach().clone(), e, g)
+
+    def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
+             generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
+        step_size = check_positive("step_size", step_size)
+        temperature = check_positive("temperature", temperature)
+        noise_std = math.sqrt(2.0 * step_size) if self.noise_scale is None else self.noise_scale
+        noise = torch.randn(state.x.shape, generator=generator, device=state.x.device, dtype=state.x.dtype)
+        x_new = state.x - (step_size / temperature) * state.grad + noise_std * noise
+        if self.clamp is not None:
+            x_new = x_new.clamp(*self.clamp)
+        e_new, g_new = energy.energy_and_grad(x_new)
+        finite = (torch.isfinite(e_new)
+                  & torch.isfinite(x_new.reshape(len(x_new), -1)).all(dim=1)
+                  & torch.isfinite(g_new.reshape(len(g_new), -1)).all(dim=1))
+        keep = finite.view(-1, *([1] * (x_new.dim() - 1)))
+        new_state = SamplerState(torch.where(keep, x_new, state.x), torch.where(finite, e_new, state.energy),
+                                 torch.where(keep, g_new, state.grad))
+        info = StepInfo(accepted=finite, accept_prob=finite.to(state.x.dtype), divergent=~finite,
+                        energy=new_state.energy)
+        return new_state, info

@@ -1,0 +1,180 @@
+"""Contrastive-divergence training of an energy with persistent Langevin chains.
+
+The maximum-likelihood gradient is ``E_data[∇θE] - E_model[∇θE]``; the model expectation is
+estimated with short Langevin runs started from a replay buffer (about 95% old chains, 5% fresh
+noise), and a small L2 penalty on both energies keeps them from drifting. Each ``step()`` is one
+training iteration and can be called with new knob values at any time.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, fields
+from typing import Callable
+
+import torch
+
+from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
+
+
+@dataclass
+class CDConfig:
+    """Hyper-parameters of contrastive divergence; all may change between steps."""
+
+    lr: float = 3e-3
+    batch_size: int = 256
+    langevin_steps: int = 10
+    step_size: float = 0.02
+    noise_scale: float | None = None   # None: the exact sqrt(2·step_size)
+    reinit_fraction: float = 0.05
+    l2_weight: float = 0.1
+    loss: str = "cd"                   # "cd" or "hinge"
+    hinge_margin: float = 1.0
+    grad_clip: float | None = 1.0
+    buffer_size: int = 10000
+    sample_temperature: float = 1.0
+    max_chain_norm: float | None = None  # chains farther out are re-initialised
+    betas: tuple[float, float] = (0.9, 0.999)
+
+    def validate(self) -> None:
+        positive = {"lr": self.lr, "step_size": self.step_size, "sample_temperature": self.sample_temperature}
+        for name, value in positive.items():
+            if not (value > 0 and value != float("inf")):
+                raise ValueError(f"{name} must be a positive finite number, got {value}")
+        if self.batch_size < 1 or self.langevin_steps < 0 or self.buffer_size < 1:
+            raise ValueError("batch_size and buffer_size must be >= 1 and langevin_steps >= 0")
+        if not 0.0 <= self.reinit_fraction <= 1.0:
+            raise ValueError(f"reinit_fraction must be in [0, 1], got {self.reinit_fraction}")
+        if self.l2_weight < 0:
+            raise ValueError(f"l2_weight must be >= 0, got {self.l2_weight}")
+        if self.loss not in ("cd", "hinge"):
+            raise ValueError(f"loss must be 'cd' or 'hinge', got {self.loss!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
+        if self.noise_scale is not None and not self.noise_scale >= 0:
+            raise ValueError(f"noise_scale must be >= 0 or None, got {self.noise_scale}")
+
+
+@dataclass
+class CDStats:
+    """What one training iteration measured."""
+
+    step: int
+    loss: float
+    e_data: float
+    e_neg: float
+    grad_norm: float
+    diverged: bool
+    chains_reset: int
+
+
+class ContrastiveDivergence:
+    """A step-able PCD trainer with a replay buffer, energy regularisation and a divergence guard.
+
+    ``data_fn(n, generator)`` draws a mini-batch of data; ``init_fn(n, generator)`` draws fresh
+    chain starts (noise). When a step produces a non-finite loss or weights, the model and the
+    optimiser are rolled back to the last good state and the step is reported as ``diverged``.
+    """
+
+    def __init__(self, energy: Energy, data_fn: Callable[[int, torch.Generator | None], torch.Tensor],
+                 init_fn: InitFn, config: CDConfig | None = None, generator: torch.Generator | None = None,
+                 checkpoint_every: int = 25):
+        self.energy = energy
+        self.data_fn = data_fn
+        self.config = config or CDConfig()
+        self.config.validate()
+        self.generator = generator
+        self.buffer = ReplayBuffer(self.config.buffer_size, init_fn, generator)
+        self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
+        self.step_count = 0
+        self.divergences = 0
+        self.checkpoint_every = checkpoint_every
+        self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
+        self._good_state = self._capture()
+
+    def update_config(self, **changes) -> None:
+        """Change hyper-parameters between steps (validated; unknown names raise)."""
+        known = {f.name for f in fields(CDConfig)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        candidate = CDConfig(**{**asdict(self.config), **changes})
+        candidate.validate()
+        if candidate.buffer_size != self.config.buffer_size:
+            raise ValueError("buffer_size cannot change during training; reset instead")
+        self.config = candidate
+        for group in self.optimizer.param_groups:
+            group["lr"] = candidate.lr
+
+    def sample_negatives(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Evolve a batch of buffer chains by Langevin; returns positions and buffer indices."""
+        cfg = self.config
+        x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
+        kernel = Langevin(noise_scale=cfg.noise_scale)
+        params = list(self.energy.parameters())
+        flags = [p.requires_grad for p in params]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            state = kernel.init(self.energy, x)
+            for _ in range(cfg.langevin_steps):
+                state, _ = kernel.step(self.energy, state, cfg.step_size, cfg.sample_temperature, self.generator)
+        finally:
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
+        return state.x, idx
+
+    def step(self) -> CDStats:
+        """One training iteration: sample negatives, take a gradient step, guard against divergence."""
+        cfg = self.config
+        self.energy.train()
+        x_neg, idx = self.sample_negatives()
+        bad = ~torch.isfinite(x_neg.reshape(len(x_neg), -1)).all(dim=1)
+        if cfg.max_chain_norm is not None:
+            bad |= x_neg.reshape(len(x_neg), -1).norm(dim=1) > cfg.max_chain_norm
+        self.buffer.update(idx, x_neg)
+        chains_reset = self.buffer.reset(idx[bad], self.generator)
+        x_neg = x_neg[~bad]
+        x_pos = self.data_fn(cfg.batch_size, self.generator)
+        e_pos = self.energy(x_pos)
+        e_neg = self.energy(x_neg) if len(x_neg) else e_pos.new_zeros(1)
+        if cfg.loss == "cd":
+            objective = e_pos.mean() - e_neg.mean()
+        else:
+            objective = torch.relu(cfg.hinge_margin + e_pos.mean() - e_neg.mean())
+        loss = objective + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.energy.parameters() if p.grad is not None]
+        max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        diverged = not (torch.isfinite(loss) and grad_norm == grad_norm and grad_norm != float("inf"))
+        if not diverged:
+            self.optimizer.step()
+            diverged = not all(torch.isfinite(p).all() for p in self.energy.parameters())
+        self.step_count += 1
+        if diverged:
+            self.divergences += 1
+            self._restore()
+        elif self.step_count % self.checkpoint_every == 0:
+            self._good_state = self._capture()
+        self.last_negatives = x_neg.detach()
+        return CDStats(self.step_count, float(loss.detach()), float(e_pos.detach().mean()),
+                       float(e_neg.detach().mean()), grad_norm, diverged, chains_reset)
+
+    def _capture(self) -> dict:
+        return {"model": copy.deepcopy(self.energy.state_dict()),
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()), "step": self.step_count}
+
+    def _restore(self) -> None:
+        self.energy.load_state_dict(self._good_state["model"])
+        self.optimizer.load_state_dict(self._good_state["optimizer"])
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr
+        bad = ~torch.isfinite(self.buffer.store.reshape(self.buffer.capacity, -1)).all(dim=1)
+        self.buffer.reset(bad, self.generator)
+
+    @property
+    def last_good_step(self) -> int:
+        return self._good_state["step"]

@@ -1,0 +1,50 @@
+"""Replay buffer of persistent chains for contrastive-divergence training (PCD / JEM / IGEBM)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+InitFn = Callable[[int, torch.Generator | None], torch.Tensor]
+
+
+class ReplayBuffer:
+    """A fixed-size store of past negative samples.
+
+    ``sample(n)`` returns ``n`` chains: each is re-initialised from ``init_fn`` with probability
+    ``reinit_fraction`` (so fresh modes keep being discovered) and drawn from the buffer otherwise.
+    ``update(indices, x)`` writes the chains back after they have been evolved.
+    """
+
+    def __init__(self, capacity: int, init_fn: InitFn, generator: torch.Generator | None = None):
+        if capacity < 1:
+            raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
+        self.init_fn = init_fn
+        self.store = init_fn(capacity, generator).detach().clone()
+        self.capacity = capacity
+
+    def sample(self, n: int, reinit_fraction: float,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` starting points and their buffer indices."""
+        if not 0.0 <= reinit_fraction <= 1.0:
+            raise ValueError(f"reinit_fraction must be in [0, 1], got {reinit_fraction}")
+        device = self.store.device
+        idx = torch.randint(self.capacity, (n,), generator=generator, device=device)
+        x = self.store[idx].clone()
+        fresh = torch.rand(n, generator=generator, device=device) < reinit_fraction
+        n_fresh = int(fresh.sum())
+        if n_fresh:
+            x[fresh] = self.init_fn(n_fresh, generator).to(x)
+        return x, idx
+
+    def update(self, indices: torch.Tensor, x: torch.Tensor) -> None:
+        self.store[indices] = x.detach().to(self.store)
+
+    def reset(self, indices: torch.Tensor, generator: torch.Generator | None = None) -> int:
+        """Re-initialise the stored chains at ``indices`` (or a boolean mask); returns how many."""
+        if indices.dtype == torch.bool:
+            indices = indices.nonzero().flatten()
+        indices = indices.unique()
+        if len(indices):
+            self.store[indices] = self.init_fn(len(indices), generator).to(self.store)
+        return len(indices)
