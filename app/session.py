@@ -20,7 +20,7 @@ class LabSession:
     """Owns the runner of one browser session and routes snapshots to pages by job id."""
 
     def __init__(self, runner: ProcessRunner | InlineRunner | None = None, inline: bool = False):
-        self.runner = runner or (InlineRunner() if inline else ProcessRunner())
+        self.runner = runner or (InlineRunner() if inline else ProcessRunner(lazy=True))
         self.sinks: dict[str, SnapshotSink] = {}
         self.listeners: list[Callable[[str, dict], None]] = []
         self.engine_message: str | None = None

@@ -38,7 +38,7 @@ class LabShell:
             main=[self.page_view, self.status_bar.pane],
             header=[pn.Row(pn.Spacer(), pn.pane.HTML("<span style='color:white'>Dark</span>"),
                            self.theme_switch, align="end")],
-            logo=str(ASSETS / "logo.svg") if (ASSETS / "logo.svg").exists() else None)
+            logo=str(ASSETS / "logo.svg"), favicon=str(ASSETS / "logo.svg"))
 
     def page(self, name: str):
         """The page named ``name``, built on first visit."""

@@ -32,11 +32,11 @@ class LabPage(param.Parameterized):
         self.on_status = on_status
         self.job_id = self.JOB_KIND
         self.last_snapshot: dict | None = None
-        self.play_button = pn.widgets.Button(name="Play", button_type="success", icon="player-play", width=80)
-        self.pause_button = pn.widgets.Button(name="Pause", button_type="warning", icon="player-pause", width=80)
-        self.step_button = pn.widgets.Button(name="Step", button_type="primary", icon="player-track-next",
+        self.play_button = pn.widgets.Button(name="Play", button_type="success", width=80)
+        self.pause_button = pn.widgets.Button(name="Pause", button_type="warning", width=80)
+        self.step_button = pn.widgets.Button(name="Step", button_type="primary",
                                              width=80)
-        self.reset_button = pn.widgets.Button(name="Reset", button_type="danger", icon="refresh", width=80)
+        self.reset_button = pn.widgets.Button(name="Reset", button_type="danger", width=80)
         for button, op in ((self.play_button, "play"), (self.pause_button, "pause"),
                            (self.step_button, "step"), (self.reset_button, "reset")):
             button.on_click(lambda _event, op=op: self.command(op))

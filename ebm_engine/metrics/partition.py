@@ -193,7 +193,7 @@ def log_partition_importance(energy: EnergyFn, proposal_sample: Callable[[int, t
         e = _evaluate(energy, x, batch_size)
         _check_no_nan(e, "energies of the proposal samples")
         _check_no_nan(log_q, "proposal log-densities")
-        log_w.append(-e.double().cpu() / t )
+        log_w.append(-e.double().cpu() / t - log_q.double().cpu())
     lw = torch.cat(log_w)
     log_sum = torch.logsumexp(lw, dim=0)
     if not torch.isfinite(log_sum):

@@ -121,7 +121,7 @@ class ProcessRunner(_RunnerBase):
     """Hosts jobs in a spawned engine process; the GPU context lives there only."""
 
     def __init__(self, max_rate_hz: float = 15.0, device: str | None = None, threads: int | None = None,
-                 queue_size: int = 8):
+                 queue_size: int = 8, lazy: bool = False):
         super().__init__()
         self.max_rate_hz = max_rate_hz
         self.device = device
@@ -129,9 +129,12 @@ class ProcessRunner(_RunnerBase):
         self.queue_size = queue_size
         self.stopped = False
         self.restarts = 0
-        self._start()
+        self.process = None
+        if not lazy:
+            self._start()
 
     def _start(self) -> None:
+        """Start the engine process and (re-)open every job opened so far."""
         ctx = mp.get_context("spawn")
         self._commands = ctx.Queue()
         self._snapshots = ctx.Queue(maxsize=self.queue_size)
@@ -140,26 +143,31 @@ class ProcessRunner(_RunnerBase):
                                          self.threads))
         self.process.start()
         self.stopped = False
+        for job_id, (kind, config, knobs) in self.opened.items():
+            self._commands.put(("open", job_id, (kind, config, knobs)))
 
     def _send(self, op: str, job_id: str, payload: Any) -> None:
+        """Send a command; before a lazy start, ``open`` and knob changes are replayed at start."""
         if self.alive:
             self._commands.put((op, job_id, payload))
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self.process is not None and self.process.is_alive()
 
     @property
     def crashed(self) -> bool:
         """The engine process died without being asked to stop."""
-        return not self.stopped and not self.process.is_alive()
+        return self.process is not None and not self.stopped and not self.process.is_alive()
 
     @property
     def exit_code(self) -> int | None:
-        return self.process.exitcode
+        return None if self.process is None else self.process.exitcode
 
     def poll(self) -> dict[str, dict]:
-        """Drain every waiting snapshot without blocking; returns the newest per job."""
+        """Drain every waiting snapshot without blocking (starting a lazy engine); newest per job."""
+        if self.process is None and not self.stopped:
+            self._start()
         fresh: dict[str, dict] = {}
         while True:
             try:
@@ -175,12 +183,12 @@ class ProcessRunner(_RunnerBase):
         self.stop()
         self.restarts += 1
         self._start()
-        for job_id, (kind, config, knobs) in self.opened.items():
-            self._commands.put(("open", job_id, (kind, config, knobs)))
 
     def stop(self, timeout: float = 0.8) -> None:
         """Ask the engine to shut down; terminate, then kill it if it does not within ``timeout``."""
         self.stopped = True
+        if self.process is None:
+            return
         if self.process.is_alive():
             try:
                 self._commands.put(("shutdown", "", None))
