@@ -28,7 +28,7 @@ class LabShell:
             sizing_mode="stretch_width", name="navigation")
         self.page_controls = pn.Column(sizing_mode="stretch_width")
         self.page_view = pn.Column(sizing_mode="stretch_width")
-        self.theme_switch = pn.widgets.Switch(name="Dark theme", value=theme == "dark", width=40)
+        self.theme_switch = pn.widgets.Switch(value=theme == "dark", width=40, margin=(14, 4))
         self.theme_switch.param.watch(self._switch_theme, "value")
         self.nav.param.watch(lambda e: self.show(e.new), "value")
         self.show(self.nav.value)
@@ -36,8 +36,9 @@ class LabShell:
             title="EBM Lab", theme=theme, sidebar_width=330,
             sidebar=[self.nav, pn.layout.Divider(), self.page_controls],
             main=[self.page_view, self.status_bar.pane],
-            header=[pn.Row(pn.Spacer(), pn.pane.HTML("<span style='color:white'>Dark</span>"),
-                           self.theme_switch, align="end")],
+            header=[pn.Row(pn.pane.HTML("<span style='color:white'>Dark theme</span>", margin=(12, 4)),
+                           self.theme_switch, margin=(8, 0))],
+            busy_indicator=None,
             logo=str(ASSETS / "logo.svg"), favicon=str(ASSETS / "logo.svg"))
 
     def page(self, name: str):

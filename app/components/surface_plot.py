@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
+from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Range1d
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
@@ -10,11 +10,12 @@ from bokeh.plotting import figure
 class SurfacePlot:
     """A Bokeh figure built once: ``show_grid``, ``show_points`` and ``show_chains`` patch its sources."""
 
-    def __init__(self, title: str = "", height: int = 460, width: int = 500):
+    def __init__(self, title: str = "", height: int = 500, width: int = 540):
         self.mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
         self.figure = figure(title=title, height=height, width=width, match_aspect=True,
                              tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
-                             output_backend="canvas", name="surface")
+                             output_backend="canvas", name="surface",
+                             x_range=Range1d(-4, 4), y_range=Range1d(-4, 4))
         self.image = ColumnDataSource({"image": [np.zeros((2, 2), np.float32)], "x": [0.0], "y": [0.0],
                                        "dw": [1.0], "dh": [1.0]})
         self.points = ColumnDataSource({"x": [], "y": []})
@@ -29,6 +30,7 @@ class SurfacePlot:
         self.figure.legend.background_fill_alpha = 0.5
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
         self.figure.grid.visible = False
+        self._bounds = None
 
     def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
         (x0, x1), (y0, y1) = bounds
@@ -38,6 +40,8 @@ class SurfacePlot:
         self.mapper.update(low=float(low), high=float(high))
         if self.figure.title.text != label:
             self.figure.title.text = label
+        if (x0, x1, y0, y1) != self._bounds:
+            self._bounds = (x0, x1, y0, y1)
             self.figure.x_range.update(start=x0, end=x1)
             self.figure.y_range.update(start=y0, end=y1)
 

@@ -32,11 +32,11 @@ class LabPage(param.Parameterized):
         self.on_status = on_status
         self.job_id = self.JOB_KIND
         self.last_snapshot: dict | None = None
-        self.play_button = pn.widgets.Button(name="Play", button_type="success", width=80)
-        self.pause_button = pn.widgets.Button(name="Pause", button_type="warning", width=80)
-        self.step_button = pn.widgets.Button(name="Step", button_type="primary",
-                                             width=80)
-        self.reset_button = pn.widgets.Button(name="Reset", button_type="danger", width=80)
+        size = {"sizing_mode": "stretch_width", "min_width": 55}
+        self.play_button = pn.widgets.Button(name="Play", button_type="success", **size)
+        self.pause_button = pn.widgets.Button(name="Pause", button_type="warning", **size)
+        self.step_button = pn.widgets.Button(name="Step", button_type="primary", **size)
+        self.reset_button = pn.widgets.Button(name="Reset", button_type="danger", **size)
         for button, op in ((self.play_button, "play"), (self.pause_button, "pause"),
                            (self.step_button, "step"), (self.reset_button, "reset")):
             button.on_click(lambda _event, op=op: self.command(op))
@@ -63,7 +63,8 @@ class LabPage(param.Parameterized):
 
     # --- shared behaviour -----------------------------------------------------------------
     def transport(self) -> pn.Row:
-        return pn.Row(self.play_button, self.pause_button, self.step_button, self.reset_button)
+        return pn.Row(self.play_button, self.pause_button, self.step_button, self.reset_button,
+                      sizing_mode="stretch_width")
 
     def knob_values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.KNOBS}

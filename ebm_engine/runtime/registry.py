@@ -9,8 +9,8 @@ JOB_KINDS: dict[str, str] = {
 
 
 def job_class(kind: str):
-    """The ``Job`` subclass registered under ``kind``."""
-    if kind not in JOB_KINDS:
+    """The ``Job`` subclass registered under ``kind``, or named directly as ``"package.module:Class"``."""
+    if kind not in JOB_KINDS and ":" not in kind:
         raise ValueError(f"unknown job kind {kind!r}; known: {sorted(JOB_KINDS)}")
-    module, name = JOB_KINDS[kind].split(":")
+    module, name = JOB_KINDS.get(kind, kind).split(":")
     return getattr(importlib.import_module(module), name)

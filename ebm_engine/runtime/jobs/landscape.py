@@ -31,7 +31,7 @@ class LandscapeJob(Job):
 
     KIND = "landscape"
     CONFIG = {"dataset": "8gaussians", "hidden": 128, "depth": 2, "activation": "silu", "batch_size": 256,
-              "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 96, "readout_every_s": 1.0}
+              "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 128, "readout_every_s": 1.0}
     KNOBS = [
         KnobSpec("lr", 3e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
         KnobSpec("step_size", 0.02, low=1e-4, high=10.0, log_scale=True, label="Langevin step size ε"),
@@ -55,7 +55,9 @@ class LandscapeJob(Job):
         self.bounds = toy2d.bounds(cfg["dataset"])
         true_log_prob = toy2d.true_log_prob(cfg["dataset"])
         self.true_nll = (float(-true_log_prob(self.test_data.cpu()).mean()) if true_log_prob else None)
-        self.model = SimpleEBM(2, cfg["hidden"], cfg["depth"], cfg["activation"]).to(self.device)
+        with torch.random.fork_rng(devices=[]):   # reproducible weights, global generator untouched
+            torch.manual_seed(int(cfg["seed"]))
+            self.model = SimpleEBM(2, cfg["hidden"], cfg["depth"], cfg["activation"]).to(self.device)
         lo = torch.tensor([b[0] for b in self.bounds], device=self.device)
         hi = torch.tensor([b[1] for b in self.bounds], device=self.device)
 
@@ -104,8 +106,9 @@ class LandscapeJob(Job):
     def _refresh_readouts(self, temperature: float) -> None:
         self.model.eval()
         log_z = log_partition_grid(self.model, self.bounds, resolution=200, temperature=temperature)
-        mc, mc_se = log_partition_mc(self.model, self.bounds, n_samples=4096, temperature=temperature,
-                                     generator=self.generator)
+        # uniform proposal on the plotting box: the same integral as the quadrature, so comparable
+        mc, mc_se = log_partition_mc(self.model, self.bounds, n_samples=8192, temperature=temperature,
+                                     generator=self.generator, proposal="uniform")
         nll = grid_nll(self.model, self.test_data, self.bounds, resolution=200, temperature=temperature)
         self.readouts = {"log_z_grid": log_z, "log_z_mc": mc, "log_z_mc_se": mc_se,
                          "nll_heldout": nll, "nll_true": self.true_nll if temperature == 1.0 else None,

@@ -1,0 +1,37 @@
+"""Small jobs for runtime tests: a counter, and one that fails on a chosen step."""
+from __future__ import annotations
+
+import os
+
+from ebm_engine.runtime.job import Job
+from ebm_engine.runtime.knobs import KnobSpec
+
+
+class CounterJob(Job):
+    """Adds ``increment`` to a total at every step."""
+
+    KIND = "counter"
+    CONFIG = {"start": 0, "fail_at": -1, "crash_at": -1}
+    KNOBS = [KnobSpec("increment", 1.0, low=0.0, high=100.0)]
+
+    def build(self) -> None:
+        self.total = float(self.config["start"])
+        self.recoveries = 0
+
+    def advance(self) -> None:
+        if self.step_count + 1 == self.config["crash_at"]:
+            os._exit(3)   # simulate a hard crash of the engine process
+        if self.step_count + 1 == self.config["fail_at"]:
+            raise RuntimeError("boom at step %d" % (self.step_count + 1))
+        self.total += self.knobs["increment"]
+
+    def recover(self) -> str:
+        self.recoveries += 1
+        self.config["fail_at"] = -1
+        return "counter kept"
+
+    def payload(self) -> dict:
+        return {"total": self.total, "recoveries": self.recoveries}
+
+
+COUNTER = "tests.runtime.fake_jobs:CounterJob"

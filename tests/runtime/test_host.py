@@ -1,0 +1,85 @@
+from ebm_engine.runtime.host import EngineHost
+from tests.runtime.fake_jobs import COUNTER
+
+
+def drain_last(host):
+    return dict(host.drain())
+
+
+def test_play_pause_step_and_knobs():
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "c", (COUNTER, {}, {}))
+    host.tick()
+    assert drain_last(host)["c"]["total"] == 0.0
+    host.handle("step", "c")
+    host.handle("knobs", "c", {"increment": 5.0})
+    host.handle("play", "c")
+    host.tick()
+    host.tick()
+    snap = drain_last(host)["c"]
+    assert snap["total"] == 11.0 and snap["step"] == 3
+    assert snap["status"]["state"] == "playing"
+    host.handle("pause", "c")
+    host.tick()
+    assert drain_last(host)["c"]["step"] == 3
+
+
+def test_bad_knob_becomes_a_notice_not_an_exception():
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "c", (COUNTER, {}, {}))
+    host.handle("knobs", "c", {"increment": 1e6})
+    host.tick()
+    status = drain_last(host)["c"]["status"]
+    assert "increment" in status["notice"] and status["state"] == "paused"
+
+
+def test_exception_in_step_is_reported_and_recovered():
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "c", (COUNTER, {"fail_at": 2}, {}))
+    host.handle("play", "c")
+    host.tick()
+    host.tick()
+    status = drain_last(host)["c"]["status"]
+    assert status["state"] == "error"
+    assert "RuntimeError: boom at step 2" in status["error"] and "counter kept" in status["error"]
+    assert "Traceback" not in status["error"]
+    host.handle("play", "c")
+    host.tick()
+    snap = drain_last(host)["c"]
+    assert snap["status"]["state"] == "playing" and snap["status"]["error"] is None
+    assert snap["recoveries"] == 1
+
+
+def test_open_failure_and_unknown_commands_are_reported():
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "x", ("no-such-kind", {}, {}))
+    assert "unknown job kind" in drain_last(host)["x"]["status"]["error"]
+    host.handle("open", "c", (COUNTER, {"bogus": 1}, {}))
+    assert "unknown setting" in drain_last(host)["c"]["status"]["error"]
+    host.handle("open", "c", (COUNTER, {}, {}))
+    host.handle("explode", "c")
+    host.tick()
+    assert "unknown command" in drain_last(host)["c"]["status"]["notice"]
+
+
+def test_snapshots_are_rate_limited_while_playing():
+    host = EngineHost(max_rate_hz=2.0)
+    host.handle("open", "c", (COUNTER, {}, {}))
+    host.handle("play", "c")
+    emitted = 0
+    for _ in range(50):
+        host.tick()
+        emitted += len(host.drain())
+    assert 1 <= emitted <= 2
+
+
+def test_reset_with_new_settings_and_rejected_settings_keep_the_old_ones():
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "c", (COUNTER, {"start": 3}, {}))
+    host.handle("reset", "c", {"start": 7})
+    host.tick()
+    assert drain_last(host)["c"]["total"] == 7.0
+    host.handle("reset", "c", {"nope": 1})
+    host.tick()
+    snap = drain_last(host)["c"]
+    assert "unknown setting" in snap["status"]["notice"] and snap["config"]["start"] == 7

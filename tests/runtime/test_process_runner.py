@@ -1,0 +1,101 @@
+"""The runner with a real engine process: snapshots arrive, knobs apply, crashes are detected."""
+import time
+
+import pytest
+
+from ebm_engine.runtime.runner import ProcessRunner
+from tests.runtime.fake_jobs import COUNTER
+
+
+def wait_for(runner, job_id, predicate, timeout=60.0):
+    """Poll (never blocking) until a snapshot of ``job_id`` satisfies ``predicate``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        snap = runner.poll().get(job_id)
+        if snap is not None and predicate(snap):
+            return snap
+        time.sleep(0.02)
+    raise AssertionError(f"no matching snapshot within {timeout} s; last: {runner.latest.get(job_id)}")
+
+
+@pytest.fixture
+def runner():
+    r = ProcessRunner(max_rate_hz=50.0, threads=1)
+    yield r
+    r.stop()
+
+
+def test_play_knobs_pause_in_a_separate_process(runner):
+    runner.open("c", COUNTER, {"start": 1}, {"increment": 2.0})
+    snap = wait_for(runner, "c", lambda s: "total" in s)
+    assert snap["total"] == 1.0 and snap["status"]["state"] == "paused"
+    assert runner.process.pid is not None and runner.alive
+    runner.command("c", "play")
+    snap = wait_for(runner, "c", lambda s: s["step"] >= 20)
+    assert snap["status"]["steps_per_sec"] > 0
+    runner.set_knobs("c", increment=0.0)
+    frozen = wait_for(runner, "c", lambda s: s["knobs"]["increment"] == 0.0)["total"]
+    later = wait_for(runner, "c", lambda s: s["step"] > frozen + 10 and s["knobs"]["increment"] == 0.0)
+    assert later["total"] == frozen
+    runner.command("c", "pause")
+    paused = wait_for(runner, "c", lambda s: s["status"]["state"] == "paused")
+    time.sleep(0.3)
+    runner.poll()
+    assert runner.latest["c"]["step"] == paused["step"]
+
+
+def test_stop_ends_the_process_within_a_second(runner):
+    runner.open("c", COUNTER)
+    runner.command("c", "play")
+    wait_for(runner, "c", lambda s: s["step"] > 5)
+    t0 = time.monotonic()
+    runner.stop()
+    assert time.monotonic() - t0 < 1.0
+    assert not runner.alive and not runner.crashed
+
+
+def test_a_crashed_engine_is_detected_and_restarted(runner):
+    runner.open("c", COUNTER, {"crash_at": 5})
+    runner.command("c", "play")
+    end = time.monotonic() + 60
+    while not runner.crashed and time.monotonic() < end:
+        runner.poll()
+        time.sleep(0.02)
+    assert runner.crashed and runner.exit_code == 3
+    runner.command("c", "reset", {"crash_at": -1})   # remembered for the restart
+    runner.restart()
+    assert runner.alive and runner.restarts == 1
+    runner.command("c", "play")
+    snap = wait_for(runner, "c", lambda s: s["step"] > 10)
+    assert snap["status"]["state"] == "playing"
+
+
+def test_latest_wins_when_nobody_polls(runner):
+    runner.open("c", COUNTER)
+    runner.command("c", "play")
+    wait_for(runner, "c", lambda s: s["step"] > 0)
+    time.sleep(1.5)   # ~75 snapshots produced while nobody reads
+    runner.command("c", "pause")
+    paused_at = time.time()
+    time.sleep(0.3)
+    waiting = []
+    while True:
+        try:
+            waiting.append(runner._snapshots.get(timeout=0.05))
+        except Exception:
+            break
+    assert 1 <= len(waiting) <= runner.queue_size + 1   # bounded: old ones were dropped
+    oldest = waiting[0][1]
+    assert paused_at - oldest["time"] < 0.5             # and what is left is recent
+
+
+def test_lazy_runner_starts_on_first_poll_and_replays_opens():
+    r = ProcessRunner(lazy=True, threads=1)
+    try:
+        assert r.process is None and not r.alive
+        r.open("c", COUNTER, {"start": 4})
+        r.set_knobs("c", increment=3.0)
+        snap = wait_for(r, "c", lambda s: "total" in s)
+        assert snap["total"] == 4.0 and snap["knobs"]["increment"] == 3.0
+    finally:
+        r.stop()
