@@ -24,7 +24,7 @@ class LabShell:
         names = [p.name for p in PAGES]
         self.nav = pn.widgets.RadioButtonGroup(
             options=names, value=initial_page if initial_page in names else names[0],
-            orientation="vertical", button_type="primary", button_style="outline",
+            orientation="vertical", color="primary", variant="outline",
             sizing_mode="stretch_width", name="navigation")
         self.page_controls = pn.Column(sizing_mode="stretch_width")
         self.page_view = pn.Column(sizing_mode="stretch_width")

@@ -24,7 +24,10 @@ def select_device(preferred: str | None = None) -> torch.device:
             raise ValueError("device 'cuda' was requested but no CUDA GPU is available")
         if kind == "mps" and not torch.backends.mps.is_available():
             raise ValueError("device 'mps' was requested but MPS is not available")
-        return torch.device(choice)
+        try:
+            return torch.device(choice)
+        except RuntimeError as err:  # malformed, e.g. 'cpu:abc': same error type as other bad names
+            raise ValueError(f"invalid device string {choice!r}") from err
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():

@@ -33,10 +33,10 @@ class LabPage(param.Parameterized):
         self.job_id = self.JOB_KIND
         self.last_snapshot: dict | None = None
         size = {"sizing_mode": "stretch_width", "min_width": 55}
-        self.play_button = pn.widgets.Button(name="Play", button_type="success", **size)
-        self.pause_button = pn.widgets.Button(name="Pause", button_type="warning", **size)
-        self.step_button = pn.widgets.Button(name="Step", button_type="primary", **size)
-        self.reset_button = pn.widgets.Button(name="Reset", button_type="danger", **size)
+        self.play_button = pn.widgets.Button(label="Play", color="success", **size)
+        self.pause_button = pn.widgets.Button(label="Pause", color="warning", **size)
+        self.step_button = pn.widgets.Button(label="Step", color="primary", **size)
+        self.reset_button = pn.widgets.Button(label="Reset", color="danger", **size)
         for button, op in ((self.play_button, "play"), (self.pause_button, "pause"),
                            (self.step_button, "step"), (self.reset_button, "reset")):
             button.on_click(lambda _event, op=op: self.command(op))

@@ -74,6 +74,7 @@ class LandscapeJob(Job):
             generator=self.generator)
         self.history = {k: deque(maxlen=HISTORY) for k in ("step", "loss", "e_data", "e_neg")}
         self.readouts: dict[str, Any] = {}
+        self.chains_reset_total = 0
         self.readout_time = 0.0
         self.on_knobs(self.knobs.as_dict())
 
@@ -92,9 +93,10 @@ class LandscapeJob(Job):
             self.warn(f"Training diverged at iteration {stats.step} (non-finite loss or weights); "
                       f"weights restored from iteration {self.trainer.last_good_step}. "
                       "Lower the learning rate or the step size.")
-        elif stats.chains_reset:
+        elif stats.chains_reset >= max(3, 0.02 * self.config["batch_size"]):
             self.warn(f"{stats.chains_reset} chains left the plotting box at iteration {stats.step} and "
                       "were re-initialised: the Langevin step size may be too large.")
+        self.chains_reset_total += stats.chains_reset
         for key, value in (("step", stats.step), ("loss", stats.loss), ("e_data", stats.e_data),
                            ("e_neg", stats.e_neg)):
             self.history[key].append(value)
@@ -138,5 +140,6 @@ class LandscapeJob(Job):
             "negatives": to_numpy(negatives),
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "divergences": self.trainer.divergences,
+            "chains_reset": self.chains_reset_total,
             **self.readouts,
         }

@@ -1,0 +1,127 @@
+"""The Energy Landscape page without a browser: an in-process runner, real jobs, real Bokeh sources."""
+import pytest
+
+from app.pages.energy_landscape import LEARNING_RATES, STEP_SIZES, EnergyLandscapePage
+from app.session import LabSession
+from ebm_engine.runtime.jobs.landscape import LandscapeJob
+
+SMALL = {"n_train": 2000, "n_test": 500, "resolution": 48}
+
+
+@pytest.fixture
+def landscape():
+    session = LabSession(inline=True)
+    statuses = []
+    p = EnergyLandscapePage(session, on_status=statuses.append)
+    session.runner.command(p.job_id, "reset", SMALL)   # smaller data for speed
+    p.statuses = statuses
+    session.drain()
+    return p
+
+
+def pump(page, n=1):
+    for _ in range(n):
+        page.session.drain()
+
+
+def test_first_snapshot_fills_plots_and_readouts(landscape):
+    page = landscape
+    assert page.state == "paused" and page.step_count == 0
+    image = page.surface.image.data["image"][0]
+    assert image.shape == (48, 48)
+    assert len(page.surface.points.data["x"]) > 100
+    assert page.readouts.values["log_z_grid"] != "–"
+    assert page.statuses and page.statuses[-1] is page
+    assert page.surface.figure.title.text.startswith("Density")
+
+
+def test_play_trains_and_streams_curves(landscape):
+    page = landscape
+    page.play_button.clicks += 1
+    pump(page, 5)
+    assert page.state == "playing" and page.step_count == 5
+    assert len(page.curves.source.data["step"]) == 5
+    assert len(page.surface.chains.data["x"]) > 0
+    page.pause_button.clicks += 1
+    pump(page, 3)
+    assert page.step_count == 5 and page.state == "paused"
+    page.step_button.clicks += 1
+    pump(page)
+    assert page.step_count == 6
+
+
+def test_temperature_slider_changes_the_density_and_log_z(landscape):
+    page = landscape
+    before = page.readouts.values["log_z_grid"]
+    page.temperature = 2.5
+    pump(page)
+    assert page.last_snapshot["knobs"]["temperature"] == 2.5
+    assert "T = 2.5" in page.surface.figure.title.text
+    assert page.readouts.values["log_z_grid"] != before
+
+
+def test_energy_view_toggle(landscape):
+    page = landscape
+    page.show = "Energy"
+    assert page.surface.figure.title.text == "Energy E(x)"
+    low, high = page.last_snapshot["energy_range"]
+    assert page.surface.mapper.low == pytest.approx(low) and page.surface.mapper.high == pytest.approx(high)
+
+
+def test_knobs_change_the_running_job_without_restart(landscape):
+    page = landscape
+    page.play_button.clicks += 1
+    pump(page, 3)
+    page.lr = 1e-2
+    page.langevin_steps = 4
+    pump(page, 2)
+    snap = page.last_snapshot
+    assert snap["knobs"]["lr"] == 1e-2 and snap["knobs"]["langevin_steps"] == 4
+    assert page.step_count == 5   # kept counting: nothing restarted
+
+
+def test_changing_the_dataset_resets_with_new_data(landscape):
+    page = landscape
+    page.play_button.clicks += 1
+    pump(page, 3)
+    old_points = page.surface.points.data["x"].copy()
+    page.dataset = "moons"
+    pump(page)
+    assert page.step_count == 0 and page.state == "paused"
+    assert page.last_snapshot["config"]["dataset"] == "moons"
+    assert len(page.curves.source.data["step"]) == 0
+    assert (page.surface.points.data["x"] != old_points).any()
+
+
+def test_diverging_step_size_shows_a_warning_and_recovers(landscape):
+    page = landscape
+    page.play_button.clicks += 1
+    pump(page, 30)
+    page.step_size = 10.0
+    pump(page, 3)
+    assert page.alert.visible and "step size" in page.alert.object
+    assert page.state == "playing"
+    page.step_size = 0.02
+    pump(page, 160)
+    assert not page.alert.visible
+
+
+def test_out_of_range_values_are_rejected_by_the_page():
+    session = LabSession(inline=True)
+    page = EnergyLandscapePage(session)
+    with pytest.raises(ValueError):
+        page.lr = 0.7
+    with pytest.raises(ValueError):
+        page.temperature = -1.0
+    with pytest.raises(ValueError):
+        page.dataset = "nope"
+
+
+def test_page_bounds_lie_within_the_engine_knob_bounds():
+    specs = {s.name: s for s in LandscapeJob.KNOBS}
+    for name in EnergyLandscapePage.KNOBS:
+        spec, p = specs[name], EnergyLandscapePage.param[name]
+        values = p.objects if hasattr(p, "objects") and p.objects else list(p.bounds)
+        assert min(values) >= spec.low and max(values) <= spec.high, name
+        assert spec.validate(p.default) == p.default
+    assert min(LEARNING_RATES) > 0 and max(STEP_SIZES) == 10.0
