@@ -24,10 +24,18 @@ def session_args() -> dict[str, str]:
     return {k: v[0].decode(errors="replace") for k, v in args.items() if v}
 
 
+def browser_connections_of(doc) -> int:
+    """How many browser connections the session of ``doc`` has (1 while its tab is open)."""
+    context = doc.session_context if doc is not None else None
+    session = getattr(context, "session", None) if context is not None else None
+    return session.connection_count if session is not None else 1
+
+
 def build() -> pn.template.BootstrapTemplate:
-    """One session: an engine process, the shell, the snapshot drain and the clean-up hook."""
+    """One session: an engine process, the shell, the snapshot drain and the clean-up hooks."""
     args = session_args()
-    session = LabSession()
+    doc = pn.state.curdoc
+    session = LabSession(connections=lambda: browser_connections_of(doc))
     shell = LabShell(session, theme="dark" if args.get("theme") == "dark" else "default",
                      initial_page=args.get("page"))
     pn.state.add_periodic_callback(session.drain, period=DRAIN_PERIOD_MS)

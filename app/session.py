@@ -6,6 +6,7 @@ dead engine process, which it reports and restarts.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Protocol
 
 from ebm_engine.runtime import InlineRunner, ProcessRunner
@@ -19,8 +20,15 @@ class SnapshotSink(Protocol):
 class LabSession:
     """Owns the runner of one browser session and routes snapshots to pages by job id."""
 
-    def __init__(self, runner: ProcessRunner | InlineRunner | None = None, inline: bool = False):
+    #: seconds a session may have no browser connection before its engine is stopped
+    DISCONNECT_GRACE_S = 0.5
+
+    def __init__(self, runner: ProcessRunner | InlineRunner | None = None, inline: bool = False,
+                 connections: Callable[[], int] | None = None):
         self.runner = runner or (InlineRunner() if inline else ProcessRunner(lazy=True))
+        self.connections = connections
+        self.was_connected = False
+        self.disconnected_since: float | None = None
         self.sinks: dict[str, SnapshotSink] = {}
         self.listeners: list[Callable[[str, dict], None]] = []
         self.engine_message: str | None = None
@@ -42,7 +50,7 @@ class LabSession:
 
     def drain(self) -> None:
         """Periodic callback: apply the newest snapshot of each job; restart a crashed engine."""
-        if self.closed:
+        if self.closed or self._tab_closed():
             return
         if getattr(self.runner, "crashed", False):
             code = self.runner.exit_code
@@ -58,6 +66,22 @@ class LabSession:
                 sink.apply_snapshot(snapshot)
             for listener in self.listeners:
                 listener(job_id, snapshot)
+
+    def _tab_closed(self) -> bool:
+        """Stop the engine as soon as the browser tab has gone (the server ends the session later)."""
+        if self.connections is None:
+            return False
+        if self.connections() > 0:
+            self.was_connected, self.disconnected_since = True, None
+            return False
+        if not self.was_connected:
+            return False
+        now = time.monotonic()
+        self.disconnected_since = self.disconnected_since or now
+        if now - self.disconnected_since >= self.DISCONNECT_GRACE_S:
+            self.stop()
+            return True
+        return False
 
     def stop(self, *_args) -> None:
         """Stop the engine (called when the browser session ends)."""

@@ -25,7 +25,7 @@ class LabShell:
         self.nav = pn.widgets.RadioButtonGroup(
             options=names, value=initial_page if initial_page in names else names[0],
             orientation="vertical", color="primary", variant="outline",
-            sizing_mode="stretch_width", name="navigation")
+            sizing_mode="stretch_width")
         self.page_controls = pn.Column(sizing_mode="stretch_width")
         self.page_view = pn.Column(sizing_mode="stretch_width")
         self.theme_switch = pn.widgets.Switch(value=theme == "dark", width=40, margin=(14, 4))

@@ -46,14 +46,20 @@ class CDConfig:
             raise ValueError("batch_size and buffer_size must be >= 1 and langevin_steps >= 0")
         if not 0.0 <= self.reinit_fraction <= 1.0:
             raise ValueError(f"reinit_fraction must be in [0, 1], got {self.reinit_fraction}")
-        if self.l2_weight < 0:
-            raise ValueError(f"l2_weight must be >= 0, got {self.l2_weight}")
+        if not 0 <= self.l2_weight < float("inf"):  # also rejects NaN
+            raise ValueError(f"l2_weight must be a finite number >= 0, got {self.l2_weight}")
         if self.loss not in ("cd", "hinge"):
             raise ValueError(f"loss must be 'cd' or 'hinge', got {self.loss!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
-        if self.noise_scale is not None and not self.noise_scale >= 0:
-            raise ValueError(f"noise_scale must be >= 0 or None, got {self.noise_scale}")
+        if self.noise_scale is not None and not 0 <= self.noise_scale < float("inf"):
+            raise ValueError(f"noise_scale must be a finite number >= 0 or None, got {self.noise_scale}")
+        if not abs(self.hinge_margin) < float("inf"):
+            raise ValueError(f"hinge_margin must be finite, got {self.hinge_margin}")
+        if self.max_chain_norm is not None and not self.max_chain_norm > 0:
+            raise ValueError(f"max_chain_norm must be positive or None, got {self.max_chain_norm}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
 
 
 @dataclass
@@ -106,6 +112,7 @@ class ContrastiveDivergence:
         self.config = candidate
         for group in self.optimizer.param_groups:
             group["lr"] = candidate.lr
+            group["betas"] = tuple(candidate.betas)
 
     def sample_negatives(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Evolve a batch of buffer chains by Langevin; returns positions and buffer indices."""
@@ -169,9 +176,12 @@ class ContrastiveDivergence:
 
     def _restore(self) -> None:
         self.energy.load_state_dict(self._good_state["model"])
-        self.optimizer.load_state_dict(self._good_state["optimizer"])
+        # A copy: load_state_dict aliases the saved tensors, and later in-place Adam updates
+        # would otherwise overwrite the checkpoint's moments.
+        self.optimizer.load_state_dict(copy.deepcopy(self._good_state["optimizer"]))
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr
+            group["betas"] = tuple(self.config.betas)
         bad = ~torch.isfinite(self.buffer.store.reshape(self.buffer.capacity, -1)).all(dim=1)
         self.buffer.reset(bad, self.generator)
 

@@ -92,3 +92,18 @@ def test_stopped_session_ignores_commands():
     session.command("x", "play")
     session.set_knobs("x", lr=1.0)
     assert "x" not in session.runner.host.slots
+
+
+def test_engine_stops_soon_after_the_tab_disconnects(monkeypatch):
+    count = {"n": 0}
+    session = LabSession(inline=True, connections=lambda: count["n"])
+    session.drain()
+    assert not session.closed          # never connected yet: keep waiting for the browser
+    count["n"] = 1
+    session.drain()
+    count["n"] = 0
+    session.drain()
+    assert not session.closed          # within the grace period
+    monkeypatch.setattr(LabSession, "DISCONNECT_GRACE_S", 0.0)
+    session.drain()
+    assert session.closed

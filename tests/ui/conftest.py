@@ -1,0 +1,119 @@
+"""Browser tests: serve the real app with ``panel serve`` and drive Debian's Chromium with Playwright."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("EBM_LAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+SESSION_FLAGS: list[str] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+server_pid: list[int] = []
+
+
+def engine_processes() -> list[int]:
+    """Pids of the served lab's child processes (one engine per browser session)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if server_pid and int(fields[1]) == server_pid[-1] and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+@pytest.fixture(scope="session")
+def lab_url():
+    """The served lab's base URL; the server is stopped after the session."""
+    port = free_port()
+    panel = str(Path(sys.executable).with_name("panel"))
+    server = subprocess.Popen([panel, "serve", "app/main.py", "--port", str(port), "--address", "127.0.0.1",
+                               "--allow-websocket-origin", f"127.0.0.1:{port}", *SESSION_FLAGS], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError("panel serve exited:\n" + server.stdout.read()[-3000:])
+            try:
+                urllib.request.urlopen(url + "/main", timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the lab did not answer within 90 s")
+                time.sleep(0.5)
+        server_pid.append(server.pid)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (see .ci/run)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 900}}
+
+
+class PageProblems:
+    """Console errors, page errors, failed loads and requests that leave the machine."""
+
+    def __init__(self, page, base_url: str):
+        self.errors: list[str] = []
+        self.failed: list[str] = []
+        self.outside: list[str] = []
+        local = (base_url, base_url.replace("http", "ws"), "data:", "blob:", "about:")
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("requestfailed", self._failed)
+        page.on("request", lambda r: None if r.url.startswith(local) else self.outside.append(r.url))
+
+    def _failed(self, request) -> None:
+        # a document request aborted by a deliberate reload (theme switch) is not a failed load
+        if request.resource_type == "document" and "ERR_ABORTED" in (request.failure or ""):
+            return
+        self.failed.append(f"{request.url} ({request.failure})")
+
+    def assert_clean(self) -> None:
+        assert not self.outside, f"requests leaving the machine: {self.outside[:5]}"
+        assert not self.failed, f"failed requests: {self.failed[:5]}"
+        assert not self.errors, f"console errors: {self.errors[:5]}"
+
+
+@pytest.fixture
+def watched_page(page, lab_url):
+    """A Playwright page on the lab that records every problem; asserted clean at the end."""
+    problems = PageProblems(page, lab_url)
+    page.problems = problems
+    yield page
+    problems.assert_clean()
