@@ -3,6 +3,9 @@
 Update: ``x' = x - ε ∇E(x)/T + sqrt(2ε) ξ`` with ``ξ ~ N(0, I)``. The short-run "generator"
 mode of image EBMs replaces ``sqrt(2ε)`` by a separate ``noise_scale`` and clamps positions
 to a data range; it is a heuristic, not an exact sampler, and is off by default.
+
+Hard constraints: if the energy has a ``project`` method (``ConstrainedEnergy`` does), every
+proposal is projected back onto the feasible set (projected Langevin), so chains never leave it.
 """
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ class Langevin:
     """Unadjusted Langevin kernel in the ``init`` / ``step`` shape.
 
     ``noise_scale`` (optional) overrides the noise standard deviation; ``clamp`` (optional
-    ``(low, high)``) clamps positions after each step. Chains whose new position, energy or
-    gradient is not finite are flagged ``divergent`` and kept at their previous position.
+    ``(low, high)``) clamps positions after each step. An energy with a callable ``project``
+    attribute (not a submodule that happens to be called so) has each proposal, after clamping,
+    passed through it. Chains whose new position, energy or gradient is not finite are flagged
+    ``divergent`` and kept at their previous position.
     """
 
     name = "langevin"
@@ -45,6 +50,9 @@ class Langevin:
         x_new = state.x - (step_size / temperature) * state.grad + noise_std * noise
         if self.clamp is not None:
             x_new = x_new.clamp(*self.clamp)
+        project = getattr(energy, "project", None)
+        if callable(project) and not isinstance(project, torch.nn.Module):
+            x_new = project(x_new)
         e_new, g_new = energy.energy_and_grad(x_new)
         finite = (torch.isfinite(e_new)
                   & torch.isfinite(x_new.reshape(len(x_new), -1)).all(dim=1)
