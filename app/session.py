@@ -44,6 +44,10 @@ class LabSession:
         if not self.closed:
             self.runner.command(job_id, op, payload)
 
+    def act(self, job_id: str, name: str, **arguments) -> None:
+        if not self.closed:
+            self.runner.act(job_id, name, **arguments)
+
     def set_knobs(self, job_id: str, **knobs) -> None:
         if not self.closed:
             self.runner.set_knobs(job_id, **knobs)

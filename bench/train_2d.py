@@ -169,6 +169,13 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def load_average() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -196,9 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seeds {args.seeds}, budget {args.budget:g} s training per run, NLL every {args.eval_every} "
           f"iterations (eval time excluded), held-out {N_TEST} pts, grid {RESOLUTION}^2, "
           f"baseline lr {args.baseline_lr:g}")
+    print(f"load average at start: {load_average()}")
     print()
 
-    header = f"{'seed':>4}  {'method':<9} {'seconds to target':>18}  {'final gap':>9}  {'iters':>6}"
+    header = f"{'seed':>4}  {'method':<9} {'seconds to target':>18}  {'final gap':>9}  {'iters':>6}  {'it/s':>5}"
     print(header)
     print("-" * len(header))
     results: list[Result] = []
@@ -209,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             when = f"{r.seconds:.1f}" if r.seconds is not None else \
                 f"not reached ({r.note or f'{r.train_time:.0f} s'})"
-            print(f"{seed:>4}  {method:<9} {when:>18}  {r.final_gap:>9.3f}  {r.iterations:>6}", flush=True)
+            print(f"{seed:>4}  {method:<9} {when:>18}  {r.final_gap:>9.3f}  {r.iterations:>6}  "
+                  f"{r.iterations / r.train_time:>5.0f}", flush=True)
     print()
 
     def summary(method: str) -> tuple[float, bool]:
@@ -232,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lab median {lab_s}, baseline median {base_s}, ratio {ratio_s}")
     if base_censored or lab_censored:
         print(f"(runs marked 'not reached' count as the {args.budget:g} s budget)")
+    print(f"load average at end: {load_average()} (above ~{available_cores()}: other processes competed; rerun)")
     return 0
 
 

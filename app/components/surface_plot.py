@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper, Range1d
+from bokeh.models import ColorBar, ColumnDataSource, Legend, LegendItem, LinearColorMapper, Range1d
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
@@ -10,7 +10,8 @@ from bokeh.plotting import figure
 class SurfacePlot:
     """A Bokeh figure built once: ``show_grid``, ``show_points`` and ``show_chains`` patch its sources."""
 
-    def __init__(self, title: str = "", height: int = 500, width: int = 540):
+    def __init__(self, title: str = "", height: int = 500, width: int = 540, points_legend: str | None = "data",
+                 chains_legend: str | None = "chains"):
         self.mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
         self.figure = figure(title=title, height=height, width=width, match_aspect=True,
                              tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
@@ -22,12 +23,15 @@ class SurfacePlot:
         self.chains = ColumnDataSource({"x": [], "y": []})
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image,
                           color_mapper=self.mapper)
-        self.figure.scatter("x", "y", source=self.points, size=3, color="white", alpha=0.45,
-                            legend_label="data")
-        self.figure.scatter("x", "y", source=self.chains, size=5, color="#ff5a36", alpha=0.9,
-                            legend_label="chains", marker="circle")
-        self.figure.legend.location = "top_left"
-        self.figure.legend.background_fill_alpha = 0.5
+        self.figure.add_layout(Legend(items=[], location="top_left", background_fill_alpha=0.5))
+        points = self.figure.scatter("x", "y", source=self.points, size=3, color="white", alpha=0.45)
+        chains = self.figure.scatter("x", "y", source=self.chains, size=5, color="#ff5a36", alpha=0.9)
+        for renderer, label in ((points, points_legend), (chains, chains_legend)):
+            if label:
+                self.figure.legend.items.append(LegendItem(label=label, renderers=[renderer]))
+        if self.figure.legend:
+            self.figure.legend.location = "top_left"
+            self.figure.legend.background_fill_alpha = 0.5
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
         self.figure.grid.visible = False
         self._bounds = None

@@ -13,7 +13,7 @@ from typing import Any
 
 from ebm_engine.runtime.registry import job_class
 
-COMMANDS = ("open", "close", "play", "pause", "step", "reset", "knobs")
+COMMANDS = ("open", "close", "play", "pause", "step", "reset", "knobs", "action")
 
 
 @dataclass
@@ -26,6 +26,7 @@ class JobSlot:
     notice: str | None = None
     dirty: bool = True
     last_emit: float = 0.0
+    next_due: float = 0.0
     rate_steps: list = field(default_factory=list)
 
     def steps_per_sec(self) -> float:
@@ -57,7 +58,8 @@ class EngineHost:
         try:
             if op == "open":
                 kind, config, knobs = payload
-                self.slots[job_id] = JobSlot(job_class(kind)(config, knobs, device=self.device))
+                job = job_class(kind)(config, knobs, device=self.device, peers=self.peer_jobs)
+                self.slots[job_id] = JobSlot(job)
                 self.fatal.pop(job_id, None)
                 return
             if op not in COMMANDS:
@@ -79,6 +81,9 @@ class EngineHost:
                 slot.state, slot.error, slot.rate_steps = "paused", None, []
             elif op == "knobs":
                 slot.job.set_knobs(**payload)
+            elif op == "action":
+                name, arguments = payload
+                slot.job.act(name, **(arguments or {}))
             slot.dirty = True
         except Exception as exc:  # reported to the page, never raised
             if op == "open":
@@ -103,20 +108,32 @@ class EngineHost:
             slot.rate_steps.pop(0)
         slot.dirty = True
 
+    def peer_jobs(self) -> dict[str, Any]:
+        """The jobs hosted here by id, so one job can read another's model (e.g. a trained energy)."""
+        return {job_id: slot.job for job_id, slot in self.slots.items()}
+
     @property
     def busy(self) -> bool:
         return any(s.state == "playing" for s in self.slots.values())
 
-    def tick(self) -> None:
-        """Step every playing job once, then queue snapshots that are due."""
+    def tick(self) -> float:
+        """Step every playing job that is due, queue due snapshots; returns seconds until work is due."""
+        wait = 0.05
         for slot in list(self.slots.values()):
             if slot.state == "playing":
-                self._step(slot)
+                now = time.monotonic()
+                if now >= slot.next_due:
+                    self._step(slot)
+                    slot.next_due = now + slot.job.step_interval()
+                wait = min(wait, max(0.0, slot.next_due - time.monotonic()))
         now = time.monotonic()
         for job_id, slot in self.slots.items():
             if slot.dirty and (now - slot.last_emit >= self.min_interval or slot.state != "playing"):
                 self.outbox.append((job_id, self.snapshot(slot)))
                 slot.dirty, slot.last_emit = False, now
+            if slot.dirty:
+                wait = min(wait, max(0.0, slot.last_emit + self.min_interval - now))
+        return wait
 
     def snapshot(self, slot: JobSlot) -> dict:
         try:

@@ -24,13 +24,14 @@ class Job:
     CONFIG: ClassVar[dict[str, Any]] = {}   # defaults of settings that need a reset
 
     def __init__(self, config: dict[str, Any] | None = None, knobs: dict[str, Any] | None = None,
-                 device: str | None = None):
+                 device: str | None = None, peers=None):
         unknown = sorted(set(config or {}) - set(self.CONFIG))
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown} for {self.KIND}; known: {sorted(self.CONFIG)}")
         self.config = {**self.CONFIG, **(config or {})}
         self.knobs = Knobs.from_specs(self.KNOBS, **(knobs or {}))
         self.device = select_device(device)
+        self.peers = peers or (lambda: {})   # other jobs of the same engine, by id
         self.warning: str | None = None
         self.warning_step = 0
         self.step_count = 0
@@ -45,12 +46,24 @@ class Job:
         """One unit of work (one training iteration or a few sampler steps)."""
         raise NotImplementedError
 
+    def step_interval(self) -> float:
+        """Seconds the host waits between two steps while playing (0: as fast as possible)."""
+        return 0.0
+
     def payload(self) -> dict[str, Any]:
         """The page-specific part of a snapshot: numpy arrays and numbers only."""
         raise NotImplementedError
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
         """React to knob changes (default: nothing; the job reads knobs at every step)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ()
+
+    def act(self, name: str, **arguments: Any) -> None:
+        """Run a named one-off action (e.g. spawn chains, auto-tune); unknown names raise."""
+        if name not in self.ACTIONS:
+            raise ValueError(f"unknown action {name!r} for {self.KIND}; known: {list(self.ACTIONS)}")
+        getattr(self, f"action_{name}")(**arguments)
 
     # --- the interface the host uses ------------------------------------------------------
     def step(self) -> None:

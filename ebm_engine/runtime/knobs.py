@@ -64,13 +64,14 @@ class Knobs:
         return knobs
 
     def update(self, **changes: Any) -> dict[str, Any]:
-        """Validate all changes first, then apply them together; returns the applied values."""
+        """Validate all changes first, then apply them together; returns the values that changed."""
         unknown = sorted(set(changes) - set(self.specs))
         if unknown:
             raise ValueError(f"unknown knob(s) {unknown}; known: {sorted(self.specs)}")
         clean = {name: self.specs[name].validate(v) for name, v in changes.items()}
+        changed = {name: v for name, v in clean.items() if self.values.get(name) != v}
         self.values.update(clean)
-        return clean
+        return changed
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]

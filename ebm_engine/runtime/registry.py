@@ -5,6 +5,9 @@ import importlib
 
 JOB_KINDS: dict[str, str] = {
     "landscape": "ebm_engine.runtime.jobs.landscape:LandscapeJob",
+    "sampler": "ebm_engine.runtime.jobs.sampler:SamplerJob",
+    "race": "ebm_engine.runtime.jobs.race:RaceJob",
+    "constraints": "ebm_engine.runtime.jobs.constraints:ConstraintsJob",
 }
 
 

@@ -35,6 +35,10 @@ class _RunnerBase:
             self.opened.pop(job_id, None)
         self._send(op, job_id, payload)
 
+    def act(self, job_id: str, name: str, **arguments: Any) -> None:
+        """Run a one-off action of a job (spawn chains, auto-tune, ...)."""
+        self._send("action", job_id, (name, arguments))
+
     def set_knobs(self, job_id: str, **knobs: Any) -> None:
         if job_id in self.opened:
             kind, config, old = self.opened[job_id]
@@ -80,9 +84,10 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
 
     torch.set_num_threads(max(1, threads))
     host = EngineHost(max_rate_hz=max_rate_hz, device=device)
+    wait = 0.05
     while True:
-        try:  # block briefly when idle, never when a job plays
-            item = commands.get(timeout=0.05) if not host.busy else commands.get_nowait()
+        try:  # block until a command comes or work is due; never when a job is due now
+            item = commands.get(timeout=wait) if wait > 0 else commands.get_nowait()
         except queue.Empty:
             item = None
         while item is not None:
@@ -94,7 +99,7 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
                 item = commands.get_nowait()
             except queue.Empty:
                 item = None
-        host.tick()
+        wait = host.tick()
         for job_id, snap in host.drain():
             _put_latest(snapshots, (job_id, snap))
 

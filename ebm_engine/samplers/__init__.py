@@ -1,5 +1,14 @@
-"""MCMC kernels in the init/step shape: chains are the batch dimension, tunables are step arguments."""
+"""MCMC kernels in the init/step shape: chains are the batch dimension, tunables are step arguments.
+
+``sample`` drives any kernel (by instance or by name in ``KERNELS``) with optional dual-averaging
+warm-up and returns a ``SampleRun``.
+"""
+from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT, DualAveraging
+from ebm_engine.samplers.driver import KERNELS, SampleRun, sample
+from ebm_engine.samplers.hmc import HMC
 from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.samplers.mala import MALA
 from ebm_engine.samplers.state import SamplerState, StepInfo
 
-__all__ = ["Langevin", "SamplerState", "StepInfo"]
+__all__ = ["DEFAULT_TARGET_ACCEPT", "DualAveraging", "HMC", "KERNELS", "Langevin", "MALA", "SampleRun",
+           "SamplerState", "StepInfo", "sample"]

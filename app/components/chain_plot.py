@@ -1,0 +1,38 @@
+"""Chains over a surface: per-chain trails, accepted vs rejected markers, click-to-spawn."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from bokeh.events import Tap
+from bokeh.models import ColumnDataSource
+from bokeh.palettes import Category20_20
+
+from app.components.surface_plot import SurfacePlot
+
+
+class ChainPlot(SurfacePlot):
+    """A ``SurfacePlot`` with coloured trails per chain; rejected moves are marked with a cross."""
+
+    def __init__(self, title: str = "", height: int = 500, width: int = 540,
+                 on_tap: Callable[[float, float], None] | None = None):
+        super().__init__(title=title, height=height, width=width, points_legend=None, chains_legend=None)
+        self.trails = ColumnDataSource({"xs": [], "ys": [], "color": []})
+        self.heads = ColumnDataSource({"x": [], "y": [], "color": []})
+        self.rejected = ColumnDataSource({"x": [], "y": []})
+        self.figure.multi_line("xs", "ys", source=self.trails, line_color="color", line_width=1.5, alpha=0.8)
+        self.figure.scatter("x", "y", source=self.heads, fill_color="color", line_color="white", size=7)
+        self.figure.scatter("x", "y", source=self.rejected, marker="x", line_color="#ff2d2d", size=11,
+                            line_width=2, legend_label="rejected move")
+        self.figure.legend.location = "top_left"
+        if on_tap is not None:
+            self.figure.on_event(Tap, lambda event: on_tap(float(event.x), float(event.y)))
+
+    def show_trails(self, trails: dict, positions: np.ndarray, accepted: np.ndarray) -> None:
+        n = len(trails["xs"])
+        colors = [Category20_20[i % 20] for i in range(n)]
+        self.trails.data = {"xs": trails["xs"], "ys": trails["ys"], "color": colors}
+        heads = positions[:n]
+        self.heads.data = {"x": heads[:, 0], "y": heads[:, 1], "color": colors}
+        rejected = heads[~accepted[:n]]
+        self.rejected.data = {"x": rejected[:, 0], "y": rejected[:, 1]}

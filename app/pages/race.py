@@ -1,0 +1,90 @@
+"""Race mode of the Samplers page: two or three samplers side by side, same start, same gradient budget."""
+from __future__ import annotations
+
+import html
+from functools import cached_property
+
+import panel as pn
+import param
+
+from app.components.chain_plot import ChainPlot
+from app.components.diagnostics_table import fmt
+from app.pages.base import LabPage
+from ebm_engine.energies.targets import TARGETS
+from ebm_engine.runtime.jobs.sampler import TRAINED
+
+LABELS = {"langevin": "Langevin (ULA)", "mala": "MALA", "hmc": "HMC"}
+
+
+class RaceSection(LabPage):
+    """The race's controls, one small chain plot per sampler and a comparison table."""
+
+    TITLE = "Samplers"
+    JOB_KIND = "race"
+    KNOBS = ("step_langevin", "step_mala", "step_hmc", "n_leapfrog", "budget", "temperature", "speed")
+    SETTINGS = ("target", "racers", "n_chains", "seed")
+
+    target = param.Selector(default="banana", objects=sorted(TARGETS) + [TRAINED])
+    racers = param.Selector(default="langevin,mala,hmc",
+                            objects=["langevin,mala,hmc", "mala,hmc", "langevin,mala", "langevin,hmc"])
+    n_chains = param.Integer(default=16, bounds=(2, 256))
+    seed = param.Integer(default=0, bounds=(0, 1_000_000))
+    step_langevin = param.Number(default=0.05, bounds=(1e-4, 1e3))
+    step_mala = param.Number(default=0.2, bounds=(1e-4, 1e3))
+    step_hmc = param.Number(default=0.2, bounds=(1e-4, 1e3))
+    n_leapfrog = param.Integer(default=10, bounds=(1, 100))
+    budget = param.Integer(default=20, bounds=(1, 1000), doc="gradient evaluations per round, for each sampler")
+    temperature = param.Number(default=1.0, bounds=(0.05, 20.0))
+    speed = param.Number(default=10.0, bounds=(0.5, 500.0), doc="rounds per second")
+
+    def __init__(self, session, on_status=None, **params):
+        self.plots = {name: ChainPlot(title=LABELS[name], height=330, width=330) for name in LABELS}
+        self.table = pn.pane.HTML("", sizing_mode="stretch_width", name="race-table")
+        super().__init__(session, on_status, **params)
+
+    @cached_property
+    def controls(self) -> pn.Row:
+        w = pn.widgets
+        slider = {"start": 0.001, "end": 2.0, "step": 0.001, "format": "0.[0000]", "width": 200}
+        return pn.Row(
+            pn.Column(w.Select.from_param(self.param.target, label="Target", width=200),
+                      w.Select.from_param(self.param.racers, label="Racers", width=200), self.transport()),
+            pn.Column(w.EditableFloatSlider.from_param(self.param.step_langevin, label="Langevin ε", **slider),
+                      w.EditableFloatSlider.from_param(self.param.step_mala, label="MALA ε", **slider),
+                      w.EditableFloatSlider.from_param(self.param.step_hmc, label="HMC ε", **slider)),
+            pn.Column(w.IntSlider.from_param(self.param.n_leapfrog, label="HMC leapfrog steps", width=200),
+                      w.IntSlider.from_param(self.param.budget, label="Gradients per round", end=200, width=200),
+                      w.FloatSlider.from_param(self.param.temperature, label="Temperature T", start=0.1, end=5,
+                                               width=200)))
+
+    @cached_property
+    def view(self) -> pn.Column:
+        self.plot_row = pn.Row(*[pn.pane.Bokeh(p.figure) for p in self.plots.values()])
+        return pn.Column(self.controls, self.alert, self.plot_row, self.table, sizing_mode="stretch_width")
+
+    def render(self, snapshot: dict) -> None:
+        names = [r["name"] for r in snapshot["racers"]]
+        if hasattr(self, "plot_row") and len(self.plot_row) != len(names):
+            self.plot_row.objects = [pn.pane.Bokeh(self.plots[n].figure) for n in names]
+        t = snapshot["knobs"]["temperature"]
+        for racer in snapshot["racers"]:
+            plot = self.plots[racer["name"]]
+            plot.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
+                           f"{LABELS[racer['name']]} at T = {t:g}")
+            plot.show_trails(racer["trails"], racer["positions"], racer["last_accepted"])
+        self.table.object = self._table(snapshot["racers"])
+
+    @staticmethod
+    def _table(racers: list[dict]) -> str:
+        head = "".join(f"<th>{html.escape(LABELS[r['name']])}</th>" for r in racers)
+        rows = [("gradient evaluations", "grad_evals", None), ("acceptance", "accept_rate_mean", 3),
+                ("ESS bulk (worst dim)", "ess_bulk_min", 4), ("ESS per gradient", "ess_per_grad", 4),
+                ("R-hat (worst dim)", "rhat_max", 3), ("divergences", "divergences", None)]
+        body = ""
+        for label, key, digits in rows:
+            cells = ""
+            for r in racers:
+                value = r.get(key, r["diagnostics"].get(key))
+                cells += f'<td id="race-{r["name"]}-{key}">{html.escape(fmt(value, digits or 3))}</td>'
+            body += f"<tr><th>{html.escape(label)}</th>{cells}</tr>"
+        return f'<table class="ebm-readouts ebm-race"><tr><th></th>{head}</tr>{body}</table>'

@@ -1,0 +1,132 @@
+"""Constraints job: chains on a base energy plus per-sample constraint penalties, edited live.
+
+The constraint list arrives as plain data (``{"kind": ..., parameters, "weight": w}``) so the app
+can send it across the process boundary. Weights change from sliders with no restart; the hard
+switch turns every active constraint into a wall (``weight = inf``): MALA and HMC then reject
+violating proposals and Langevin projects its moves back.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ebm_engine.energies.constraints import ConstrainedEnergy, constraint_from_dict
+from ebm_engine.runtime.jobs.sampler import SamplerJob
+from ebm_engine.runtime.knobs import KnobSpec
+
+DEFAULT_CONSTRAINTS = (
+    {"kind": "half_plane", "normal": [1.0, 1.0], "offset": 1.5, "weight": 3.0},
+    {"kind": "ball", "center": [0.0, 0.0], "radius": 2.0, "weight": 0.0},
+    {"kind": "non_negative", "weight": 0.0},
+    {"kind": "simplex", "weight": 0.0},
+)
+MAX_WEIGHT = 1e6
+
+
+def parse_constraint(item: dict) -> tuple[Any, float]:
+    """(constraint, weight) from plain data; the weight must be finite and in [0, MAX_WEIGHT]."""
+    data = dict(item)
+    weight = float(data.pop("weight", 1.0))
+    if not (math.isfinite(weight) and 0.0 <= weight <= MAX_WEIGHT):
+        raise ValueError(f"constraint weight must lie in [0, {MAX_WEIGHT:g}], got {weight}")
+    return constraint_from_dict(data), weight
+
+
+class ConstraintsJob(SamplerJob):
+    """A ``SamplerJob`` whose energy is ``base + Σ w_i · penalty_i``."""
+
+    KIND = "constraints"
+    CONFIG = {**SamplerJob.CONFIG, "target": "mixture", "constraints": DEFAULT_CONSTRAINTS}
+    KNOBS = [*SamplerJob.KNOBS, KnobSpec("hard", False, kind="bool", label="Hard constraints")]
+    ACTIONS = ("spawn", "autotune", "set_constraints", "set_weight")
+
+    def build(self) -> None:
+        self.items = [parse_constraint(c) for c in self.config["constraints"]]
+        super().build()
+
+    def _wrap(self, base) -> ConstrainedEnergy:
+        hard = self.knobs["hard"]
+        specs = [(c, math.inf if hard and w > 0 else w) for c, w in self.items]
+        return ConstrainedEnergy(base, specs)
+
+    def _new_chains(self, n: int) -> None:
+        self.base_energy = self.energy
+        self.energy = self._wrap(self.base_energy)
+        super()._new_chains(n)
+
+    def _fresh_starts(self, n: int) -> torch.Tensor:
+        x = super()._fresh_starts(n)
+        energy = self.energy
+        return energy.project(x) if isinstance(energy, ConstrainedEnergy) and energy.has_hard else x
+
+    def _rewrap(self) -> None:
+        """Rebuild the constrained energy after a change of constraints, weights or hardness."""
+        self.energy = self._wrap(self.base_energy)
+        x = self.state.x
+        if self.energy.has_hard:
+            x = self.energy.project(x)
+        self.state = self.kernel.init(self.energy, x)
+        self.surface_key = None
+        self.record.restart()
+
+    def on_knobs(self, changed: dict[str, Any]) -> None:
+        super().on_knobs(changed)
+        if "hard" in changed and self.state is not None:
+            self._rewrap()
+
+    def action_set_constraints(self, constraints: list[dict]) -> None:
+        self.items = [parse_constraint(c) for c in constraints]
+        self.config["constraints"] = tuple(dict(c) for c in constraints)
+        self._rewrap()
+
+    def action_set_weight(self, index: int, weight: float) -> None:
+        if not 0 <= index < len(self.items):
+            raise ValueError(f"no constraint number {index}")
+        constraint, _ = parse_constraint({**self.items[index][0].to_dict(), "weight": weight})
+        self.items[index] = (constraint, float(weight))
+        self._rewrap()
+
+    def payload(self) -> dict[str, Any]:
+        out = super().payload()
+        x = self.state.x
+        active = [(c, w) for c, w in self.items if w > 0]
+        violating = np.zeros(len(x), bool)
+        for c, _ in active:
+            violating |= ~c.satisfied(x).cpu().numpy()
+        out.update({
+            "violation_rate": float(violating.mean()) if active else 0.0,
+            "violating": violating,
+            "constraints": [{**c.to_dict(), "weight": w, "label": c.describe(),
+                             "outline": constraint_outline(c, self.bounds)} for c, w in self.items],
+            "hard": self.knobs["hard"],
+        })
+        return out
+
+
+def constraint_outline(constraint, bounds) -> dict[str, list[float]]:
+    """A polyline tracing the constraint's boundary inside the plotting box (for drawing)."""
+    (x0, x1), (y0, y1) = bounds
+    p = constraint.to_dict()
+    kind = p["kind"]
+    if kind == "half_plane":
+        (a, b), c = p["normal"], p["offset"]
+        if abs(b) > abs(a):
+            return {"x": [x0, x1], "y": [(c - a * x0) / b, (c - a * x1) / b]}
+        return {"x": [(c - b * y0) / a, (c - b * y1) / a], "y": [y0, y1]}
+    if kind == "ball":
+        centre = p["center"] if isinstance(p["center"], (list, tuple)) else [p["center"]] * 2
+        t = np.linspace(0, 2 * np.pi, 97)
+        return {"x": list(centre[0] + p["radius"] * np.cos(t)), "y": list(centre[1] + p["radius"] * np.sin(t))}
+    if kind == "box":
+        lo, hi = p["low"], p["high"]
+        lo = lo if isinstance(lo, (list, tuple)) else [lo] * 2
+        hi = hi if isinstance(hi, (list, tuple)) else [hi] * 2
+        return {"x": [lo[0], hi[0], hi[0], lo[0], lo[0]], "y": [lo[1], lo[1], hi[1], hi[1], lo[1]]}
+    if kind == "non_negative":
+        return {"x": [x1, 0.0, 0.0], "y": [0.0, 0.0, y1]}
+    if kind == "simplex":
+        return {"x": [1.0, 0.0], "y": [0.0, 1.0]}
+    return {"x": [], "y": []}

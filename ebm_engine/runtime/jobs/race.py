@@ -1,0 +1,127 @@
+"""Race job: two or three samplers side by side on one target, same start, same gradient budget.
+
+Each step gives every racer the same number of gradient evaluations: Langevin and MALA spend one
+per step, HMC one per leapfrog step, so HMC takes fewer, longer steps. The diagnostics then say
+which sampler buys the most effective samples per gradient.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from ebm_engine.device import make_generator
+from ebm_engine.metrics.diagnostics import summarize
+from ebm_engine.metrics.partition import energy_on_grid
+from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.chain_record import ChainRecord, grid_density
+from ebm_engine.runtime.jobs.sampler import make_kernel, resolve_target
+from ebm_engine.runtime.knobs import KnobSpec
+
+RACERS = ("langevin", "mala", "hmc")
+
+
+class Racer:
+    """One sampler of the race with its chains and records."""
+
+    def __init__(self, name: str, energy, x0: torch.Tensor, n_leapfrog: int, trail: int, window: int):
+        self.name = name
+        self.n_leapfrog = n_leapfrog
+        self.kernel = make_kernel(name, 0.1, n_leapfrog, 1.0)
+        self.state = self.kernel.init(energy, x0.clone())
+        self.record = ChainRecord(len(x0), 2, trail, window)
+        self.grad_debt = 0.0   # gradient evaluations owed from the last round (HMC steps are lumpy)
+
+    @property
+    def grads_per_step(self) -> int:
+        return self.n_leapfrog if self.name == "hmc" else 1
+
+
+class RaceJob(Job):
+    """Several samplers race on the same target; each round spends the same gradient budget."""
+
+    KIND = "race"
+    CONFIG = {"target": "banana", "racers": "langevin,mala,hmc", "n_chains": 16, "seed": 0, "trail": 24,
+              "window": 1000, "resolution": 96, "diagnostics_every_s": 0.5}
+    KNOBS = [
+        KnobSpec("step_langevin", 0.05, low=1e-4, high=1e3, log_scale=True, label="Langevin ε"),
+        KnobSpec("step_mala", 0.2, low=1e-4, high=1e3, log_scale=True, label="MALA ε"),
+        KnobSpec("step_hmc", 0.2, low=1e-4, high=1e3, log_scale=True, label="HMC ε"),
+        KnobSpec("n_leapfrog", 10, kind="int", low=1, high=100, label="HMC leapfrog steps"),
+        KnobSpec("budget", 20, kind="int", low=1, high=1000, label="Gradients per round"),
+        KnobSpec("temperature", 1.0, low=0.05, high=20.0, log_scale=True, label="Temperature T"),
+        KnobSpec("speed", 10.0, low=0.5, high=500.0, log_scale=True, label="Rounds per second"),
+    ]
+
+    def build(self) -> None:
+        names = [n.strip() for n in str(self.config["racers"]).split(",") if n.strip()]
+        if not 2 <= len(names) <= 3 or any(n not in RACERS for n in names) or len(set(names)) != len(names):
+            raise ValueError(f"a race needs 2 or 3 different samplers from {RACERS}, got {names}")
+        self.generator = make_generator(int(self.config["seed"]), self.device)
+        energy, self.bounds, self.exact = resolve_target(self.config["target"], self.peers)
+        self.energy = energy.to(self.device)
+        lo = torch.tensor([b[0] for b in self.bounds], device=self.device)
+        hi = torch.tensor([b[1] for b in self.bounds], device=self.device)
+        x0 = lo + (hi - lo) * torch.rand(int(self.config["n_chains"]), 2, generator=self.generator,
+                                         device=self.device)
+        self.racers = [Racer(n, self.energy, x0, self.knobs["n_leapfrog"], self.config["trail"],
+                             self.config["window"]) for n in names]
+        self.diag: dict[str, dict] = {}
+        self.diag_time = 0.0
+        _, _, grid = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
+        self.grid = grid
+        self.surface_temperature = None
+
+    def on_knobs(self, changed: dict[str, Any]) -> None:
+        if "n_leapfrog" in changed:
+            for racer in self.racers:
+                racer.n_leapfrog = self.knobs["n_leapfrog"]
+                racer.kernel = make_kernel(racer.name, 0.1, racer.n_leapfrog, 1.0)
+        if changed:
+            for racer in self.racers:
+                racer.record.restart()
+
+    def step_interval(self) -> float:
+        return 1.0 / self.knobs["speed"]
+
+    def advance(self) -> None:
+        budget = self.knobs["budget"]
+        for racer in self.racers:
+            racer.grad_debt += budget
+            step_size = self.knobs[f"step_{racer.name}"]
+            while racer.grad_debt >= racer.grads_per_step:
+                t0 = time.perf_counter()
+                racer.state, info = racer.kernel.step(self.energy, racer.state, step_size,
+                                                      self.knobs["temperature"], self.generator)
+                racer.record.record(racer.state.x, info.energy, info.accepted, info.divergent,
+                                    info.n_grad_evals, time.perf_counter() - t0)
+                racer.grad_debt -= racer.grads_per_step
+                lost = ~torch.isfinite(racer.state.x).all(dim=1)
+                if lost.any():
+                    self.warn(f"{racer.name}: {int(lost.sum())} chain(s) diverged; lower its step size")
+                    x = racer.state.x.clone()
+                    x[lost] = 0.0
+                    racer.state = racer.kernel.init(self.energy, x)
+
+    def payload(self) -> dict[str, Any]:
+        if self.surface_temperature != self.knobs["temperature"]:
+            self.density = to_numpy(grid_density(self.grid, self.bounds, self.knobs["temperature"]).exp())
+            self.surface_temperature = self.knobs["temperature"]
+        if time.monotonic() - self.diag_time >= self.config["diagnostics_every_s"]:
+            self.diag = {}
+            for racer in self.racers:
+                draws, _ = racer.record.window()
+                self.diag[racer.name] = (summarize(draws, elapsed_s=racer.record.sampling_time,
+                                                   n_grad_evals=racer.record.grad_evals,
+                                                   accept_rate=racer.record.acceptance(),
+                                                   divergences=racer.record.divergent)
+                                         if len(draws) >= 8 else {})
+            self.diag_time = time.monotonic()
+        return {
+            "bounds": self.bounds, "density": self.density, "density_max": float(self.density.max()),
+            "racers": [{"name": r.name, "trails": r.record.trails(), "positions": to_numpy(r.state.x),
+                        "last_accepted": r.record.last_accepted, "grad_evals": r.record.grad_evals,
+                        "diagnostics": self.diag.get(r.name, {})} for r in self.racers],
+        }
+

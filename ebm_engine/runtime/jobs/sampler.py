@@ -1,0 +1,215 @@
+"""Samplers job: run Langevin, MALA or HMC chains on a 2D target live, with diagnostics.
+
+Every knob (sampler, step size, leapfrog steps, temperature, noise, number of chains, speed)
+acts on the next step. The diagnostics window restarts when a sampling knob changes, so the
+numbers always describe the current settings. Diverged chains (non-finite, or far outside the
+plot) are counted, reset and reported.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from ebm_engine.device import make_generator
+from ebm_engine.energies.targets import TARGETS
+from ebm_engine.metrics.diagnostics import summarize
+from ebm_engine.metrics.partition import energy_on_grid
+from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.chain_record import ChainRecord, exact_marginals, grid_density
+from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.samplers import HMC, MALA, DualAveraging, Langevin
+from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT
+
+TRAINED = "trained (Energy Landscape)"
+SAMPLING_KNOBS = {"sampler", "step_size", "n_leapfrog", "temperature", "noise", "n_chains"}
+
+
+def make_kernel(name: str, step_size: float, n_leapfrog: int, noise: float):
+    """The kernel named ``name`` with the knobs that shape it."""
+    if name == "langevin":
+        return Langevin(noise_scale=None if noise == 1.0 else noise * math.sqrt(2 * step_size))
+    if name == "mala":
+        return MALA()
+    if name == "hmc":
+        return HMC(n_leapfrog=n_leapfrog)
+    raise ValueError(f"unknown sampler {name!r}")
+
+
+def resolve_target(name: str, peers) -> tuple[torch.nn.Module, tuple, bool]:
+    """(energy, bounds, exact) for an analytic target or the Landscape page's trained model."""
+    if name in TARGETS:
+        target = TARGETS[name]()
+        return target, target.bounds, True
+    if name == TRAINED:
+        landscape = peers().get("landscape")
+        if landscape is None:
+            raise ValueError("no trained energy yet: open the Energy Landscape page and train a model first")
+        model = copy.deepcopy(landscape.model).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model, landscape.bounds, False
+    raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS) + [TRAINED]}")
+
+
+class SamplerJob(Job):
+    """Live MCMC chains on a 2D target."""
+
+    KIND = "sampler"
+    CONFIG = {"target": "banana", "seed": 0, "trail": 24, "window": 1500, "resolution": 128,
+              "diagnostics_every_s": 0.5}
+    KNOBS = [
+        KnobSpec("sampler", "mala", kind="choice", choices=("langevin", "mala", "hmc"), label="Sampler"),
+        KnobSpec("step_size", 0.1, low=1e-4, high=1e3, log_scale=True, label="Step size ε"),
+        KnobSpec("n_leapfrog", 10, kind="int", low=1, high=100, label="Leapfrog steps"),
+        KnobSpec("temperature", 1.0, low=0.05, high=20.0, log_scale=True, label="Temperature T"),
+        KnobSpec("noise", 1.0, low=0.0, high=3.0, label="Langevin noise (× √2ε)"),
+        KnobSpec("n_chains", 32, kind="int", low=1, high=1024, label="Chains"),
+        KnobSpec("speed", 30.0, low=1.0, high=2000.0, log_scale=True, label="Steps per second"),
+    ]
+    ACTIONS = ("spawn", "autotune")
+
+    def build(self) -> None:
+        self.generator = make_generator(int(self.config["seed"]), self.device)
+        energy, self.bounds, self.exact = resolve_target(self.config["target"], self.peers)
+        self.energy = energy.to(self.device)
+        lo = torch.tensor([b[0] for b in self.bounds], device=self.device)
+        hi = torch.tensor([b[1] for b in self.bounds], device=self.device)
+        self.box = (lo, hi)
+        self.escape_radius = 10.0 * float(torch.maximum(lo.abs(), hi.abs()).max())
+        self.record = ChainRecord(self.knobs["n_chains"], 2, self.config["trail"], self.config["window"])
+        self.state = None
+        self.chains_reset = 0
+        self.autotuned: float | None = None
+        self.diag: dict[str, Any] = {}
+        self.diag_time = 0.0
+        self.surface_key = None
+        self._new_chains(self.knobs["n_chains"])
+
+    # --- chains -----------------------------------------------------------------------------
+    def _fresh_starts(self, n: int) -> torch.Tensor:
+        """Fresh chain starts: standard normal draws, clipped to the plotting box."""
+        lo, hi = self.box
+        x = torch.randn(n, 2, generator=self.generator, device=self.device)
+        return torch.maximum(torch.minimum(x, hi), lo)
+
+    def _new_chains(self, n: int) -> None:
+        self.kernel = make_kernel(self.knobs["sampler"], self.knobs["step_size"], self.knobs["n_leapfrog"],
+                                  self.knobs["noise"])
+        self.state = self.kernel.init(self.energy, self._fresh_starts(n))
+        self.record.resize(n, 2)
+
+    def _set_positions(self, idx: torch.Tensor, x: torch.Tensor) -> None:
+        positions = self.state.x.clone()
+        positions[idx] = x
+        self.state = self.kernel.init(self.energy, positions)
+        self.record.cut_trails(idx.cpu().numpy())
+
+    def on_knobs(self, changed: dict[str, Any]) -> None:
+        if "n_chains" in changed and self.state is not None and changed["n_chains"] != len(self.state.x):
+            n_old, n_new = len(self.state.x), changed["n_chains"]
+            x = self.state.x[:n_new] if n_new < n_old else torch.cat([self.state.x, self._fresh_starts(n_new - n_old)])
+            self.record.resize(n_new, 2)
+            self.state = self.kernel.init(self.energy, x)
+        if SAMPLING_KNOBS & set(changed) and self.state is not None:
+            self.kernel = make_kernel(self.knobs["sampler"], self.knobs["step_size"], self.knobs["n_leapfrog"],
+                                      self.knobs["noise"])
+            self.state = self.kernel.init(self.energy, self.state.x)
+            self.record.restart()
+            self.diag_time = 0.0
+
+    def step_interval(self) -> float:
+        return 1.0 / self.knobs["speed"]
+
+    def advance(self) -> None:
+        t0 = time.perf_counter()
+        self.state, info = self.kernel.step(self.energy, self.state, self.knobs["step_size"],
+                                            self.knobs["temperature"], self.generator)
+        seconds = time.perf_counter() - t0
+        flat = self.state.x.reshape(len(self.state.x), -1)
+        lost = ~torch.isfinite(flat).all(dim=1) | (flat.norm(dim=1) > self.escape_radius)
+        self.record.record(self.state.x, info.energy, info.accepted, info.divergent, info.n_grad_evals, seconds)
+        if lost.any():   # unadjusted Langevin can run away; MH kernels reject instead
+            idx = lost.nonzero().flatten()
+            self._set_positions(idx, self._fresh_starts(len(idx)))
+            self.chains_reset += len(idx)
+            self.warn(f"{len(idx)} chain(s) diverged at step {self.step_count + 1} and were reset "
+                      f"({self.chains_reset} in all): the step size may be too large.")
+        elif info.divergent.float().mean() > 0.5:
+            self.warn(f"{int(info.divergent.sum())} of {len(flat)} proposals diverged at step "
+                      f"{self.step_count + 1} and were rejected: the step size is too large.")
+
+    # --- actions ----------------------------------------------------------------------------
+    def action_spawn(self, x: float, y: float, n: int = 8, spread: float = 0.05) -> None:
+        """Restart ``n`` chains (the longest-running ones, by index) near the point (x, y)."""
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError("spawn position must be finite")
+        n = max(1, min(int(n), len(self.state.x)))
+        start = (self.spawn_cursor if hasattr(self, "spawn_cursor") else 0) % len(self.state.x)
+        idx = (torch.arange(n, device=self.device) + start) % len(self.state.x)
+        self.spawn_cursor = start + n
+        centre = torch.tensor([x, y], device=self.device, dtype=self.state.x.dtype)
+        self._set_positions(idx, centre + spread * torch.randn(n, 2, generator=self.generator,
+                                                               device=self.device))
+        self.record.restart()
+
+    def action_autotune(self, steps: int = 300, target_accept: float | None = None) -> None:
+        """Dual-averaging warm-up from the current chains; sets the step-size knob to the result."""
+        name = self.knobs["sampler"]
+        if name == "langevin":
+            raise ValueError("unadjusted Langevin has no acceptance rate to tune; pick MALA or HMC")
+        target = target_accept or DEFAULT_TARGET_ACCEPT[name]
+        adapter = DualAveraging(self.knobs["step_size"], target)
+        step_size = self.knobs["step_size"]
+        for _ in range(int(steps)):
+            self.state, info = self.kernel.step(self.energy, self.state, step_size, self.knobs["temperature"],
+                                                self.generator)
+            step_size = adapter.update(float(info.accept_prob.mean()))
+        tuned = float(min(max(adapter.final_step_size, 1e-4), 1e3))
+        self.set_knobs(step_size=tuned)
+        self.autotuned = tuned
+
+    # --- snapshot ---------------------------------------------------------------------------
+    def _surface(self) -> dict[str, Any]:
+        key = (self.knobs["temperature"], id(self.energy))
+        if key != self.surface_key:
+            _, _, energy = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
+            log_p = grid_density(energy, self.bounds, self.knobs["temperature"])
+            density = log_p.exp()
+            finite = energy[torch.isfinite(energy)]
+            self.surface = {"density": to_numpy(density), "density_max": float(density.max()),
+                            "energy": to_numpy(energy),
+                            "energy_min": float(finite.min()) if len(finite) else 0.0,
+                            "energy_max": float(torch.quantile(finite, 0.9)) if len(finite) else 1.0,
+                            **exact_marginals(log_p, self.bounds)}
+            self.surface_key = key
+        return self.surface
+
+    def _diagnostics(self) -> dict[str, Any]:
+        if time.monotonic() - self.diag_time >= self.config["diagnostics_every_s"]:
+            draws, energies = self.record.window()
+            if len(draws) >= 8:
+                self.diag = summarize(draws, elapsed_s=self.record.sampling_time,
+                                      n_grad_evals=self.record.grad_evals,
+                                      accept_rate=self.record.acceptance(), divergences=self.record.divergent)
+            else:
+                self.diag = {}
+            self.diag_time = time.monotonic()
+        return self.diag
+
+    def payload(self) -> dict[str, Any]:
+        _, energies = self.record.window()
+        trace = energies.mean(axis=1)[-500:] if len(energies) else np.zeros(0, np.float32)
+        return {
+            "bounds": self.bounds, "exact": self.exact, **self._surface(),
+            "positions": to_numpy(self.state.x), "trails": self.record.trails(),
+            "last_accepted": self.record.last_accepted,
+            **self.record.histograms(self.bounds),
+            "energy_trace": trace.astype(np.float64), "trace_end": self.record.n_draws,
+            "diagnostics": self._diagnostics(), "chains_reset": self.chains_reset,
+            "autotuned_step_size": self.autotuned, "n_draws": self.record.n_draws,
+        }

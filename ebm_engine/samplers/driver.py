@@ -1,0 +1,154 @@
+"""One driver for every kernel: optional warm-up (with dual averaging for MH kernels), then sampling.
+
+``sample`` runs ``warmup + n_steps`` kernel steps on ``x0``'s device. Warm-up steps are burn-in:
+nothing from them is kept. For Metropolis-adjusted kernels (MALA, HMC) warm-up also adapts the
+step size by dual averaging towards ``target_accept`` (default per kernel in
+``DEFAULT_TARGET_ACCEPT``) and sampling then uses the averaged step size. Unadjusted Langevin has
+no acceptance to aim at: its step size is never adapted (a warning says so if a
+``target_accept`` was asked for), and warm-up is plain burn-in.
+
+Kept positions are copied to the CPU as float32, so a long run of many chains stays bounded in
+memory whatever the device. Every per-chain count (acceptance, divergences) covers the sampling
+phase only, as do ``elapsed_s`` and ``n_grad_evals``, so that ESS per second and per gradient
+compare kernels fairly.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT, DualAveraging
+from ebm_engine.samplers.hmc import HMC
+from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.samplers.mala import MALA
+from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive
+
+KERNELS: dict[str, Callable[[], Any]] = {"langevin": Langevin, "mala": MALA, "hmc": HMC}
+"""Kernel classes by name; ``KERNELS["hmc"]()`` builds one with default settings."""
+
+Callback = Callable[[int, SamplerState, StepInfo], None]
+
+
+@dataclass
+class SampleRun:
+    """What ``sample`` returns. Tensors are on the CPU; ``final_state`` stays on ``x0``'s device."""
+
+    samples: torch.Tensor        # (n_kept, n_chains, *event_shape) float32, kept after warm-up
+    energies: torch.Tensor       # (n_kept, n_chains) float32, energies of the kept positions
+    accept_rate: torch.Tensor    # (n_chains,) fraction of accepted steps after warm-up
+    step_size: float             # step size used after warm-up (adapted for MH kernels with warm-up)
+    divergences: torch.Tensor    # (n_chains,) int64 divergent steps after warm-up
+    n_grad_evals: int            # gradient evaluations per chain after warm-up
+    elapsed_s: float             # wall time of the sampling phase (after warm-up)
+    temperature: float = 1.0
+    kernel: str = ""
+    warmup: int = 0
+    keep_every: int = 1
+    final_state: SamplerState | None = field(default=None, repr=False)  # on x0's device, to continue
+
+    def diagnostics(self) -> dict[str, Any]:
+        """ESS, R-hat, acceptance and cost summary: see ``ebm_engine.metrics.diagnostics.summarize``."""
+        from ebm_engine.metrics.diagnostics import summarize
+        return summarize(self)
+
+
+def _check_count(name: str, value: int, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _resolve_kernel(kernel: Any) -> Any:
+    if isinstance(kernel, str):
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}; choose one of {sorted(KERNELS)}")
+        return KERNELS[kernel]()
+    if not (hasattr(kernel, "init") and hasattr(kernel, "step")):
+        raise ValueError(f"kernel must have init() and step() or be one of {sorted(KERNELS)}, got {kernel!r}")
+    return kernel
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued device work so that wall-clock timings mean something."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def sample(energy: Energy, x0: torch.Tensor, kernel: Any, n_steps: int, step_size: float,
+           temperature: float = 1.0, warmup: int = 0, target_accept: float | None = None,
+           generator: torch.Generator | None = None, keep_every: int = 1,
+           callback: Callback | None = None) -> SampleRun:
+    """Run ``kernel`` (an instance or a name in ``KERNELS``) from ``x0`` of shape ``(n_chains, *event)``.
+
+    ``n_steps`` sampling steps follow ``warmup`` steps; every ``keep_every``-th sampling step is
+    kept (``n_steps // keep_every`` of them). ``callback(step, state, info)``, if given, is called
+    after every step, warm-up included (``step < warmup`` during warm-up).
+    """
+    kernel = _resolve_kernel(kernel)
+    n_steps = _check_count("n_steps", n_steps, 1)
+    warmup = _check_count("warmup", warmup, 0)
+    keep_every = _check_count("keep_every", keep_every, 1)
+    if keep_every > n_steps:
+        raise ValueError(f"keep_every ({keep_every}) must not exceed n_steps ({n_steps}): nothing would be kept")
+    step_size = check_positive("step_size", step_size)
+    temperature = check_positive("temperature", temperature)
+    if x0.dim() < 1 or x0.shape[0] < 1:
+        raise ValueError(f"x0 must have shape (n_chains, *event_shape) with n_chains >= 1, got {tuple(x0.shape)}")
+
+    name = getattr(kernel, "name", type(kernel).__name__.lower())
+    adapt = warmup > 0 and getattr(kernel, "metropolis_adjusted", False)
+    if adapt:
+        target = DEFAULT_TARGET_ACCEPT.get(name, 0.65) if target_accept is None else target_accept
+        adaptation = DualAveraging(step_size, target)
+    elif target_accept is not None:
+        warnings.warn(f"target_accept is ignored: kernel {name!r} is not Metropolis-adjusted "
+                      "or warmup is 0, so its step size is not adapted", stacklevel=2)
+
+    device = x0.device
+    state = kernel.init(energy, x0)
+    n_chains, event_shape = x0.shape[0], tuple(x0.shape[1:])
+
+    current = step_size
+    for i in range(warmup):
+        state, info = kernel.step(energy, state, current, temperature, generator)
+        if adapt:
+            current = adaptation.update(float(info.accept_prob.mean()))
+        if callback is not None:
+            callback(i, state, info)
+    if adapt:
+        step_size = adaptation.final_step_size
+
+    n_kept = n_steps // keep_every
+    samples = torch.empty((n_kept, n_chains, *event_shape), dtype=torch.float32)
+    energies = torch.empty((n_kept, n_chains), dtype=torch.float32)
+    n_accepted = torch.zeros(n_chains, dtype=torch.int64, device=device)
+    n_divergent = torch.zeros(n_chains, dtype=torch.int64, device=device)
+    n_grad_evals = 0
+
+    _sync(device)
+    start = time.perf_counter()
+    for j in range(n_steps):
+        state, info = kernel.step(energy, state, step_size, temperature, generator)
+        n_accepted += info.accepted.to(torch.int64)
+        n_divergent += info.divergent.to(torch.int64)
+        n_grad_evals += int(info.n_grad_evals)
+        if (j + 1) % keep_every == 0:
+            k = (j + 1) // keep_every - 1
+            samples[k] = state.x.detach().to("cpu", torch.float32)
+            energies[k] = state.energy.detach().to("cpu", torch.float32)
+        if callback is not None:
+            callback(warmup + j, state, info)
+    _sync(device)
+    elapsed = time.perf_counter() - start
+
+    return SampleRun(samples=samples, energies=energies,
+                     accept_rate=(n_accepted.double() / n_steps).cpu(), step_size=float(step_size),
+                     divergences=n_divergent.cpu(), n_grad_evals=n_grad_evals, elapsed_s=elapsed,
+                     temperature=temperature, kernel=name, warmup=warmup, keep_every=keep_every,
+                     final_state=state)
