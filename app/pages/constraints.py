@@ -40,12 +40,12 @@ class ConstraintsPage(LabPage):
 
     def __init__(self, session, on_status=None, **params):
         self.plot = ChainPlot(title="Constrained density", on_tap=None)
-        self.weights = [pn.widgets.FloatSlider(name=label, start=0.0, end=20.0, step=0.1, value=float(c["weight"]),
+        self.weights = [pn.widgets.FloatSlider(label=label, start=0.0, end=20.0, step=0.1, value=float(c["weight"]),
                                                sizing_mode="stretch_width")
                         for label, c in zip(PRESET_LABELS, DEFAULT_CONSTRAINTS)]
         for index, slider in enumerate(self.weights):
             slider.param.watch(lambda e, i=index: self.session.act(self.job_id, "set_weight", index=i,
-                                                                   weight=float(e.new)), "value_throttled")
+                                                                   weight=float(e.new)), "value")
         self.outlines = ColumnDataSource({"xs": [], "ys": [], "color": []})
         self.plot.figure.multi_line("xs", "ys", source=self.outlines, line_color="color", line_width=3,
                                     line_dash="dashed")

@@ -40,6 +40,7 @@ class RaceSection(LabPage):
     def __init__(self, session, on_status=None, **params):
         self.plots = {name: ChainPlot(title=LABELS[name], height=330, width=330) for name in LABELS}
         self.table = pn.pane.HTML("", sizing_mode="stretch_width", name="race-table")
+        self.plot_row = pn.Row(*[pn.pane.Bokeh(p.figure) for p in self.plots.values()])
         super().__init__(session, on_status, **params)
 
     @cached_property
@@ -59,12 +60,11 @@ class RaceSection(LabPage):
 
     @cached_property
     def view(self) -> pn.Column:
-        self.plot_row = pn.Row(*[pn.pane.Bokeh(p.figure) for p in self.plots.values()])
         return pn.Column(self.controls, self.alert, self.plot_row, self.table, sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
         names = [r["name"] for r in snapshot["racers"]]
-        if hasattr(self, "plot_row") and len(self.plot_row) != len(names):
+        if [p.object for p in self.plot_row] != [self.plots[n].figure for n in names]:
             self.plot_row.objects = [pn.pane.Bokeh(self.plots[n].figure) for n in names]
         t = snapshot["knobs"]["temperature"]
         for racer in snapshot["racers"]:

@@ -1,0 +1,112 @@
+"""Samplers and Constraints pages without a browser: in-process runner, real jobs and Bokeh sources."""
+import pytest
+
+from app.pages.constraints import ConstraintsPage
+from app.pages.samplers import SamplersPage
+from app.session import LabSession
+from ebm_engine.runtime.jobs.constraints import ConstraintsJob
+from ebm_engine.runtime.jobs.sampler import SamplerJob
+
+FAST = {"resolution": 32, "diagnostics_every_s": 0.0}
+
+
+@pytest.fixture
+def samplers():
+    session = LabSession(inline=True)
+    view = SamplersPage(session)
+    session.runner.command(view.job_id, "reset", FAST)
+    session.runner.set_knobs(view.job_id, speed=2000.0)
+    session.drain()
+    return view
+
+
+def pump(view, n=1):
+    for _ in range(n):
+        view.session.drain()
+
+
+def test_play_draws_trails_histograms_and_diagnostics(samplers):
+    samplers.play_button.clicks += 1
+    pump(samplers, 40)
+    assert samplers.step_count > 10
+    assert len(samplers.plot.trails.data["xs"]) == 32
+    assert len(samplers.marginal_x.hist.data["top"]) == 40 and len(samplers.marginal_x.exact.data["x"]) == 32
+    assert samplers.table.verdicts["rhat"] is not None
+    assert "diag-rhat" in samplers.table.pane.object
+
+
+def test_autotune_moves_the_step_size_slider(samplers):
+    samplers.step_size = 2.5
+    samplers.autotune_button.clicks += 1
+    pump(samplers, 2)
+    assert samplers.step_size != 2.5
+    assert samplers.last_snapshot["autotuned_step_size"] == pytest.approx(samplers.step_size)
+
+
+def test_tap_spawns_chains(samplers):
+    samplers.spawn(1.5, 2.5)
+    pump(samplers)
+    heads = samplers.plot.heads.data
+    near = [(abs(x - 1.5) < 0.3 and abs(y - 2.5) < 0.3) for x, y in zip(heads["x"], heads["y"])]
+    assert sum(near) == 8
+
+
+def test_sampler_and_temperature_knobs_reach_the_job(samplers):
+    samplers.sampler = "hmc"
+    samplers.temperature = 2.0
+    pump(samplers)
+    knobs = samplers.last_snapshot["knobs"]
+    assert knobs["sampler"] == "hmc" and knobs["temperature"] == 2.0
+    assert "T = 2" in samplers.plot.figure.title.text
+
+
+def test_bad_step_size_is_reported_not_raised(samplers):
+    samplers.sampler = "langevin"
+    samplers.step_size = 1000.0
+    samplers.play_button.clicks += 1
+    pump(samplers, 5)
+    assert samplers.alert.visible and "diverged" in samplers.alert.object
+    with pytest.raises(ValueError):
+        samplers.step_size = 1e4
+
+
+def test_race_section_renders_one_plot_per_racer(samplers):
+    race = samplers.race
+    race.session.runner.command(race.job_id, "reset", {"resolution": 32, "racers": "mala,hmc"})
+    race.racers = "mala,hmc"
+    race.play_button.clicks += 1
+    pump(samplers, 10)
+    assert len(race.plot_row) == 2
+    assert "race-hmc-grad_evals" in race.table.object
+
+
+def test_constraints_page_sliders_boxes_and_hard_mode():
+    session = LabSession(inline=True)
+    view = ConstraintsPage(session)
+    session.runner.command(view.job_id, "reset", FAST)
+    session.drain()
+    before = view.plot.image.data["image"][0].copy()
+    view.weights[1].value = 6.0           # the ball
+    session.drain()
+    assert (view.plot.image.data["image"][0] != before).any()
+    assert len(view.outlines.data["xs"]) == 2       # half-plane and ball are active
+    view.boxes.data = {"x": [0.0], "y": [0.0], "width": [1.0], "height": [1.0]}
+    session.drain()
+    kinds = [c["kind"] for c in view.last_snapshot["constraints"]]
+    assert kinds[-1] == "box"
+    view.hard = True
+    view.play_button.clicks += 1
+    for _ in range(20):
+        session.drain()
+    assert view.last_snapshot["hard"] and view.readouts.values["violation_rate"] == "0.000"
+
+
+def test_page_bounds_match_the_engine_knobs():
+    for page_cls, job_cls in ((SamplersPage, SamplerJob), (ConstraintsPage, ConstraintsJob)):
+        specs = {s.name: s for s in job_cls.KNOBS}
+        for name in page_cls.KNOBS:
+            p = page_cls.param[name]
+            spec = specs[name]
+            if spec.kind in ("float", "int"):
+                assert p.bounds[0] >= spec.low and p.bounds[1] <= spec.high, name
+            assert spec.validate(p.default) == p.default, name
