@@ -10,6 +10,8 @@ import panel as pn
 def format_value(value, stderr=None) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
+    if isinstance(value, int):
+        return str(value)
     text = f"{value:.3f}"
     if stderr is not None and math.isfinite(stderr):
         text += f" ± {stderr:.3f}"

@@ -54,7 +54,7 @@ class ConstraintsPage(LabPage):
                                           fill_color="#ffffff", line_color="#ffffff", line_width=2)
         self.plot.figure.add_tools(BoxEditTool(renderers=[box_glyph], description="Draw constraint boxes"))
         self.boxes.on_change("data", lambda _attr, _old, _new: self.send_constraints())
-        self.readouts = Readouts([("violation_rate", "share of chains violating")])
+        self.readouts = Readouts([("violation_rate", "share of chains violating"), ("n_boxes", "drawn boxes")])
         super().__init__(session, on_status, **params)
         self.param.watch(lambda _e: self.send_constraints(), ["box_mode", "box_weight"])
 

@@ -104,7 +104,7 @@ class HMC:
                generator: torch.Generator | None) -> torch.Tensor:
         """One Metropolis decision per chain, each with its own uniform."""
         u = _rand(log_alpha.shape[0], like, generator)
-        return valid & (torch.log(u[0]) < log_alpha.sum())
+        return valid & (torch.log(u) < log_alpha)
 
     def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
              generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:

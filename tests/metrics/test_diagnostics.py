@@ -55,6 +55,13 @@ def test_rhat_near_one_for_mixed_chains_and_large_for_disagreeing_ones():
     assert np.all(rhat(shifted) > 1.1)
 
 
+def test_rhat_is_split_and_catches_a_drift_within_chains():
+    """Chains that agree with each other but all drift (not yet stationary): only split R-hat sees it."""
+    rng = np.random.default_rng(6)
+    drifting = rng.normal(size=(1000, 4)) + np.linspace(-2.0, 2.0, 1000)[:, None]
+    assert rhat(drifting)[0] > 1.1
+
+
 def test_autocorrelation_of_ar1():
     x = ar1(10_000, 16, RHO, seed=3)
     acf = autocorrelation(x, max_lag=5)

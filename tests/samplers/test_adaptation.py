@@ -89,6 +89,19 @@ def test_driver_adapts_to_target_acceptance(target_name, kernel, initial_step):
     assert run.step_size != initial_step
 
 
+def test_driver_feeds_mean_accept_prob_and_samples_with_the_averaged_step():
+    """Replaying the warm-up's mean acceptance probabilities reproduces the driver's step sizes."""
+    target = TARGETS["gaussian"]()
+    seen = []
+    run = sample(target, target.sample(50, gen(0)), MALA(), n_steps=5, step_size=0.5, warmup=40,
+                 generator=gen(1), callback=lambda i, state, info: seen.append(float(info.accept_prob.mean())))
+    replay = DualAveraging(0.5, DEFAULT_TARGET_ACCEPT["mala"])
+    for alpha in seen[:40]:
+        replay.update(alpha)
+    assert run.step_size == pytest.approx(replay.final_step_size, rel=1e-12)
+    assert run.step_size != pytest.approx(replay.step_size, rel=1e-3)   # the average, not the last iterate
+
+
 def test_explicit_target_accept_is_used():
     target = TARGETS["gaussian"]()
     runs = [sample(target, target.sample(500, gen(0)), MALA(), n_steps=100, step_size=0.1, warmup=300,

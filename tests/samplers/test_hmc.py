@@ -95,9 +95,10 @@ def test_recovers_gaussian_mean_and_tempered_covariance(temperature, step_size, 
 def test_batch_wide_accept_is_detected():
     """The guide's single decision on the summed energy error is detected by its acceptance pattern.
 
-    Note it is a valid MH kernel on the product space of all chains (the summed H is the joint H),
-    so moments stay right; what breaks is per-chain behaviour: all-or-nothing decisions, an
-    acceptance that collapses with the number of chains, and one bad chain freezing all others
+    It is a valid MH kernel on the product space of all chains (the summed H is the joint H), so
+    its moments are right in the limit, but it mixes hopelessly: decisions are all-or-nothing, the
+    acceptance collapses as chains are added (it also fails the moment test above from an
+    overdispersed start), and one bad chain dictates all others
     (see ``test_far_away_chain_does_not_touch_the_others``).
     """
     x0 = TARGET.sample(CHUNK, gen(0))

@@ -1,8 +1,8 @@
 """MALA: exact MH ratio, stationary moments at T = 1 and T = 2, per-chain independence, NaN handling.
 
 Statistical checks run ``N_CHAINS`` independent chains from an overdispersed start (covariance
-4Σ) long enough to forget it (the slow mode relaxes by ≥ 0.9 per step, ≥ 150 steps), then look
-at the final positions: independent draws from the target if the kernel is right. With ``n``
+4Σ) long enough to forget it (150 steps; the slow mode contracts by a factor of about 0.9 per
+step), then look at the final positions: independent draws from the target if the kernel is right. With ``n``
 iid draws from ``N(μ, C)`` the sample mean has standard error ``sqrt(C_ii / n)`` and the sample
 covariance entry ``(i, j)`` has ``sqrt((C_ii C_jj + C_ij²) / n)``. Every check allows ``Z`` = 5
 standard errors; the broken kernel must miss by more than ``Z``.

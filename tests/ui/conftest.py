@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.request
@@ -47,15 +48,16 @@ def lab_url():
     """The served lab's base URL; the server is stopped after the session."""
     port = free_port()
     panel = str(Path(sys.executable).with_name("panel"))
+    log = tempfile.NamedTemporaryFile("w+", prefix="ebm-lab-server-", suffix=".log", delete=False)
     server = subprocess.Popen([panel, "serve", "app/main.py", "--port", str(port), "--address", "127.0.0.1",
                                "--allow-websocket-origin", f"127.0.0.1:{port}", *SESSION_FLAGS], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
             if server.poll() is not None:
-                raise RuntimeError("panel serve exited:\n" + server.stdout.read()[-3000:])
+                raise RuntimeError("panel serve exited:\n" + Path(log.name).read_text()[-3000:])
             try:
                 urllib.request.urlopen(url + "/main", timeout=5)
                 break

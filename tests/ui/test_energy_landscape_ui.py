@@ -4,18 +4,18 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.ui.helpers import open_lab as open_lab_page
+
 pytestmark = pytest.mark.ui
 
 
 def open_lab(page, lab_url, query=""):
-    page.goto(f"{lab_url}/main{query}", wait_until="networkidle", timeout=60000)
-    expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=30000)
-    # the engine process has started and sent its first snapshot
+    open_lab_page(page, lab_url, query)
     expect(page.locator("#readout-log_z_grid")).not_to_have_text("–", timeout=60000)
 
 
 def surface_png(page) -> bytes:
-    return page.locator("canvas").first.screenshot()
+    return page.locator("canvas:visible").first.screenshot()
 
 
 def iteration(page) -> int:

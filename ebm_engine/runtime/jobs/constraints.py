@@ -102,6 +102,7 @@ class ConstraintsJob(SamplerJob):
             "constraints": [{**c.to_dict(), "weight": w, "label": c.describe(),
                              "outline": constraint_outline(c, self.bounds)} for c, w in self.items],
             "hard": self.knobs["hard"],
+            "n_boxes": sum(1 for c, _ in self.items if c.kind == "box"),
         })
         return out
 

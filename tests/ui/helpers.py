@@ -1,0 +1,48 @@
+"""Shared browser-test steps: open the lab, go to a page, find a slider by its label."""
+import re
+
+from playwright.sync_api import expect
+
+
+def open_lab(page, lab_url, query=""):
+    page.goto(f"{lab_url}/main{query}", wait_until="networkidle", timeout=60000)
+    expect(page.get_by_role("button", name="Play").first).to_be_visible(timeout=30000)
+    # the engine process has started and sent its first snapshot
+    expect(page.locator("#ebm-status")).not_to_have_attribute("data-state", "starting", timeout=60000)
+
+
+def go_to(page, name: str):
+    page.get_by_role("button", name=name, exact=True).click()
+    expect(page.locator("#ebm-status")).to_contain_text(name, timeout=20000)
+    expect(page.locator("#ebm-status")).not_to_have_attribute("data-state", "starting", timeout=60000)
+
+
+def slider_handle(page, label: str):
+    """The noUiSlider handle drawn just below the text ``label`` (Bokeh sliders live in shadow roots)."""
+    text = page.get_by_text(re.compile("^" + re.escape(label))).first
+    tb = text.bounding_box()
+    best, best_dy = None, 1e9
+    handles = page.locator(".noUi-handle")
+    for i in range(handles.count()):
+        hb = handles.nth(i).bounding_box()
+        if hb is None:
+            continue
+        dy = hb["y"] - tb["y"]
+        if 0 < dy < 60 and dy < best_dy:
+            best, best_dy = handles.nth(i), dy
+    assert best is not None, f"no slider found under the label {label!r}"
+    return best
+
+
+def drag(page, handle, dx: float):
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y, steps=8)
+    page.mouse.up()
+
+
+def number(page, selector: str) -> float:
+    text = page.locator(selector).inner_text().strip()
+    return float(text) if text not in ("", "–") else float("nan")

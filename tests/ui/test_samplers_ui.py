@@ -1,0 +1,85 @@
+"""Samplers and Constraints pages in headless Chromium: play, drag a slider, click to spawn, draw a box."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.ui.helpers import drag, go_to, number, open_lab, slider_handle
+
+pytestmark = pytest.mark.ui
+
+
+def surface_canvas(page):
+    return page.locator("canvas:visible").first
+
+
+def window_restarted(page, before: float, seconds: float = 4.0) -> bool:
+    """Poll the diagnostics table until its draw count falls below ``before`` (a restarted window)."""
+    for _ in range(int(seconds / 0.1)):
+        n = number(page, "#diag-n_draws")
+        if not n >= before:   # NaN ('–') while the new window has too few draws
+            return True
+        page.wait_for_timeout(100)
+    return False
+
+
+def test_samplers_play_slider_and_click_to_spawn(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url)
+    go_to(page, "Samplers")
+    page.get_by_role("button", name="Play").first.click()
+    expect(page.locator("#ebm-status")).to_have_attribute("data-state", "playing", timeout=10000)
+    expect(page.locator("#diag-n_draws")).to_have_text(re.compile(r"^\d{2,}$"), timeout=20000)
+    expect(page.locator("#diag-rhat")).not_to_have_text("–")
+    # dragging the temperature slider restarts the diagnostics window for the new setting
+    before = number(page, "#diag-n_draws")
+    drag(page, slider_handle(page, "Temperature T"), 40)
+    expect(page.get_by_text(re.compile(r"Temperature T: (?!1$)")).first).to_be_visible(timeout=5000)
+    assert window_restarted(page, before), "the temperature change did not reach the sampler"
+    # clicking the surface starts chains there: the diagnostics window restarts
+    expect(page.locator("#diag-n_draws")).to_have_text(re.compile(r"^\d{2,}$"), timeout=20000)
+    grown = number(page, "#diag-n_draws")
+    box = surface_canvas(page).bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6)
+    assert window_restarted(page, grown), "clicking the surface did not start new chains"
+    page.get_by_role("button", name="Pause").first.click()
+
+
+def test_samplers_race_tab(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url)
+    go_to(page, "Samplers")
+    page.get_by_role("tab", name="Race").click()
+    race_play = page.get_by_role("button", name="Play").nth(1)
+    race_play.click()
+    expect(page.locator("#race-hmc-grad_evals")).to_have_text(re.compile(r"^[1-9]\d*$"), timeout=20000)
+    mala = int(page.locator("#race-mala-grad_evals").inner_text())
+    hmc = int(page.locator("#race-hmc-grad_evals").inner_text())
+    assert abs(mala - hmc) <= 20 * 2   # same gradient budget, up to a round in flight
+
+
+def test_constraints_weight_slider_hard_mode_and_drawn_box(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url)
+    go_to(page, "Constraints")
+    canvas = surface_canvas(page)
+    before = canvas.screenshot()
+    drag(page, slider_handle(page, "Ball ‖x‖ ≤ 2"), 80)
+    page.wait_for_timeout(800)
+    assert canvas.screenshot() != before, "moving a weight slider did not reshape the surface"
+    # draw a box with Bokeh's box-edit tool: shift-drag on the plot
+    page.get_by_title("Draw constraint boxes").click()
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    page.keyboard.down("Shift")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 80, y0 + 80, steps=6)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    expect(page.locator("#readout-n_boxes")).to_have_text("1", timeout=10000)
+    page.get_by_text("Hard constraints (walls)").click()
+    page.get_by_role("button", name="Play").first.click()
+    expect(page.locator("#ebm-status")).to_have_attribute("data-state", "playing", timeout=10000)
+    page.wait_for_timeout(1500)
+    expect(page.locator("#readout-violation_rate")).to_have_text("0.000", timeout=10000)
