@@ -27,29 +27,8 @@ import math
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive
-
-
-def _per_chain_sum(t: torch.Tensor) -> torch.Tensor:
-    """Sum over every non-batch dimension: ``(n_chains, *event) -> (n_chains,)``."""
-    return t.reshape(t.shape[0], -1).sum(dim=1)
-
-
-def _all_finite(t: torch.Tensor) -> torch.Tensor:
-    """Per chain: are all entries of the event finite? ``(n_chains,)`` bool."""
-    return torch.isfinite(t.reshape(t.shape[0], -1)).all(dim=1)
-
-
-def _randn(shape: torch.Size, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normals drawn on the generator's device, returned on ``like``'s device and dtype."""
-    device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
-
-
-def _rand(n: int, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """``n`` uniforms on [0, 1), one per chain, on ``like``'s device and dtype."""
-    device = generator.device if generator is not None else like.device
-    return torch.rand((n,), generator=generator, device=device, dtype=like.dtype).to(like.device)
+from ebm_engine.samplers.state import (SamplerState, StepInfo, all_finite, check_positive, per_chain_sum,
+                                       rand_on, randn_on)
 
 
 class HMC:
@@ -80,7 +59,7 @@ class HMC:
         """The step size (``jitter=0``) or one jittered step size per chain, shaped to broadcast over events."""
         if self.jitter == 0.0:
             return step_size
-        u = _rand(like.shape[0], like, generator)
+        u = rand_on(like.shape[0], like, generator)
         eps = step_size * (1.0 + self.jitter * (2.0 * u - 1.0))
         return eps.view(-1, *([1] * (like.dim() - 1)))
 
@@ -92,18 +71,21 @@ class HMC:
         """
         x, g = state.x, state.grad
         e = state.energy
+        walled = torch.zeros_like(e, dtype=torch.bool)
         p = p - (0.5 * step_size / temperature) * g
         for i in range(self.n_leapfrog):
             x = x + step_size * p
             e, g = energy.energy_and_grad(x)
+            walled |= torch.isposinf(e)
             scale = step_size if i < self.n_leapfrog - 1 else 0.5 * step_size
             p = p - (scale / temperature) * g
-        return x, p, e, g
+        # a trajectory that crossed a hard wall (E = +inf) anywhere is rejected, even if it ends outside it
+        return x, p, torch.where(walled, torch.full_like(e, float("inf")), e), g
 
     def accept(self, log_alpha: torch.Tensor, valid: torch.Tensor, like: torch.Tensor,
                generator: torch.Generator | None) -> torch.Tensor:
         """One Metropolis decision per chain, each with its own uniform."""
-        u = _rand(log_alpha.shape[0], like, generator)
+        u = rand_on(log_alpha.shape[0], like, generator)
         return valid & (torch.log(u) < log_alpha)
 
     def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
@@ -111,20 +93,22 @@ class HMC:
         step_size = check_positive("step_size", step_size)
         temperature = check_positive("temperature", temperature)
         x = state.x
-        p0 = _randn(x.shape, x, generator)
+        p0 = randn_on(x.shape, x, generator)
         eps = self.chain_step_sizes(step_size, x, generator)
         x_new, p_new, e_new, g_new = self.leapfrog(energy, state, p0, eps, temperature)
 
-        h_old = state.energy / temperature + 0.5 * _per_chain_sum(p0 * p0)
-        h_new = e_new / temperature + 0.5 * _per_chain_sum(p_new * p_new)
+        h_old = state.energy / temperature + 0.5 * per_chain_sum(p0 * p0)
+        h_new = e_new / temperature + 0.5 * per_chain_sum(p_new * p_new)
         energy_error = h_new - h_old
-        finite = torch.isfinite(e_new) & _all_finite(x_new) & _all_finite(p_new) & _all_finite(g_new)
+        finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(p_new) & all_finite(g_new)
         log_alpha = -energy_error
         valid = finite & ~torch.isnan(log_alpha)
         accept_prob = torch.where(valid, torch.exp(log_alpha.clamp(max=0.0)), torch.zeros_like(log_alpha))
         accepted = self.accept(log_alpha, valid, x, generator)
-        # NaN energy errors compare False with <=, so they count as divergent too.
-        divergent = ~valid | ~(energy_error <= self.divergence_threshold)
+        # NaN energy errors compare False with <=, so they count as divergent too; a trajectory
+        # stopped by a hard wall (E = +inf at finite positions) is an ordinary rejection.
+        wall = torch.isposinf(e_new) & all_finite(x_new) & all_finite(p_new)
+        divergent = ~wall & (~valid | ~(energy_error <= self.divergence_threshold))
 
         keep = accepted.view(-1, *([1] * (x.dim() - 1)))
         new_state = SamplerState(torch.where(keep, x_new, x), torch.where(accepted, e_new, state.energy),

@@ -14,7 +14,7 @@ import math
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive
+from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive, randn_on
 
 
 class Langevin:
@@ -46,7 +46,7 @@ class Langevin:
         step_size = check_positive("step_size", step_size)
         temperature = check_positive("temperature", temperature)
         noise_std = math.sqrt(2.0 * step_size) if self.noise_scale is None else self.noise_scale
-        noise = torch.randn(state.x.shape, generator=generator, device=state.x.device, dtype=state.x.dtype)
+        noise = randn_on(state.x.shape, state.x, generator)
         x_new = state.x - (step_size / temperature) * state.grad + noise_std * noise
         if self.clamp is not None:
             x_new = x_new.clamp(*self.clamp)

@@ -8,36 +8,16 @@ Metropolis-Hastings log-ratio carries both proposal densities:
 
 Every chain (batch row) gets its own uniform and its own accept decision. A chain whose
 proposal, energy or gradient is not finite rejects (``accept_prob`` 0), stays where it was and
-is flagged ``divergent``.
+is flagged ``divergent`` — except a proposal at ``E = +inf`` with a finite position: that is a
+hard constraint's wall, an ordinary rejection.
 """
 from __future__ import annotations
 
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive
-
-
-def _per_chain_sum(t: torch.Tensor) -> torch.Tensor:
-    """Sum over every non-batch dimension: ``(n_chains, *event) -> (n_chains,)``."""
-    return t.reshape(t.shape[0], -1).sum(dim=1)
-
-
-def _all_finite(t: torch.Tensor) -> torch.Tensor:
-    """Per chain: are all entries of the event finite? ``(n_chains,)`` bool."""
-    return torch.isfinite(t.reshape(t.shape[0], -1)).all(dim=1)
-
-
-def _randn(shape: torch.Size, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normals drawn on the generator's device, returned on ``like``'s device and dtype."""
-    device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
-
-
-def _rand(n: int, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """``n`` uniforms on [0, 1), one per chain, on ``like``'s device and dtype."""
-    device = generator.device if generator is not None else like.device
-    return torch.rand((n,), generator=generator, device=device, dtype=like.dtype).to(like.device)
+from ebm_engine.samplers.state import (SamplerState, StepInfo, all_finite, check_positive, per_chain_sum,
+                                       rand_on, randn_on)
 
 
 class MALA:
@@ -54,29 +34,30 @@ class MALA:
                      step_size: float, temperature: float) -> torch.Tensor:
         """``log q(x_to | x_from)`` per chain, up to a constant that cancels in the ratio."""
         diff = x_to - x_from + (step_size / temperature) * grad_from
-        return -_per_chain_sum(diff * diff) / (4.0 * step_size)
+        return -per_chain_sum(diff * diff) / (4.0 * step_size)
 
     def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
              generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
         step_size = check_positive("step_size", step_size)
         temperature = check_positive("temperature", temperature)
         x, n = state.x, state.x.shape[0]
-        noise = _randn(x.shape, x, generator)
+        noise = randn_on(x.shape, x, generator)
         x_new = x - (step_size / temperature) * state.grad + (2.0 * step_size) ** 0.5 * noise
         e_new, g_new = energy.energy_and_grad(x_new)
 
         log_alpha = (-(e_new - state.energy) / temperature
                      + self.log_proposal(x, x_new, g_new, step_size, temperature)
                      - self.log_proposal(x_new, x, state.grad, step_size, temperature))
-        finite = torch.isfinite(e_new) & _all_finite(x_new) & _all_finite(g_new)
+        finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(g_new)
         valid = finite & ~torch.isnan(log_alpha)
         accept_prob = torch.where(valid, torch.exp(log_alpha.clamp(max=0.0)), torch.zeros_like(log_alpha))
-        u = _rand(n, x, generator)
+        u = rand_on(n, x, generator)
         accepted = valid & (torch.log(u) < log_alpha)
 
         keep = accepted.view(-1, *([1] * (x.dim() - 1)))
         new_state = SamplerState(torch.where(keep, x_new, x), torch.where(accepted, e_new, state.energy),
                                  torch.where(keep, g_new, state.grad))
-        info = StepInfo(accepted=accepted, accept_prob=accept_prob, divergent=~valid,
+        wall = torch.isposinf(e_new) & all_finite(x_new)   # a hard constraint: an ordinary rejection
+        info = StepInfo(accepted=accepted, accept_prob=accept_prob, divergent=~valid & ~wall,
                         energy=new_state.energy, n_grad_evals=1)
         return new_state, info

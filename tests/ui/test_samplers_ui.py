@@ -49,7 +49,7 @@ def test_samplers_race_tab(watched_page, lab_url):
     page = watched_page
     open_lab(page, lab_url)
     go_to(page, "Samplers")
-    page.get_by_role("tab", name="Race").click()
+    page.get_by_text("Race", exact=True).click()
     race_play = page.get_by_role("button", name="Play").nth(1)
     race_play.click()
     expect(page.locator("#race-hmc-grad_evals")).to_have_text(re.compile(r"^[1-9]\d*$"), timeout=20000)
@@ -78,7 +78,7 @@ def test_constraints_weight_slider_hard_mode_and_drawn_box(watched_page, lab_url
     page.mouse.up()
     page.keyboard.up("Shift")
     expect(page.locator("#readout-n_boxes")).to_have_text("1", timeout=10000)
-    page.get_by_text("Hard constraints (walls)").click()
+    page.get_by_role("checkbox").first.check()
     page.get_by_role("button", name="Play").first.click()
     expect(page.locator("#ebm-status")).to_have_attribute("data-state", "playing", timeout=10000)
     page.wait_for_timeout(1500)
