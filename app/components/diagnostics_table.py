@@ -43,10 +43,10 @@ class DiagnosticsTable:
         rows = [
             ("acceptance (mean)", fmt(d.get("accept_rate_mean")), None, "accept"),
             ("acceptance (worst chain)", fmt(d.get("accept_rate_min")), None, "accept_min"),
-            ("ESS bulk (worst dim)", fmt(ess_b, 4), self.verdicts["ess_bulk"], "ess_bulk"),
-            ("ESS tail (worst dim)", fmt(ess_t, 4), self.verdicts["ess_tail"], "ess_tail"),
+            ("ESS bulk (worst dim)", fmt(ess_b, 1), self.verdicts["ess_bulk"], "ess_bulk"),
+            ("ESS tail (worst dim)", fmt(ess_t, 1), self.verdicts["ess_tail"], "ess_tail"),
             ("R-hat (worst dim)", fmt(rhat), self.verdicts["rhat"], "rhat"),
-            ("ESS per second", fmt(d.get("ess_per_s"), 4), None, "ess_per_s"),
+            ("ESS per second", fmt(d.get("ess_per_s"), 1), None, "ess_per_s"),
             ("ESS per gradient", fmt(d.get("ess_per_grad"), 4), None, "ess_per_grad"),
             ("divergences", fmt(d.get("divergences")), None, "divergences"),
             ("draws in window", fmt(d.get("n_draws")), None, "n_draws"),
