@@ -59,6 +59,8 @@ class EngineHost:
             if op == "open":
                 kind, config, knobs = payload
                 job = job_class(kind)(config, knobs, device=self.device, peers=self.peer_jobs)
+                if job_id in self.slots:
+                    self.slots[job_id].job.close()
                 self.slots[job_id] = JobSlot(job)
                 self.fatal.pop(job_id, None)
                 return
@@ -68,7 +70,7 @@ class EngineHost:
                 raise ValueError(f"no job {job_id!r} is open")
             slot.notice = None
             if op == "close":
-                del self.slots[job_id]
+                self.slots.pop(job_id).job.close()
             elif op == "play":
                 slot.state, slot.error = "playing", None
             elif op == "pause":
@@ -145,6 +147,15 @@ class EngineHost:
         snap["status"] = {"state": slot.state, "error": slot.error, "notice": slot.notice,
                           "steps_per_sec": rate if math.isfinite(rate) else 0.0}
         return snap
+
+    def close_all(self) -> None:
+        """Close every job (engine shutdown)."""
+        for slot in self.slots.values():
+            try:
+                slot.job.close()
+            except Exception:
+                pass
+        self.slots.clear()
 
     def drain(self) -> list[tuple[str, dict]]:
         out, self.outbox = self.outbox, []

@@ -91,6 +91,9 @@ class Job:
             self.build()
             raise
 
+    def close(self) -> None:
+        """Release what the job holds (worker threads, files) when it is closed."""
+
     def recover(self) -> str:
         """Return to a usable state after a failed step; says what was done. Default: rebuild."""
         self.reset()

@@ -75,7 +75,7 @@ class InlineRunner(_RunnerBase):
             self.host.handle("open", job_id, (kind, config, knobs))
 
     def stop(self) -> None:
-        self.host.slots.clear()
+        self.host.close_all()
 
 
 def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, threads: int) -> None:
@@ -93,6 +93,7 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
         while item is not None:
             op, job_id, payload = item
             if op == "shutdown":
+                host.close_all()
                 return
             host.handle(op, job_id, payload)
             try:

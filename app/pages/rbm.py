@@ -1,0 +1,101 @@
+"""RBM: train a restricted Boltzmann machine on digits by CD-k or PCD and watch it learn."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import panel as pn
+import param
+
+from app.components.image_grid import ImageGrid
+from app.components.live_curves import LiveCurves
+from app.components.readouts import Readouts
+from app.pages.base import LabPage
+
+LEARNING_RATES = [0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.2]
+
+
+class RBMPage(LabPage):
+    """Reconstructions, filters, fantasy particles, clamp-and-complete, curves and AIS log-likelihood."""
+
+    TITLE = "RBM"
+    JOB_KIND = "rbm"
+    KNOBS = ("lr", "k", "method", "momentum", "weight_decay", "temperature")
+    SETTINGS = ("dataset", "mnist_folder", "n_hidden", "seed")
+
+    dataset = param.Selector(default="digits", objects=["digits", "mnist"],
+                             doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
+    mnist_folder = param.String(default="", doc="folder holding train-images-idx3-ubyte[.gz] and friends")
+    n_hidden = param.Selector(default=64, objects=[16, 32, 64, 128, 256, 512])
+    seed = param.Integer(default=0, bounds=(0, 1_000_000))
+    lr = param.Selector(default=0.05, objects=LEARNING_RATES)
+    k = param.Integer(default=1, bounds=(1, 50), doc="Gibbs steps per update")
+    method = param.Selector(default="pcd", objects=["cd", "pcd"])
+    momentum = param.Number(default=0.5, bounds=(0.0, 0.99), step=0.05)
+    weight_decay = param.Number(default=1e-4, bounds=(0.0, 0.1), step=1e-4)
+    temperature = param.Number(default=1.0, bounds=(0.1, 10.0), step=0.05, doc="temperature of the fantasy chains")
+    half = param.Selector(default="bottom", objects=["bottom", "top", "left", "right"], doc="half to hide")
+
+    def __init__(self, session, on_status=None, **params):
+        self.recon = ImageGrid("test digits | reconstructions", width=330, height=330, name="rbm-recon")
+        self.filters = ImageGrid("hidden-unit filters", width=330, height=330, low=0.0, high=1.0, name="rbm-filters")
+        self.fantasy = ImageGrid("fantasy particles (Gibbs)", width=300, height=300, name="rbm-fantasy")
+        self.completion = ImageGrid("clamp and complete: original / hidden / filled in", width=560, height=230,
+                                    name="rbm-completion")
+        self.curves = LiveCurves({"recon_error": "reconstruction error"}, title="Reconstruction error",
+                                 height=200, width=420)
+        self.pl_curves = LiveCurves({"pseudo_ll": "pseudo-log-likelihood"}, title="Pseudo-log-likelihood (test)",
+                                    height=200, width=420)
+        self.readouts = Readouts([("test_ll", "test log-likelihood (AIS, nats)"), ("log_z", "log Z (AIS)"),
+                                  ("ais_step", "measured at iteration")])
+        self.complete_button = pn.widgets.Button(label="Hide half and complete", color="primary",
+                                                 sizing_mode="stretch_width")
+        self.complete_button.on_click(lambda _e: self.session.act(self.job_id, "complete", half=self.half))
+        super().__init__(session, on_status, **params)
+
+    @cached_property
+    def controls(self) -> pn.Column:
+        w = pn.widgets
+        return pn.Column(
+            pn.pane.Markdown("### RBM", margin=(0, 5)),
+            w.RadioButtonGroup.from_param(self.param.dataset, color="primary", variant="outline",
+                                          options={"8×8 digits": "digits", "MNIST folder": "mnist"}),
+            w.TextInput.from_param(self.param.mnist_folder, label="MNIST-format folder",
+                                   placeholder="/path/to/mnist"),
+            self.transport(),
+            w.RadioButtonGroup.from_param(self.param.method, color="primary", variant="outline",
+                                          options={"CD-k": "cd", "PCD": "pcd"}),
+            w.IntSlider.from_param(self.param.k, label="Gibbs steps k", end=20),
+            w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
+            w.FloatSlider.from_param(self.param.momentum, label="Momentum"),
+            w.FloatSlider.from_param(self.param.temperature, label="Sampling temperature", end=5.0),
+            w.Select.from_param(self.param.n_hidden, label="Hidden units"),
+            pn.Card(w.FloatInput.from_param(self.param.weight_decay, label="Weight decay"),
+                    w.IntInput.from_param(self.param.seed, label="Seed"),
+                    title="More settings", collapsed=True, sizing_mode="stretch_width"),
+            pn.pane.Markdown("**Clamp and complete**", margin=(5, 5, 0, 5)),
+            w.RadioButtonGroup.from_param(self.param.half, color="primary", variant="outline"),
+            self.complete_button,
+            sizing_mode="stretch_width")
+
+    @cached_property
+    def view(self) -> pn.Column:
+        bk = pn.pane.Bokeh
+        return pn.Column(
+            self.alert,
+            pn.Row(bk(self.recon.figure), bk(self.filters.figure), bk(self.fantasy.figure)),
+            pn.Row(pn.Column(bk(self.curves.figure), bk(self.pl_curves.figure)),
+                   pn.Column(self.readouts.pane, bk(self.completion.figure))),
+            sizing_mode="stretch_width")
+
+    def render(self, snapshot: dict) -> None:
+        self.recon.show(snapshot["reconstructions"])
+        self.filters.show(snapshot["filters"])
+        self.fantasy.show(snapshot["fantasy"])
+        if "completion" in snapshot:
+            self.completion.show(snapshot["completion"])
+        self.curves.update(snapshot["history"])
+        self.pl_curves.update(snapshot["history"])
+        ais = {k: snapshot.get(k) for k in ("test_ll", "log_z", "ais_step")}
+        ais["log_z_se"] = snapshot.get("log_z_std")
+        ais["test_ll_se"] = snapshot.get("log_z_std")
+        self.readouts.update(ais)

@@ -1,0 +1,188 @@
+"""RBM job: train a Bernoulli RBM on binarised digits by CD-k or PCD, live.
+
+Each ``step()`` is one mini-batch update plus one Gibbs sweep of the fantasy particles. Snapshots
+carry test digits beside their reconstructions, the hidden units' filters, the fantasy particles,
+a clamp-and-complete view, curves of reconstruction error and pseudo-likelihood, and the test
+log-likelihood estimated by AIS. AIS runs on a frozen copy of the weights in a worker thread, so
+training never waits for it.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+
+from ebm_engine.data.digits import load_digits_binary
+from ebm_engine.data.idx import load_mnist_folder
+from ebm_engine.device import make_generator
+from ebm_engine.metrics.partition import rbm_log_partition_ais
+from ebm_engine.metrics.rbm_likelihood import pseudo_likelihood, rbm_log_likelihood
+from ebm_engine.models.rbm import RBM
+from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.runtime.mosaic import tile
+from ebm_engine.training.rbm_trainer import RBMConfig, RBMTrainer
+
+HALVES = ("bottom", "top", "left", "right")
+
+
+def half_mask(shape: tuple[int, int], half: str) -> torch.Tensor:
+    """Boolean mask (h·w,) of the pixels that are KEPT (clamped) when ``half`` is hidden."""
+    h, w = shape
+    keep = torch.ones(h, w, dtype=torch.bool)
+    if half == "bottom":
+        keep[h // 2:] = False
+    elif half == "top":
+        keep[: h // 2] = False
+    elif half == "left":
+        keep[:, : w // 2] = False
+    elif half == "right":
+        keep[:, w // 2:] = False
+    else:
+        raise ValueError(f"half must be one of {HALVES}, got {half!r}")
+    return keep.flatten()
+
+
+def ais_test_log_likelihood(rbm: RBM, train: torch.Tensor, test: torch.Tensor, n_chains: int, n_betas: int,
+                            seed: int) -> dict[str, float]:
+    """Mean test log-likelihood (nats) with the AIS estimate of log Z and its std."""
+    log_z, std = rbm_log_partition_ais(rbm, n_chains=n_chains, n_betas=n_betas,
+                                       generator=torch.Generator().manual_seed(seed), data=train)
+    return {"log_z": log_z, "log_z_std": std, "test_ll": rbm_log_likelihood(rbm, test, log_z)}
+
+
+class RBMJob(Job):
+    """CD-k / PCD training of an RBM with live images and an AIS log-likelihood in the background."""
+
+    KIND = "rbm"
+    CONFIG = {"dataset": "digits", "mnist_folder": "", "n_hidden": 64, "seed": 0, "batch_size": 100,
+              "n_show": 16, "n_fantasy": 36, "ais_every_s": 8.0, "ais_chains": 100, "ais_betas": 3000,
+              "pl_every": 10, "mnist_limit": 10000}
+    KNOBS = [
+        KnobSpec("lr", 0.05, low=1e-4, high=1.0, log_scale=True, label="Learning rate"),
+        KnobSpec("k", 1, kind="int", low=1, high=50, label="Gibbs steps k"),
+        KnobSpec("method", "pcd", kind="choice", choices=("cd", "pcd"), label="CD or PCD"),
+        KnobSpec("momentum", 0.5, low=0.0, high=0.99, label="Momentum"),
+        KnobSpec("weight_decay", 1e-4, low=0.0, high=0.1, label="Weight decay"),
+        KnobSpec("temperature", 1.0, low=0.1, high=10.0, log_scale=True, label="Sampling temperature"),
+    ]
+    ACTIONS = ("complete", "refresh_ais")
+
+    def build(self) -> None:
+        cfg = self.config
+        if cfg["dataset"] == "digits":
+            split = load_digits_binary(seed=int(cfg["seed"]))
+        elif cfg["dataset"] == "mnist":
+            if not cfg["mnist_folder"]:
+                raise ValueError("name a folder with MNIST-format IDX files first")
+            split = load_mnist_folder(cfg["mnist_folder"], binarize=True, limit=cfg["mnist_limit"])
+        else:
+            raise ValueError(f"unknown data set {cfg['dataset']!r}; choose 'digits' or 'mnist'")
+        self.shape = tuple(split.shape)
+        self.train = split.train.to(self.device)
+        self.test = split.test.to(self.device)
+        self.generator = make_generator(int(cfg["seed"]), self.device)
+        n_visible = self.train.shape[1]
+        self.rbm = RBM(n_visible, int(cfg["n_hidden"]), generator=self.generator).to(self.device)
+        self.rbm.init_visible_bias(self.train)
+        self.trainer = RBMTrainer(self.rbm, self.train, RBMConfig(batch_size=int(cfg["batch_size"]),
+                                                                  n_persistent=int(cfg["n_fantasy"])),
+                                  generator=self.generator)
+        self.history = {k: deque(maxlen=5000) for k in ("step", "recon_error", "pseudo_ll")}
+        self.shown = self.test[: cfg["n_show"]]
+        self.fantasy_view = self.trainer.fantasy.clone()
+        self.completion: dict[str, Any] | None = None
+        self.pool = getattr(self, "pool", None) or ThreadPoolExecutor(max_workers=1, thread_name_prefix="ais")
+        self.ais_future: Future | None = None
+        self.ais: dict[str, Any] = {}
+        self.ais_started = 0.0
+        self.on_knobs(self.knobs.as_dict())
+
+    def on_knobs(self, changed: dict[str, Any]) -> None:
+        k = self.knobs
+        self.trainer.update_config(lr=k["lr"], k=k["k"], persistent=k["method"] == "pcd",
+                                   momentum=k["momentum"], weight_decay=k["weight_decay"])
+
+    def advance(self) -> None:
+        stats = self.trainer.step()
+        self.history["step"].append(float(self.step_count + 1))
+        self.history["recon_error"].append(float(stats.recon_error))
+        if (self.step_count % self.config["pl_every"]) == 0 or not self.history["pseudo_ll"]:
+            pl = pseudo_likelihood(self.rbm, self.test[:500], generator=self.generator)
+        else:
+            pl = self.history["pseudo_ll"][-1]
+        self.history["pseudo_ll"].append(float(pl))
+        with torch.no_grad():
+            _, self.fantasy_view = self.rbm.gibbs(self.fantasy_view, k=1, generator=self.generator,
+                                                  temperature=self.knobs["temperature"])
+            if self.completion is not None:
+                c = self.completion
+                c["probs"], c["state"] = self.rbm.gibbs(c["state"], k=1, generator=self.generator,
+                                                        temperature=self.knobs["temperature"],
+                                                        clamp_mask=c["mask"], clamp_values=c["original"])
+        self._poll_ais()
+
+    # --- actions ----------------------------------------------------------------------------
+    def action_complete(self, half: str = "bottom", n: int = 8) -> None:
+        """Hide ``half`` of ``n`` test digits and let clamped Gibbs sampling fill it in."""
+        mask = half_mask(self.shape, half).to(self.device)
+        original = self.test[:n].clone()
+        noise = torch.rand(original.shape, generator=self.generator, device=self.device) < 0.5
+        start = torch.where(mask, original, noise.to(original.dtype))
+        self.completion = {"half": half, "mask": mask, "original": original, "state": start,
+                           "probs": start.clone(), "masked": torch.where(mask, original, torch.full_like(original, 0.5))}
+
+    def action_refresh_ais(self) -> None:
+        self.ais_started = 0.0
+        self._poll_ais(force=True)
+
+    # --- AIS in the background ---------------------------------------------------------------
+    def _poll_ais(self, force: bool = False) -> None:
+        if self.ais_future is not None and self.ais_future.done():
+            try:
+                self.ais = {**self.ais_future.result(), "ais_step": self.ais_step, "ais_error": None}
+            except Exception as exc:   # reported in the page, never raised
+                self.ais = {**self.ais, "ais_error": f"{type(exc).__name__}: {exc}"}
+            self.ais_future = None
+        due = force or time.monotonic() - self.ais_started >= self.config["ais_every_s"]
+        if self.ais_future is None and due and self.step_count > 0:
+            frozen = copy.deepcopy(self.rbm).cpu()
+            self.ais_step = self.step_count
+            self.ais_started = time.monotonic()
+            self.ais_future = self.pool.submit(ais_test_log_likelihood, frozen, self.train.cpu(), self.test.cpu(),
+                                               self.config["ais_chains"], self.config["ais_betas"],
+                                               int(self.config["seed"]) + self.step_count)
+
+    # --- snapshot ---------------------------------------------------------------------------
+    def _images(self, flat: torch.Tensor, cols: int, normalize: str = "none") -> np.ndarray:
+        return tile(to_numpy(flat).reshape(-1, *self.shape), cols=cols, normalize=normalize)
+
+    def payload(self) -> dict[str, Any]:
+        with torch.no_grad():
+            recon = self.rbm.reconstruct(self.shown)
+            pairs = torch.stack([self.shown, recon], dim=1).reshape(-1, self.shown.shape[1])
+            filters = self.rbm.W.detach().T[:64]
+        out = {
+            "shape": self.shape,
+            "reconstructions": self._images(pairs, cols=8),
+            "filters": self._images(filters, cols=8, normalize="each"),
+            "fantasy": self._images(self.fantasy_view, cols=6),
+            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
+            "epoch": self.trainer.epoch if hasattr(self.trainer, "epoch") else None,
+            "ais_running": self.ais_future is not None,
+            **{k: v for k, v in self.ais.items()},
+        }
+        if self.completion is not None:
+            c = self.completion
+            rows = torch.stack([c["original"], c["masked"], c["probs"]], dim=0).reshape(-1, c["original"].shape[1])
+            out["completion"] = self._images(rows, cols=len(c["original"]))
+            out["completion_half"] = c["half"]
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
