@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lab median {lab_s}, baseline median {base_s}, ratio {ratio_s}")
     if base_censored or lab_censored:
         print(f"(runs marked 'not reached' count as the {args.budget:g} s budget)")
-    print(f"load average at end: {load_average()} (above ~{available_cores()}: other processes competed; rerun)")
+    print(f"load average at end: {load_average()} (this benchmark itself adds ~{torch.get_num_threads()}; "
+          "much more, or an it/s that varies between runs, means other processes competed: rerun)")
     return 0
 
 

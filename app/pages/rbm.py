@@ -27,7 +27,7 @@ class RBMPage(LabPage):
     mnist_folder = param.String(default="", doc="folder holding train-images-idx3-ubyte[.gz] and friends")
     n_hidden = param.Selector(default=64, objects=[16, 32, 64, 128, 256, 512])
     seed = param.Integer(default=0, bounds=(0, 1_000_000))
-    lr = param.Selector(default=0.05, objects=LEARNING_RATES)
+    lr = param.Selector(default=0.1, objects=LEARNING_RATES)
     k = param.Integer(default=1, bounds=(1, 50), doc="Gibbs steps per update")
     method = param.Selector(default="pcd", objects=["cd", "pcd"])
     momentum = param.Number(default=0.5, bounds=(0.0, 0.99), step=0.05)

@@ -1,8 +1,14 @@
-"""Data: 2D toy sets (``toy2d``), and later digit images, OOD sets and loaders for user files.
+"""Data: 2D toy sets (``toy2d``), digit images (``digits``), IDX / MNIST-folder loaders (``idx``); later OOD sets.
 
 ``toy2d.sample(name, n, generator)`` draws the FFJORD-style toy sets named in ``TOY2D_NAMES``.
+``load_digits_binary`` / ``load_digits_grey`` give scikit-learn's bundled 8×8 digits with a fixed
+stratified split; ``read_idx`` / ``load_mnist_folder`` read user-supplied MNIST-format files.
+All image loaders return a ``DigitSplit``.
 """
 from ebm_engine.data import toy2d
+from ebm_engine.data.digits import DigitSplit, load_digits_binary, load_digits_grey
+from ebm_engine.data.idx import IDXFileMissingError, IDXFormatError, load_mnist_folder, read_idx
 from ebm_engine.data.toy2d import NAMES as TOY2D_NAMES
 
-__all__ = ["toy2d", "TOY2D_NAMES"]
+__all__ = ["toy2d", "TOY2D_NAMES", "DigitSplit", "load_digits_binary", "load_digits_grey",
+           "IDXFormatError", "IDXFileMissingError", "read_idx", "load_mnist_folder"]

@@ -234,3 +234,8 @@ def log_partition_mc(energy: EnergyFn, bounds: Bounds, n_samples: int, temperatu
 
 __all__ = ["energy_on_grid", "log_partition_grid", "log_density_grid", "grid_nll",
            "log_partition_importance", "log_partition_mc"]
+
+# RBM partition functions live in their own module; re-exported here so all log Z estimators share one import.
+from ebm_engine.metrics.rbm_partition import rbm_log_partition_ais, rbm_log_partition_exact  # noqa: E402,F401
+
+__all__ += ["rbm_log_partition_exact", "rbm_log_partition_ais"]

@@ -1,4 +1,5 @@
 """Learnable energies."""
+from ebm_engine.models.rbm import RBM
 from ebm_engine.models.simple_ebm import SimpleEBM
 
-__all__ = ["SimpleEBM"]
+__all__ = ["RBM", "SimpleEBM"]

@@ -8,6 +8,7 @@ JOB_KINDS: dict[str, str] = {
     "sampler": "ebm_engine.runtime.jobs.sampler:SamplerJob",
     "race": "ebm_engine.runtime.jobs.race:RaceJob",
     "constraints": "ebm_engine.runtime.jobs.constraints:ConstraintsJob",
+    "rbm": "ebm_engine.runtime.jobs.rbm:RBMJob",
 }
 
 

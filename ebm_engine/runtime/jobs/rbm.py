@@ -64,7 +64,7 @@ class RBMJob(Job):
               "n_show": 16, "n_fantasy": 36, "ais_every_s": 8.0, "ais_chains": 100, "ais_betas": 3000,
               "pl_every": 10, "mnist_limit": 10000}
     KNOBS = [
-        KnobSpec("lr", 0.05, low=1e-4, high=1.0, log_scale=True, label="Learning rate"),
+        KnobSpec("lr", 0.1, low=1e-4, high=1.0, log_scale=True, label="Learning rate"),
         KnobSpec("k", 1, kind="int", low=1, high=50, label="Gibbs steps k"),
         KnobSpec("method", "pcd", kind="choice", choices=("cd", "pcd"), label="CD or PCD"),
         KnobSpec("momentum", 0.5, low=0.0, high=0.99, label="Momentum"),
