@@ -81,46 +81,87 @@ def base_bias_from_data(data: torch.Tensor, clip: float = 1e-3) -> torch.Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
-@torch.no_grad()
-def ais_log_weights(rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
-                    generator: torch.Generator | None = None, base_visible_bias: torch.Tensor | None = None,
-                    temperature: float = 1.0) -> tuple[torch.Tensor, float]:
-    """AIS log importance weights ``(n_chains,)`` (float64) and ``log Z_A`` of the base model.
+class AISRun:
+    """An annealed-importance-sampling run that can advance a few temperatures at a time.
 
     Base ``A``: the RBM with ``W = 0``, hidden biases 0 and visible biases ``b_A``, so
     ``p*_A(v) = 2^n_hidden exp(v·b_A)`` and ``log Z_A = Σ_i softplus(b_A_i) + n_hidden log 2``.
     Intermediate ``log p*_β(v) = (1-β) v·b_A + β v·b_B + Σ_j softplus(β (c_j + (vW)_j))`` with the
     target's parameters divided by ``T``. Each transition is one Gibbs sweep that leaves ``p_β``
-    invariant: ``h ~ σ(β (c + vW))``, ``v ~ σ((1-β) b_A + β (b_B + W h))``.
+    invariant: ``h ~ σ(β (c + vW))``, ``v ~ σ((1-β) b_A + β (b_B + W h))``. ``advance(n)`` lets a
+    live job spread the work over many small steps; the RBM must not change during the run
+    (pass a frozen copy).
     """
-    t = check_temperature(temperature)
-    if isinstance(n_chains, bool) or not isinstance(n_chains, int) or n_chains < 2:
-        raise ValueError(f"n_chains must be an int >= 2, got {n_chains!r}")
-    betas = ais_betas(n_betas)
-    device, dtype = rbm.W.device, rbm.W.dtype
-    w, b_b, c = rbm.W / t, rbm.v_bias / t, rbm.h_bias / t
-    if base_visible_bias is None:
-        b_a = torch.zeros(rbm.n_visible, device=device, dtype=dtype)
-    else:
-        b_a = torch.as_tensor(base_visible_bias).to(device=device, dtype=dtype)
-        if b_a.shape != (rbm.n_visible,):
-            raise ValueError(f"base_visible_bias must have shape ({rbm.n_visible},), got {tuple(b_a.shape)}")
-    _check_finite(b_a, "base visible biases")
-    log_z_a = float(F.softplus(b_a.double()).sum()) + rbm.n_hidden * math.log(2.0)
-    v = torch.bernoulli(torch.sigmoid(b_a).expand(n_chains, -1).contiguous(), generator=generator)
-    log_w = torch.zeros(n_chains, dtype=torch.float64, device=device)
-    bias_diff = b_b - b_a
-    for k in range(1, len(betas)):
-        beta, prev = float(betas[k]), float(betas[k - 1])
-        pre = torch.addmm(c, v, w).double()
-        log_w += (beta - prev) * (v @ bias_diff).double()
-        log_w += (F.softplus(beta * pre) - F.softplus(prev * pre)).sum(dim=1)
-        if k < len(betas) - 1:
-            h = torch.bernoulli(torch.sigmoid(beta * pre.to(dtype)), generator=generator)
-            v = torch.bernoulli(torch.sigmoid((1 - beta) * b_a + beta * torch.addmm(b_b, h, w.t())),
-                                generator=generator)
-    _check_finite(log_w, "AIS log weights")
-    return log_w, log_z_a
+
+    def __init__(self, rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
+                 generator: torch.Generator | None = None, base_visible_bias: torch.Tensor | None = None,
+                 temperature: float = 1.0):
+        t = check_temperature(temperature)
+        if isinstance(n_chains, bool) or not isinstance(n_chains, int) or n_chains < 2:
+            raise ValueError(f"n_chains must be an int >= 2, got {n_chains!r}")
+        self.betas = ais_betas(n_betas)
+        device, self.dtype = rbm.W.device, rbm.W.dtype
+        self.w, self.b_b, self.c = rbm.W.detach() / t, rbm.v_bias.detach() / t, rbm.h_bias.detach() / t
+        if base_visible_bias is None:
+            b_a = torch.zeros(rbm.n_visible, device=device, dtype=self.dtype)
+        else:
+            b_a = torch.as_tensor(base_visible_bias).to(device=device, dtype=self.dtype)
+            if b_a.shape != (rbm.n_visible,):
+                raise ValueError(f"base_visible_bias must have shape ({rbm.n_visible},), got {tuple(b_a.shape)}")
+        _check_finite(b_a, "base visible biases")
+        self.b_a = b_a
+        self.log_z_a = float(F.softplus(b_a.double()).sum()) + rbm.n_hidden * math.log(2.0)
+        self.generator = generator
+        self.v = torch.bernoulli(torch.sigmoid(b_a).expand(n_chains, -1).contiguous(), generator=generator)
+        self.log_w = torch.zeros(n_chains, dtype=torch.float64, device=device)
+        self.bias_diff = self.b_b - b_a
+        self.k = 1
+
+    @property
+    def finished(self) -> bool:
+        return self.k >= len(self.betas)
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, (self.k - 1) / max(1, len(self.betas) - 1))
+
+    @torch.no_grad()
+    def advance(self, n_steps: int | None = None) -> bool:
+        """Run up to ``n_steps`` more transitions (all when None); returns ``finished``."""
+        stop = len(self.betas) if n_steps is None else min(len(self.betas), self.k + n_steps)
+        betas, v, w = self.betas, self.v, self.w
+        for k in range(self.k, stop):
+            beta, prev = float(betas[k]), float(betas[k - 1])
+            pre = torch.addmm(self.c, v, w).double()
+            self.log_w += (beta - prev) * (v @ self.bias_diff).double()
+            self.log_w += (F.softplus(beta * pre) - F.softplus(prev * pre)).sum(dim=1)
+            if k < len(betas) - 1:
+                h = torch.bernoulli(torch.sigmoid(beta * pre.to(self.dtype)), generator=self.generator)
+                v = torch.bernoulli(torch.sigmoid((1 - beta) * self.b_a + beta * torch.addmm(self.b_b, h, w.t())),
+                                    generator=self.generator)
+        self.v, self.k = v, stop
+        return self.finished
+
+    def estimate(self) -> tuple[float, float]:
+        """``(log Z, std)`` from the finished run (see ``rbm_log_partition_ais``)."""
+        if not self.finished:
+            raise RuntimeError("the AIS run has not finished")
+        _check_finite(self.log_w, "AIS log weights")
+        n = self.log_w.numel()
+        log_mean = torch.logsumexp(self.log_w, dim=0) - math.log(n)
+        normalised = torch.exp(self.log_w - log_mean)  # mean 1
+        std = float(normalised.std(unbiased=True)) / math.sqrt(n)
+        return self.log_z_a + float(log_mean), std
+
+
+def ais_log_weights(rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
+                    generator: torch.Generator | None = None, base_visible_bias: torch.Tensor | None = None,
+                    temperature: float = 1.0) -> tuple[torch.Tensor, float]:
+    """AIS log importance weights ``(n_chains,)`` (float64) and ``log Z_A`` of the base model."""
+    run = AISRun(rbm, n_chains, n_betas, generator, base_visible_bias, temperature)
+    run.advance()
+    _check_finite(run.log_w, "AIS log weights")
+    return run.log_w, run.log_z_a
 
 
 def rbm_log_partition_ais(rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
@@ -142,13 +183,10 @@ def rbm_log_partition_ais(rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
         if data.dim() != 2 or data.shape[1] != rbm.n_visible:
             raise ValueError(f"data must have shape (N, {rbm.n_visible}), got {tuple(data.shape)}")
         base_visible_bias = base_bias_from_data(data)
-    log_w, log_z_a = ais_log_weights(rbm, n_chains, n_betas, generator, base_visible_bias, temperature)
-    n = log_w.numel()
-    log_mean = torch.logsumexp(log_w, dim=0) - math.log(n)
-    normalised = torch.exp(log_w - log_mean)  # mean 1
-    std = float(normalised.std(unbiased=True)) / math.sqrt(n)
-    return log_z_a + float(log_mean), std
+    run = AISRun(rbm, n_chains, n_betas, generator, base_visible_bias, temperature)
+    run.advance()
+    return run.estimate()
 
 
-__all__ = ["rbm_log_partition_exact", "rbm_log_partition_ais", "ais_log_weights", "ais_betas",
+__all__ = ["AISRun", "rbm_log_partition_exact", "rbm_log_partition_ais", "ais_log_weights", "ais_betas",
            "base_bias_from_data", "MAX_ENUMERATED_UNITS"]

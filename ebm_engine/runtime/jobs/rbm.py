@@ -3,15 +3,15 @@
 Each ``step()`` is one mini-batch update plus one Gibbs sweep of the fantasy particles. Snapshots
 carry test digits beside their reconstructions, the hidden units' filters, the fantasy particles,
 a clamp-and-complete view, curves of reconstruction error and pseudo-likelihood, and the test
-log-likelihood estimated by AIS. AIS runs on a frozen copy of the weights in a worker thread, so
-training never waits for it.
+log-likelihood estimated by AIS. AIS runs on a frozen copy of the weights, a few annealing
+temperatures per training step, so training never waits for it and the estimate refreshes every
+few seconds.
 """
 from __future__ import annotations
 
 import copy
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import torch
 from ebm_engine.data.digits import load_digits_binary
 from ebm_engine.data.idx import load_mnist_folder
 from ebm_engine.device import make_generator
-from ebm_engine.metrics.partition import rbm_log_partition_ais
+from ebm_engine.metrics.rbm_partition import AISRun, base_bias_from_data
 from ebm_engine.metrics.rbm_likelihood import pseudo_likelihood, rbm_log_likelihood
 from ebm_engine.models.rbm import RBM
 from ebm_engine.runtime.job import Job, to_numpy
@@ -48,20 +48,13 @@ def half_mask(shape: tuple[int, int], half: str) -> torch.Tensor:
     return keep.flatten()
 
 
-def ais_test_log_likelihood(rbm: RBM, train: torch.Tensor, test: torch.Tensor, n_chains: int, n_betas: int,
-                            seed: int) -> dict[str, float]:
-    """Mean test log-likelihood (nats) with the AIS estimate of log Z and its std."""
-    log_z, std = rbm_log_partition_ais(rbm, n_chains=n_chains, n_betas=n_betas,
-                                       generator=torch.Generator().manual_seed(seed), data=train)
-    return {"log_z": log_z, "log_z_std": std, "test_ll": rbm_log_likelihood(rbm, test, log_z)}
-
-
 class RBMJob(Job):
     """CD-k / PCD training of an RBM with live images and an AIS log-likelihood in the background."""
 
     KIND = "rbm"
     CONFIG = {"dataset": "digits", "mnist_folder": "", "n_hidden": 64, "seed": 0, "batch_size": 100,
-              "n_show": 16, "n_fantasy": 36, "ais_every_s": 8.0, "ais_chains": 100, "ais_betas": 3000,
+              "n_show": 16, "n_fantasy": 36, "ais_every_s": 5.0, "ais_chains": 100, "ais_betas": 3000,
+              "ais_per_step": 60,
               "pl_every": 10, "mnist_limit": 10000}
     KNOBS = [
         KnobSpec("lr", 0.1, low=1e-4, high=1.0, log_scale=True, label="Learning rate"),
@@ -97,8 +90,8 @@ class RBMJob(Job):
         self.shown = self.test[: cfg["n_show"]]
         self.fantasy_view = self.trainer.fantasy.clone()
         self.completion: dict[str, Any] | None = None
-        self.pool = getattr(self, "pool", None) or ThreadPoolExecutor(max_workers=1, thread_name_prefix="ais")
-        self.ais_future: Future | None = None
+        self.base_bias = base_bias_from_data(self.train)
+        self.ais_run: AISRun | None = None
         self.ais: dict[str, Any] = {}
         self.ais_started = 0.0
         self.on_knobs(self.knobs.as_dict())
@@ -141,22 +134,27 @@ class RBMJob(Job):
         self.ais_started = 0.0
         self._poll_ais(force=True)
 
-    # --- AIS in the background ---------------------------------------------------------------
+    # --- AIS, a slice per training step ------------------------------------------------------
     def _poll_ais(self, force: bool = False) -> None:
-        if self.ais_future is not None and self.ais_future.done():
+        if self.ais_run is not None:
             try:
-                self.ais = {**self.ais_future.result(), "ais_step": self.ais_step, "ais_error": None}
+                if self.ais_run.advance(self.config["ais_per_step"]):
+                    log_z, std = self.ais_run.estimate()
+                    test_ll = rbm_log_likelihood(self.ais_model, self.test, log_z)
+                    self.ais = {"log_z": log_z, "log_z_std": std, "test_ll": test_ll, "ais_step": self.ais_step,
+                                "ais_error": None}
+                    self.ais_run = None
             except Exception as exc:   # reported in the page, never raised
                 self.ais = {**self.ais, "ais_error": f"{type(exc).__name__}: {exc}"}
-            self.ais_future = None
+                self.ais_run = None
+            return
         due = force or time.monotonic() - self.ais_started >= self.config["ais_every_s"]
-        if self.ais_future is None and due and self.step_count > 0:
-            frozen = copy.deepcopy(self.rbm).cpu()
+        if due and self.step_count > 0:
+            self.ais_model = copy.deepcopy(self.rbm)
             self.ais_step = self.step_count
             self.ais_started = time.monotonic()
-            self.ais_future = self.pool.submit(ais_test_log_likelihood, frozen, self.train.cpu(), self.test.cpu(),
-                                               self.config["ais_chains"], self.config["ais_betas"],
-                                               int(self.config["seed"]) + self.step_count)
+            self.ais_run = AISRun(self.ais_model, self.config["ais_chains"], self.config["ais_betas"],
+                                  generator=self.generator, base_visible_bias=self.base_bias)
 
     # --- snapshot ---------------------------------------------------------------------------
     def _images(self, flat: torch.Tensor, cols: int, normalize: str = "none") -> np.ndarray:
@@ -174,7 +172,7 @@ class RBMJob(Job):
             "fantasy": self._images(self.fantasy_view, cols=6),
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "epoch": self.trainer.epoch if hasattr(self.trainer, "epoch") else None,
-            "ais_running": self.ais_future is not None,
+            "ais_progress": None if self.ais_run is None else self.ais_run.progress,
             **{k: v for k, v in self.ais.items()},
         }
         if self.completion is not None:
@@ -183,6 +181,3 @@ class RBMJob(Job):
             out["completion"] = self._images(rows, cols=len(c["original"]))
             out["completion_half"] = c["half"]
         return out
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
