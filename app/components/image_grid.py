@@ -8,14 +8,16 @@ from bokeh.plotting import figure
 
 
 class ImageGrid:
-    """An axis-free figure showing one 2D array; ``show(array)`` resizes the ranges to fit it."""
+    """An axis-free figure showing one 2D array with square pixels, fitted into ``width`` × ``height``."""
 
     def __init__(self, title: str, width: int = 300, height: int = 300, low: float = 0.0, high: float = 1.0,
                  name: str = "image-grid"):
+        self.box = (width, height)
         self.mapper = LinearColorMapper(palette=Greys256[::-1], low=low, high=high, nan_color=(0, 0, 0, 0))
         self.source = ColumnDataSource({"image": [np.zeros((2, 2), np.float32)], "dw": [2], "dh": [2]})
-        self.figure = figure(title=title, width=width, height=height, tools="save", toolbar_location=None,
-                             x_range=Range1d(0, 2), y_range=Range1d(0, 2), name=name, match_aspect=True)
+        self.figure = figure(title=title, frame_width=width, frame_height=height, tools="save",
+                             toolbar_location=None, x_range=Range1d(0, 2), y_range=Range1d(0, 2), name=name,
+                             min_border=4)
         self.figure.image(image="image", x=0, y=0, dw="dw", dh="dh", source=self.source, color_mapper=self.mapper)
         self.figure.axis.visible = False
         self.figure.grid.visible = False
@@ -25,4 +27,6 @@ class ImageGrid:
         if (self.figure.x_range.end, self.figure.y_range.end) != (w, h):
             self.figure.x_range.update(start=0, end=w)
             self.figure.y_range.update(start=0, end=h)
+            scale = min(self.box[0] / w, self.box[1] / h)
+            self.figure.update(frame_width=max(20, round(w * scale)), frame_height=max(20, round(h * scale)))
         self.source.data = {"image": [image], "dw": [w], "dh": [h]}

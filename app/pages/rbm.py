@@ -36,9 +36,9 @@ class RBMPage(LabPage):
     half = param.Selector(default="bottom", objects=["bottom", "top", "left", "right"], doc="half to hide")
 
     def __init__(self, session, on_status=None, **params):
-        self.recon = ImageGrid("test digits | reconstructions", width=330, height=330, name="rbm-recon")
-        self.filters = ImageGrid("hidden-unit filters", width=330, height=330, low=0.0, high=1.0, name="rbm-filters")
-        self.fantasy = ImageGrid("fantasy particles (Gibbs)", width=300, height=300, name="rbm-fantasy")
+        self.recon = ImageGrid("test digits | reconstructions", width=300, height=300, name="rbm-recon")
+        self.filters = ImageGrid("hidden-unit filters", width=300, height=300, name="rbm-filters")
+        self.fantasy = ImageGrid("fantasy particles (Gibbs)", width=260, height=260, name="rbm-fantasy")
         self.completion = ImageGrid("clamp and complete: original / hidden / filled in", width=560, height=230,
                                     name="rbm-completion")
         self.curves = LiveCurves({"recon_error": "reconstruction error"}, title="Reconstruction error",
