@@ -9,7 +9,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import time
 from typing import Any
 
 from ebm_engine.runtime.host import EngineHost

@@ -17,61 +17,14 @@ import torch
 from ebm_engine.energies.base import Energy, FunctionEnergy
 from ebm_engine.energies.targets import Gaussian
 from ebm_engine.models.simple_ebm import SimpleEBM
+from tests.samplers.gaussian_target import (COV, MEAN, N_CHAINS, TARGET, Z, final_positions, gen,
+                                            moment_z_scores, overdispersed_start, run_chains)
 from ebm_engine.samplers import MALA, SamplerState
-
-MEAN = torch.tensor([1.0, -1.0])
-COV = torch.tensor([[1.0, 0.8], [0.8, 1.0]])
-TARGET = Gaussian(MEAN, COV)
-N_CHAINS = 10_000
-CHUNK = 2000
-Z = 5.0
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def overdispersed_start(n: int, seed: int) -> torch.Tensor:
-    return MEAN + 2.0 * (TARGET.sample(n, gen(seed)) - MEAN)
-
 
 def run(kernel, energy: Energy, x0: torch.Tensor, step_size: float, n_steps: int, temperature: float = 1.0,
         seed: int = 1) -> tuple[SamplerState, torch.Tensor]:
-    g = gen(seed)
-    state = kernel.init(energy, x0)
-    accepted = torch.zeros(x0.shape[0])
-    for _ in range(n_steps):
-        state, info = kernel.step(energy, state, step_size, temperature, g)
-        accepted += info.accepted
-    return state, accepted / n_steps
-
-
-def final_positions(kernel, x0: torch.Tensor, step_size: float, n_steps: int, temperature: float = 1.0,
-                    seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run ``x0``'s chains in blocks of ``CHUNK`` (independent generators); final positions, accept rates.
-
-    Blocks keep the per-chain vectors (exp, log of acceptance terms) at most 2048 long: above that
-    torch runs them multi-threaded, which costs ~10 ms per op when the 2 cores are busy elsewhere.
-    """
-    xs, accepts = [], []
-    for k, block in enumerate(x0.split(CHUNK)):
-        out = run(kernel, TARGET, block, step_size, n_steps, temperature, seed=1000 * seed + k)
-        xs.append(out[0].x)
-        accepts.append(out[1])
-    return torch.cat(xs), torch.cat(accepts)
-
-
-def moment_z_scores(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
-    """|error| / standard error of the sample mean (2) and covariance entries (3)."""
-    x = x.double()
-    mean, cov = mean.double(), cov.double()
-    n = x.shape[0]
-    m_hat, c_hat = x.mean(0), torch.cov(x.T)
-    z = [(m_hat[i] - mean[i]).abs() / math.sqrt(cov[i, i] / n) for i in range(2)]
-    for i, j in [(0, 0), (1, 1), (0, 1)]:
-        se = math.sqrt((cov[i, i] * cov[j, j] + cov[i, j] ** 2) / n)
-        z.append((c_hat[i, j] - cov[i, j]).abs() / se)
-    return torch.stack(z)
+    state, accepted = run_chains(kernel, energy, x0, step_size, n_steps, temperature, seed)
+    return state, accepted.float().mean(0)
 
 
 class MALANoProposalCorrection(MALA):
