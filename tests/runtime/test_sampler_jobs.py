@@ -150,3 +150,13 @@ def test_constraint_outlines_lie_on_the_boundaries():
     assert np.allclose(np.add(o["x"], o["y"]), 1.5)
     o = constraint_outline(Ball([0.0, 0.0], 2.0), box)
     assert np.allclose(np.hypot(o["x"], o["y"]), 2.0)
+
+
+@pytest.mark.parametrize("sampler", ["langevin", "mala", "hmc"])
+@pytest.mark.parametrize("temperature", [0.05, 20.0])
+def test_temperature_at_its_bounds_keeps_chains_finite(sampler, temperature):
+    job = SamplerJob({**FAST, "target": "funnel"}, {"sampler": sampler, "temperature": temperature,
+                                                    "n_chains": 16, "step_size": 0.2})
+    snap = run(job, 30)
+    assert np.isfinite(snap["positions"]).all() and np.isfinite(snap["density"]).all()
+    assert snap["density_max"] > 0
