@@ -20,6 +20,7 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.partition import energy_on_grid, grid_nll, log_partition_grid, log_partition_mc
 from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 
@@ -122,9 +123,8 @@ class LandscapeJob(Job):
         if time.monotonic() - self.readout_time >= self.config["readout_every_s"]:
             self._refresh_readouts(temperature)
         self.model.eval()
-        xs, ys, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])
-        log_p = -energy / temperature
-        log_p = log_p - torch.logsumexp(log_p.flatten(), 0) - math.log(float((xs[1] - xs[0]) * (ys[1] - ys[0])))
+        _, _, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])
+        log_p = grid_density(energy, self.bounds, temperature)
         negatives = self.trainer.last_negatives[:512]
         density = log_p.exp()
         finite = energy[torch.isfinite(energy)]

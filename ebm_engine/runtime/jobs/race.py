@@ -15,7 +15,8 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.chain_record import ChainRecord, grid_density
+from ebm_engine.runtime.jobs.chain_record import ChainRecord
+from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.sampler import make_kernel, resolve_target
 from ebm_engine.runtime.knobs import KnobSpec
 

@@ -20,7 +20,8 @@ from ebm_engine.energies.targets import TARGETS
 from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.chain_record import ChainRecord, exact_marginals, grid_density
+from ebm_engine.runtime.jobs.chain_record import ChainRecord
+from ebm_engine.runtime.jobs.surface import exact_marginals, grid_density
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.samplers import HMC, MALA, DualAveraging, Langevin
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT
