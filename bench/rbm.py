@@ -45,6 +45,7 @@ for every hidden size (like-for-like rows). The exit status is 0 only if both pa
     .venv/bin/python bench/rbm.py --threads 1     # the same with one thread per library
     .venv/bin/python bench/rbm.py --quick         # 5 epochs, 1 seed, short AIS (~30 s)
     .venv/bin/python bench/rbm.py --lean          # + a minimal eager-torch PCD-1 epoch as a speed reference
+    .venv/bin/python bench/rbm.py --wide          # + speed only, 784×500 on synthetic MNIST-sized data (~15 s)
     .venv/bin/python bench/rbm.py --profile       # + cProfile of our like-for-like epochs
 """
 from __future__ import annotations
@@ -234,6 +235,23 @@ def lean_pcd_epochs(train: torch.Tensor, hidden: int, batch: int, lr: float, epo
     return epoch_s
 
 
+def wide_timings(threads: int, epochs: int = 3, seed: int = 0) -> list[str]:
+    """Speed only (``--wide``): MNIST-sized synthetic data, 784 visible × 500 hidden, 5000 rows of Bernoulli(0.13).
+
+    Shows where time goes once GEMMs dominate (no log-likelihood; lr 0.05 for both).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    x = (torch.rand(5000, 784, generator=gen) < 0.13).float()
+    lines = []
+    for batch in BATCHES:
+        sk = train_sklearn(x.numpy(), 500, batch, 0.05, epochs, seed)
+        ours = train_ours("ours", x, 500, like_for_like(0.05, batch), epochs, seed)
+        s_sk, s_ours = statistics.median(sk.epoch_s), statistics.median(ours.epoch_s)
+        lines.append(f"784×500 B={batch} (threads {threads}): sklearn {s_sk:.3f} s/epoch, ours {s_ours:.3f} s/epoch, "
+                     f"speed-up {s_sk / s_ours:.2f}×")
+    return lines
+
+
 def evaluate(run: Run, train: torch.Tensor, test: torch.Tensor, chains: int, betas: int, seed: int) -> None:
     gen = torch.Generator().manual_seed(seed)
     log_z, std = rbm_log_partition_ais(run.rbm, n_chains=chains, n_betas=betas, generator=gen, data=train)
@@ -285,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lean", action="store_true",
                     help="also time a minimal eager-torch PCD-1 epoch (reference, see lean_pcd_epochs)")
     ap.add_argument("--profile", action="store_true", help="cProfile our like-for-like epochs, print the top entries")
+    ap.add_argument("--wide", action="store_true",
+                    help="also time (speed only) a 784×500 RBM on synthetic MNIST-sized data (see wide_timings)")
     args = ap.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 20)
     n_seeds = args.seeds or (1 if args.quick else 5)
@@ -319,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                         lean.setdefault((hidden, batch), []).extend(
                             lean_pcd_epochs(train, hidden, batch, lrs[batch], epochs, seed))
                 print(f"#   trained H={hidden} B={batch} ({time.perf_counter() - t_start:.0f} s)", flush=True)
+        wide = wide_timings(args.threads) if args.wide else []
     t_train = time.perf_counter() - t_start
     load_after_training = load()
     torch.set_num_threads(args.ais_threads)
@@ -354,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         print("lean eager-torch PCD-1 reference (s/epoch, speed-up vs sklearn): " + ", ".join(
             f"H={h} B={b}: {statistics.median(t):.4f} ({cells['sklearn', h, b].s_per_epoch / statistics.median(t):.2f}×)"
             for (h, b), t in lean.items()))
+    for line in wide:
+        print("wide (speed only): " + line)
     print()
 
     all_pass = True

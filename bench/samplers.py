@@ -35,21 +35,27 @@ Step-size mapping (read from torchebm 0.8.x source)
 Timing
   ``time.perf_counter`` around each library's public ``sample`` call only (its own set-up included,
   burn-in excluded), both keeping every draw (ours copies to a CPU float32 buffer, torchebm writes
-  its ``return_trajectory`` buffer). Every reported configuration is timed 3 times; medians of
-  chain-steps/s and of ESS/s. ``torch.set_num_threads(--threads)`` (default: all cores).
+  its ``return_trajectory`` buffer). The two libraries' runs are interleaved (ours/torchebm, then
+  torchebm/ours, ...) so both see the same machine state. Every reported configuration is timed 3
+  times; medians of chain-steps/s and of ESS/s. ``torch.set_num_threads(--threads)`` (default: all
+  cores). Only an idle machine gives meaningful numbers: on 2 cores, another process holding a core
+  slows 2-thread torch down several times (the GEMM rate is measured at the start and the end, and a
+  change of more than 20% prints a warning).
 
 Matmul bound (4096 chains, Langevin, MLP)
   GEMM FLOPs of one forward pass per chain: F = 2·(2·256 + 256·256 + 256·1) = 132,608.
   ``autograd.grad`` w.r.t. the input only runs the input-gradient GEMMs (no weight gradients; checked
   with torch.profiler), which cost the same as the forward ones: one Langevin chain-step = 2F =
-  265,216 FLOPs. The brief's rougher "3× forward" (which would include weight gradients) is printed
+  265,216 FLOPs. The rougher "3× forward" rule (which would include weight gradients) is printed
   too; the goal is judged against the stricter 2F bound. GEMM rate: the sustained rate of
-  ``addmm`` at the MLP's hidden shape (4096×256 · 256×256, the GEMM that dominates), measured in
-  the same run (a 2048³ GEMM is printed for reference).
-  Bound: max chain-steps/s = GEMM rate / FLOPs per chain-step.
+  ``addmm`` at the MLP's hidden shape (4096×256 · 256×256, the GEMM that dominates), the better of
+  a measurement at the start and one at the end of the run (a 2048³ GEMM is printed for reference).
+  Bound: max chain-steps/s = GEMM rate / FLOPs per chain-step. For context the script also times
+  ``energy_and_grad`` alone (no sampler around it) at 64 and 4096 chains: the ceiling of any
+  sampler that takes one autograd gradient per step.
 
-    .venv/bin/python bench/samplers.py            # full run (~4-5 min on 2 cores)
-    .venv/bin/python bench/samplers.py --quick    # smaller grids and fewer steps (~1 min)
+    .venv/bin/python bench/samplers.py            # full run (~2.5 min on 2 idle cores)
+    .venv/bin/python bench/samplers.py --quick    # 64 and 4096 chains, 3-point grids, half the steps (~1 min)
 """
 from __future__ import annotations
 

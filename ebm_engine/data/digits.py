@@ -28,7 +28,7 @@ DIGITS_SHAPE: tuple[int, int] = (8, 8)
 DIGITS_MAX_PIXEL = 16.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: comparing tensors field by field has no single truth value
 class DigitSplit:
     """A labelled image data set split into train and test rows.
 
