@@ -189,8 +189,9 @@ def train_ours(who: str, train: torch.Tensor, hidden: int, config: RBMConfig, ep
 
 
 def like_for_like(lr: float, batch: int) -> RBMConfig:
+    """PCD-1 with sklearn's settings; no per-step statistics (sklearn computes none while fitting)."""
     return RBMConfig(lr=lr, k=1, persistent=True, momentum=0.0, weight_decay=0.0,
-                     batch_size=batch, n_persistent=batch)
+                     batch_size=batch, n_persistent=batch, stats_every=0)
 
 
 @torch.no_grad()

@@ -51,7 +51,8 @@ Matmul bound (4096 chains, Langevin, MLP)
   ``addmm`` at the MLP's hidden shape (4096×256 · 256×256, the GEMM that dominates), the better of
   a measurement at the start and one at the end of the run (a 2048³ GEMM is printed for reference).
   Bound: max chain-steps/s = GEMM rate / FLOPs per chain-step. For context the script also times
-  ``energy_and_grad`` alone (no sampler around it) at 64 and 4096 chains: the ceiling of any
+  ``energy_and_grad`` alone (no sampler around it, same chains, same number of calls, in the same
+  interleaved rounds) for the MLP at 64 and 4096 chains and banana at 64: the ceiling of any
   sampler that takes one autograd gradient per step.
 
     .venv/bin/python bench/samplers.py            # full run (~2.5 min on 2 idle cores)
@@ -91,7 +92,7 @@ GRIDS = {"langevin": (0.005, 0.01, 0.02, 0.05, 0.1), "hmc": (0.1, 0.2, 0.3, 0.4,
 QUICK_GRIDS = {"langevin": (0.02, 0.05, 0.1), "hmc": (0.2, 0.3, 0.4)}
 REPEATS = 3
 LIBS = ("ours", "torchebm")
-GRAD_ONLY_AT = {("mlp", 64), ("banana", 64), ("mlp", 4096)}   # bare energy_and_grad rate measured here
+GRAD_ONLY_AT = {("mlp", 64), ("banana", 64), ("mlp", 4096)}   # bare energy_and_grad timed in these rounds
 MOMENT_TOL = 0.2   # banana: E[x1^2] = 1 and E[x2] = 0; a grid step size further off than this is excluded
 MLP_STEPS = {"langevin": {64: 400, 512: 150, 4096: 40},   # timed steps per MLP run (~0.2-1 s each)
              "hmc": {64: 40, 512: 15, 4096: 5}}
@@ -178,12 +179,26 @@ def run_torchebm(kernel: str, model, x0: torch.Tensor, step: float, n: int, burn
     return draws, elapsed, moved, bad
 
 
+def time_grad_only(energy, x0: torch.Tensor, n: int) -> float:
+    """Seconds for ``n`` calls of ``energy.energy_and_grad`` alone (no sampler around it)."""
+    energy.energy_and_grad(x0)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        energy.energy_and_grad(x0)
+    return time.perf_counter() - t0
+
+
 def measure(kernel: str, energy_name: str, energy, model, x0, steps: dict[str, float], n: int, burn: int,
-            repeats: int, seed: int) -> dict[str, Cell]:
+            repeats: int, seed: int, grad_only: bool = False) -> dict[str, Cell]:
     """Time both libraries ``repeats`` times, interleaved (ours/torchebm, then torchebm/ours, ...)
-    so that both see the same machine state; on banana also the ESS of every run."""
+    so that both see the same machine state; on banana also the ESS of every run. With
+    ``grad_only``, ``n`` bare ``energy_and_grad`` calls are timed in the same rounds (cell "grad")."""
     cells = {lib: Cell(step=steps[lib], n_steps=n, chains=x0.shape[0]) for lib in LIBS}
+    if grad_only:
+        cells["grad"] = Cell(step=0.0, n_steps=n, chains=x0.shape[0])
     for r in range(repeats):
+        if grad_only:
+            cells["grad"].times.append(time_grad_only(energy, x0, n))
         for lib in (LIBS if r % 2 == 0 else LIBS[::-1]):
             cell = cells[lib]
             fn = run_ours if lib == "ours" else run_torchebm
@@ -200,20 +215,6 @@ def measure(kernel: str, energy_name: str, energy, model, x0, steps: dict[str, f
                 cell.detail = (f"acc={acc:.2f} E[x1^2]={m1:.3g} E[x2]={m2:+.3g}"
                                f"{' NONFINITE' if bad else ''}{'' if cell.stable else '  (excluded: unstable/biased)'}")
     return cells
-
-
-def grad_rate(energy, chains: int, seed: int, seconds: float = 0.6) -> float:
-    """Chain-steps/s of ``energy.energy_and_grad`` alone: the ceiling of any sampler taking one gradient per step."""
-    x = torch.randn(chains, 2, generator=torch.Generator().manual_seed(seed))
-    for _ in range(3):
-        energy.energy_and_grad(x)
-    rates = []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end or len(rates) < 5:
-        t0 = time.perf_counter()
-        energy.energy_and_grad(x)
-        rates.append(chains / (time.perf_counter() - t0))
-    return statistics.median(rates)
 
 
 def gemm_rate(m: int, k: int, n: int, seconds: float = 1.0, bias: bool = True) -> float:
@@ -289,9 +290,10 @@ def main() -> None:
                 x0 = torch.randn(chains, 2, generator=gen)
             for kernel in ("langevin", "hmc"):
                 n, burn = n_steps_for(energy_name, kernel, chains, args.quick)
+                want_grad = kernel == "langevin" and (energy_name, chains) in GRAD_ONLY_AT
                 if energy_name == "mlp":
                     best = measure(kernel, energy_name, energy, model, x0, {lib: MLP_STEP for lib in LIBS},
-                                   n, burn, REPEATS, args.seed)
+                                   n, burn, REPEATS, args.seed, grad_only=want_grad)
                 else:
                     grid = [measure(kernel, energy_name, energy, model, x0, {lib: eps for lib in LIBS},
                                     n, burn, 1, args.seed) for eps in grids[kernel]]
@@ -304,12 +306,14 @@ def main() -> None:
                         stable = [c for c in cells if c.stable] or cells
                         best[lib] = max(stable, key=lambda c: c.ess_per_s)
                     more = measure(kernel, energy_name, energy, model, x0, {lib: best[lib].step for lib in LIBS},
-                                   n, burn, REPEATS - 1, args.seed + 1)
+                                   n, burn, REPEATS - 1, args.seed + 1, grad_only=want_grad)
+                    if want_grad:
+                        best["grad"] = more["grad"]
                     for lib in LIBS:
                         best[lib].times += more[lib].times
                         best[lib].ess += more[lib].ess
-                if kernel == "langevin" and (energy_name, chains) in GRAD_ONLY_AT:
-                    grad_only[(energy_name, chains)] = grad_rate(energy, chains, args.seed)
+                if want_grad:
+                    grad_only[(energy_name, chains)] = best["grad"].steps_per_s
                 o, t = best["ours"], best["torchebm"]
                 step = f"{o.step:g}" if o.step == t.step else f"{o.step:g}/{t.step:g}"
                 rows.append((energy_name, chains, kernel, step, o.steps_per_s, t.steps_per_s,

@@ -30,6 +30,13 @@ def check_temperature(temperature: float) -> float:
     return t
 
 
+def bernoulli(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """0/1 draws with the given probabilities: ``u < p`` for uniforms ``u`` (several times faster
+    than ``torch.bernoulli`` on the CPU for the small matrices of an RBM)."""
+    u = torch.rand(probs.shape, generator=generator, device=probs.device, dtype=probs.dtype)
+    return (u < probs).to(probs.dtype)
+
+
 class RBM(nn.Module):
     """Bernoulli-Bernoulli RBM with weights ``W (n_visible, n_hidden)`` and both biases.
 
@@ -108,14 +115,14 @@ class RBM(nn.Module):
                  temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """``(p(h=1|v), h)`` with ``h`` a Bernoulli draw of those probabilities (no graph)."""
         probs = self.h_probs(v, temperature)
-        return probs, torch.bernoulli(probs, generator=generator)
+        return probs, bernoulli(probs, generator)
 
     @torch.no_grad()
     def sample_v(self, h: torch.Tensor, generator: torch.Generator | None = None,
                  temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """``(p(v=1|h), v)`` with ``v`` a Bernoulli draw of those probabilities (no graph)."""
         probs = self.v_probs(h, temperature)
-        return probs, torch.bernoulli(probs, generator=generator)
+        return probs, bernoulli(probs, generator)
 
     @torch.no_grad()
     def gibbs(self, v: torch.Tensor, k: int = 1, generator: torch.Generator | None = None,

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 
-from ebm_engine.models.rbm import RBM, check_temperature
+from ebm_engine.models.rbm import RBM, bernoulli, check_temperature
 
 
 @dataclass
@@ -42,8 +42,11 @@ class RBMConfig:
     batch_size: int = 100
     n_persistent: int = 100
     temperature: float = 1.0
+    stats_every: int = 1   # measure reconstruction error, free-energy gap and norms every n steps (0: never)
 
     def validate(self) -> None:
+        if isinstance(self.stats_every, bool) or not isinstance(self.stats_every, int) or self.stats_every < 0:
+            raise ValueError(f"stats_every must be an int >= 0, got {self.stats_every!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {self.lr}")
         if not 0 <= self.momentum < 1:
@@ -99,6 +102,8 @@ class RBMTrainer:
         self._order = torch.randperm(len(self.data), generator=generator, device=self._gen_device())
         self._position = 0
         self._increments = [torch.zeros_like(p) for p in (rbm.W, rbm.v_bias, rbm.h_bias)]
+        self._last_recon_error = self._last_gap = float("nan")
+        self._last_norms = (float("nan"), float("nan"))
         self.fantasy = self._new_fantasy(self.config.n_persistent)
         self.fantasy_probs = self.fantasy.clone()
 
@@ -120,7 +125,7 @@ class RBMTrainer:
     def _new_fantasy(self, n: int) -> torch.Tensor:
         """Chains started from the independent-pixel model of the data (Bernoulli of pixel means)."""
         means = self.data.mean(dim=0).expand(n, -1).contiguous()
-        return torch.bernoulli(means, generator=self.generator)
+        return bernoulli(means, self.generator)
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise).
@@ -174,24 +179,26 @@ class RBMTrainer:
         return d_w, d_b, d_c
 
     @torch.no_grad()
-    def apply_gradient(self, grads: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[bool, float]:
-        """Momentum step with L2 decay on ``W``; returns ``(applied, |ΔW|)``. Non-finite: not applied."""
+    def apply_gradient(self, grads: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                       measure: bool = True) -> tuple[bool, float]:
+        """Momentum step with L2 decay on ``W``; returns ``(applied, |ΔW|)`` (NaN unless ``measure``).
+
+        A non-finite increment is not applied (and the momentum is cleared): one host sync checks all.
+        """
         cfg, rbm = self.config, self.rbm
         params = (rbm.W, rbm.v_bias, rbm.h_bias)
-        new_inc = []
-        for i, (param, grad) in enumerate(zip(params, grads)):
+        for i, (param, grad, inc) in enumerate(zip(params, grads, self._increments)):
+            inc.mul_(cfg.momentum).add_(grad, alpha=cfg.lr)
             if i == 0 and cfg.weight_decay:
-                grad = grad - cfg.weight_decay * param
-            new_inc.append(cfg.momentum * self._increments[i] + cfg.lr * grad)
-        finite = all(bool(torch.isfinite(p + inc).all()) for p, inc in zip(params, new_inc))
-        if not finite:
+                inc.add_(param, alpha=-cfg.lr * cfg.weight_decay)
+        total = sum(p.sum() + inc.sum() for p, inc in zip(params, self._increments))
+        if not bool(torch.isfinite(total)):   # NaN and ±inf in the parameters or steps survive the sum
             for inc in self._increments:
                 inc.zero_()
             return False, float("nan")
-        for param, inc, store in zip(params, new_inc, self._increments):
+        for param, inc in zip(params, self._increments):
             param.add_(inc)
-            store.copy_(inc)
-        return True, float(new_inc[0].norm())
+        return True, float(self._increments[0].norm()) if measure else float("nan")
 
     def _next_batch(self) -> tuple[torch.Tensor, int, float]:
         """The next minibatch, its epoch and the fraction of that epoch done after it."""
@@ -212,28 +219,33 @@ class RBMTrainer:
         v0, epoch, fraction = self._next_batch()
         pre0 = torch.addmm(rbm.h_bias, v0, rbm.W)
         ph0 = torch.sigmoid(pre0 / t)
-        recon = torch.sigmoid(torch.addmm(rbm.v_bias, ph0, rbm.W.t()) / t)
-        recon_error = float((recon - v0).pow(2).mean())
+        measure = cfg.stats_every > 0 and self.step_count % cfg.stats_every == 0
+        if measure:
+            recon = torch.sigmoid(torch.addmm(rbm.v_bias, ph0, rbm.W.t()) / t)
+            self._last_recon_error = float((recon - v0).pow(2).mean())
         if cfg.persistent:
             vn_probs, vn = self.negative_chain(self.fantasy, cfg.k, t)
             self.fantasy, self.fantasy_probs = vn, vn_probs
         else:
-            _, vn = self.negative_chain(v0, cfg.k, t, h_start=torch.bernoulli(ph0, generator=g))
+            _, vn = self.negative_chain(v0, cfg.k, t, h_start=bernoulli(ph0, g))
         pren = torch.addmm(rbm.h_bias, vn, rbm.W)
         phn = torch.sigmoid(pren / t)
-        f_pos = -(v0 @ rbm.v_bias) / t - torch.nn.functional.softplus(pre0 / t).sum(dim=1)
-        f_neg = -(vn @ rbm.v_bias) / t - torch.nn.functional.softplus(pren / t).sum(dim=1)
-        gap = float(f_neg.mean() - f_pos.mean())
-        applied, step_norm = self.apply_gradient(self._gradient(v0, ph0, vn, phn, t))
+        if measure:
+            f_pos = -(v0 @ rbm.v_bias) / t - torch.nn.functional.softplus(pre0 / t).sum(dim=1)
+            f_neg = -(vn @ rbm.v_bias) / t - torch.nn.functional.softplus(pren / t).sum(dim=1)
+            self._last_gap = float(f_neg.mean() - f_pos.mean())
+        applied, step_norm = self.apply_gradient(self._gradient(v0, ph0, vn, phn, t), measure=measure)
         self.step_count += 1
         if not applied:
             self.divergences += 1
-        w_norm = float(rbm.W.norm())
-        return RBMStats(step=self.step_count, epoch=epoch, epoch_fraction=fraction, recon_error=recon_error,
-                        free_energy_gap=gap, lr=cfg.lr, momentum=cfg.momentum, k=cfg.k,
-                        persistent=cfg.persistent, temperature=t, batch_size=v0.shape[0],
-                        weight_norm=w_norm, update_ratio=step_norm / w_norm if w_norm > 0 else float("inf"),
-                        diverged=not applied)
+        if measure:
+            w_norm = float(rbm.W.norm())
+            self._last_norms = (w_norm, step_norm / w_norm if w_norm > 0 else float("inf"))
+        w_norm, ratio = self._last_norms
+        return RBMStats(step=self.step_count, epoch=epoch, epoch_fraction=fraction,
+                        recon_error=self._last_recon_error, free_energy_gap=self._last_gap, lr=cfg.lr,
+                        momentum=cfg.momentum, k=cfg.k, persistent=cfg.persistent, temperature=t,
+                        batch_size=v0.shape[0], weight_norm=w_norm, update_ratio=ratio, diverged=not applied)
 
     def run_epoch(self) -> list[RBMStats]:
         """Steps until the current epoch is finished (a full pass when called at an epoch start)."""
