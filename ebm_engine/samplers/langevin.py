@@ -14,7 +14,7 @@ import math
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive, randn_on
+from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive, per_chain_sum, randn_on
 
 
 class Langevin:
@@ -54,12 +54,15 @@ class Langevin:
         if callable(project) and not isinstance(project, torch.nn.Module):
             x_new = project(x_new)
         e_new, g_new = energy.energy_and_grad(x_new)
-        finite = (torch.isfinite(e_new)
-                  & torch.isfinite(x_new.reshape(len(x_new), -1)).all(dim=1)
-                  & torch.isfinite(g_new.reshape(len(g_new), -1)).all(dim=1))
-        keep = finite.view(-1, *([1] * (x_new.dim() - 1)))
-        new_state = SamplerState(torch.where(keep, x_new, state.x), torch.where(finite, e_new, state.energy),
-                                 torch.where(keep, g_new, state.grad))
+        # x and ∇E are finite wherever their per-chain sum is: one reduction each instead of a full mask
+        finite = (torch.isfinite(e_new) & torch.isfinite(per_chain_sum(x_new))
+                  & torch.isfinite(per_chain_sum(g_new)))
+        if bool(finite.all()):   # the common case: no chain to hold back
+            new_state = SamplerState(x_new, e_new, g_new)
+        else:
+            keep = finite.view(-1, *([1] * (x_new.dim() - 1)))
+            new_state = SamplerState(torch.where(keep, x_new, state.x), torch.where(finite, e_new, state.energy),
+                                     torch.where(keep, g_new, state.grad))
         info = StepInfo(accepted=finite, accept_prob=finite.to(state.x.dtype), divergent=~finite,
                         energy=new_state.energy)
         return new_state, info
