@@ -11,7 +11,7 @@ never changes another sample's energy (the guide's version sums violations over 
   so that the output of ``project`` always counts as feasible.
 - ``project(x) -> x``: the Euclidean projection onto the feasible set (the nearest feasible point).
 
-``ConstrainedEnergy(base, [(constraint, weight), ...])`` adds ``weight · violation`` (or
+``ConstrainedEnergy(base, [(constraint, weight), ...])`` (in ``ebm_engine.energies.penalties``) adds ``weight · violation`` (or
 ``weight · violation²`` with ``power=2``) to any ``Energy``; ``weight = math.inf`` makes the
 constraint hard (``E = +inf`` where violated, ``base + 0`` where satisfied) and ``weight = 0``
 disables it. Its ``project`` applies the hard constraints' projections; the Langevin kernel calls
@@ -25,12 +25,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from ebm_engine.energies.base import Energy
 
-__all__ = [
-    "Ball", "Box", "ConstrainedEnergy", "Constraint", "ConstraintPenalty", "HalfPlane", "NonNegative",
-    "Simplex", "constraint_from_dict", "penalty", "rounding_tolerance",
-]
+__all__ = ["Ball", "Box", "Constraint", "HalfPlane", "NonNegative", "Simplex", "constraint_from_dict",
+           "rounding_tolerance"]
 
 _ROUNDING_ULPS = 64.0
 
@@ -41,18 +38,18 @@ def rounding_tolerance(x: torch.Tensor) -> torch.Tensor:
     Projections are exact in real arithmetic but land a few ulps off the boundary in floating
     point (``c + r·u`` need not have norm ``<= r`` exactly); this tolerance absorbs that.
     """
-    flat = _flat(x)
+    flat = flat_events(x)
     eps = torch.finfo(flat.dtype).eps if flat.is_floating_point() else torch.finfo(torch.float32).eps
     return _ROUNDING_ULPS * eps * (1.0 + flat.detach().abs().amax(dim=1))
 
 
-def _flat(x: torch.Tensor) -> torch.Tensor:
+def flat_events(x: torch.Tensor) -> torch.Tensor:
     if x.dim() < 1:
         raise ValueError("expected a batch of shape (batch, ...), got a scalar")
     return x.reshape(x.shape[0], -1)
 
 
-def _norm(v: torch.Tensor) -> torch.Tensor:
+def per_sample_norm(v: torch.Tensor) -> torch.Tensor:
     """Row norms of ``v`` ``(batch, d)`` whose gradient is 0 (not NaN) at zero rows."""
     sq = (v * v).sum(dim=1)
     nonzero = sq > 0
@@ -170,10 +167,10 @@ class HalfPlane(Constraint):
         return (flat @ n - self.offset) / self._norm
 
     def violation(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self._signed_distance(_flat(x)))
+        return torch.relu(self._signed_distance(flat_events(x)))
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flat(x)
+        flat = flat_events(x)
         n = self._on(self.normal, flat, "normal", broadcast=False)
         excess = torch.relu(self._signed_distance(flat))
         return (flat - excess[:, None] * (n / self._norm)).reshape(x.shape)
@@ -201,14 +198,14 @@ class Ball(Constraint):
             raise ValueError(f"radius must be >= 0, got {self.radius}")
 
     def violation(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flat(x)
-        return torch.relu(_norm(flat - self._on(self.center, flat, "center")) - self.radius)
+        flat = flat_events(x)
+        return torch.relu(per_sample_norm(flat - self._on(self.center, flat, "center")) - self.radius)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flat(x)
+        flat = flat_events(x)
         c = self._on(self.center, flat, "center")
         offset = flat - c
-        dist = _norm(offset)
+        dist = per_sample_norm(offset)
         outside = dist > self.radius
         scale = self.radius / torch.where(outside, dist, torch.ones_like(dist))
         return torch.where(outside[:, None], c + offset * scale[:, None], flat).reshape(x.shape)
@@ -258,15 +255,15 @@ class Box(Constraint):
         return torch.cat([flat - low, high - flat], dim=1), torch.cat([low, high])
 
     def violation(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flat(x)
+        flat = flat_events(x)
         low, high = self._bounds(flat)
         if self.mode == "inside":
-            return _norm(flat - torch.minimum(torch.maximum(flat, low), high))
+            return per_sample_norm(flat - torch.minimum(torch.maximum(flat, low), high))
         depth, _ = self._depth(flat, low, high)
         return torch.relu(depth.amin(dim=1))
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flat(x)
+        flat = flat_events(x)
         low, high = self._bounds(flat)
         if self.mode == "inside":
             return torch.minimum(torch.maximum(flat, low), high).reshape(x.shape)
@@ -296,7 +293,7 @@ class NonNegative(Constraint):
     kind = "non_negative"
 
     def violation(self, x: torch.Tensor) -> torch.Tensor:
-        return _norm(torch.clamp(_flat(x), max=0.0))
+        return per_sample_norm(torch.clamp(flat_events(x), max=0.0))
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         return torch.clamp(x, min=0.0)
@@ -319,11 +316,11 @@ class Simplex(Constraint):
     kind = "simplex"
 
     def violation(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flat(x)
+        flat = flat_events(x)
         return (flat.sum(dim=1) - 1.0).abs() + torch.relu(-flat).sum(dim=1)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flat(x)
+        flat = flat_events(x)
         u, _ = torch.sort(flat, dim=1, descending=True)
         css = u.cumsum(dim=1) - 1.0
         k = torch.arange(1, flat.shape[1] + 1, device=flat.device, dtype=flat.dtype)
@@ -337,165 +334,3 @@ class Simplex(Constraint):
 
     def params(self) -> dict[str, Any]:
         return {}
-
-
-def _check_weight(weight: float) -> float:
-    try:
-        weight = float(weight)
-    except (TypeError, ValueError):
-        raise ValueError(f"constraint weight must be a number, got {weight!r}") from None
-    if math.isnan(weight) or weight < 0:
-        raise ValueError(f"constraint weight must be >= 0 (math.inf for a hard constraint), got {weight}")
-    return weight
-
-
-class ConstraintPenalty(Energy):
-    """The energy of one constraint: ``weight · violation(x) ** power``, per sample.
-
-    ``weight = math.inf`` is a hard wall: ``+inf`` where the constraint is violated (beyond
-    rounding, see ``Constraint.satisfied``) and exactly ``0`` where it holds, with zero gradient.
-    ``weight = 0`` contributes exactly ``0``. The result always stays on the autograd graph of
-    ``x``, so ``energy_and_grad`` works on a penalty alone.
-    """
-
-    def __init__(self, constraint: Constraint, weight: float, power: int = 1):
-        super().__init__()
-        if not isinstance(constraint, Constraint):
-            raise ValueError(f"expected a Constraint, got {type(constraint).__name__}")
-        if power not in (1, 2):
-            raise ValueError(f"power must be 1 (linear) or 2 (squared), got {power}")
-        self.constraint = constraint
-        self.weight = _check_weight(weight)
-        self.power = power
-
-    @property
-    def is_hard(self) -> bool:
-        return self.weight == math.inf
-
-    @property
-    def is_active(self) -> bool:
-        return self.weight > 0
-
-    def set_weight(self, weight: float) -> None:
-        self.weight = _check_weight(weight)
-
-    def energy(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flat(x)
-        zero = flat[:, :0].sum(dim=1)  # zeros (batch,) that stay on x's graph, with zero gradient
-        if not self.is_active:
-            return zero
-        if self.is_hard:
-            return torch.where(self.constraint.satisfied(x), zero, torch.full_like(zero, math.inf))
-        v = self.constraint.violation(x)
-        return self.weight * (v if self.power == 1 else v * v)
-
-    def describe(self) -> str:
-        if self.is_hard:
-            how = "hard"
-        elif not self.is_active:
-            how = "off"
-        else:
-            how = f"weight {self.weight:g}" + (", squared" if self.power == 2 else "")
-        return f"{self.constraint.describe()} ({how})"
-
-
-def penalty(constraint: Constraint, weight: float, power: int = 1) -> ConstraintPenalty:
-    """The penalty energy of one constraint, for ``base + penalty(Ball(...), 5.0)``.
-
-    The sum scores hard constraints (``+inf``) but is not a ``ConstrainedEnergy``: for samplers
-    to project onto hard constraints, use ``ConstrainedEnergy(base, [(constraint, math.inf)])``.
-    """
-    return ConstraintPenalty(constraint, weight, power)
-
-
-PenaltySpec = tuple[Constraint, float] | tuple[Constraint, float, int]
-
-
-class ConstrainedEnergy(Energy):
-    """``E(x) = base(x) + Σ_i w_i · violation_i(x) ** p_i``, per sample, for any ``Energy`` base.
-
-    ``constraints`` holds ``(constraint, weight)`` or ``(constraint, weight, power)`` entries;
-    ``weight = math.inf`` makes a constraint hard and ``0`` switches it off. Weights can change
-    live with ``set_weight``. ``project`` maps samples onto the hard constraints' feasible set.
-    """
-
-    def __init__(self, base: Energy, constraints: Sequence[PenaltySpec], projection_rounds: int = 50):
-        super().__init__()
-        if not isinstance(base, Energy):
-            raise ValueError(f"base must be an Energy, got {type(base).__name__}")
-        if projection_rounds < 1:
-            raise ValueError(f"projection_rounds must be >= 1, got {projection_rounds}")
-        self.base = base
-        self.penalties = torch.nn.ModuleList([ConstraintPenalty(*spec) for spec in constraints])
-        self.projection_rounds = int(projection_rounds)
-
-    @property
-    def constraints(self) -> list[Constraint]:
-        return [p.constraint for p in self.penalties]
-
-    @property
-    def weights(self) -> list[float]:
-        return [p.weight for p in self.penalties]
-
-    @property
-    def has_hard(self) -> bool:
-        return any(p.is_hard for p in self.penalties)
-
-    def set_weight(self, index: int, weight: float) -> None:
-        """Change constraint ``index``'s weight (``math.inf``: hard, ``0``: off); used on the next call."""
-        self.penalties[index].set_weight(weight)
-
-    def energy(self, x: torch.Tensor) -> torch.Tensor:
-        e = self.base(x)
-        for p in self.penalties:
-            if p.is_active:
-                e = e + p(x)
-        return e
-
-    def violation_rate(self, x: torch.Tensor) -> float:
-        """Share of samples that violate at least one active constraint (beyond rounding)."""
-        with torch.no_grad():
-            bad = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-            for p in self.penalties:
-                if p.is_active:
-                    bad |= ~p.constraint.satisfied(x)
-        return float(bad.float().mean()) if x.shape[0] else 0.0
-
-    def project(self, x: torch.Tensor) -> torch.Tensor:
-        """Project each sample onto the hard constraints (soft ones are ignored); ``x`` if none.
-
-        One convex hard constraint: its exact projection. Several convex ones: Dykstra's
-        alternating projections (up to ``projection_rounds`` rounds, stopping once the iterate is
-        feasible and stable), which converge to the nearest point of the intersection; the result
-        satisfies them to tolerance, the last one exactly. Non-convex ones (outside a box) are
-        projected last, in order, so they hold exactly but may push a point off a convex set.
-        """
-        hard = [p.constraint for p in self.penalties if p.is_hard]
-        if not hard:
-            return x
-        convex = [c for c in hard if c.convex]
-        if len(convex) == 1:
-            x = convex[0].project(x)
-        elif convex:
-            x = self._dykstra(convex, x)
-        for c in hard:
-            if not c.convex:
-                x = c.project(x)
-        return x
-
-    def _dykstra(self, convex: list[Constraint], x: torch.Tensor) -> torch.Tensor:
-        increments = [torch.zeros_like(x) for _ in convex]
-        for _ in range(self.projection_rounds):
-            start = x
-            for i, c in enumerate(convex):
-                y = c.project(x + increments[i])
-                increments[i] = x + increments[i] - y
-                x = y
-            tol = rounding_tolerance(x)
-            moved = _norm(_flat(x - start))
-            if (moved <= tol).all() and all(bool(c.satisfied(x, tol).all()) for c in convex):
-                break
-        return x
-
-    def describe(self) -> str:
-        return "; ".join(p.describe() for p in self.penalties)

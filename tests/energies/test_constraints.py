@@ -15,9 +15,9 @@ from torch import nn
 
 from ebm_engine.energies.base import FunctionEnergy, ScaledEnergy, SumEnergy, TemperedEnergy
 from ebm_engine.energies.constraints import (
-    Ball, Box, ConstrainedEnergy, Constraint, ConstraintPenalty, HalfPlane, NonNegative, Simplex,
-    constraint_from_dict, penalty, rounding_tolerance,
+    Ball, Box, Constraint, HalfPlane, NonNegative, Simplex, constraint_from_dict, rounding_tolerance,
 )
+from ebm_engine.energies.penalties import ConstrainedEnergy, ConstraintPenalty, penalty
 from ebm_engine.energies.targets import Gaussian
 from ebm_engine.samplers import Langevin
 

@@ -1,7 +1,8 @@
 """Hard constraints with Metropolis kernels: walls reject proposals without counting as divergences."""
 import torch
 
-from ebm_engine.energies.constraints import Ball, Box, ConstrainedEnergy
+from ebm_engine.energies.constraints import Ball, Box
+from ebm_engine.energies.penalties import ConstrainedEnergy
 from ebm_engine.energies.targets import Gaussian
 from ebm_engine.samplers import HMC, MALA
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ebm_engine.energies.constraints import ConstrainedEnergy, constraint_from_dict
+from ebm_engine.energies.constraints import constraint_from_dict
+from ebm_engine.energies.penalties import ConstrainedEnergy
 from ebm_engine.runtime.jobs.sampler import SamplerJob
 from ebm_engine.runtime.knobs import KnobSpec
 
