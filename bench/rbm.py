@@ -75,6 +75,7 @@ from ebm_engine.data import load_digits_binary  # noqa: E402
 from ebm_engine.metrics.rbm_likelihood import rbm_log_likelihood  # noqa: E402
 from ebm_engine.models import RBM  # noqa: E402
 from ebm_engine.training import RBMConfig, RBMTrainer  # noqa: E402
+from machine import cpu_model, load_average as load
 
 try:
     from ebm_engine.metrics.partition import rbm_log_partition_ais  # noqa: E402
@@ -269,21 +270,6 @@ def independent_pixels_ll(train: torch.Tensor, test: torch.Tensor, clip: float =
     return float((t * p.log() + (1 - t) * (-p).log1p()).sum(dim=1).mean())
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:

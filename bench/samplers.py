@@ -77,6 +77,7 @@ from ebm_engine.energies.targets import Banana  # noqa: E402
 from ebm_engine.metrics.diagnostics import ess  # noqa: E402
 from ebm_engine.models import SimpleEBM  # noqa: E402
 from ebm_engine.samplers import HMC, Langevin, sample  # noqa: E402
+from machine import cpu_model
 
 try:
     import torchebm  # noqa: E402
@@ -238,14 +239,6 @@ def gemm_rate(m: int, k: int, n: int, seconds: float = 1.0, bias: bool = True) -
     return statistics.median(rates)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def fmt(v: float | None, spec: str = ".3g") -> str:

@@ -45,6 +45,7 @@ from ebm_engine.metrics.partition import grid_nll  # noqa: E402
 from ebm_engine.models.simple_ebm import SimpleEBM  # noqa: E402
 from ebm_engine.samplers import Langevin  # noqa: E402
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence  # noqa: E402
+from machine import cpu_model, load_average
 
 DATASET = "8gaussians"
 N_TRAIN, N_TEST, BATCH = 10000, 2000, 256
@@ -159,21 +160,6 @@ def run(method: str, setup: Setup, args: argparse.Namespace) -> Result:
     return Result(method, setup.seed, None, train_time, it, gap)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def available_cores() -> int:
