@@ -71,16 +71,25 @@ class HMC:
         """
         x, g = state.x, state.grad
         e = state.energy
-        walled = torch.zeros_like(e, dtype=torch.bool)
-        p = p - (0.5 * step_size / temperature) * g
-        for i in range(self.n_leapfrog):
-            x = x + step_size * p
-            e, g = energy.energy_and_grad(x)
-            walled |= torch.isposinf(e)
-            scale = step_size if i < self.n_leapfrog - 1 else 0.5 * step_size
-            p = p - (scale / temperature) * g
+        e_max = e.clone()   # the highest energy on the path: +inf where it touched a hard wall
+        if isinstance(step_size, torch.Tensor):   # per-chain (jittered) step sizes
+            p = p - (0.5 * step_size / temperature) * g
+            for i in range(self.n_leapfrog):
+                x = x + step_size * p
+                e, g = energy.energy_and_grad(x)
+                torch.maximum(e_max, e, out=e_max)
+                scale = step_size if i < self.n_leapfrog - 1 else 0.5 * step_size
+                p = p - (scale / temperature) * g
+        else:                                     # one step size: fused, allocation-light updates
+            p = torch.add(p, g, alpha=-0.5 * step_size / temperature)
+            for i in range(self.n_leapfrog):
+                x = torch.add(x, p, alpha=step_size)
+                e, g = energy.energy_and_grad(x)
+                torch.maximum(e_max, e, out=e_max)
+                scale = step_size if i < self.n_leapfrog - 1 else 0.5 * step_size
+                p.add_(g, alpha=-scale / temperature)
         # a trajectory that crossed a hard wall (E = +inf) anywhere is rejected, even if it ends outside it
-        return x, p, torch.where(walled, torch.full_like(e, float("inf")), e), g
+        return x, p, torch.where(torch.isposinf(e_max), e_max, e), g
 
     def accept(self, log_alpha: torch.Tensor, valid: torch.Tensor, like: torch.Tensor,
                generator: torch.Generator | None) -> torch.Tensor:
