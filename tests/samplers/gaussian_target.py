@@ -66,3 +66,19 @@ def moment_z_scores(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> t
         se = math.sqrt((cov[i, i] * cov[j, j] + cov[i, j] ** 2) / n)
         z.append((c_hat[i, j] - cov[i, j]).abs() / se)
     return torch.stack(z)
+
+
+def accept_dispersion(kernel, step_size: float, n_steps: int = 100, n_chains: int = 400) -> float:
+    """Mean of (S_t - Σp)² / Σp(1-p) over steps, where S_t counts accepted chains at step t.
+
+    With independent Bernoulli(p) decisions per chain it is about 1 with sd sqrt(2 / n_steps); a
+    uniform shared by the chains (or a batch-wide decision) inflates it by a factor of order n_chains.
+    """
+    g = gen(20)
+    state = kernel.init(TARGET, TARGET.sample(n_chains, gen(21)))
+    ratios = []
+    for _ in range(n_steps):
+        state, info = kernel.step(TARGET, state, step_size, 1.0, g)
+        p = info.accept_prob.double()
+        ratios.append((info.accepted.double().sum() - p.sum()) ** 2 / (p * (1 - p)).sum())
+    return float(torch.stack(ratios).mean())

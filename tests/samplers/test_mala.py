@@ -17,7 +17,7 @@ import torch
 from ebm_engine.energies.base import Energy, FunctionEnergy
 from ebm_engine.energies.targets import Gaussian
 from ebm_engine.models.simple_ebm import SimpleEBM
-from tests.samplers.gaussian_target import (COV, MEAN, N_CHAINS, TARGET, Z, final_positions, gen,
+from tests.samplers.gaussian_target import (accept_dispersion, COV, MEAN, N_CHAINS, TARGET, Z, final_positions, gen,
                                             moment_z_scores, overdispersed_start, run_chains)
 from ebm_engine.samplers import MALA, SamplerState
 
@@ -150,21 +150,9 @@ def test_nan_energy_chains_reject_and_stay_others_unaffected():
 
 
 def test_decisions_are_independent_bernoulli_per_chain():
-    """Given the reported accept_prob p, decisions must be independent Bernoulli(p) across chains.
-
-    Per step t, S_t = Σ_c accepted has mean Σ_c p and variance Σ_c p(1 - p); the average of
-    (S_t - mean)² / variance over T steps is about 1 with sd sqrt(2 / T). A uniform shared by
-    the chains (or a batch-wide decision) inflates it by a factor of order n_chains.
-    """
+    """Given the reported accept_prob p, decisions must be independent Bernoulli(p) across chains."""
     n_steps = 100
-    g, kernel = gen(20), MALA()
-    state = kernel.init(TARGET, TARGET.sample(400, gen(21)))
-    ratios = []
-    for _ in range(n_steps):
-        state, info = kernel.step(TARGET, state, 0.9, 1.0, g)
-        p = info.accept_prob.double()
-        ratios.append((info.accepted.double().sum() - p.sum()) ** 2 / (p * (1 - p)).sum())
-    dispersion = float(torch.stack(ratios).mean())
+    dispersion = accept_dispersion(MALA(), step_size=0.9, n_steps=n_steps)
     assert abs(dispersion - 1.0) < Z * (2.0 / n_steps) ** 0.5, dispersion
 
 

@@ -79,6 +79,20 @@ def all_finite(module: torch.nn.Module) -> bool:
 
 # --- configuration --------------------------------------------------------------------------------
 
+
+def capture_negatives(cd) -> dict:
+    """Record the positions and buffer indices of the negatives the next steps sample."""
+    captured = {}
+    original = cd.sample_negatives
+
+    def spy():
+        x, idx = original()
+        captured["x"], captured["idx"] = x.clone(), idx.clone()
+        return x, idx
+
+    cd.sample_negatives = spy
+    return captured
+
 def test_default_config_is_valid():
     cfg = CDConfig()
     cfg.validate()
@@ -165,15 +179,7 @@ def test_step_returns_finite_stats_and_changes_parameters():
 
 def test_step_writes_evolved_chains_back_to_the_buffer():
     cd = make_trainer(reinit_fraction=0.0)
-    captured = {}
-    original = cd.sample_negatives
-
-    def spy():
-        x, idx = original()
-        captured["x"], captured["idx"] = x.clone(), idx.clone()
-        return x, idx
-
-    cd.sample_negatives = spy
+    captured = capture_negatives(cd)
     cd.step()
     idx, x = captured["idx"], captured["x"]
     once = torch.bincount(idx, minlength=cd.buffer.capacity)[idx] == 1  # unambiguous writes
@@ -322,15 +328,7 @@ def test_restore_keeps_the_current_learning_rate():
 def test_far_chains_are_reinitialised_and_counted():
     init = RecordingInit()
     cd = make_trainer(init_fn=init, reinit_fraction=0.0, max_chain_norm=1.5, langevin_steps=2)
-    captured = {}
-    original = cd.sample_negatives
-
-    def spy():
-        x, idx = original()
-        captured["x"], captured["idx"] = x.clone(), idx.clone()
-        return x, idx
-
-    cd.sample_negatives = spy
+    captured = capture_negatives(cd)
     stats = cd.step()
     x, idx = captured["x"], captured["idx"]
     far = x.norm(dim=1) > 1.5
