@@ -19,7 +19,7 @@ Models, like for like
   seed for both libraries (measured: -20 to -36 nats), which would drown any comparison.
 
 Timing
-  ``time.perf_counter`` around each epoch: ours around ``trainer.run_epoch()`` (construction of the
+  ``time.perf_counter`` around each epoch: ours around ``trainer.train_epoch()`` (construction of the
   model and trainer excluded); sklearn inside one ``fit`` call, by timestamping the end of every
   epoch's last mini-batch (its private ``_fit`` wrapped by a counter that adds one Python call per
   mini-batch; the algorithm is untouched; ``fit``'s own set-up is excluded). Reported: the median
@@ -170,7 +170,7 @@ def train_sklearn(x: np.ndarray, hidden: int, batch: int, lr: float, epochs: int
 
 def train_ours(who: str, train: torch.Tensor, hidden: int, config: RBMConfig, epochs: int, seed: int,
                profile: cProfile.Profile | None = None) -> Run:
-    """Train our RBM for ``epochs`` epochs with ``config``; time every ``run_epoch``."""
+    """Train our RBM for ``epochs`` epochs with ``config``; time every ``train_epoch``."""
     gen = torch.Generator().manual_seed(seed)
     rbm = RBM(train.shape[1], hidden, generator=gen)
     trainer = RBMTrainer(rbm, train, config, gen)
@@ -179,7 +179,7 @@ def train_ours(who: str, train: torch.Tensor, hidden: int, config: RBMConfig, ep
         if profile is not None:
             profile.enable()
         t0 = time.perf_counter()
-        trainer.run_epoch()
+        trainer.train_epoch()
         epoch_s.append(time.perf_counter() - t0)
         if profile is not None:
             profile.disable()

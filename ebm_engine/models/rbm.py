@@ -61,6 +61,8 @@ class RBM(nn.Module):
         self.W = nn.Parameter(w)
         self.v_bias = nn.Parameter(torch.zeros(n_visible, device=device, dtype=dtype))
         self.h_bias = nn.Parameter(torch.zeros(n_hidden, device=device, dtype=dtype))
+        self._packed: torch.Tensor | None = None
+        self.packed()
 
     @property
     def n_visible(self) -> int:
@@ -69,6 +71,35 @@ class RBM(nn.Module):
     @property
     def n_hidden(self) -> int:
         return self.W.shape[1]
+
+    @torch.no_grad()
+    def packed(self) -> torch.Tensor:
+        """All parameters in one ``(n_visible + 1, n_hidden + 1)`` tensor ``[[W, b], [cᵀ, 0]]``.
+
+        ``W``, ``v_bias`` and ``h_bias`` are views of it, so in-place changes of either show in the
+        other. With a constant-1 unit appended to ``v`` and to ``h``, ``[v, 1] @ P[:, :-1]`` is the
+        hidden pre-activation and ``[h, 1] @ P[:-1].T`` the visible one, and a single outer product
+        ``[v, 1]ᵀ [h, 1]`` holds the statistics of ``W`` and both biases. If the parameters were
+        replaced or moved (``.to()``, ``.double()``), they are packed again (values kept).
+        """
+        n_v, n_h = self.W.shape
+        p = self._packed
+        views_intact = (p is not None and p.device == self.W.device and p.dtype == self.W.dtype
+                        and p.shape == (n_v + 1, n_h + 1)
+                        and self.W.data_ptr() == p.data_ptr() and self.W.stride() == p.stride()
+                        and self.v_bias.data_ptr() == p[:n_v, n_h].data_ptr()
+                        and self.h_bias.data_ptr() == p[n_v, :n_h].data_ptr())
+        if views_intact:
+            return p
+        p = torch.zeros(n_v + 1, n_h + 1, device=self.W.device, dtype=self.W.dtype)
+        p[:n_v, :n_h] = self.W
+        p[:n_v, n_h] = self.v_bias
+        p[n_v, :n_h] = self.h_bias
+        self.W.data = p[:n_v, :n_h]
+        self.v_bias.data = p[:n_v, n_h]
+        self.h_bias.data = p[n_v, :n_h]
+        self._packed = p
+        return p
 
     # --- validation -------------------------------------------------------------------------------
 

@@ -16,8 +16,13 @@ tempered model ``p_T(v) ∝ exp(-F_T(v))``; ``T = 1`` is ordinary CD/PCD.
 
 The ``fantasy`` chains (``n_persistent`` of them) always exist: PCD uses them as its negative
 chains; under CD they only move when ``advance_fantasy`` is called, so the app can show the
-model's own samples evolving. An update that would make a parameter non-finite is not applied:
-the step reports ``diverged=True``, the momentum is cleared and ``divergences`` counts it.
+model's own samples evolving. The tensor work of an update is ``rbm_update.PackedRBMUpdate``.
+
+``step()`` is one update with its statistics; ``train(n)`` runs ``n`` updates (statistics every
+``stats_every``) and ``train_epoch()`` finishes the current epoch, the fast paths. If a call's
+updates made a parameter non-finite, they are undone: the parameters return to their values at
+the start of the call, the momentum is cleared, the stats say ``diverged=True`` and
+``divergences`` counts it.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from ebm_engine.models.rbm import RBM, bernoulli, check_temperature
+from ebm_engine.training.rbm_update import ChainBuffers, PackedRBMUpdate
 
 
 @dataclass
@@ -96,16 +102,20 @@ class RBMTrainer:
         self.config.validate()
         self.generator = generator
         self.data = self._check_data(train_data)
+        self._data_with_unit = torch.cat([self.data, torch.ones_like(self.data[:, :1])], dim=1)
         self.step_count = 0
         self.epoch = 0
         self.divergences = 0
-        self._order = torch.randperm(len(self.data), generator=generator, device=self._gen_device())
+        self._n_rows = len(self.data)
+        self._order = torch.randperm(self._n_rows, generator=generator, device=self._gen_device())
         self._position = 0
-        self._increments = [torch.zeros_like(p) for p in (rbm.W, rbm.v_bias, rbm.h_bias)]
+        self._kernel = PackedRBMUpdate(generator)
+        packed = rbm.packed()
+        self._increment = torch.zeros_like(packed)
         self._last_recon_error = self._last_gap = float("nan")
         self._last_norms = (float("nan"), float("nan"))
-        self.fantasy = self._new_fantasy(self.config.n_persistent)
-        self.fantasy_probs = self.fantasy.clone()
+        self._cd_buffers: ChainBuffers | None = None
+        self._pcd_buffers = self._new_chains(self.config.n_persistent, self.config.batch_size)
 
     # --- set-up -----------------------------------------------------------------------------------
 
@@ -122,10 +132,35 @@ class RBMTrainer:
             raise ValueError(f"train_data must lie in [0, 1], got [{float(data.min())}, {float(data.max())}]")
         return data
 
-    def _new_fantasy(self, n: int) -> torch.Tensor:
-        """Chains started from the independent-pixel model of the data (Bernoulli of pixel means)."""
-        means = self.data.mean(dim=0).expand(n, -1).contiguous()
-        return bernoulli(means, self.generator)
+    def _buffers(self, n_neg: int, max_pos: int) -> ChainBuffers:
+        return ChainBuffers(n_neg, max_pos, self.rbm.n_visible, self.rbm.n_hidden, self.data.device, self.data.dtype)
+
+    def _new_chains(self, n: int, max_pos: int, start: torch.Tensor | None = None) -> ChainBuffers:
+        """Persistent chains, started at ``start`` or from the independent-pixel model of the data."""
+        chains = self._buffers(n, max_pos)
+        if start is None:
+            start = bernoulli(self.data.mean(dim=0).expand(n, -1).contiguous(), self.generator)
+        chains.negatives.copy_(start)
+        chains.v_probs.copy_(start)
+        self._chain_hidden_valid = False
+        return chains
+
+    @property
+    def fantasy(self) -> torch.Tensor:
+        """The persistent chains' visible sample ``(n_persistent, n_visible)`` (updated in place)."""
+        return self._pcd_buffers.negatives
+
+    @property
+    def fantasy_probs(self) -> torch.Tensor:
+        """The persistent chains' last visible probabilities."""
+        return self._pcd_buffers.v_probs
+
+    @property
+    def _increments(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Views of the momentum buffer for ``W``, ``v_bias`` and ``h_bias``."""
+        n_v, n_h = self.rbm.n_visible, self.rbm.n_hidden
+        inc = self._increment
+        return inc[:n_v, :n_h], inc[:n_v, n_h], inc[n_v, :n_h]
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise).
@@ -138,24 +173,16 @@ class RBMTrainer:
             raise ValueError(f"unknown RBM training settings: {sorted(unknown)}")
         candidate = RBMConfig(**{**asdict(self.config), **changes})
         candidate.validate()
+        if self.config.momentum == 0.0 and self.config.weight_decay == 0.0 and (
+                candidate.momentum != 0.0 or candidate.weight_decay != 0.0):
+            self._increment.zero_()   # momentum-free updates leave no increment behind
         if candidate.n_persistent != self.config.n_persistent:
-            self.fantasy = self._new_fantasy(candidate.n_persistent)
-            self.fantasy_probs = self.fantasy.clone()
+            self._pcd_buffers = self._new_chains(candidate.n_persistent, candidate.batch_size)
+        elif candidate.batch_size != self.config.batch_size:
+            self._pcd_buffers = self._new_chains(candidate.n_persistent, candidate.batch_size, self.fantasy)
         self.config = candidate
 
-    # --- the two phases and the update ------------------------------------------------------------
-
-    @torch.no_grad()
-    def negative_chain(self, v_start: torch.Tensor, k: int, temperature: float,
-                       h_start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``k`` sample-driven sweeps from ``v_start`` (or from a given first hidden sample): ``(v_probs, v)``."""
-        rbm, g = self.rbm, self.generator
-        h = h_start if h_start is not None else rbm.sample_h(v_start, g, temperature)[1]
-        probs, v = rbm.sample_v(h, g, temperature)
-        for _ in range(k - 1):
-            _, h = rbm.sample_h(v, g, temperature)
-            probs, v = rbm.sample_v(h, g, temperature)
-        return probs, v
+    # --- the update rule, for reference and tests -------------------------------------------------
 
     @torch.no_grad()
     def gradient(self, v_pos: torch.Tensor, v_neg: torch.Tensor, temperature: float = 1.0
@@ -164,93 +191,123 @@ class RBMTrainer:
 
         Equals ``-∇θ [mean F_T(v_pos) - mean F_T(v_neg)]``, with hidden probabilities in both phases.
         """
-        rbm = self.rbm
-        ph_pos = rbm.h_probs(v_pos, temperature)
-        ph_neg = rbm.h_probs(v_neg, temperature)
-        return self._gradient(v_pos, ph_pos, v_neg, ph_neg, temperature)
-
-    @staticmethod
-    def _gradient(v_pos: torch.Tensor, ph_pos: torch.Tensor, v_neg: torch.Tensor, ph_neg: torch.Tensor,
-                  temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rbm, t = self.rbm, temperature
+        ph_pos = rbm.h_probs(v_pos, t)
+        ph_neg = rbm.h_probs(v_neg, t)
         n_pos, n_neg = v_pos.shape[0], v_neg.shape[0]
-        d_w = v_pos.t() @ ph_pos / (n_pos * temperature) - v_neg.t() @ ph_neg / (n_neg * temperature)
-        d_b = (v_pos.mean(dim=0) - v_neg.mean(dim=0)) / temperature
-        d_c = (ph_pos.mean(dim=0) - ph_neg.mean(dim=0)) / temperature
+        d_w = v_pos.t() @ ph_pos / (n_pos * t) - v_neg.t() @ ph_neg / (n_neg * t)
+        d_b = (v_pos.mean(dim=0) - v_neg.mean(dim=0)) / t
+        d_c = (ph_pos.mean(dim=0) - ph_neg.mean(dim=0)) / t
         return d_w, d_b, d_c
 
     @torch.no_grad()
-    def apply_gradient(self, grads: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-                       measure: bool = True) -> tuple[bool, float]:
-        """Momentum step with L2 decay on ``W``; returns ``(applied, |ΔW|)`` (NaN unless ``measure``).
-
-        A non-finite increment is not applied (and the momentum is cleared): one host sync checks all.
-        """
+    def apply_gradient(self, grads: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> bool:
+        """Momentum step with L2 decay on ``W`` from explicit gradients; ``False`` (nothing changed,
+        momentum cleared) if the result would be non-finite. ``step`` does the same, fused."""
         cfg, rbm = self.config, self.rbm
         params = (rbm.W, rbm.v_bias, rbm.h_bias)
         for i, (param, grad, inc) in enumerate(zip(params, grads, self._increments)):
             inc.mul_(cfg.momentum).add_(grad, alpha=cfg.lr)
             if i == 0 and cfg.weight_decay:
                 inc.add_(param, alpha=-cfg.lr * cfg.weight_decay)
-        total = sum(p.sum() + inc.sum() for p, inc in zip(params, self._increments))
-        if not bool(torch.isfinite(total)):   # NaN and ±inf in the parameters or steps survive the sum
-            for inc in self._increments:
-                inc.zero_()
-            return False, float("nan")
-        for param, inc in zip(params, self._increments):
-            param.add_(inc)
-        return True, float(self._increments[0].norm()) if measure else float("nan")
+        if not bool(torch.isfinite(rbm.packed().sum() + self._increment.sum())):
+            self._increment.zero_()
+            return False
+        rbm.packed().add_(self._increment)
+        return True
+
+    # --- training ---------------------------------------------------------------------------------
+
+    def _next_indices(self) -> tuple[torch.Tensor, int, int, float]:
+        """Row indices of the next minibatch, their number, its epoch and the fraction of that
+        epoch done after it."""
+        n = self._n_rows
+        if self._position >= n:
+            self.epoch += 1
+            self._order = torch.randperm(n, generator=self.generator, device=self._gen_device())
+            self._position = 0
+        start = self._position
+        stop = min(start + self.config.batch_size, n)
+        self._position = stop
+        return self._order[start:stop], stop - start, self.epoch, stop / n
 
     def _next_batch(self) -> tuple[torch.Tensor, int, float]:
-        """The next minibatch, its epoch and the fraction of that epoch done after it."""
-        if self._position >= len(self._order):
-            self.epoch += 1
-            self._order = torch.randperm(len(self.data), generator=self.generator, device=self._gen_device())
-            self._position = 0
-        stop = min(self._position + self.config.batch_size, len(self._order))
-        idx = self._order[self._position:stop].to(self.data.device)
-        self._position = stop
-        return self.data.index_select(0, idx), self.epoch, stop / len(self._order)
+        """The next minibatch itself (see ``_next_indices``)."""
+        idx, _, epoch, fraction = self._next_indices()
+        return self.data.index_select(0, idx.to(self.data.device)), epoch, fraction
+
+    def _cd_chains(self, n_pos: int) -> ChainBuffers:
+        """Scratch chains for CD (one per positive row), re-made only when the batch size changes."""
+        cd = self._cd_buffers
+        if cd is None or cd.n_neg != n_pos:
+            cd = self._cd_buffers = self._buffers(n_pos, n_pos)
+        return cd
 
     @torch.no_grad()
-    def step(self) -> RBMStats:
-        """One minibatch update (CD-k or PCD-k per the config)."""
-        cfg, rbm, g = self.config, self.rbm, self.generator
-        t = cfg.temperature
-        v0, epoch, fraction = self._next_batch()
-        pre0 = torch.addmm(rbm.h_bias, v0, rbm.W)
-        ph0 = torch.sigmoid(pre0 / t)
-        measure = cfg.stats_every > 0 and self.step_count % cfg.stats_every == 0
-        if measure:
-            recon = torch.sigmoid(torch.addmm(rbm.v_bias, ph0, rbm.W.t()) / t)
-            self._last_recon_error = float((recon - v0).pow(2).mean())
-        if cfg.persistent:
-            vn_probs, vn = self.negative_chain(self.fantasy, cfg.k, t)
-            self.fantasy, self.fantasy_probs = vn, vn_probs
-        else:
-            _, vn = self.negative_chain(v0, cfg.k, t, h_start=bernoulli(ph0, g))
-        pren = torch.addmm(rbm.h_bias, vn, rbm.W)
-        phn = torch.sigmoid(pren / t)
-        if measure:
-            f_pos = -(v0 @ rbm.v_bias) / t - torch.nn.functional.softplus(pre0 / t).sum(dim=1)
-            f_neg = -(vn @ rbm.v_bias) / t - torch.nn.functional.softplus(pren / t).sum(dim=1)
-            self._last_gap = float(f_neg.mean() - f_pos.mean())
-        applied, step_norm = self.apply_gradient(self._gradient(v0, ph0, vn, phn, t), measure=measure)
-        self.step_count += 1
-        if not applied:
+    def train(self, n_updates: int) -> RBMStats:
+        """``n_updates`` minibatch updates; returns the statistics of the last one."""
+        if isinstance(n_updates, bool) or not isinstance(n_updates, int) or n_updates < 1:
+            raise ValueError(f"n_updates must be an int >= 1, got {n_updates!r}")
+        cfg, rbm, kernel = self.config, self.rbm, self._kernel
+        packed = rbm.packed()
+        if self._increment.shape != packed.shape or self._increment.device != packed.device:
+            self._increment = torch.zeros_like(packed)
+        t, persistent, data = cfg.temperature, cfg.persistent, self._data_with_unit
+        saved = packed.clone()
+        measured = False
+        k, lr, momentum, decay, every = cfg.k, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.stats_every
+        chains = self._pcd_buffers if persistent else None
+        for _ in range(n_updates):
+            idx, n_pos, epoch, fraction = self._next_indices()
+            if not persistent:
+                chains = self._cd_chains(n_pos)
+            kernel.negatives(packed, chains, data, idx, n_pos, k, t, persistent, self._chain_hidden_valid)
+            self._chain_hidden_valid |= persistent
+            measured = every > 0 and self.step_count % every == 0
+            if measured:
+                w_before = rbm.W.clone()
+                self._measure_phases(chains, t)
+            kernel.apply(packed, self._increment, chains, lr, t, momentum, decay)
+            if measured:
+                w_norm = float(rbm.W.norm())
+                step_norm = float((rbm.W - w_before).norm())
+                self._last_norms = (w_norm, step_norm / w_norm if w_norm > 0 else float("inf"))
+            self.step_count += 1
+        diverged = not bool(torch.isfinite(packed.sum()))
+        if diverged:
+            packed.copy_(saved)
+            self._increment.zero_()
             self.divergences += 1
-        if measure:
-            w_norm = float(rbm.W.norm())
-            self._last_norms = (w_norm, step_norm / w_norm if w_norm > 0 else float("inf"))
+            self._last_norms = (float(rbm.W.norm()), float("nan"))
         w_norm, ratio = self._last_norms
         return RBMStats(step=self.step_count, epoch=epoch, epoch_fraction=fraction,
                         recon_error=self._last_recon_error, free_energy_gap=self._last_gap, lr=cfg.lr,
                         momentum=cfg.momentum, k=cfg.k, persistent=cfg.persistent, temperature=t,
-                        batch_size=v0.shape[0], weight_norm=w_norm, update_ratio=ratio, diverged=not applied)
+                        batch_size=n_pos, weight_norm=w_norm, update_ratio=ratio, diverged=diverged)
+
+    def _measure_phases(self, chains: ChainBuffers, temperature: float) -> None:
+        """Reconstruction error of the batch and the free-energy gap, with the parameters before the update."""
+        rbm = self.rbm
+        v0, vn = chains.positives, chains.negatives
+        recon = rbm.v_probs(chains.positive_hidden, temperature)
+        self._last_recon_error = float((recon - v0).pow(2).mean())
+        self._last_gap = float(rbm.free_energy(vn, temperature).mean() - rbm.free_energy(v0, temperature).mean())
+
+    def step(self) -> RBMStats:
+        """One minibatch update (CD-k or PCD-k per the config)."""
+        return self.train(1)
+
+    def train_epoch(self) -> RBMStats:
+        """Updates until the current epoch is finished (a full pass when called at an epoch start)."""
+        left = self._n_rows - self._position
+        if left <= 0:
+            left = self._n_rows
+        return self.train(-(-left // self.config.batch_size))
 
     def run_epoch(self) -> list[RBMStats]:
-        """Steps until the current epoch is finished (a full pass when called at an epoch start)."""
+        """Like ``train_epoch``, one ``step`` at a time, with the statistics of every update."""
         stats = [self.step()]
-        while self._position < len(self._order):
+        while self._position < self._n_rows:
             stats.append(self.step())
         return stats
 
@@ -258,7 +315,10 @@ class RBMTrainer:
     def advance_fantasy(self, k: int = 1, temperature: float | None = None) -> torch.Tensor:
         """Move the fantasy chains ``k`` Gibbs sweeps (at ``temperature``, default the config's); returns them."""
         t = self.config.temperature if temperature is None else check_temperature(temperature)
-        self.fantasy_probs, self.fantasy = self.rbm.gibbs(self.fantasy, k, self.generator, t)
+        probs, sample = self.rbm.gibbs(self.fantasy, k, self.generator, t)
+        self.fantasy_probs.copy_(probs)
+        self.fantasy.copy_(sample)
+        self._chain_hidden_valid = False
         return self.fantasy
 
     @torch.no_grad()

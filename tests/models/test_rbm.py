@@ -221,3 +221,25 @@ def test_from_sklearn_matches_transform_and_free_energy():
     assert np.allclose(single.h_probs(v.float()).detach().numpy(), skl.transform(x), atol=1e-5)
     with pytest.raises(ValueError, match="fitted"):
         RBM.from_sklearn(BernoulliRBM())
+
+
+def test_packed_parameters_are_views_and_survive_conversion():
+    rbm = RBM(5, 3, torch.Generator().manual_seed(0), init_std=0.5)
+    with torch.no_grad():
+        rbm.v_bias.copy_(torch.arange(5.0))
+        rbm.h_bias.copy_(-torch.arange(3.0))
+    p = rbm.packed()
+    assert p.shape == (6, 4)
+    assert torch.equal(p[:5, :3], rbm.W) and torch.equal(p[:5, 3], rbm.v_bias) and torch.equal(p[5, :3], rbm.h_bias)
+    with torch.no_grad():
+        p[0, 0] += 1.0
+        rbm.h_bias[1] = 7.0
+    assert rbm.W[0, 0] == p[0, 0] and p[5, 1] == 7.0
+    w = rbm.W.detach().clone()
+    wide = rbm.double()                     # new parameter tensors: packed again, values kept
+    q = wide.packed()
+    assert q.dtype == torch.float64 and torch.allclose(q[:5, :3], w.double())
+    with torch.no_grad():
+        q[1, 1] = 3.0
+    assert wide.W[1, 1] == 3.0
+    assert list(rbm.state_dict()) == ["W", "v_bias", "h_bias"]

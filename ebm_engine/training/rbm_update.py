@@ -1,0 +1,180 @@
+"""One CD-k / PCD-k minibatch update of an ``RBM`` as a few in-place tensor ops on packed buffers.
+
+At the sizes an RBM is usually explored with (64-784 visible units, 10-100 rows per batch) the
+cost of an update is the fixed cost per tensor operation, not arithmetic. So the update is laid
+out to need as few operations as possible:
+
+- the parameters are one packed tensor ``P = [[W, b], [cᵀ, 0]]`` (``RBM.packed``) and every row of
+  visible and hidden values carries a constant-1 unit, so pre-activations need no bias adds and the
+  statistics of ``W``, ``b`` and ``c`` come out of one outer product;
+- the negative rows (first) and the positive rows (after them) share one buffer, so both phases'
+  hidden probabilities are one matrix product, and the negative rows' constant unit holds
+  ``-n_pos / n_neg``: ``P += lr / (n_pos·T) · Vᵀ H`` is then the whole CD gradient step;
+- Bernoulli draws are ``u < p`` against uniforms drawn for many updates at once.
+
+The algorithm is the usual one (see ``rbm_trainer``): positive statistics from the data and
+``p(h | v0)``; negatives from ``k`` sample-driven sweeps started at the data (CD) or at the
+persistent chains (PCD); negative statistics from the final visible sample and ``p(h | v_k)``.
+A persistent chain's state is its hidden sample ``h ~ p(h | v_k)``, drawn before the parameter
+update, and its visible sample; the next update continues from ``h`` (as scikit-learn's
+``BernoulliRBM`` does), which is one sweep ``h → v → h`` per update and a valid Markov chain.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class ChainBuffers:
+    """Rows of one update: ``n_neg`` negative rows first, then up to ``max_pos`` positive rows.
+
+    ``visible`` (rows, n_v + 1) and ``hidden`` (rows, n_h + 1) end in the constant unit;
+    ``h_sample`` (n_neg, n_h + 1) is the chains' hidden sample; ``v_probs`` their last visible
+    probabilities. ``negatives`` is the visible sample of the chains. Every view an update needs
+    is made once (per batch size), not per update.
+    """
+
+    def __init__(self, n_neg: int, max_pos: int, n_visible: int, n_hidden: int,
+                 device: torch.device, dtype: torch.dtype):
+        self.n_neg, self.max_pos = n_neg, max_pos
+        self.n_visible, self.n_hidden = n_visible, n_hidden
+        rows = n_neg + max_pos
+        self.visible = torch.zeros(rows, n_visible + 1, device=device, dtype=dtype)
+        self.visible[:, n_visible] = 1.0
+        self.hidden = torch.zeros(rows, n_hidden + 1, device=device, dtype=dtype)
+        self.h_sample = torch.zeros(n_neg, n_hidden + 1, device=device, dtype=dtype)
+        self.h_sample[:, n_hidden] = 1.0
+        self.v_probs = torch.zeros(n_neg, n_visible, device=device, dtype=dtype)
+        self.negatives = self.visible[:n_neg, :n_visible]
+        self.neg_rows = self.visible[:n_neg]
+        self.neg_hidden = self.hidden[:n_neg, :n_hidden]
+        self.h_sample_units = self.h_sample[:, :n_hidden]
+        self.n_pos = 0
+        self.set_positive_rows(max_pos)
+
+    def set_positive_rows(self, n_pos: int) -> None:
+        """Prepare for ``n_pos`` positive rows: views, and the constant hidden unit weighted
+        ``-n_pos / n_neg`` on negative rows and 1 on positive ones."""
+        if n_pos == self.n_pos:
+            return
+        if not 1 <= n_pos <= self.max_pos:
+            raise ValueError(f"a batch of {n_pos} rows does not fit buffers for {self.max_pos}")
+        n_neg, n_v, n_h = self.n_neg, self.n_visible, self.n_hidden
+        rows = n_neg + n_pos
+        self.hidden[:n_neg, n_h] = -n_pos / n_neg
+        self.hidden[n_neg:, n_h] = 1.0
+        self.n_pos = n_pos
+        self.pos_rows = self.visible[n_neg:rows]
+        self.positives = self.visible[n_neg:rows, :n_v]
+        self.positive_hidden = self.hidden[n_neg:rows, :n_h]
+        self.all_rows = self.visible[:rows]
+        self.all_rows_t = self.all_rows.t()
+        self.all_hidden = self.hidden[:rows]
+        self.all_hidden_units = self.hidden[:rows, :n_h]
+        self.neg_scale = -n_pos / n_neg
+
+
+class UniformStream:
+    """Uniforms for the Bernoulli draws of many updates, drawn in one call per chunk."""
+
+    CHUNK_FLOATS = 1 << 20
+
+    def __init__(self, generator: torch.Generator | None):
+        self.generator = generator
+        self._key: tuple | None = None
+        self._next = self._steps = 0
+
+    def take(self, k: int, n: int, n_visible: int, n_hidden: int, device: torch.device, dtype: torch.dtype
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh independent U(0, 1) blocks ``(k, n, n_visible)`` and ``(k, n, n_hidden)``."""
+        key = (k, n, n_visible, n_hidden, device, dtype)
+        if self._next >= self._steps or self._key != key:
+            steps = max(1, min(512, self.CHUNK_FLOATS // (k * n * (n_visible + n_hidden))))
+            g = self.generator
+            self._visible = torch.rand(steps, k, n, n_visible, generator=g, device=device, dtype=dtype)
+            self._hidden = torch.rand(steps, k, n, n_hidden, generator=g, device=device, dtype=dtype)
+            self._key, self._next, self._steps = key, 0, steps
+        j = self._next
+        self._next += 1
+        return self._visible[j], self._hidden[j]
+
+
+class PackedRBMUpdate:
+    """CD-k / PCD-k updates of one ``RBM`` on ``ChainBuffers`` (see the module docstring).
+
+    Call under ``torch.no_grad()`` when the RBM's parameters require gradients.
+    """
+
+    def __init__(self, generator: torch.Generator | None):
+        self.uniforms = UniformStream(generator)
+        self._packed: torch.Tensor | None = None
+
+    def _weights(self, packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(P[:, :n_h], P[:n_v].T)``: visible rows → hidden units, hidden rows → visible units."""
+        if packed is not self._packed:
+            n_v, n_h = packed.shape[0] - 1, packed.shape[1] - 1
+            self._to_hidden, self._to_visible = packed[:, :n_h], packed[:n_v].t()
+            self._packed = packed
+        return self._to_hidden, self._to_visible
+
+    @staticmethod
+    def _probs(out: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, inv_t: float) -> torch.Tensor:
+        torch.mm(rows, weights, out=out)
+        if inv_t != 1.0:
+            out.mul_(inv_t)
+        return out.sigmoid_()
+
+    def negatives(self, packed: torch.Tensor, b: ChainBuffers, data: torch.Tensor, index: torch.Tensor,
+                  n_pos: int, k: int, temperature: float, persistent: bool, chain_hidden_valid: bool = True) -> None:
+        """Fill the buffers for one update: the ``n_pos`` positive rows ``data[index]`` (``data``
+        carries the constant unit) with ``p(h | v0)``, and ``k`` sweeps of the negative chains
+        with ``p(h | v_k)``.
+
+        CD needs ``b.n_neg == n_pos``. Under PCD, ``chain_hidden_valid=False`` first draws the
+        chains' hidden sample from their visible one (after the chains were replaced).
+        """
+        b.set_positive_rows(n_pos)
+        torch.index_select(data, 0, index, out=b.pos_rows)
+        to_hidden, to_visible = self._weights(packed)
+        inv_t = 1.0 / temperature
+        u_vis, u_hid = self.uniforms.take(k, b.n_neg, b.n_visible, b.n_hidden, packed.device, packed.dtype)
+        if not persistent:
+            if b.n_neg != n_pos:
+                raise ValueError(f"CD needs one negative row per positive row, got {b.n_neg} and {n_pos}")
+            torch.lt(u_hid[0], self._probs(b.positive_hidden, b.pos_rows, to_hidden, inv_t), out=b.h_sample_units)
+            first_hidden = 1
+        else:
+            if not chain_hidden_valid:
+                fresh = torch.rand(b.neg_hidden.shape, generator=self.uniforms.generator, device=packed.device,
+                                   dtype=packed.dtype)
+                torch.lt(fresh, self._probs(b.neg_hidden, b.neg_rows, to_hidden, inv_t), out=b.h_sample_units)
+            first_hidden = 0
+        for sweep in range(k):
+            torch.lt(u_vis[sweep], self._probs(b.v_probs, b.h_sample, to_visible, inv_t), out=b.negatives)
+            if sweep < k - 1:
+                torch.lt(u_hid[first_hidden + sweep], self._probs(b.neg_hidden, b.neg_rows, to_hidden, inv_t),
+                         out=b.h_sample_units)
+        if persistent:   # both phases in one product; then the chains' next hidden sample
+            self._probs(b.all_hidden_units, b.all_rows, to_hidden, inv_t)
+            torch.lt(u_hid[k - 1], b.neg_hidden, out=b.h_sample_units)
+        else:
+            self._probs(b.neg_hidden, b.neg_rows, to_hidden, inv_t)
+
+    @staticmethod
+    def apply(packed: torch.Tensor, increment: torch.Tensor, b: ChainBuffers, lr: float,
+              temperature: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        """``Δ ← momentum·Δ + lr·(grad - weight_decay·W)``; ``P += Δ`` (decay on ``W`` only).
+
+        ``grad`` is ``(v0ᵀ p(h|v0) / n_pos - v_kᵀ p(h|v_k) / n_neg) / T`` and alike for the biases.
+        Uses the buffers filled by ``negatives`` (their negative hidden rows are rescaled in place).
+        Without momentum and decay ``Δ`` is neither used nor kept.
+        """
+        b.neg_hidden.mul_(b.neg_scale)
+        alpha = lr / (b.n_pos * temperature)
+        if momentum == 0.0 and weight_decay == 0.0:
+            packed.addmm_(b.all_rows_t, b.all_hidden, alpha=alpha)
+            return
+        increment.mul_(momentum).addmm_(b.all_rows_t, b.all_hidden, alpha=alpha)
+        if weight_decay:
+            n_v, n_h = b.n_visible, b.n_hidden
+            increment[:n_v, :n_h].add_(packed[:n_v, :n_h], alpha=-lr * weight_decay)
+        packed.add_(increment)
