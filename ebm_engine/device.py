@@ -7,10 +7,16 @@ or by the ``EBM_LAB_DEVICE`` environment variable. Randomness always goes throug
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
 _VALID = ("cpu", "cuda", "mps")
+
+# Matrix products of at most this many multiply-adds run faster on one CPU thread: splitting them
+# costs more than it saves, and much more when another process holds a core.
+SMALL_PRODUCT = 1 << 22
 
 
 def select_device(preferred: str | None = None) -> torch.device:
@@ -49,3 +55,18 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+@contextmanager
+def threads_for_product(multiply_adds: int, device: torch.device) -> Iterator[None]:
+    """Run the block with one intra-op CPU thread when its largest product is small (see
+    ``SMALL_PRODUCT``); otherwise, or off the CPU, leave the thread count alone."""
+    before = torch.get_num_threads()
+    if device.type != "cpu" or multiply_adds > SMALL_PRODUCT or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

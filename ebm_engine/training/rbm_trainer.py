@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 
+from ebm_engine.device import threads_for_product
 from ebm_engine.models.rbm import RBM, bernoulli, check_temperature
 from ebm_engine.training.rbm_update import ChainBuffers, PackedRBMUpdate
 
@@ -243,11 +244,17 @@ class RBMTrainer:
             cd = self._cd_buffers = self._buffers(n_pos, n_pos)
         return cd
 
-    @torch.no_grad()
     def train(self, n_updates: int) -> RBMStats:
         """``n_updates`` minibatch updates; returns the statistics of the last one."""
         if isinstance(n_updates, bool) or not isinstance(n_updates, int) or n_updates < 1:
             raise ValueError(f"n_updates must be an int >= 1, got {n_updates!r}")
+        cfg = self.config
+        rows = max(cfg.batch_size, cfg.n_persistent) * 2
+        work = rows * (self.rbm.n_visible + 1) * (self.rbm.n_hidden + 1)
+        with torch.no_grad(), threads_for_product(work, self.data.device):
+            return self._train(n_updates)
+
+    def _train(self, n_updates: int) -> RBMStats:
         cfg, rbm, kernel = self.config, self.rbm, self._kernel
         packed = rbm.packed()
         if self._increment.shape != packed.shape or self._increment.device != packed.device:

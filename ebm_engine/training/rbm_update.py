@@ -74,7 +74,8 @@ class ChainBuffers:
 
 
 class UniformStream:
-    """Uniforms for the Bernoulli draws of many updates, drawn in one call per chunk."""
+    """Uniforms for the Bernoulli draws of many updates, drawn in one call per chunk into reused
+    buffers (fresh memory for every chunk would cost as much as drawing the numbers)."""
 
     CHUNK_FLOATS = 1 << 20
 
@@ -87,12 +88,15 @@ class UniformStream:
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """Fresh independent U(0, 1) blocks ``(k, n, n_visible)`` and ``(k, n, n_hidden)``."""
         key = (k, n, n_visible, n_hidden, device, dtype)
-        if self._next >= self._steps or self._key != key:
+        if self._key != key:
             steps = max(1, min(512, self.CHUNK_FLOATS // (k * n * (n_visible + n_hidden))))
-            g = self.generator
-            self._visible = torch.rand(steps, k, n, n_visible, generator=g, device=device, dtype=dtype)
-            self._hidden = torch.rand(steps, k, n, n_hidden, generator=g, device=device, dtype=dtype)
-            self._key, self._next, self._steps = key, 0, steps
+            self._visible = torch.empty(steps, k, n, n_visible, device=device, dtype=dtype)
+            self._hidden = torch.empty(steps, k, n, n_hidden, device=device, dtype=dtype)
+            self._key, self._next, self._steps = key, steps, steps
+        if self._next >= self._steps:
+            self._visible.uniform_(generator=self.generator)
+            self._hidden.uniform_(generator=self.generator)
+            self._next = 0
         j = self._next
         self._next += 1
         return self._visible[j], self._hidden[j]
