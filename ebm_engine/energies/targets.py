@@ -80,6 +80,17 @@ class Target(Energy):
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return -self.log_prob(x)
 
+    def energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies and ``∇ₓE`` from the closed form (``_closed_form``) when the target has one."""
+        self._check_points(x)
+        with torch.no_grad():
+            closed = self._closed_form(x.detach())
+        return closed if closed is not None else super().energy_and_grad(x)
+
+    def _closed_form(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(E(x), ∇ₓE(x))`` written out by hand, or ``None`` to differentiate ``log_prob`` by autograd."""
+        return None
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` exact samples, shape ``(n, dim)``; ``generator=None`` uses torch's default generator."""
         raise NotImplementedError(f"{type(self).__name__} has no exact sampler")
@@ -133,6 +144,11 @@ class Gaussian(Target):
         z = (x - self.mean.to(x)) @ self.whiten.to(x).T
         return -0.5 * (z ** 2).sum(dim=1) - self.log_norm
 
+    def _closed_form(self, x):
+        whiten = self.whiten.to(x)
+        z = (x - self.mean.to(x)) @ whiten.T
+        return 0.5 * (z * z).sum(dim=1) + self.log_norm, z @ whiten   # ∇E = Σ⁻¹(x - μ)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         z = self._randn((_check_count(n), self.dim), generator)
         return self.mean.to(z) + z @ self.chol.to(z).T
@@ -179,6 +195,14 @@ class GaussianMixture(Target):
         comp = -0.5 * sq_dist / self.stds.to(x) ** 2 + self.log_coef.to(x)
         return torch.logsumexp(comp, dim=1)
 
+    def _closed_form(self, x):
+        means, inv_var = self.means.to(x), self.stds.to(x) ** -2
+        sq_dist = ((x[:, None, :] - means[None]) ** 2).sum(dim=2)
+        comp = -0.5 * sq_dist * inv_var + self.log_coef.to(x)
+        log_z = torch.logsumexp(comp, dim=1, keepdim=True)
+        resp = torch.exp(comp - log_z) * inv_var                      # w_k / σ_k²
+        return -log_z.squeeze(1), resp.sum(dim=1, keepdim=True) * x - resp @ means   # Σ w_k (x - μ_k)/σ_k²
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         n = _check_count(n)
         device = generator.device if generator is not None else torch.device("cpu")
@@ -208,6 +232,14 @@ class Banana(Target):
         self._check_points(x)
         x1, x2 = x[:, 0], x[:, 1]
         return _normal_log_prob(x1, 0.0, self.s1) + _normal_log_prob(x2, self.b * (x1 ** 2 - self.s1 ** 2), self.s2)
+
+    def _closed_form(self, x):
+        x1, x2 = x[:, 0], x[:, 1]
+        s1, s2, b = self.s1, self.s2, self.b
+        d = x2 - b * (x1 * x1 - s1 * s1)
+        r = d / (s2 * s2)                                              # ∂E/∂x2
+        e = 0.5 * (x1 * x1 / (s1 * s1) + d * r) + math.log(s1 * s2) + _LOG_2PI
+        return e, torch.stack([x1 / (s1 * s1) - 2.0 * b * x1 * r, r], dim=1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         z = self._randn((_check_count(n), 2), generator)
@@ -239,6 +271,12 @@ class Donut(Target):
         self._check_points(x)
         r = torch.linalg.vector_norm(x, dim=1)
         return -0.5 * ((r - self.radius) / self.sigma) ** 2 - self.log_norm
+
+    def _closed_form(self, x):
+        r = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+        dev = (r - self.radius) / self.sigma ** 2                      # ∂E/∂r
+        unit = torch.where(r > 0, x / r.clamp_min(torch.finfo(x.dtype).tiny), torch.zeros_like(x))
+        return (0.5 * dev * (r - self.radius)).squeeze(1) + self.log_norm, dev * unit   # 0 at the origin, as autograd
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Exact: uniform angle; radius by rejection from the envelope ``(r0 + max(r - r0, 0)) φ``.
@@ -286,6 +324,13 @@ class Funnel(Target):
         v, y = x[:, 0], x[:, 1]
         return _normal_log_prob(v, 0.0, self.sigma_v) - 0.5 * y ** 2 * torch.exp(-v) - 0.5 * v - 0.5 * _LOG_2PI
 
+    def _closed_form(self, x):
+        v, y = x[:, 0], x[:, 1]
+        var_v = self.sigma_v ** 2
+        y_scaled = y * torch.exp(-v)                                   # ∂E/∂y
+        e = 0.5 * v * v / var_v + math.log(self.sigma_v) + _LOG_2PI + 0.5 * y * y_scaled + 0.5 * v
+        return e, torch.stack([v / var_v - 0.5 * y * y_scaled + 0.5, y_scaled], dim=1)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         z = self._randn((_check_count(n), 2), generator)
         v = self.sigma_v * z[:, 0]
@@ -306,6 +351,14 @@ class Squiggle(Target):
         self._check_points(x)
         x1, x2 = x[:, 0], x[:, 1]
         return _normal_log_prob(x1, 0.0, self.s) + _normal_log_prob(x2, self.amplitude * torch.sin(self.omega * x1), self.tau)
+
+    def _closed_form(self, x):
+        x1, x2 = x[:, 0], x[:, 1]
+        s, tau, a, w = self.s, self.tau, self.amplitude, self.omega
+        d = x2 - a * torch.sin(w * x1)
+        r = d / (tau * tau)                                            # ∂E/∂x2
+        e = 0.5 * (x1 * x1 / (s * s) + d * r) + math.log(s * tau) + _LOG_2PI
+        return e, torch.stack([x1 / (s * s) - r * a * w * torch.cos(w * x1), r], dim=1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         z = self._randn((_check_count(n), 2), generator)

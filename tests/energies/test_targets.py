@@ -251,3 +251,16 @@ def test_double_precision_follows_module():
 def test_bad_parameters_raise(make):
     with pytest.raises(ValueError):
         make()
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_closed_form_energy_and_gradient_equal_autograd(name):
+    target = TARGETS[name]().double()
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2.0
+    x[0] = 0.0                                    # the origin too (the donut's kink)
+    e, g = target.energy_and_grad(x)
+    e_ref, g_ref = Energy.energy_and_grad(target, x)       # autograd of -log_prob
+    assert not e.requires_grad and not g.requires_grad and g.shape == x.shape
+    assert torch.allclose(e, e_ref, atol=1e-12, rtol=1e-12)
+    assert torch.allclose(g, g_ref, atol=1e-10, rtol=1e-10)
+    assert torch.allclose(e, target(x), atol=1e-12)
