@@ -110,6 +110,9 @@ class RBMTrainer:
         self._n_rows = len(self.data)
         self._order = torch.randperm(self._n_rows, generator=generator, device=self._gen_device())
         self._position = 0
+        self._batches: tuple[torch.Tensor, ...] | None = None
+        self._batches_of: tuple[int, int] | None = None
+        self._next_batch_index = 0
         self._kernel = PackedRBMUpdate(generator)
         packed = rbm.packed()
         self._increment = torch.zeros_like(packed)
@@ -222,15 +225,21 @@ class RBMTrainer:
     def _next_indices(self) -> tuple[torch.Tensor, int, int, float]:
         """Row indices of the next minibatch, their number, its epoch and the fraction of that
         epoch done after it."""
-        n = self._n_rows
+        n, batch = self._n_rows, self.config.batch_size
         if self._position >= n:
             self.epoch += 1
             self._order = torch.randperm(n, generator=self.generator, device=self._gen_device())
             self._position = 0
-        start = self._position
-        stop = min(start + self.config.batch_size, n)
+            self._batches = None
+        if self._batches is None or self._batches_of != (self.epoch, batch):
+            self._batches = self._order[self._position:].split(batch)   # views, made at once
+            self._batches_of, self._next_batch_index = (self.epoch, batch), 0
+        idx = self._batches[self._next_batch_index]
+        self._next_batch_index += 1
+        stop = min(self._position + batch, n)
+        count = stop - self._position
         self._position = stop
-        return self._order[start:stop], stop - start, self.epoch, stop / n
+        return idx, count, self.epoch, stop / n
 
     def _next_batch(self) -> tuple[torch.Tensor, int, float]:
         """The next minibatch itself (see ``_next_indices``)."""

@@ -70,7 +70,8 @@ class ChainBuffers:
         self.all_rows_t = self.all_rows.t()
         self.all_hidden = self.hidden[:rows]
         self.all_hidden_units = self.hidden[:rows, :n_h]
-        self.neg_scale = -n_pos / n_neg
+        # a 0-dim tensor: in-place products with it skip the per-call wrapping of a Python number
+        self.neg_scale = torch.tensor(-n_pos / n_neg, device=self.hidden.device, dtype=self.hidden.dtype)
 
 
 class UniformStream:
@@ -85,21 +86,24 @@ class UniformStream:
         self._next = self._steps = 0
 
     def take(self, k: int, n: int, n_visible: int, n_hidden: int, device: torch.device, dtype: torch.dtype
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fresh independent U(0, 1) blocks ``(k, n, n_visible)`` and ``(k, n, n_hidden)``."""
+             ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        """Fresh independent U(0, 1) blocks for one update: ``k`` of ``(n, n_visible)`` and ``k``
+        of ``(n, n_hidden)`` (views, made for the whole chunk at once)."""
         key = (k, n, n_visible, n_hidden, device, dtype)
         if self._key != key:
             steps = max(1, min(512, self.CHUNK_FLOATS // (k * n * (n_visible + n_hidden))))
             self._visible = torch.empty(steps, k, n, n_visible, device=device, dtype=dtype)
             self._hidden = torch.empty(steps, k, n, n_hidden, device=device, dtype=dtype)
+            self._blocks = [(tuple(v.unbind(0)), tuple(h.unbind(0)))
+                            for v, h in zip(self._visible.unbind(0), self._hidden.unbind(0))]
             self._key, self._next, self._steps = key, steps, steps
         if self._next >= self._steps:
             self._visible.uniform_(generator=self.generator)
             self._hidden.uniform_(generator=self.generator)
             self._next = 0
-        j = self._next
+        block = self._blocks[self._next]
         self._next += 1
-        return self._visible[j], self._hidden[j]
+        return block
 
 
 class PackedRBMUpdate:
@@ -111,6 +115,7 @@ class PackedRBMUpdate:
     def __init__(self, generator: torch.Generator | None):
         self.uniforms = UniformStream(generator)
         self._packed: torch.Tensor | None = None
+        self._inv_t_key: tuple | None = None
 
     def _weights(self, packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(P[:, :n_h], P[:n_v].T)``: visible rows → hidden units, hidden rows → visible units."""
@@ -121,11 +126,21 @@ class PackedRBMUpdate:
         return self._to_hidden, self._to_visible
 
     @staticmethod
-    def _probs(out: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, inv_t: float) -> torch.Tensor:
+    def _probs(out: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, inv_t: torch.Tensor | None
+               ) -> torch.Tensor:
         torch.mm(rows, weights, out=out)
-        if inv_t != 1.0:
+        if inv_t is not None:
             out.mul_(inv_t)
         return out.sigmoid_()
+
+    def _inverse_temperature(self, temperature: float, like: torch.Tensor) -> torch.Tensor | None:
+        """``1/T`` as a cached 0-dim tensor, ``None`` at ``T = 1``."""
+        if temperature == 1.0:
+            return None
+        if self._inv_t_key != (temperature, like.device, like.dtype):
+            self._inv_t = torch.tensor(1.0 / temperature, device=like.device, dtype=like.dtype)
+            self._inv_t_key = (temperature, like.device, like.dtype)
+        return self._inv_t
 
     def negatives(self, packed: torch.Tensor, b: ChainBuffers, data: torch.Tensor, index: torch.Tensor,
                   n_pos: int, k: int, temperature: float, persistent: bool, chain_hidden_valid: bool = True) -> None:
@@ -139,7 +154,7 @@ class PackedRBMUpdate:
         b.set_positive_rows(n_pos)
         torch.index_select(data, 0, index, out=b.pos_rows)
         to_hidden, to_visible = self._weights(packed)
-        inv_t = 1.0 / temperature
+        inv_t = self._inverse_temperature(temperature, packed)
         u_vis, u_hid = self.uniforms.take(k, b.n_neg, b.n_visible, b.n_hidden, packed.device, packed.dtype)
         if not persistent:
             if b.n_neg != n_pos:
