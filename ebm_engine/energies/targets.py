@@ -234,12 +234,14 @@ class Banana(Target):
         return _normal_log_prob(x1, 0.0, self.s1) + _normal_log_prob(x2, self.b * (x1 ** 2 - self.s1 ** 2), self.s2)
 
     def _closed_form(self, x):
-        x1, x2 = x[:, 0], x[:, 1]
-        s1, s2, b = self.s1, self.s2, self.b
-        d = x2 - b * (x1 * x1 - s1 * s1)
-        r = d / (s2 * s2)                                              # ∂E/∂x2
-        e = 0.5 * (x1 * x1 / (s1 * s1) + d * r) + math.log(s1 * s2) + _LOG_2PI
-        return e, torch.stack([x1 / (s1 * s1) - 2.0 * b * x1 * r, r], dim=1)
+        x1, x2 = x.unbind(1)
+        s1_sq, s2_sq, b = self.s1 ** 2, self.s2 ** 2, self.b
+        x1_sq = x1 * x1
+        d = torch.add(x2, x1_sq, alpha=-b).add_(b * s1_sq)            # x2 - b (x1² - s1²)
+        r = d / s2_sq                                                  # ∂E/∂x2
+        e = torch.mul(x1_sq, 0.5 / s1_sq).addcmul_(d, r, value=0.5).add_(math.log(self.s1 * self.s2) + _LOG_2PI)
+        g1 = torch.mul(r, -2.0 * b).add_(1.0 / s1_sq).mul_(x1)       # x1/s1² - 2 b x1 r
+        return e, torch.stack([g1, r], dim=1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         z = self._randn((_check_count(n), 2), generator)

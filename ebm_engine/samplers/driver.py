@@ -133,17 +133,22 @@ def sample(energy: Energy, x0: torch.Tensor, kernel: Any, n_steps: int, step_siz
 
     _sync(device)
     start = time.perf_counter()
+    settled_steps = 0   # steps where every chain moved: counted here, not per chain
     for j in range(n_steps):
         state, info = kernel.step(energy, state, step_size, temperature, generator)
-        n_accepted += info.accepted.to(torch.int64)
-        n_divergent += info.divergent.to(torch.int64)
+        if info.all_accepted:
+            settled_steps += 1
+        else:
+            n_accepted.add_(info.accepted)
+            n_divergent.add_(info.divergent)
         n_grad_evals += int(info.n_grad_evals)
         if (j + 1) % keep_every == 0:
             k = (j + 1) // keep_every - 1
-            samples[k] = state.x.detach().to("cpu", torch.float32)
-            energies[k] = state.energy.detach().to("cpu", torch.float32)
+            samples[k].copy_(state.x)
+            energies[k].copy_(state.energy)
         if callback is not None:
             callback(warmup + j, state, info)
+    n_accepted += settled_steps
     _sync(device)
     elapsed = time.perf_counter() - start
 

@@ -14,7 +14,8 @@ import math
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive, per_chain_sum, randn_on
+from ebm_engine.samplers.state import (SamplerState, SettledChains, StepInfo, all_finite, check_positive,
+                                       randn_on)
 
 
 class Langevin:
@@ -36,6 +37,7 @@ class Langevin:
             raise ValueError(f"clamp must be (low, high) with low < high, got {clamp}")
         self.noise_scale = noise_scale
         self.clamp = clamp
+        self._settled = SettledChains()
 
     def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
         e, g = energy.energy_and_grad(x)
@@ -47,22 +49,23 @@ class Langevin:
         temperature = check_positive("temperature", temperature)
         noise_std = math.sqrt(2.0 * step_size) if self.noise_scale is None else self.noise_scale
         noise = randn_on(state.x.shape, state.x, generator)
-        x_new = state.x - (step_size / temperature) * state.grad + noise_std * noise
+        x_new = torch.add(state.x, state.grad, alpha=-step_size / temperature).add_(noise, alpha=noise_std)
         if self.clamp is not None:
             x_new = x_new.clamp(*self.clamp)
         project = getattr(energy, "project", None)
         if callable(project) and not isinstance(project, torch.nn.Module):
             x_new = project(x_new)
         e_new, g_new = energy.energy_and_grad(x_new)
-        # x and ∇E are finite wherever their per-chain sum is: one reduction each instead of a full mask
-        finite = (torch.isfinite(e_new) & torch.isfinite(per_chain_sum(x_new))
-                  & torch.isfinite(per_chain_sum(g_new)))
-        if bool(finite.all()):   # the common case: no chain to hold back
-            new_state = SamplerState(x_new, e_new, g_new)
-        else:
-            keep = finite.view(-1, *([1] * (x_new.dim() - 1)))
-            new_state = SamplerState(torch.where(keep, x_new, state.x), torch.where(finite, e_new, state.energy),
-                                     torch.where(keep, g_new, state.grad))
+        # One reduction for the common case: a NaN or inf anywhere makes the total non-finite (a
+        # finite overflow only sends the step to the exact per-chain check below).
+        if torch.isfinite(torch.add(x_new, g_new).sum() + e_new.sum()):
+            accepted, accept_prob, divergent = self._settled.get(x_new)
+            return SamplerState(x_new, e_new, g_new), StepInfo(accepted, accept_prob, divergent, e_new,
+                                                               all_accepted=True)
+        finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(g_new)
+        keep = finite.view(-1, *([1] * (x_new.dim() - 1)))
+        new_state = SamplerState(torch.where(keep, x_new, state.x), torch.where(finite, e_new, state.energy),
+                                 torch.where(keep, g_new, state.grad))
         info = StepInfo(accepted=finite, accept_prob=finite.to(state.x.dtype), divergent=~finite,
                         energy=new_state.energy)
         return new_state, info

@@ -27,6 +27,25 @@ class StepInfo:
     divergent: torch.Tensor     # bool (n_chains,): non-finite or exploding proposal
     energy: torch.Tensor        # (n_chains,) energy at the new positions
     n_grad_evals: int = 1       # gradient evaluations per chain this step
+    all_accepted: bool = False  # True: every chain accepted and none diverged (lets callers skip counting)
+
+
+class SettledChains:
+    """Read-only per-chain constants for a step where every chain moved and none diverged:
+    ``accepted`` all true, ``accept_prob`` all one, ``divergent`` all false (made once per shape)."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+
+    def get(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        key = (like.shape[0], like.device, like.dtype)
+        if key != self._key:
+            n = like.shape[0]
+            self._values = (torch.ones(n, dtype=torch.bool, device=like.device),
+                            torch.ones(n, dtype=like.dtype, device=like.device),
+                            torch.zeros(n, dtype=torch.bool, device=like.device))
+            self._key = key
+        return self._values
 
 
 def per_chain_norm(t: torch.Tensor) -> torch.Tensor:
@@ -55,10 +74,12 @@ def all_finite(t: torch.Tensor) -> torch.Tensor:
 def randn_on(shape: torch.Size, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Standard normals drawn on the generator's device, returned on ``like``'s device and dtype."""
     device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
+    z = torch.randn(shape, generator=generator, device=device, dtype=like.dtype)
+    return z if device == like.device else z.to(like.device)
 
 
 def rand_on(n: int, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """``n`` uniforms on [0, 1), one per chain, on ``like``'s device and dtype."""
     device = generator.device if generator is not None else like.device
-    return torch.rand((n,), generator=generator, device=device, dtype=like.dtype).to(like.device)
+    u = torch.rand((n,), generator=generator, device=device, dtype=like.dtype)
+    return u if device == like.device else u.to(like.device)

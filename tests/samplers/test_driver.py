@@ -138,3 +138,25 @@ def test_ula_bias_shrinks_with_the_step_size():
     se = 2.0 * math.sqrt(6.0 / n)
     assert errors[0.2] - errors[0.05] > Z * se, errors
     assert errors[0.2] == pytest.approx(math.hypot(1.0, 1 / (1 - 0.2 / 3.6) - 1), abs=Z * se)
+
+
+def test_langevin_counts_mix_settled_and_divergent_steps():
+    """Steps where every chain moves are counted in bulk; the others per chain: both must add up."""
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        e = TARGET(x)
+        if calls["n"] % 3 == 0:                         # every third evaluation poisons chain 2
+            e = e.clone()
+            e[2] = float("nan")
+        return e
+
+    x0 = TARGET.sample(5, gen(10))
+    run = sample(FunctionEnergy(flaky), x0, "langevin", n_steps=30, step_size=0.05, generator=gen(11))
+    # evaluation 1 is init; step j (1-based) is evaluation j + 1: poisoned when (j + 1) % 3 == 0
+    poisoned_steps = sum((j + 1) % 3 == 0 for j in range(1, 31))
+    assert int(run.divergences[2]) == poisoned_steps == 10
+    assert int(run.divergences.sum()) == poisoned_steps
+    assert run.accept_rate[2] == pytest.approx(1 - poisoned_steps / 30)
+    assert torch.equal(run.accept_rate[[0, 1, 3, 4]], torch.ones(4, dtype=run.accept_rate.dtype))
