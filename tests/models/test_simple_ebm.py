@@ -144,3 +144,33 @@ def test_a_subclass_with_its_own_energy_falls_back_to_autograd():
     x = torch.randn(4, 2, dtype=torch.float64)
     _, g = model.energy_and_grad(x)
     assert torch.allclose(g, Energy.energy_and_grad(model, x)[1], atol=1e-12)
+
+
+def test_copies_differentiate_their_own_weights():
+    import copy
+    import pickle
+
+    torch.manual_seed(3)
+    model = SimpleEBM(2, 16, 2)
+    x = torch.randn(7, 2)
+    _, g = model.energy_and_grad(x)
+    twin = copy.deepcopy(model)
+    restored = pickle.loads(pickle.dumps(model))
+    with torch.no_grad():
+        twin.network[0].weight.mul_(2.0)          # an in-place change, as an optimiser makes
+    _, g_twin = twin.energy_and_grad(x)
+    assert torch.allclose(g_twin, Energy.energy_and_grad(twin, x)[1], atol=1e-6)
+    assert not torch.allclose(g_twin, g)
+    assert torch.equal(model.energy_and_grad(x)[1], g) and torch.equal(restored.energy_and_grad(x)[1], g)
+
+
+def test_gradient_follows_optimiser_steps_and_batch_sizes():
+    torch.manual_seed(4)
+    model = SimpleEBM(2, 16, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for n in (5, 9, 5):
+        x = torch.randn(n, 2)
+        assert torch.allclose(model.energy_and_grad(x)[1], Energy.energy_and_grad(model, x)[1], atol=1e-6)
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
