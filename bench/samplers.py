@@ -18,8 +18,12 @@ Samplers, like for like
   torchebm  ``LangevinDynamics(model, step_size=eps, noise_scale=1.0)`` and
             ``HamiltonianMonteCarlo(model, step_size=eps, n_leapfrog_steps=L)``, identity mass.
   The energy is handed to torchebm wrapped in a ``torchebm.core.BaseModel`` whose ``forward`` calls
-  the very same ``Energy`` module, so both libraries evaluate the same function with the same
-  arithmetic; torchebm differentiates it with its own ``BaseModel.gradient`` (autograd).
+  the very same ``Energy`` module, so both libraries evaluate the same function; torchebm
+  differentiates it with its own ``BaseModel.gradient`` (autograd). Ours calls the energy's own
+  ``energy_and_grad``, which is part of what is measured: the closed form for banana
+  (``Target._closed_form``) and a hand-written backward pass for the MLP (``MLPGradient``: one
+  GEMM per layer on ``[Wᵀ; b]``, reused buffers); both equal autograd's values (tests/energies,
+  tests/models).
 
 Step-size mapping (read from torchebm 0.8.x source)
   torchebm Langevin = ``EulerMaruyamaIntegrator`` with drift ``-∇U`` and diffusion ``D = noise_scale²``:
@@ -44,8 +48,9 @@ Timing
 
 Matmul bound (4096 chains, Langevin, MLP)
   GEMM FLOPs of one forward pass per chain: F = 2·(2·256 + 256·256 + 256·1) = 132,608.
-  ``autograd.grad`` w.r.t. the input only runs the input-gradient GEMMs (no weight gradients; checked
-  with torch.profiler), which cost the same as the forward ones: one Langevin chain-step = 2F =
+  The input gradient needs only the input-gradient GEMMs (no weight gradients: true of autograd,
+  checked with torch.profiler, and of the hand-written pass), which cost the same as the forward
+  ones: one Langevin chain-step = 2F =
   265,216 FLOPs. The rougher "3× forward" rule (which would include weight gradients) is printed
   too; the goal is judged against the stricter 2F bound. GEMM rate: the sustained rate of
   ``addmm`` at the MLP's hidden shape (4096×256 · 256×256, the GEMM that dominates), the better of
@@ -53,7 +58,7 @@ Matmul bound (4096 chains, Langevin, MLP)
   Bound: max chain-steps/s = GEMM rate / FLOPs per chain-step. For context the script also times
   ``energy_and_grad`` alone (no sampler around it, same chains, same number of calls, in the same
   interleaved rounds) for the MLP at 64 and 4096 chains and banana at 64: the ceiling of any
-  sampler that takes one autograd gradient per step.
+  sampler that takes one such gradient per step.
 
     .venv/bin/python bench/samplers.py            # full run (~2.5 min on 2 idle cores)
     .venv/bin/python bench/samplers.py --quick    # 64 and 4096 chains, 3-point grids, half the steps (~1 min)
