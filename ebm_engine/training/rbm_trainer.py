@@ -260,6 +260,8 @@ class RBMTrainer:
         cfg = self.config
         rows = max(cfg.batch_size, cfg.n_persistent) * 2
         work = rows * (self.rbm.n_visible + 1) * (self.rbm.n_hidden + 1)
+        # a second CPU thread, when allowed, draws the next chunk of uniforms meanwhile
+        self._kernel.uniforms.prefetch = torch.get_num_threads() > 1
         with torch.no_grad(), threads_for_product(work, self.data.device):
             return self._train(n_updates)
 

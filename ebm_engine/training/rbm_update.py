@@ -21,6 +21,8 @@ update, and its visible sample; the next update continues from ``h`` (as scikit-
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import torch
 
 
@@ -74,34 +76,71 @@ class ChainBuffers:
         self.neg_scale = torch.tensor(-n_pos / n_neg, device=self.hidden.device, dtype=self.hidden.dtype)
 
 
+_FILLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ebm-rbm-uniforms")
+
+
+class _Chunk:
+    """Uniform buffers for ``steps`` updates and their per-update views."""
+
+    def __init__(self, steps: int, k: int, n: int, n_visible: int, n_hidden: int, device, dtype):
+        self.visible = torch.empty(steps, k, n, n_visible, device=device, dtype=dtype)
+        self.hidden = torch.empty(steps, k, n, n_hidden, device=device, dtype=dtype)
+        self.blocks = [(tuple(v.unbind(0)), tuple(h.unbind(0)))
+                       for v, h in zip(self.visible.unbind(0), self.hidden.unbind(0))]
+
+    def fill(self, generator: torch.Generator) -> None:
+        self.visible.uniform_(generator=generator)
+        self.hidden.uniform_(generator=generator)
+
+
 class UniformStream:
     """Uniforms for the Bernoulli draws of many updates, drawn in one call per chunk into reused
-    buffers (fresh memory for every chunk would cost as much as drawing the numbers)."""
+    buffers (fresh memory for every chunk would cost as much as drawing the numbers).
+
+    The stream has its own generator, seeded once from ``generator``: the numbers do not depend
+    on how they are produced. With ``prefetch`` (on the CPU, when more than one thread may be
+    used) the next chunk is drawn on a background thread while the current one is consumed.
+    """
 
     CHUNK_FLOATS = 1 << 20
 
     def __init__(self, generator: torch.Generator | None):
-        self.generator = generator
+        device = generator.device if generator is not None else torch.device("cpu")
+        seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator, device=device))
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.prefetch = False
         self._key: tuple | None = None
+        self._pending: Future | None = None
         self._next = self._steps = 0
+
+    def _settle(self) -> None:
+        """Wait for a background fill, so the generator and the buffers are ours again."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
 
     def take(self, k: int, n: int, n_visible: int, n_hidden: int, device: torch.device, dtype: torch.dtype
              ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
         """Fresh independent U(0, 1) blocks for one update: ``k`` of ``(n, n_visible)`` and ``k``
         of ``(n, n_hidden)`` (views, made for the whole chunk at once)."""
-        key = (k, n, n_visible, n_hidden, device, dtype)
+        key = (k, n, n_visible, n_hidden, device, dtype, self.prefetch and device.type == "cpu")
         if self._key != key:
+            self._settle()
             steps = max(1, min(512, self.CHUNK_FLOATS // (k * n * (n_visible + n_hidden))))
-            self._visible = torch.empty(steps, k, n, n_visible, device=device, dtype=dtype)
-            self._hidden = torch.empty(steps, k, n, n_hidden, device=device, dtype=dtype)
-            self._blocks = [(tuple(v.unbind(0)), tuple(h.unbind(0)))
-                            for v, h in zip(self._visible.unbind(0), self._hidden.unbind(0))]
+            self._current = _Chunk(steps, k, n, n_visible, n_hidden, device, dtype)
+            self._spare = _Chunk(steps, k, n, n_visible, n_hidden, device, dtype) if key[-1] else None
             self._key, self._next, self._steps = key, steps, steps
         if self._next >= self._steps:
-            self._visible.uniform_(generator=self.generator)
-            self._hidden.uniform_(generator=self.generator)
+            if self._spare is None:
+                self._current.fill(self.generator)
+            else:
+                if self._pending is None:            # first chunk: nothing was drawn ahead
+                    self._spare.fill(self.generator)
+                self._settle()
+                self._current, self._spare = self._spare, self._current
+                self._pending = _FILLER.submit(self._spare.fill, self.generator)
             self._next = 0
-        block = self._blocks[self._next]
+        block = self._current.blocks[self._next]
         self._next += 1
         return block
 
@@ -113,6 +152,7 @@ class PackedRBMUpdate:
     """
 
     def __init__(self, generator: torch.Generator | None):
+        self.generator = generator
         self.uniforms = UniformStream(generator)
         self._packed: torch.Tensor | None = None
         self._inv_t_key: tuple | None = None
@@ -163,7 +203,7 @@ class PackedRBMUpdate:
             first_hidden = 1
         else:
             if not chain_hidden_valid:
-                fresh = torch.rand(b.neg_hidden.shape, generator=self.uniforms.generator, device=packed.device,
+                fresh = torch.rand(b.neg_hidden.shape, generator=self.generator, device=packed.device,
                                    dtype=packed.dtype)
                 torch.lt(fresh, self._probs(b.neg_hidden, b.neg_rows, to_hidden, inv_t), out=b.h_sample_units)
             first_hidden = 0
