@@ -146,7 +146,6 @@ class RBMTrainer:
             start = bernoulli(self.data.mean(dim=0).expand(n, -1).contiguous(), self.generator)
         chains.negatives.copy_(start)
         chains.v_probs.copy_(start)
-        self._chain_hidden_valid = False
         return chains
 
     @property
@@ -279,8 +278,7 @@ class RBMTrainer:
             idx, n_pos, epoch, fraction = self._next_indices()
             if not persistent:
                 chains = self._cd_chains(n_pos)
-            kernel.negatives(packed, chains, data, idx, n_pos, k, t, persistent, self._chain_hidden_valid)
-            self._chain_hidden_valid |= persistent
+            kernel.negatives(packed, chains, data, idx, n_pos, k, t, persistent)
             measured = every > 0 and self.step_count % every == 0
             if measured:
                 w_before = rbm.W.clone()
@@ -336,7 +334,6 @@ class RBMTrainer:
         probs, sample = self.rbm.gibbs(self.fantasy, k, self.generator, t)
         self.fantasy_probs.copy_(probs)
         self.fantasy.copy_(sample)
-        self._chain_hidden_valid = False
         return self.fantasy
 
     @torch.no_grad()

@@ -46,7 +46,7 @@ def test_packed_step_equals_the_reference_update(persistent, n_neg, n_pos, k, t,
     buffers.negatives.copy_(binary(n_neg, 6, seed=3))
     kernel = PackedRBMUpdate(gen(4))
     index = torch.tensor([3, 11, 0, 19, 7][:n_pos])
-    kernel.negatives(packed, buffers, with_unit(data), index, n_pos, k, t, persistent, chain_hidden_valid=False)
+    kernel.negatives(packed, buffers, with_unit(data), index, n_pos, k, t, persistent)
 
     v_pos, v_neg = buffers.positives.clone(), buffers.negatives.clone()
     assert torch.equal(v_pos, data[index])
@@ -92,8 +92,8 @@ def test_persistent_chains_sample_the_tempered_model(t):
     buffers.negatives.copy_(binary(n, 4, seed=7))
     kernel = PackedRBMUpdate(gen(8))
     data = with_unit(binary(1, 4, seed=9))
-    for sweep in range(25):
-        kernel.negatives(packed, buffers, data, torch.tensor([0]), 1, 1, t, True, chain_hidden_valid=sweep > 0)
+    for _ in range(25):
+        kernel.negatives(packed, buffers, data, torch.tensor([0]), 1, 1, t, True)
     _, exact = exact_visible_distribution(rbm, t)
     _, other = exact_visible_distribution(rbm, 3.0 - t)
     tv = 0.5 * (empirical(buffers.negatives, 4) - exact).abs().sum()
@@ -101,15 +101,22 @@ def test_persistent_chains_sample_the_tempered_model(t):
     assert 0.5 * (other - exact).abs().sum() > 0.1   # the wrong temperature would be caught
 
 
-def test_cd_negatives_follow_one_gibbs_sweep_from_the_data():
-    """CD-1 negatives from a fixed v0 have the law Σ_h p(h | v0) p(v | h)."""
+@pytest.mark.parametrize("persistent", [False, True])
+def test_negatives_are_one_gibbs_sweep_from_their_start(persistent):
+    """CD-1 negatives start at the data, PCD-1 negatives at the chains' visible state: from a
+    fixed v0 both have the law Σ_h p(h | v0) p(v | h) under the current parameters."""
     rbm = random_rbm(4, 3, seed=10, std=1.2)
     packed = rbm.packed()
     n = 6000
     v0 = torch.tensor([[1.0, 0.0, 1.0, 1.0]], dtype=F64)
     buffers = ChainBuffers(n, n, 4, 3, torch.device("cpu"), F64)
     kernel = PackedRBMUpdate(gen(11))
-    kernel.negatives(packed, buffers, with_unit(v0), torch.zeros(n, dtype=torch.long), n, 1, 1.0, False)
+    if persistent:
+        buffers.negatives.copy_(v0.expand(n, -1))
+        data, index, n_pos = with_unit(binary(1, 4, seed=12)), torch.tensor([0]), 1
+    else:
+        data, index, n_pos = with_unit(v0), torch.zeros(n, dtype=torch.long), n
+    kernel.negatives(packed, buffers, data, index, n_pos, 1, 1.0, persistent)
     hs = torch.tensor(list(itertools.product([0.0, 1.0], repeat=3)), dtype=F64)
     states = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4)), dtype=F64)
     ph = rbm.h_probs(v0)[0]
