@@ -12,13 +12,15 @@ Built the way image EBMs (IGEBM, JEM) found necessary:
 The network halves the resolution with stride-2 convolutions until it is at most 4×4, then a
 linear head maps the features to one energy per image.
 
-Memory-efficient mode (``checkpointing=True``): each resolution stage runs under
-``torch.utils.checkpoint``, so its inner activations are recomputed during the backward pass
-instead of being kept. Energies and gradients are the same as without it. The layer weights
+Memory-efficient mode (``checkpointing=True``): the L convolutions run in segments of ``⌈√L⌉``
+layers under ``torch.utils.checkpoint``; only each segment's input is kept, and the activations
+inside a segment are recomputed during the backward pass. Energies and gradients are the same as without it. The layer weights
 (including spectral-normalised ones) are computed once per forward and passed into the
-checkpointed stages, so the recomputation uses exactly the same weights.
+checkpointed segments, so the recomputation uses exactly the same weights.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -84,14 +86,20 @@ class ConvEBM(Energy):
             h = self.activation(F.conv2d(h, weights[2 * k], weights[2 * k + 1], stride=stride, padding=padding))
         return h
 
+    def segments(self) -> list[list[tuple[int, int, int]]]:
+        """The layers in runs of ``⌈√L⌉`` (checkpointed mode): memory grows like √L instead of L."""
+        layers = [layer for stage in self.stages for layer in stage]
+        size = math.ceil(math.sqrt(len(layers)))
+        return [layers[i:i + size] for i in range(0, len(layers), size)]
+
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         h = self.as_images(x)
         use_checkpoint = self.checkpointing and torch.is_grad_enabled()
-        for stage in self.stages:
+        for segment in (self.segments() if use_checkpoint else self.stages):
             # weights are materialised once (spectral norm runs its power iteration here, not twice)
-            weights = [t for index, _, _ in stage for t in (self.convs[index].weight, self.convs[index].bias)]
+            weights = [t for index, _, _ in segment for t in (self.convs[index].weight, self.convs[index].bias)]
             if use_checkpoint:
-                h = checkpoint(self._run_stage, h, stage, *weights, use_reentrant=False)
+                h = checkpoint(self._run_stage, h, segment, *weights, use_reentrant=False)
             else:
-                h = self._run_stage(h, stage, *weights)
+                h = self._run_stage(h, segment, *weights)
         return self.head(h.flatten(1)).squeeze(-1)
