@@ -160,21 +160,8 @@ class EBMGeneratorTrainer:
         if not diverged:
             self.energy_optimizer.step()
 
-        with frozen(self.energy):
-            images = self.generator_net(z)
-            e_gen = self.energy(images)
-            entropy = nearest_neighbour_entropy(images)
-            generator_loss = e_gen.mean() - cfg.entropy_weight * entropy
-            if cfg.refine_steps > 0 and cfg.cooperative_weight > 0:
-                generator_loss = generator_loss + cfg.cooperative_weight * (
-                    (images - refined).pow(2).flatten(1).sum(dim=1).mean())
-        self.generator_optimizer.zero_grad(set_to_none=True)
-        generator_loss.backward()
-        generator_norm = self._clipped_norm(self.generator_net)
-        if not diverged and torch.isfinite(generator_loss) and generator_norm == generator_norm:
-            self.generator_optimizer.step()
-        else:
-            diverged = True
+        generator_loss, e_gen, entropy, generator_ok = self.generator_step(z, refined, apply=not diverged)
+        diverged = diverged or not generator_ok
         diverged = diverged or not all(torch.isfinite(p).all() for m in (self.energy, self.generator_net)
                                        for p in m.parameters())
         self.step_count += 1
@@ -187,6 +174,30 @@ class EBMGeneratorTrainer:
         return EBMGeneratorStats(self.step_count, float(loss.detach()), float(generator_loss.detach()),
                                  float(e_pos.detach().mean()), float(e_neg.detach().mean()),
                                  float(e_gen.detach().mean()), float(entropy.detach()), grad_norm, diverged)
+
+    def generator_step(self, z: torch.Tensor, refined: torch.Tensor | None = None,
+                       apply: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+        """One generator update on latent codes ``z`` with the energy frozen.
+
+        Returns the loss, the energies ``E(G(z))`` before the update, the entropy estimate, and
+        whether the update was finite (a non-finite one is not applied).
+        """
+        cfg = self.config
+        self.generator_net.train()
+        with frozen(self.energy):
+            images = self.generator_net(z)
+            e_gen = self.energy(images)
+            entropy = nearest_neighbour_entropy(images)
+            loss = e_gen.mean() - cfg.entropy_weight * entropy
+            if refined is not None and cfg.refine_steps > 0 and cfg.cooperative_weight > 0:
+                loss = loss + cfg.cooperative_weight * (images - refined).pow(2).flatten(1).sum(dim=1).mean()
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = self._clipped_norm(self.generator_net)
+        finite = bool(torch.isfinite(loss)) and norm == norm and norm != float("inf")
+        if finite and apply:
+            self.generator_optimizer.step()
+        return loss.detach(), e_gen.detach(), entropy.detach(), finite
 
     def _capture(self) -> dict:
         return {"energy": copy.deepcopy(self.energy.state_dict()),
