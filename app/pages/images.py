@@ -114,10 +114,11 @@ class ImagesPage(LabPage):
     @cached_property
     def view(self) -> pn.Column:
         bk = pn.pane.Bokeh
-        self.buffer_pane, self.proposals_pane = bk(self.buffer.figure), bk(self.proposals.figure, visible=False)
+        self.proposals.figure.visible = False
         return pn.Column(
             self.alert,
-            pn.Row(bk(self.samples.figure), self.buffer_pane, self.proposals_pane, bk(self.generation.figure)),
+            pn.Row(bk(self.samples.figure), bk(self.buffer.figure), bk(self.proposals.figure),
+                   bk(self.generation.figure)),
             pn.Row(bk(self.energy_curves.figure), bk(self.loss_curves.figure)),
             pn.Row(bk(self.fid_curves.figure), bk(self.is_curves.figure)),
             pn.Row(self.readouts.pane, self.quality_note),
@@ -130,8 +131,8 @@ class ImagesPage(LabPage):
             self.proposals.show(snapshot["proposals"])
         else:
             self.buffer.show(snapshot["buffer"])
-        if "view" in self.__dict__ and self.proposals_pane.visible != generator_model:
-            self.proposals_pane.visible, self.buffer_pane.visible = generator_model, not generator_model
+        if self.proposals.figure.visible != generator_model:   # the grid that fits the model
+            self.proposals.figure.visible, self.buffer.figure.visible = generator_model, not generator_model
         if "generation" in snapshot:
             self.generation.show(snapshot["generation"])
         self.energy_curves.update(snapshot["history"])

@@ -40,7 +40,7 @@ def test_grids_curves_quality_and_png_export(images_page):
     wait_until(page, lambda: page.readouts.values.get("fid", "–") != "–")
     pump(page, 5)
     assert page.samples.source.data["image"][0].shape == (53, 53)
-    assert page.buffer.source.data["image"][0].shape == (53, 53) and page.buffer_pane.visible
+    assert page.buffer.source.data["image"][0].shape == (53, 53) and page.buffer.figure.visible and not page.proposals.figure.visible
     assert len(page.energy_curves.source.data["step"]) >= 5 and len(page.fid_curves.source.data["step"]) >= 1
     png = page.samples_png().getvalue()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 100
@@ -52,7 +52,7 @@ def test_generator_model_shows_proposals_beside_refinements(images_page):
     page.model = "ebm_generator"
     page.step_button.clicks += 1
     wait_until(page, lambda: page.last_snapshot.get("model") == "ebm_generator" and page.last_snapshot["step"] == 1)
-    assert page.proposals_pane.visible and not page.buffer_pane.visible
+    assert page.proposals.figure.visible and not page.buffer.figure.visible
     assert page.proposals.source.data["image"][0].shape == (53, 53)
 
 
