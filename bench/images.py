@@ -14,7 +14,10 @@ Recipes (CPU, fixed seeds, ``ConvEBM(width=32, depth=1, swish)`` for every EBM, 
   real digits      500 training digits (the ceiling).
 
 Every recipe trains for the largest budget (default 10 minutes; ``--minutes 2,10``) and is scored
-when its training time (scoring excluded) passes each budget. Scores are the Fréchet distance of
+when its training time passes each budget. Training time is the CPU time of the recipe's process
+(``time.process_time``, one torch thread; scoring excluded): on an idle machine it equals wall time,
+and on a shared one it is not cut short by other processes. The recipes train in parallel
+processes (``--jobs``), which therefore does not change their figures. Scores are the Fréchet distance of
 the digit classifier's features against the 360 test digits, and the inception score
 (``ebm_engine.metrics.sample_quality``). Ratios are naive FID / lab FID at the same budget.
 
@@ -26,11 +29,11 @@ CD-style forward + backward (energy of a batch, gradients for weights and inputs
 ``checkpointing``; each mode runs in a fresh subprocess and reports the bytes autograd keeps for
 the backward pass (counted with ``saved_tensors_hooks``), the peak resident memory growth
 (``ru_maxrss`` after minus before, glibc's mmap threshold fixed at 64 KiB so that freed blocks leave
-at once) and the median time of 5 passes. On a CPU the peak also holds the convolutions' transient
+at once) and the median CPU time of 5 passes. On a CPU the peak also holds the convolutions' transient
 work buffers, which checkpointing does not shrink. The energies and gradients of
 the two modes match (tests/models/test_conv_ebm.py).
 
-    nice -n 10 .venv/bin/python bench/images.py                # 3 recipes x 10 min (~32 min)
+    nice -n 10 .venv/bin/python bench/images.py                # 3 recipes x 10 CPU minutes (~12 min on 3 idle cores)
     .venv/bin/python bench/images.py --minutes 0.25,0.5        # smoke run (~2 min)
     .venv/bin/python bench/images.py --memory-only             # only the checkpointing figures
 """
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -45,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -95,14 +100,19 @@ def make_recipe(recipe: str, images: torch.Tensor, seed: int):
     return energy, image_cd_trainer(energy, images, naive_image_config(), generator, init="gaussian"), generator
 
 
-def run_recipe(recipe: str, images: torch.Tensor, quality: SampleQuality, budgets_s: list[float], seed: int):
+def run_recipe(recipe: str, budgets_s: list[float], seed: int):
+    """Train one recipe, scoring it whenever its CPU time passes a budget; runs in its own process."""
+    torch.set_num_threads(1)
+    split = load_digits_grey()
+    images = split.train.reshape(-1, 1, 8, 8)
+    quality = SampleQuality(split)
     energy, trainer, generator = make_recipe(recipe, images, seed)
     results, grids, trained, iterations = [], {}, 0.0, 0
     for budget in budgets_s:
         while trained < budget:
-            start = time.perf_counter()
+            start = time.process_time()
             trainer.step()
-            trained += time.perf_counter() - start
+            trained += time.process_time() - start
             iterations += 1
         sets = scored_sets(recipe, trainer, energy, generator)
         for name, samples in sets.items():
@@ -132,7 +142,7 @@ def memory_probe(checkpointing: bool) -> dict:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times = []
     for i in range(5):
-        start = time.perf_counter()
+        start = time.process_time()
         xr = x.clone().requires_grad_(True)
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             energy = model(xr)
@@ -141,7 +151,7 @@ def memory_probe(checkpointing: bool) -> dict:
         loss = energy.mean() + 0.1 * energy.pow(2).mean()
         model.zero_grad(set_to_none=True)
         loss.backward()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"checkpointing": checkpointing, "kept_mib": kept_mib, "peak_mib": (peak - before) / 1024,
             "median_s": statistics.median(times), "parameters": sum(p.numel() for p in model.parameters())}
@@ -165,6 +175,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="budgets of 0.25 and 0.5 minutes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipes", default="lab ConvEBM,EBM + generator,naive (guide)")
+    parser.add_argument("--jobs", type=int, default=3, help="recipes trained at once, one process each")
     parser.add_argument("--memory-only", action="store_true")
     parser.add_argument("--memory-probe", choices=("on", "off"), help=argparse.SUPPRESS)
     parser.add_argument("--grid", default=str(GRID_PATH), help="where to write the sample grid PNG")
@@ -191,7 +202,6 @@ def main() -> int:
     budgets = [0.25, 0.5] if args.quick else [float(m) for m in args.minutes.split(",")]
     budgets_s = [60 * m for m in sorted(budgets)]
     split = load_digits_grey()
-    images = split.train.reshape(-1, 1, 8, 8)
     start = time.perf_counter()
     quality = SampleQuality(split)
     print(f"\ndigit classifier: test accuracy {quality.classifier.test_accuracy:.3f}, "
@@ -204,8 +214,10 @@ def main() -> int:
           f"uniform noise: FID {noise['fid']:.2f} IS {noise['inception_score']:.2f}\n")
 
     rows, grids = [], {}
-    for recipe in [r.strip() for r in args.recipes.split(",")]:
-        result, grid = run_recipe(recipe, images, quality, budgets_s, args.seed)
+    recipes = [r.strip() for r in args.recipes.split(",")]
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        outcomes = list(pool.map(run_recipe, recipes, [budgets_s] * len(recipes), [args.seed] * len(recipes)))
+    for recipe, (result, grid) in zip(recipes, outcomes):
         rows += result
         grids.update({f"{recipe}: {name}": g for name, g in grid.items()})
 
