@@ -64,3 +64,17 @@ def test_missing_mnist_folder_and_unknown_model_are_clear_errors(tmp_path):
         ImagesJob({"dataset": "mnist"})
     with pytest.raises(ValueError, match="model"):
         ImagesJob({"model": "gan"})
+
+
+def test_mnist_format_folder_trains_on_28x28_images(tmp_path):
+    from tests.data.test_idx import mnist_folder
+
+    folder = mnist_folder(tmp_path / "mnist", n_train=40, n_test=20)
+    job = ready(ImagesJob({**SMALL, "dataset": "mnist", "mnist_folder": str(folder), "quality_samples": 20},
+                          knobs={"langevin_steps": 2}))
+    assert job.energy.image_shape == (28, 28)
+    for _ in range(3):
+        job.step()
+    snap = job.snapshot()
+    assert snap["shape"] == (28, 28) and snap["samples"].shape == (6 * 28 + 5, 6 * 28 + 5)
+    assert np.isfinite(snap["history"]["loss"]).all()
