@@ -231,7 +231,8 @@ def main() -> int:
     print(f"| real digits (ceiling) | train | – | – | {ceiling['fid']:.2f} | {ceiling['inception_score']:.2f} | – |")
 
     panels = [tile(g.reshape(-1, 8, 8)[:48], cols=8, bottom_up=False) for g in grids.values()]
-    gap = np.full((panels[0].shape[0], 3), np.nan, np.float32)
+    gap = np.full((panels[0].shape[0], 7), np.nan, np.float32)
+    gap[:, 3] = 0.5   # a grey rule between the panels
     mosaic = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1)
     Path(args.grid).write_bytes(mosaic_png(mosaic, scale=6, bottom_up=False))
     print(f"\nsample grid ({', '.join(grids)}) written to {args.grid}")
