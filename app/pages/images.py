@@ -55,13 +55,15 @@ class ImagesPage(LabPage):
         self.energy_curves = LiveCurves({"e_data": "E(data)", "e_samples": "E(samples)"}, title="Energies",
                                         height=220, width=400)
         self.loss_curves = LiveCurves({"loss": "loss"}, title="Loss", height=220, width=400)
-        self.fid_curves = LiveCurves({"fid": "samples", "fid_other": "second set"}, title="Fréchet distance (lower is better)",
+        self.fid_curves = LiveCurves({"fid": QUALITY_LABELS["conv_ebm"][0], "fid_other": QUALITY_LABELS["conv_ebm"][1]}, title="Fréchet distance (lower is better)",
                                      height=220, width=400)
-        self.is_curves = LiveCurves({"inception_score": "samples", "inception_score_other": "second set"},
+        self.is_curves = LiveCurves({"inception_score": QUALITY_LABELS["conv_ebm"][0],
+                                     "inception_score_other": QUALITY_LABELS["conv_ebm"][1]},
                                     title="Inception score (higher is better)", height=220, width=400)
-        self.readouts = Readouts([("fid", "Fréchet distance"), ("inception_score", "inception score"),
-                                  ("fid_other", "Fréchet distance, second set"),
-                                  ("inception_score_other", "inception score, second set"),
+        self.is_curves.figure.legend.location = "bottom_right"
+        self.readouts = Readouts([("fid", "Fréchet distance (first set)"), ("inception_score", "inception score (first set)"),
+                                  ("fid_other", "Fréchet distance (second set)"),
+                                  ("inception_score_other", "inception score (second set)"),
                                   ("quality_step", "measured at iteration"),
                                   ("classifier_accuracy", "digit classifier test accuracy"),
                                   ("generation_step", "generation step")])
@@ -141,7 +143,10 @@ class ImagesPage(LabPage):
         self.is_curves.update(snapshot["quality_history"])
         self.readouts.update(snapshot)
         main, other = QUALITY_LABELS.get(snapshot.get("model"), ("samples", "second set"))
-        note = f"Quality of **{main}** (samples) and **{other}** (second set) against the test digits."
+        self.fid_curves.relabel({"fid": main, "fid_other": other})
+        self.is_curves.relabel({"inception_score": main, "inception_score_other": other})
+        note = (f"First set: **{main}**; second set: **{other}**. Both are scored against the test digits "
+                f"with a small digit classifier's features.")
         if snapshot.get("quality_error"):
             note = f"Sample quality unavailable: {snapshot['quality_error']}"
         elif snapshot.get("classifier_accuracy") is None:

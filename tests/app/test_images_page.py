@@ -45,6 +45,7 @@ def test_grids_curves_quality_and_png_export(images_page):
     png = page.samples_png().getvalue()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 100
     assert "replay buffer" in page.quality_note.object
+    assert [item.label.value for item in page.fid_curves.figure.legend.items] == ["replay buffer", "short-run from noise"]
 
 
 def test_generator_model_shows_proposals_beside_refinements(images_page):
@@ -54,6 +55,7 @@ def test_generator_model_shows_proposals_beside_refinements(images_page):
     wait_until(page, lambda: page.last_snapshot.get("model") == "ebm_generator" and page.last_snapshot["step"] == 1)
     assert page.proposals.figure.visible and not page.buffer.figure.visible
     assert page.proposals.source.data["image"][0].shape == (53, 53)
+    assert [item.label.value for item in page.is_curves.figure.legend.items] == ["refined proposals", "raw proposals"]
 
 
 def test_generate_from_noise_animates_and_knobs_apply(images_page):
