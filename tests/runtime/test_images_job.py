@@ -78,3 +78,13 @@ def test_mnist_format_folder_trains_on_28x28_images(tmp_path):
     snap = job.snapshot()
     assert snap["shape"] == (28, 28) and snap["samples"].shape == (6 * 28 + 5, 6 * 28 + 5)
     assert np.isfinite(snap["history"]["loss"]).all()
+
+
+def test_same_seed_same_model_and_the_global_generator_is_untouched():
+    import torch
+
+    state = torch.get_rng_state()
+    first, second = ImagesJob({**SMALL, "seed": 3}), ImagesJob({**SMALL, "seed": 3})
+    assert torch.equal(torch.get_rng_state(), state)
+    for a, b in zip(first.energy.parameters(), second.energy.parameters()):
+        assert torch.equal(a, b)

@@ -83,10 +83,12 @@ class ImagesJob(Job):
         self.shape = tuple(self.split.shape)
         self.train = self.split.train.reshape(-1, 1, *self.shape).to(self.device)
         self.generator = make_generator(int(cfg["seed"]), self.device)
-        torch.manual_seed(int(cfg["seed"]))   # layer initialisation (the only global draw)
-        self.energy = ConvEBM(self.shape, width=int(cfg["width"]), depth=int(cfg["depth"]),
-                              activation=cfg["activation"], spectral_norm=bool(cfg["spectral_norm"]),
-                              checkpointing=bool(cfg["checkpointing"])).to(self.device)
+        with torch.random.fork_rng(devices=[]):   # seeded layer initialisation; the global RNG is restored
+            torch.manual_seed(int(cfg["seed"]))
+            self.energy = ConvEBM(self.shape, width=int(cfg["width"]), depth=int(cfg["depth"]),
+                                  activation=cfg["activation"], spectral_norm=bool(cfg["spectral_norm"]),
+                                  checkpointing=bool(cfg["checkpointing"])).to(self.device)
+            generator_net = ImageGenerator(self.shape).to(self.device) if cfg["model"] == "ebm_generator" else None
         if cfg["model"] == "conv_ebm":
             self.generator_net = None
             self.trainer = image_cd_trainer(self.energy, self.train,
@@ -94,7 +96,7 @@ class ImagesJob(Job):
                                                              buffer_size=int(cfg["buffer_size"])),
                                             self.generator)
         else:
-            self.generator_net = ImageGenerator(self.shape).to(self.device)
+            self.generator_net = generator_net
             self.trainer = EBMGeneratorTrainer(self.energy, self.generator_net, image_batches(self.train),
                                                EBMGeneratorConfig(batch_size=int(cfg["batch_size"])), self.generator)
         self.history = {k: deque(maxlen=5000) for k in ("step", "e_data", "e_samples", "loss")}
