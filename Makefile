@@ -32,6 +32,7 @@ bench: $(VENV)/.installed
 	-$(BIN)/python bench/train_2d.py
 	-$(BIN)/python bench/samplers.py
 	-$(BIN)/python bench/rbm.py
+	-nice -n 10 $(BIN)/python bench/images.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from bokeh.models import ColumnDataSource
 from bokeh.palettes import Category10_10
+from bokeh.core.properties import value
 from bokeh.plotting import figure
 
 
@@ -39,6 +40,12 @@ class LiveCurves:
                                rollover=self.rollover)
             self.last_step = float(steps[-1])
         return n_new
+
+    def relabel(self, labels: dict[str, str]) -> None:
+        """Rename the legend entries of the series in ``labels`` (keys as in ``series``)."""
+        for key, item in zip(self.series, self.figure.legend.items):
+            if key in labels and getattr(item.label, "value", None) != labels[key]:
+                item.label = value(labels[key])
 
     def clear(self) -> None:
         self.source.data = {"step": [], **{key: [] for key in self.series}}

@@ -1,4 +1,5 @@
-"""Metrics: partition functions (grid quadrature, importance sampling), grid NLL; later MCMC and OOD metrics."""
+"""Metrics: partition functions (grid quadrature, importance sampling), grid NLL, sample quality of generated
+digits (Fréchet distance, inception score); later MCMC and OOD metrics."""
 from ebm_engine.metrics.partition import (
     energy_on_grid,
     grid_nll,
@@ -7,6 +8,13 @@ from ebm_engine.metrics.partition import (
     log_partition_importance,
     log_partition_mc,
 )
+from ebm_engine.metrics.sample_quality import (
+    SampleQuality,
+    digit_classifier,
+    frechet_distance,
+    inception_score,
+)
 
-__all__ = ["energy_on_grid", "grid_nll", "log_density_grid", "log_partition_grid",
+__all__ = ["SampleQuality", "digit_classifier", "frechet_distance", "inception_score",
+           "energy_on_grid", "grid_nll", "log_density_grid", "log_partition_grid",
            "log_partition_importance", "log_partition_mc"]

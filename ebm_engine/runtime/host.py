@@ -27,6 +27,7 @@ class JobSlot:
     dirty: bool = True
     last_emit: float = 0.0
     next_due: float = 0.0
+    next_frame: float = 0.0          # when the job's animation (if any) may advance again
     rate_steps: list = field(default_factory=list)
 
     def steps_per_sec(self) -> float:
@@ -128,6 +129,8 @@ class EngineHost:
                     self._step(slot)
                     slot.next_due = now + slot.job.step_interval()
                 wait = min(wait, max(0.0, slot.next_due - time.monotonic()))
+        for slot in list(self.slots.values()):
+            wait = min(wait, self._animate(slot))
         now = time.monotonic()
         for job_id, slot in self.slots.items():
             if slot.dirty and (now - slot.last_emit >= self.min_interval or slot.state != "playing"):
@@ -136,6 +139,21 @@ class EngineHost:
             if slot.dirty:
                 wait = min(wait, max(0.0, slot.last_emit + self.min_interval - now))
         return wait
+
+    def _animate(self, slot: JobSlot) -> float:
+        """Advance the job's animation one frame per snapshot interval; returns seconds until the next."""
+        animate = getattr(slot.job, "animate", None)
+        now = time.monotonic()
+        if animate is None or slot.state == "error" or now < slot.next_frame:
+            return max(0.0, slot.next_frame - now) if animate is not None else float("inf")
+        try:
+            moved = bool(animate())
+        except Exception as exc:
+            slot.notice, slot.dirty, moved = f"animation stopped: {describe_exception(exc)}", True, False
+        if not moved:
+            return float("inf")
+        slot.dirty, slot.next_frame = True, now + self.min_interval
+        return self.min_interval
 
     def snapshot(self, slot: JobSlot) -> dict:
         try:

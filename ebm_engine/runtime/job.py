@@ -57,6 +57,10 @@ class Job:
     def on_knobs(self, changed: dict[str, Any]) -> None:
         """React to knob changes (default: nothing; the job reads knobs at every step)."""
 
+    def animate(self) -> bool:
+        """Advance a running animation one frame (the host calls it also while paused); False when none runs."""
+        return False
+
     ACTIONS: ClassVar[tuple[str, ...]] = ()
 
     def act(self, name: str, **arguments: Any) -> None:

@@ -35,6 +35,7 @@ class CDConfig:
     buffer_size: int = 10000
     sample_temperature: float = 1.0
     max_chain_norm: float | None = None  # chains farther out are re-initialised
+    clamp: tuple[float, float] | None = None  # keep chains in the data range (images: (0, 1))
     betas: tuple[float, float] = (0.9, 0.999)
 
     def validate(self) -> None:
@@ -58,6 +59,8 @@ class CDConfig:
             raise ValueError(f"hinge_margin must be finite, got {self.hinge_margin}")
         if self.max_chain_norm is not None and not self.max_chain_norm > 0:
             raise ValueError(f"max_chain_norm must be positive or None, got {self.max_chain_norm}")
+        if self.clamp is not None and not (len(self.clamp) == 2 and self.clamp[0] < self.clamp[1]):
+            raise ValueError(f"clamp must be (low, high) with low < high, or None, got {self.clamp}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
 
@@ -118,7 +121,7 @@ class ContrastiveDivergence:
         """Evolve a batch of buffer chains by Langevin; returns positions and buffer indices."""
         cfg = self.config
         x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
-        kernel = Langevin(noise_scale=cfg.noise_scale)
+        kernel = Langevin(noise_scale=cfg.noise_scale, clamp=cfg.clamp)
         params = list(self.energy.parameters())
         flags = [p.requires_grad for p in params]
         for p in params:

@@ -1,0 +1,155 @@
+"""Images: watch a ConvEBM, or an EBM + generator, learn to generate digits; measure the samples."""
+from __future__ import annotations
+
+import io
+from functools import cached_property
+
+import panel as pn
+import param
+
+from app.components.image_grid import ImageGrid
+from app.components.live_curves import LiveCurves
+from app.components.readouts import Readouts
+from app.pages.base import LabPage
+from ebm_engine.runtime.png import mosaic_png
+
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+STEP_SIZES = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
+MODELS = {"ConvEBM": "conv_ebm", "EBM + generator": "ebm_generator"}
+QUALITY_LABELS = {"conv_ebm": ("replay buffer", "short-run from noise"),
+                  "ebm_generator": ("refined proposals", "raw proposals")}
+
+
+class ImagesPage(LabPage):
+    """Sample grids, replay buffer or generator proposals, energy/loss curves, FID/IS, generate-from-noise."""
+
+    TITLE = "Images"
+    JOB_KIND = "images"
+    KNOBS = ("lr", "langevin_steps", "step_size", "noise_scale", "reinit_fraction", "temperature", "l2_weight",
+             "entropy_weight", "generate_steps")
+    SETTINGS = ("model", "dataset", "mnist_folder", "width", "spectral_norm", "checkpointing", "seed")
+
+    model = param.Selector(default="conv_ebm", objects=list(MODELS.values()))
+    dataset = param.Selector(default="digits", objects=["digits", "mnist"],
+                             doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
+    mnist_folder = param.String(default="", doc="folder holding train-images-idx3-ubyte[.gz] and friends")
+    width = param.Selector(default=32, objects=[8, 16, 32, 64], doc="channels of the first convolution stage")
+    spectral_norm = param.Boolean(default=False, doc="spectral normalisation of every layer")
+    checkpointing = param.Boolean(default=False, doc="gradient checkpointing: less memory, more time")
+    seed = param.Integer(default=0, bounds=(0, 1_000_000))
+    lr = param.Selector(default=1e-3, objects=LEARNING_RATES)
+    langevin_steps = param.Integer(default=20, bounds=(0, 200), doc="SGLD steps per iteration")
+    step_size = param.Selector(default=1.0, objects=STEP_SIZES, doc="SGLD step size on the energy gradient")
+    noise_scale = param.Number(default=0.01, bounds=(0.0, 0.5), step=0.001, doc="SGLD noise standard deviation")
+    reinit_fraction = param.Number(default=0.05, bounds=(0.0, 1.0), step=0.01)
+    temperature = param.Number(default=1.0, bounds=(0.05, 10.0), step=0.05)
+    l2_weight = param.Number(default=0.1, bounds=(0.0, 10.0), step=0.01)
+    entropy_weight = param.Number(default=0.05, bounds=(0.0, 10.0), step=0.01)
+    generate_steps = param.Integer(default=60, bounds=(1, 1000))
+
+    def __init__(self, session, on_status=None, **params):
+        self.samples = ImageGrid("current samples", width=260, height=260, name="images-samples")
+        self.buffer = ImageGrid("replay buffer", width=260, height=260, name="images-buffer")
+        self.proposals = ImageGrid("generator proposals | refined", width=260, height=260, name="images-proposals")
+        self.generation = ImageGrid("generate from noise", width=260, height=260, name="images-generation")
+        self.energy_curves = LiveCurves({"e_data": "E(data)", "e_samples": "E(samples)"}, title="Energies",
+                                        height=220, width=400)
+        self.loss_curves = LiveCurves({"loss": "loss"}, title="Loss", height=220, width=400)
+        self.fid_curves = LiveCurves({"fid": QUALITY_LABELS["conv_ebm"][0], "fid_other": QUALITY_LABELS["conv_ebm"][1]}, title="Fréchet distance (lower is better)",
+                                     height=220, width=400)
+        self.is_curves = LiveCurves({"inception_score": QUALITY_LABELS["conv_ebm"][0],
+                                     "inception_score_other": QUALITY_LABELS["conv_ebm"][1]},
+                                    title="Inception score (higher is better)", height=220, width=400)
+        self.is_curves.figure.legend.location = "bottom_right"
+        self.readouts = Readouts([("fid", "Fréchet distance (first set)"), ("inception_score", "inception score (first set)"),
+                                  ("fid_other", "Fréchet distance (second set)"),
+                                  ("inception_score_other", "inception score (second set)"),
+                                  ("quality_step", "measured at iteration"),
+                                  ("classifier_accuracy", "digit classifier test accuracy"),
+                                  ("generation_step", "generation step")])
+        self.quality_note = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 5),
+                                             css_classes=["images-quality-note"])
+        self.generate_button = pn.widgets.Button(label="Generate from noise", color="primary",
+                                                 sizing_mode="stretch_width")
+        self.generate_button.on_click(lambda _e: self.session.act(self.job_id, "generate"))
+        self.download = pn.widgets.FileDownload(callback=self.samples_png, filename="ebm-lab-samples.png",
+                                                label="Export samples as PNG", color="default", variant="outline",
+                                                sizing_mode="stretch_width")
+        super().__init__(session, on_status, **params)
+
+    def samples_png(self) -> io.BytesIO | None:
+        """The current sample grid as PNG bytes (the download button's callback)."""
+        snapshot = self.last_snapshot or {}
+        if "samples" not in snapshot:
+            return None
+        return io.BytesIO(mosaic_png(snapshot["samples"]))
+
+    @cached_property
+    def controls(self) -> pn.Column:
+        w = pn.widgets
+        return pn.Column(
+            pn.pane.Markdown("### Images", margin=(0, 5)),
+            w.RadioButtonGroup.from_param(self.param.model, color="primary", variant="outline", options=MODELS),
+            w.RadioButtonGroup.from_param(self.param.dataset, color="primary", variant="outline",
+                                          options={"8×8 digits": "digits", "MNIST folder": "mnist"}),
+            w.TextInput.from_param(self.param.mnist_folder, label="MNIST-format folder", placeholder="/path/to/mnist"),
+            self.transport(),
+            w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
+            w.IntSlider.from_param(self.param.langevin_steps, label="SGLD steps", end=100),
+            w.DiscreteSlider.from_param(self.param.step_size, label="Step size"),
+            w.FloatSlider.from_param(self.param.noise_scale, label="Noise scale", end=0.1),
+            w.FloatSlider.from_param(self.param.reinit_fraction, label="Buffer re-init fraction"),
+            w.FloatSlider.from_param(self.param.temperature, label="Temperature", start=0.1, end=5.0),
+            pn.Card(w.FloatInput.from_param(self.param.l2_weight, label="L2 energy penalty"),
+                    w.FloatInput.from_param(self.param.entropy_weight, label="Generator entropy weight"),
+                    w.Select.from_param(self.param.width, label="ConvEBM width"),
+                    w.Checkbox.from_param(self.param.spectral_norm, label="Spectral norm"),
+                    w.Checkbox.from_param(self.param.checkpointing, label="Gradient checkpointing (memory-efficient)"),
+                    w.IntInput.from_param(self.param.seed, label="Seed"),
+                    title="More settings", collapsed=True, sizing_mode="stretch_width"),
+            pn.pane.Markdown("**Generate from noise**", margin=(5, 5, 0, 5)),
+            w.IntSlider.from_param(self.param.generate_steps, label="Generation steps", end=300),
+            self.generate_button,
+            self.download,
+            sizing_mode="stretch_width")
+
+    @cached_property
+    def view(self) -> pn.Column:
+        bk = pn.pane.Bokeh
+        self.proposals.figure.visible = False
+        return pn.Column(
+            self.alert,
+            pn.Row(bk(self.samples.figure), bk(self.buffer.figure), bk(self.proposals.figure),
+                   bk(self.generation.figure)),
+            pn.Row(bk(self.energy_curves.figure), bk(self.loss_curves.figure)),
+            pn.Row(bk(self.fid_curves.figure), bk(self.is_curves.figure)),
+            pn.Row(self.readouts.pane, self.quality_note),
+            sizing_mode="stretch_width")
+
+    def render(self, snapshot: dict) -> None:
+        self.samples.show(snapshot["samples"])
+        generator_model = snapshot.get("model") == "ebm_generator"
+        if generator_model:
+            self.proposals.show(snapshot["proposals"])
+        else:
+            self.buffer.show(snapshot["buffer"])
+        if self.proposals.figure.visible != generator_model:   # the grid that fits the model
+            self.proposals.figure.visible, self.buffer.figure.visible = generator_model, not generator_model
+        if "generation" in snapshot:
+            self.generation.show(snapshot["generation"])
+        self.energy_curves.update(snapshot["history"])
+        self.loss_curves.update(snapshot["history"])
+        self.fid_curves.update(snapshot["quality_history"])
+        self.is_curves.update(snapshot["quality_history"])
+        self.readouts.update(snapshot)
+        main, other = QUALITY_LABELS.get(snapshot.get("model"), ("samples", "second set"))
+        self.fid_curves.relabel({"fid": main, "fid_other": other})
+        self.is_curves.relabel({"inception_score": main, "inception_score_other": other})
+        note = (f"First set: **{main}**; second set: **{other}**. Both are scored against the test digits "
+                f"with a small digit classifier's features.")
+        if snapshot.get("quality_error"):
+            note = f"Sample quality unavailable: {snapshot['quality_error']}"
+        elif snapshot.get("classifier_accuracy") is None:
+            note = "Fitting the digit classifier for the sample-quality scores…"
+        if note != self.quality_note.object:
+            self.quality_note.object = note

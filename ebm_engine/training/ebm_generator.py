@@ -1,0 +1,219 @@
+"""EBM + generator: an energy and a generator trained against each other (cooperative training).
+
+Each ``step()`` does two updates with two different objectives:
+
+1. **EBM**: the generator proposes images ``G(z)``; optionally a few Langevin steps on the energy
+   refine them; the energy is lowered on data and raised on the (refined) proposals:
+   ``E(x_data) - E(x_refined) + α (E(x_data)² + E(x_refined)²)``.
+2. **Generator**: it learns to propose low-energy images, with an entropy bonus so it does not
+   collapse onto one image: ``E(G(z)) - λ Ĥ(G(z))``, where ``Ĥ`` is the Kozachenko–Leonenko
+   nearest-neighbour entropy estimate of the batch (per dimension, up to a constant: the mean
+   log distance of each proposal to its nearest neighbour). With refinement on, the generator
+   also regresses onto the refined images (``μ ‖G(z) - x_refined‖²``, CoopNets), so it learns
+   what the Langevin chains found.
+
+Only the energy's parameters move in the first update and only the generator's in the second.
+A non-finite loss or weight rolls both networks and their optimisers back to the last good state.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, fields
+
+import torch
+
+from ebm_engine.energies.base import Energy
+from ebm_engine.models.image_generator import ImageGenerator
+from ebm_engine.samplers.short_run import ShortRunChain, frozen
+
+
+@dataclass
+class EBMGeneratorConfig:
+    """Hyper-parameters of EBM + generator training; all may change between steps."""
+
+    lr: float = 1e-3
+    generator_lr: float = 1e-3
+    batch_size: int = 128
+    refine_steps: int = 10               # Langevin refinement of the proposals; 0 turns it off
+    step_size: float = 1.0
+    noise_scale: float = 0.01
+    temperature: float = 1.0
+    l2_weight: float = 0.1
+    entropy_weight: float = 0.05
+    cooperative_weight: float = 1.0      # pull G(z) towards its refined image (with refinement only)
+    grad_clip: float | None = 1.0
+    clamp: tuple[float, float] = (0.0, 1.0)
+
+    def validate(self) -> None:
+        for name in ("lr", "generator_lr", "step_size", "temperature"):
+            value = getattr(self, name)
+            if not (value > 0 and value != float("inf")):
+                raise ValueError(f"{name} must be a positive finite number, got {value}")
+        for name in ("noise_scale", "l2_weight", "entropy_weight", "cooperative_weight"):
+            value = getattr(self, name)
+            if not 0 <= value < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if self.batch_size < 2 or self.refine_steps < 0:
+            raise ValueError("batch_size must be >= 2 (the entropy needs neighbours) and refine_steps >= 0")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
+        if not self.clamp[0] < self.clamp[1]:
+            raise ValueError(f"clamp must be (low, high) with low < high, got {self.clamp}")
+
+
+@dataclass
+class EBMGeneratorStats:
+    """What one iteration measured."""
+
+    step: int
+    loss: float              # the EBM's loss
+    generator_loss: float
+    e_data: float
+    e_neg: float             # energy of the (refined) proposals the EBM trained against
+    e_proposals: float       # energy of the raw proposals
+    entropy: float
+    grad_norm: float
+    diverged: bool
+
+
+def nearest_neighbour_entropy(x: torch.Tensor) -> torch.Tensor:
+    """Kozachenko–Leonenko entropy estimate per dimension, up to an additive constant.
+
+    ``mean_i log ρ_i``, where ``ρ_i`` is the distance from sample ``i`` to its nearest
+    neighbour in the batch. Differentiable; larger when the samples spread out.
+    """
+    flat = x.reshape(len(x), -1)
+    distances = torch.cdist(flat, flat) + torch.eye(len(x), device=x.device, dtype=x.dtype) * 1e10
+    nearest = distances.min(dim=1).values
+    return torch.log(nearest + 1e-8).mean()
+
+
+class EBMGeneratorTrainer:
+    """Step-able cooperative training of an energy ``energy`` and a generator ``generator_net``."""
+
+    def __init__(self, energy: Energy, generator_net: ImageGenerator, data_fn, config: EBMGeneratorConfig | None = None,
+                 generator: torch.Generator | None = None, checkpoint_every: int = 25):
+        self.energy = energy
+        self.generator_net = generator_net
+        self.data_fn = data_fn
+        self.config = config or EBMGeneratorConfig()
+        self.config.validate()
+        self.generator = generator
+        self.energy_optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=(0.5, 0.999))
+        self.generator_optimizer = torch.optim.Adam(generator_net.parameters(), lr=self.config.generator_lr,
+                                                    betas=(0.5, 0.999))
+        self.step_count = 0
+        self.divergences = 0
+        self.checkpoint_every = checkpoint_every
+        self.last_proposals: torch.Tensor | None = None
+        self.last_refined: torch.Tensor | None = None
+        self._good_state = self._capture()
+
+    def update_config(self, **changes) -> None:
+        """Change hyper-parameters between steps (validated; unknown names raise)."""
+        unknown = set(changes) - {f.name for f in fields(EBMGeneratorConfig)}
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        candidate = EBMGeneratorConfig(**{**asdict(self.config), **changes})
+        candidate.validate()
+        self.config = candidate
+        self._apply_learning_rates()
+
+    def _apply_learning_rates(self) -> None:
+        for group in self.energy_optimizer.param_groups:
+            group["lr"] = self.config.lr
+        for group in self.generator_optimizer.param_groups:
+            group["lr"] = self.config.generator_lr
+
+    def propose(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Latent codes, raw proposals ``G(z)`` and their Langevin-refined versions (all detached)."""
+        cfg = self.config
+        z = self.generator_net.sample_latent(n, self.generator)
+        with torch.no_grad():
+            proposals = self.generator_net(z)
+        refined = proposals
+        if cfg.refine_steps > 0:
+            chain = ShortRunChain(self.energy, proposals, cfg.step_size, cfg.noise_scale, cfg.temperature,
+                                  cfg.clamp, self.generator)
+            refined = chain.step(cfg.refine_steps)
+        return z, proposals, refined.detach()
+
+    def _clipped_norm(self, module: torch.nn.Module) -> float:
+        params = [p for p in module.parameters() if p.grad is not None]
+        max_norm = self.config.grad_clip if self.config.grad_clip is not None else float("inf")
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+
+    def step(self) -> EBMGeneratorStats:
+        """One iteration: an EBM update against (refined) proposals, then a generator update."""
+        cfg = self.config
+        self.energy.train()
+        self.generator_net.train()
+        z, proposals, refined = self.propose(cfg.batch_size)
+        x_pos = self.data_fn(cfg.batch_size, self.generator)
+
+        e_pos, e_neg = self.energy(x_pos), self.energy(refined)
+        loss = e_pos.mean() - e_neg.mean() + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+        self.energy_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = self._clipped_norm(self.energy)
+        diverged = not (torch.isfinite(loss) and grad_norm == grad_norm and grad_norm != float("inf"))
+        if not diverged:
+            self.energy_optimizer.step()
+
+        generator_loss, e_gen, entropy, generator_ok = self.generator_step(z, refined, apply=not diverged)
+        diverged = diverged or not generator_ok
+        diverged = diverged or not all(torch.isfinite(p).all() for m in (self.energy, self.generator_net)
+                                       for p in m.parameters())
+        self.step_count += 1
+        if diverged:
+            self.divergences += 1
+            self._restore()
+        elif self.step_count % self.checkpoint_every == 0:
+            self._good_state = self._capture()
+        self.last_proposals, self.last_refined = proposals, refined
+        return EBMGeneratorStats(self.step_count, float(loss.detach()), float(generator_loss.detach()),
+                                 float(e_pos.detach().mean()), float(e_neg.detach().mean()),
+                                 float(e_gen.detach().mean()), float(entropy.detach()), grad_norm, diverged)
+
+    def generator_step(self, z: torch.Tensor, refined: torch.Tensor | None = None,
+                       apply: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+        """One generator update on latent codes ``z`` with the energy frozen.
+
+        Returns the loss, the energies ``E(G(z))`` before the update, the entropy estimate, and
+        whether the update was finite (a non-finite one is not applied).
+        """
+        cfg = self.config
+        self.generator_net.train()
+        with frozen(self.energy):
+            images = self.generator_net(z)
+            e_gen = self.energy(images)
+            entropy = nearest_neighbour_entropy(images)
+            loss = e_gen.mean() - cfg.entropy_weight * entropy
+            if refined is not None and cfg.refine_steps > 0 and cfg.cooperative_weight > 0:
+                loss = loss + cfg.cooperative_weight * (images - refined).pow(2).flatten(1).sum(dim=1).mean()
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = self._clipped_norm(self.generator_net)
+        finite = bool(torch.isfinite(loss)) and norm == norm and norm != float("inf")
+        if finite and apply:
+            self.generator_optimizer.step()
+        return loss.detach(), e_gen.detach(), entropy.detach(), finite
+
+    def _capture(self) -> dict:
+        return {"energy": copy.deepcopy(self.energy.state_dict()),
+                "generator": copy.deepcopy(self.generator_net.state_dict()),
+                "energy_optimizer": copy.deepcopy(self.energy_optimizer.state_dict()),
+                "generator_optimizer": copy.deepcopy(self.generator_optimizer.state_dict()),
+                "step": self.step_count}
+
+    def _restore(self) -> None:
+        state = self._good_state
+        self.energy.load_state_dict(state["energy"])
+        self.generator_net.load_state_dict(state["generator"])
+        self.energy_optimizer.load_state_dict(copy.deepcopy(state["energy_optimizer"]))
+        self.generator_optimizer.load_state_dict(copy.deepcopy(state["generator_optimizer"]))
+        self._apply_learning_rates()
+
+    @property
+    def last_good_step(self) -> int:
+        return self._good_state["step"]

@@ -1,0 +1,60 @@
+"""Sample quality: the digit classifier, the Fréchet distance and the inception score."""
+import numpy as np
+import pytest
+
+from ebm_engine.data import load_digits_grey
+from ebm_engine.metrics import sample_quality
+from ebm_engine.metrics.sample_quality import SampleQuality, frechet_distance, gaussian_fit, inception_score
+
+
+@pytest.fixture(scope="module")
+def split():
+    return load_digits_grey()
+
+
+@pytest.fixture(scope="module")
+def quality(split):
+    return SampleQuality(split)
+
+
+def test_classifier_recognises_test_digits(quality):
+    assert quality.classifier.test_accuracy > 0.93
+
+
+def test_test_digits_against_themselves_is_near_zero_and_noise_is_far(quality, split):
+    rng = np.random.default_rng(0)
+    assert quality.fid(split.test.numpy()) < 1e-6
+    train = quality.fid(split.train.numpy()[rng.choice(len(split.train), 360, replace=False)])
+    noise = quality.fid(rng.random((360, 64)))
+    assert train < 5.0 and noise > 10 * train and noise > 30
+
+
+def test_inception_score_of_digits_beats_noise(quality, split):
+    rng = np.random.default_rng(0)
+    assert quality.inception_score(split.test.numpy()) > 8.0
+    assert quality.inception_score(rng.random((360, 64))) < 4.0
+
+
+def test_classifier_is_deterministic_and_cached(split, monkeypatch):
+    first = sample_quality.digit_classifier(split)
+    assert sample_quality.digit_classifier(split) is first
+    monkeypatch.setattr(sample_quality, "_CLASSIFIERS", {})
+    again = sample_quality.digit_classifier(split)
+    assert again is not first
+    np.testing.assert_array_equal(again.features(split.test.numpy()), first.features(split.test.numpy()))
+
+
+def test_frechet_distance_of_known_gaussians():
+    # 1-D: (0 - 1)² + 1 + 4 - 2·√(1·4) = 2
+    assert frechet_distance(np.zeros(1), np.eye(1), np.ones(1), 4 * np.eye(1)) == pytest.approx(2.0)
+    cov_a, cov_b = np.diag([1.0, 9.0]), np.diag([4.0, 1.0])
+    expected = 1 + 9 + 4 + 1 - 2 * (2 + 3)
+    assert frechet_distance(np.zeros(2), cov_a, np.zeros(2), cov_b) == pytest.approx(expected)
+    mu, cov = gaussian_fit(np.random.default_rng(0).normal(size=(5000, 3)))
+    assert np.allclose(mu, 0, atol=0.05) and np.allclose(cov, np.eye(3), atol=0.06)
+
+
+def test_inception_score_bounds():
+    assert inception_score(np.eye(10)) == pytest.approx(10.0)
+    assert inception_score(np.tile(np.eye(10)[3], (10, 1))) == pytest.approx(1.0)
+    assert inception_score(np.full((10, 10), 0.1)) == pytest.approx(1.0)
