@@ -1,5 +1,10 @@
 """Learnable energies."""
+from ebm_engine.models.equivariant_ebm import EquivariantEBM
+from ebm_engine.models.latent_ebm import LatentEBM
+from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM, geometric_ladder
+from ebm_engine.models.point_groups import PointGroup, cyclic, dihedral
 from ebm_engine.models.rbm import RBM
 from ebm_engine.models.simple_ebm import SimpleEBM
 
-__all__ = ["RBM", "SimpleEBM"]
+__all__ = ["EquivariantEBM", "LatentEBM", "NoiseConditionalEBM", "PointGroup", "RBM", "SimpleEBM", "cyclic",
+           "dihedral", "geometric_ladder"]

@@ -9,6 +9,8 @@ JOB_KINDS: dict[str, str] = {
     "race": "ebm_engine.runtime.jobs.race:RaceJob",
     "constraints": "ebm_engine.runtime.jobs.constraints:ConstraintsJob",
     "rbm": "ebm_engine.runtime.jobs.rbm:RBMJob",
+    "score_matching": "ebm_engine.runtime.jobs.score_matching:ScoreMatchingJob",
+    "symmetry_latents": "ebm_engine.runtime.jobs.symmetry_latents:SymmetryLatentsJob",
 }
 
 
