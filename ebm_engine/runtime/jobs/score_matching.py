@@ -194,6 +194,9 @@ class ScoreMatchingJob(Job):
             "divergences": self.trainer.divergences,
             **self.readouts,
         }
+        # one length scale for both arrow fields: the median magnitude of the true (else the learned) score
+        reference = (self.true_field or snap["learned_field"])["magnitude"]
+        snap["arrow_reference"] = float(np.median(reference))
         if snap["true_density"] is not None:
             snap["true_density_max"] = float(snap["true_density"].max())
         return snap
