@@ -36,7 +36,7 @@ class VectorFieldPlot:
 
     def __init__(self, title: str = "", width: int = 500, height: int = 470, arrow_color: str = "white",
                  points_legend: str | None = "data", samples_legend: str | None = "samples", name: str = "field"):
-        image = hv.Image(np.zeros((2, 2)), bounds=(-4, -4, 4, 4)).opts(cmap="viridis", colorbar=True)
+        image = hv.Image(np.zeros((2, 2)), bounds=(-4, -4, 4, 4)).opts(cmap="viridis", colorbar=True, clabel="")
         field = hv.VectorField(([0.0], [0.0], [0.0], [0.0]), vdims=["Angle", "Magnitude"]).opts(
             magnitude="Magnitude", rescale_lengths=False, pivot="tail", color=arrow_color, line_width=1.4)
         self.figure = hv.render((image * field).opts(width=width, height=height, title=title, toolbar="above",

@@ -41,13 +41,14 @@ class ScoreMatchingPage(LabPage):
     seed = param.Integer(default=0, bounds=(0, 1_000_000), doc="random seed of data, models and chains")
 
     def __init__(self, session, on_status=None, **params):
-        self.learned = VectorFieldPlot(title="Learned score −∇E over the energy", name="learned-field")
-        self.truth = VectorFieldPlot(title="True score ∇log p over the density", name="true-field",
+        self.learned = VectorFieldPlot(title="Learned score −∇E, energy E(x)", name="learned-field",
+                                       points_legend=None)
+        self.truth = VectorFieldPlot(title="True score ∇log p, data density", name="true-field",
                                      samples_legend=None)
-        self.disagreement = SurfacePlot(title="Score disagreement", points_legend=None, chains_legend=None,
+        self.disagreement = SurfacePlot(title="Score disagreement p·½‖Δs‖²", points_legend=None, chains_legend=None,
                                         width=500, height=470)
         self.disagreement.figure.name = "disagreement"
-        self.contrastive = SurfacePlot(title="Contrastive divergence, same time budget", chains_legend=None,
+        self.contrastive = SurfacePlot(title="CD, same time budget: density", chains_legend=None,
                                        width=500, height=470)
         self.contrastive.figure.name = "cd-density"
         self.curves = LiveCurves({"loss": "score-matching loss"}, title="Training loss", width=500)
@@ -102,22 +103,22 @@ class ScoreMatchingPage(LabPage):
         ladder = snapshot["ladder"]
         level = f"σ = {ladder[-1]:g}" + (f", {len(ladder)} levels" if len(ladder) > 1 else "")
         self.learned.show_grid(snapshot["energy"], bounds, low, high,
-                               f"Learned score −∇E over E(x) ({METHOD_LABELS[snapshot['knobs']['method']]}, {level})")
+                               f"{METHOD_LABELS[snapshot['knobs']['method']]} SM ({level}): −∇E on E(x)")
         true_field = snapshot.get("true_field")
         reference = snapshot["arrow_reference"]
         self.learned.show_arrows(snapshot["learned_field"], bounds, reference)
         self.learned.show_samples(snapshot["samples"])
         if snapshot.get("true_density") is not None:
             self.truth.show_grid(snapshot["true_density"], bounds, 0.0, snapshot["true_density_max"],
-                                 "True score ∇log p over the data density")
+                                 "True score ∇log p, data density")
         else:
             self.truth.show_grid(np.zeros((2, 2), np.float32), bounds, 0.0, 1.0,
-                                 "No closed-form density for this set: data only")
+                                 "No closed-form score: data only")
         self.truth.show_arrows(true_field, bounds, reference)
         if snapshot.get("fisher_map") is not None:
             self.disagreement.show_grid(snapshot["fisher_map"], bounds, 0.0, snapshot["fisher_map_max"],
-                                        "Disagreement p(x)·½‖∇log p − (−∇E)‖²")
+                                        "Disagreement p·½‖∇log p + ∇E‖²")
         self.contrastive.show_grid(snapshot["cd_density"], bounds, 0.0, snapshot["cd_density_max"],
-                                   "Contrastive divergence (same time budget): density")
+                                   "CD, same time budget: density")
         self.curves.update(snapshot["history"])
         self.readouts.update(snapshot)

@@ -138,10 +138,16 @@ class SymmetryLatentsJob(Job):
 
     # --- readouts ------------------------------------------------------------------------------
     def _mass_off_sector(self, energy_grid: torch.Tensor) -> float:
-        """Share of the grid-normalised density outside the training sector."""
+        """Share of the density outside the training sector, within the largest disc in the box.
+
+        The disc (unlike the square box) is invariant under every rotation and reflection, so an
+        invariant density under C_n puts exactly ``1 - 1/sectors`` of this mass off a 1/n wedge.
+        """
         p = grid_density(energy_grid, self.data.bounds, 1.0).exp().flatten()
-        inside = in_sector(cell_centres(self.data.bounds, energy_grid.shape[0], self.device), self.config["sectors"])
-        return float(p[~inside].sum() / p.sum())
+        centres = cell_centres(self.data.bounds, energy_grid.shape[0], self.device)
+        in_disc = centres.norm(dim=1) <= min(abs(v) for b in self.data.bounds for v in b)
+        inside = in_sector(centres, self.config["sectors"])
+        return float(p[in_disc & ~inside].sum() / p[in_disc].sum())
 
     def _refresh_surfaces(self) -> None:
         """Both densities on the display grid (the equivariant one costs |G| base evaluations per point)."""
