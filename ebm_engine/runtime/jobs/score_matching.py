@@ -25,6 +25,7 @@ from ebm_engine.metrics.partition import energy_on_grid, grid_nll
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM, geometric_ladder
 from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.score_field import fisher_integrand, model_arrows, true_arrows
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.toy_data import ToyData
@@ -44,7 +45,7 @@ class ScoreMatchingJob(Job):
     KIND = "score_matching"
     CONFIG = {"dataset": "8gaussians", "noise_levels": 1, "hidden": 128, "depth": 2, "seed": 0,
               "n_train": 10000, "n_test": 2000, "resolution": 96, "arrow_resolution": 19,
-              "readout_every_s": 1.0, "nll_resolution": 200}
+              "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 160}
     KNOBS = [
         KnobSpec("method", "denoising", kind="choice", choices=METHODS, label="Method"),
         KnobSpec("sigma", 0.1, low=0.01, high=1.0, log_scale=True, label="Noise level σ"),
@@ -81,6 +82,8 @@ class ScoreMatchingJob(Job):
         self.samples = self.data.uniform(N_SAMPLES, self.sample_generator)
         self.readouts: dict[str, Any] = {}
         self.readout_time = 0.0
+        self.surfaces: dict[str, Any] = {}
+        self.surface_refresh = Refresh(cfg["surface_every_s"])
         self.true_field = (true_arrows(self.data.log_prob, self.data.bounds, cfg["arrow_resolution"], self.device)
                            if self.data.smooth else None)
         self.true_log_density = None
@@ -102,6 +105,7 @@ class ScoreMatchingJob(Job):
             self.model.sigmas = geometric_ladder(max(SIGMA_MAX, k["sigma"]), k["sigma"], len(self.model.sigmas))
         if changed:
             self.readout_time = 0.0
+            self.surface_refresh.invalidate()
 
     def advance(self) -> None:
         which = "sm" if self.seconds["sm"] <= self.seconds["cd"] else "cd"
@@ -168,11 +172,11 @@ class ScoreMatchingJob(Job):
         self.readouts = readouts
         self.readout_time = time.monotonic()
 
-    def payload(self) -> dict[str, Any]:
+    def _refresh_surfaces(self) -> None:
+        """The learned energy and score field and the CD density on the display grids."""
         cfg = self.config
-        if time.monotonic() - self.readout_time >= cfg["readout_every_s"]:
-            self._refresh_readouts()
         self.model.eval()
+        self.cd_model.eval()
         bounds = self.data.bounds
         _, _, energy = energy_on_grid(self.model, bounds, cfg["resolution"])
         _, _, cd_energy = energy_on_grid(self.cd_model, bounds, cfg["resolution"])
@@ -180,11 +184,25 @@ class ScoreMatchingJob(Job):
         finite = energy[torch.isfinite(energy)]
         low = float(finite.min()) if len(finite) else 0.0
         high = float(torch.quantile(finite, 0.9)) if len(finite) else 1.0
-        snap: dict[str, Any] = {
-            "bounds": bounds,
+        learned = model_arrows(self.model, bounds, cfg["arrow_resolution"], self.device)
+        # one length scale for both arrow fields: the median magnitude of the true (else the learned) score
+        reference = (self.true_field or learned)["magnitude"]
+        self.surfaces = {
             "energy": to_numpy(energy), "energy_range": (low, high),
             "cd_density": to_numpy(cd_density), "cd_density_max": float(cd_density.max()),
-            "learned_field": model_arrows(self.model, bounds, cfg["arrow_resolution"], self.device),
+            "learned_field": learned, "arrow_reference": float(np.median(reference)),
+        }
+        self.surface_refresh.done(self.step_count)
+
+    def payload(self) -> dict[str, Any]:
+        cfg = self.config
+        if time.monotonic() - self.readout_time >= cfg["readout_every_s"]:
+            self._refresh_readouts()
+        if self.surface_refresh.due(self.step_count):
+            self._refresh_surfaces()
+        snap: dict[str, Any] = {
+            "bounds": self.data.bounds,
+            **self.surfaces,
             "true_field": self.true_field,
             "true_density": None if self.true_log_density is None else to_numpy(self.true_log_density.exp()),
             "data": to_numpy(self.data.train[:600]),
@@ -194,9 +212,6 @@ class ScoreMatchingJob(Job):
             "divergences": self.trainer.divergences,
             **self.readouts,
         }
-        # one length scale for both arrow fields: the median magnitude of the true (else the learned) score
-        reference = (self.true_field or snap["learned_field"])["magnitude"]
-        snap["arrow_reference"] = float(np.median(reference))
         if snap["true_density"] is not None:
             snap["true_density_max"] = float(snap["true_density"].max())
         return snap

@@ -25,6 +25,7 @@ from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.models.point_groups import PointGroup
 from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.score_field import cell_centres
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.toy_data import ToyData
@@ -96,9 +97,7 @@ class SymmetryLatentsJob(Job):
         self.readouts: dict[str, Any] = {}
         self.readout_time = 0.0
         self.surfaces: dict[str, Any] = {}
-        self.surface_time = 0.0
-        self.surface_step = -1
-        self.last_payload_step = -1
+        self.surface_refresh = Refresh(cfg["surface_every_s"])
         self.true_mass_off = None
         if self.data.log_prob is not None:
             _, _, e = energy_on_grid(lambda x: -self.data.log_prob(x.double()).float(), self.data.bounds,
@@ -119,7 +118,7 @@ class SymmetryLatentsJob(Job):
         self.latent_trainer.config.step_size = k["step_size"]
         if changed:
             self.readout_time = 0.0
-            self.surface_step = -1
+            self.surface_refresh.invalidate()
 
     def advance(self) -> None:
         for name, trainer in self.trainers.items():
@@ -157,8 +156,7 @@ class SymmetryLatentsJob(Job):
             density = grid_density(e, self.data.bounds, 1.0).exp()
             self.surfaces[f"{name}_density"] = to_numpy(density)
             self.surfaces[f"{name}_density_max"] = float(density.max())
-        self.surface_time = time.monotonic()
-        self.surface_step = self.step_count
+        self.surface_refresh.done(self.step_count)
 
     def _log_z(self, energy_grid: torch.Tensor) -> float:
         """``log ∫ exp(-E)`` over the box by midpoint quadrature on an energy grid."""
@@ -202,13 +200,8 @@ class SymmetryLatentsJob(Job):
             self._refresh_readouts()
         snap: dict[str, Any] = {"bounds": self.data.bounds, "data": to_numpy(self.data.train[:600]),
                                 "subset": to_numpy(self.subset[:400])}
-        # while training, redraw at most every surface_every_s; once paused, catch up at once
-        stale = self.surface_step != self.step_count
-        due = time.monotonic() - self.surface_time >= cfg["surface_every_s"]
-        paused = self.step_count == self.last_payload_step
-        if not self.surfaces or (stale and (due or paused)):
+        if self.surface_refresh.due(self.step_count):
             self._refresh_surfaces()
-        self.last_payload_step = self.step_count
         snap.update(self.surfaces)
         for name in self.trainers:
             snap[f"{name}_negatives"] = to_numpy(self.trainers[name].last_negatives[:300])
