@@ -8,7 +8,7 @@ from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
 from ebm_engine.runtime.jobs.score_matching import ScoreMatchingJob
 
 SMALL = {"n_train": 2000, "n_test": 500, "resolution": 32, "arrow_resolution": 9, "readout_every_s": 0.0,
-         "surface_every_s": 0.0,         "nll_resolution": 80, "hidden": 64}
+         "surface_every_s": 0.0, "nll_resolution": 80, "hidden": 64}
 
 
 @pytest.fixture
