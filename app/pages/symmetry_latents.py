@@ -22,7 +22,7 @@ class SymmetryLatentsPage(LabPage):
 
     TITLE = "Symmetry & Latents"
     JOB_KIND = "symmetry_latents"
-    KNOBS = ("group_order", "reflections", "lr", "step_size")
+    KNOBS = ("group_order", "reflections", "lr", "step_size", "latent_step_size")
     SETTINGS = ("dataset", "sectors", "mode", "latent_dim", "seed")
 
     dataset = param.Selector(default="8gaussians", objects=["8gaussians", "rings", "circles"],
@@ -33,6 +33,8 @@ class SymmetryLatentsPage(LabPage):
     reflections = param.Boolean(default=False, doc="add the n reflections (dihedral group D_n)")
     lr = param.Selector(default=3e-3, objects=LEARNING_RATES, doc="Adam learning rate (all models)")
     step_size = param.Selector(default=0.02, objects=STEP_SIZES, doc="Langevin step size of the negatives")
+    latent_step_size = param.Selector(default=0.1, objects=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+                                      doc="Langevin step size of the latent model's joint chains")
     latent_dim = param.Selector(default=1, objects=[1, 2], doc="dimension of the latent z")
     seed = param.Integer(default=0, bounds=(0, 1_000_000), doc="random seed of data, models and chains")
 
@@ -75,6 +77,7 @@ class SymmetryLatentsPage(LabPage):
             pn.Card(
                 w.Select.from_param(self.param.mode, label="Invariance", options=MODES),
                 w.Select.from_param(self.param.latent_dim, label="Latent dimension"),
+                w.DiscreteSlider.from_param(self.param.latent_step_size, label="Joint (x, z) Langevin step size"),
                 w.IntInput.from_param(self.param.seed, label="Seed"),
                 title="Models", collapsed=True, sizing_mode="stretch_width"),
             sizing_mode="stretch_width")

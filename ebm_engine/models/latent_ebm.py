@@ -58,28 +58,36 @@ class LatentEBM(nn.Module):
         mean, log_std = self.encoder(x).chunk(2, dim=-1)
         return mean, torch.exp(log_std.clamp(-7.0, 3.0))
 
-    def sample_latent(self, x: torch.Tensor, n: int = 1, generator: torch.Generator | None = None
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` reparameterised draws ``z ~ q(z|x)``, ``(n, batch, latent_dim)``, and their ``log q``."""
+    def sample_latent(self, x: torch.Tensor, n: int = 1, generator: torch.Generator | None = None,
+                      common_noise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` reparameterised draws ``z ~ q(z|x)``, ``(n, batch, latent_dim)``, and their ``log q``.
+
+        ``common_noise`` uses the same standard-normal draws for every ``x`` (common random numbers):
+        each draw is still from ``q(z|x)``, and estimates on a grid of ``x`` vary smoothly.
+        """
         mean, std = self.encode(x)
         device = generator.device if generator is not None else x.device
-        eps = torch.randn((n, *mean.shape), generator=generator, device=device, dtype=mean.dtype).to(mean.device)
+        shape = (n, 1, mean.shape[1]) if common_noise else (n, *mean.shape)
+        eps = torch.randn(shape, generator=generator, device=device, dtype=mean.dtype).to(mean.device)
+        eps = eps.expand(n, *mean.shape)
         z = mean + std * eps
         log_q = (-0.5 * eps ** 2 - torch.log(std) - 0.5 * _LOG_2PI).sum(dim=-1)
         return z, log_q
 
     # --- the marginal ---------------------------------------------------------------------
     def marginal_energy(self, x: torch.Tensor, n_samples: int | None = None,
-                        generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                        generator: torch.Generator | None = None,
+                        common_noise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Importance-sampling estimate of ``E(x) = -log ∫ exp(-E(x, z)) dz`` and its standard error.
 
         ``log ŵ_k = -E(x, z_k) - log q(z_k | x)``, ``Ê = -(logsumexp_k log ŵ_k - log K)``; the
         standard error of ``Ê`` is ``std_k(w_k / mean w) / √K`` (delta method). Both ``(batch,)``.
+        ``common_noise``: see ``sample_latent`` (for smooth surfaces; errors then correlate across ``x``).
         """
         k = n_samples or self.marginal_samples
         if k < 2:
             raise ValueError(f"n_samples must be >= 2 for a standard error, got {k}")
-        z, log_q = self.sample_latent(x, k, generator)                    # (K, n, l), (K, n)
+        z, log_q = self.sample_latent(x, k, generator, common_noise)      # (K, n, l), (K, n)
         xs = x.unsqueeze(0).expand(k, *x.shape)
         log_w = -self.joint_energy(xs.reshape(-1, x.shape[-1]), z.reshape(-1, self.latent_dim)).reshape(k, -1) - log_q
         log_sum = torch.logsumexp(log_w, dim=0)
@@ -88,9 +96,10 @@ class LatentEBM(nn.Module):
         stderr = normalised.std(dim=0, unbiased=True) / math.sqrt(k)
         return estimate, stderr
 
-    def marginal(self, n_samples: int | None = None, generator: torch.Generator | None = None) -> "MarginalEnergy":
+    def marginal(self, n_samples: int | None = None, generator: torch.Generator | None = None,
+                 common_noise: bool = False) -> "MarginalEnergy":
         """The estimated marginal energy as an ``Energy`` of ``x`` (for grids, NLL and plots)."""
-        return MarginalEnergy(self, n_samples or self.marginal_samples, generator)
+        return MarginalEnergy(self, n_samples or self.marginal_samples, generator, common_noise)
 
     def joint(self) -> "JointEnergy":
         """The joint energy as an ``Energy`` of the concatenated vector ``[x, z]`` (for samplers)."""
@@ -100,14 +109,16 @@ class LatentEBM(nn.Module):
 class MarginalEnergy(Energy):
     """``x ↦ Ê(x)``, the importance-sampling estimate of a ``LatentEBM``'s marginal energy."""
 
-    def __init__(self, model: LatentEBM, n_samples: int, generator: torch.Generator | None):
+    def __init__(self, model: LatentEBM, n_samples: int, generator: torch.Generator | None,
+                 common_noise: bool = False):
         super().__init__()
         self.model = model
         self.n_samples = n_samples
         self.generator = generator
+        self.common_noise = common_noise
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.marginal_energy(x, self.n_samples, self.generator)[0]
+        return self.model.marginal_energy(x, self.n_samples, self.generator, self.common_noise)[0]
 
 
 class JointEnergy(Energy):

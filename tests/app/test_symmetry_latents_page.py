@@ -61,7 +61,8 @@ def test_training_sector_setting_resets(sym_page):
 
 def test_page_bounds_lie_within_the_engine_knob_bounds():
     specs = {s.name: s for s in SymmetryLatentsJob.KNOBS}
-    for name, values in (("lr", LEARNING_RATES), ("step_size", STEP_SIZES)):
+    latent_steps = SymmetryLatentsPage.param.latent_step_size.objects
+    for name, values in (("lr", LEARNING_RATES), ("step_size", STEP_SIZES), ("latent_step_size", latent_steps)):
         assert min(values) >= specs[name].low and max(values) <= specs[name].high, name
     low, high = SymmetryLatentsPage.param.group_order.bounds
     assert low >= specs["group_order"].low and high <= specs["group_order"].high

@@ -47,13 +47,15 @@ class SymmetryLatentsJob(Job):
 
     KIND = "symmetry_latents"
     CONFIG = {"dataset": "8gaussians", "sectors": 8, "mode": "average", "hidden": 128, "depth": 2,
-              "latent_dim": 1, "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 96,
+              "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 96,
               "latent_resolution": 64, "marginal_samples": 32, "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 128}
     KNOBS = [
         KnobSpec("group_order", 8, kind="int", low=1, high=16, label="Group order n"),
         KnobSpec("reflections", False, kind="bool", label="Reflections"),
         KnobSpec("lr", 3e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
         KnobSpec("step_size", 0.02, low=1e-4, high=1.0, log_scale=True, label="Langevin step size ε"),
+        KnobSpec("latent_step_size", 0.1, low=1e-4, high=1.0, log_scale=True,
+                 label="Joint (x, z) Langevin step size"),
     ]
 
     def build(self) -> None:
@@ -84,7 +86,7 @@ class SymmetryLatentsJob(Job):
             self.latent = LatentEBM(2, int(cfg["latent_dim"]), cfg["hidden"], cfg["depth"],
                                     marginal_samples=int(cfg["marginal_samples"])).to(self.device)
         subset_batch = lambda n, g: self.data.batch(n, g, self.subset)   # noqa: E731
-        cd = CDConfig(max_chain_norm=3 * self.data.radius)
+        cd = CDConfig(batch_size=cfg["batch_size"], max_chain_norm=3 * self.data.radius)
         self.trainers = {
             "equivariant": ContrastiveDivergence(self.equivariant, subset_batch, self.data.uniform, cd,
                                                  generator=make_generator(seed, self.device)),
@@ -92,7 +94,8 @@ class SymmetryLatentsJob(Job):
                                            generator=make_generator(seed, self.device)),
         }
         self.latent_trainer = LatentEBMTrainer(self.latent, lambda n, g: self.data.batch(n, g), self.data.uniform,
-                                               LatentEBMConfig(max_chain_norm=3 * self.data.radius),
+                                               LatentEBMConfig(batch_size=cfg["batch_size"],
+                                                               max_chain_norm=3 * self.data.radius),
                                                generator=make_generator(seed + 1, self.device))
         self.readouts: dict[str, Any] = {}
         self.readout_time = 0.0
@@ -115,7 +118,7 @@ class SymmetryLatentsJob(Job):
         for trainer in self.trainers.values():
             trainer.update_config(lr=k["lr"], step_size=k["step_size"])
         self.latent_trainer.set_lr(k["lr"])
-        self.latent_trainer.config.step_size = k["step_size"]
+        self.latent_trainer.config.step_size = k["latent_step_size"]
         if changed:
             self.readout_time = 0.0
             self.surface_refresh.invalidate()
@@ -179,7 +182,7 @@ class SymmetryLatentsJob(Job):
             out[f"mass_off_{name}"] = self._mass_off_sector(e)
             out[f"invariance_{name}"] = relative_invariance_error(model, self.group, test[:500])
         self.latent.eval()
-        marginal = self.latent.marginal(cfg["marginal_samples"], self.generator)
+        marginal = self.latent.marginal(cfg["marginal_samples"], self.generator, common_noise=True)
         lres = cfg["latent_resolution"]
         _, _, e_latent = energy_on_grid(marginal, bounds, lres)
         log_density = grid_density(e_latent, bounds, 1.0)
