@@ -12,7 +12,7 @@ from app.components.readouts import Readouts
 from app.components.surface_plot import SurfacePlot
 from app.components.vector_field_plot import VectorFieldPlot
 from app.pages.base import LabPage
-from ebm_engine.data.toy2d import NAMES as DATASETS
+from ebm_engine.runtime.jobs.toy_data import SOURCES as DATASETS
 
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2]
 NOISE_LEVELS = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0]
@@ -28,7 +28,7 @@ class ScoreMatchingPage(LabPage):
     KNOBS = ("method", "sigma", "lr", "projection", "sample_step")
     SETTINGS = ("dataset", "noise_levels", "hidden", "seed")
 
-    dataset = param.Selector(default="8gaussians", objects=list(DATASETS), doc="2D training data")
+    dataset = param.Selector(default="8gaussians", objects=list(DATASETS), doc="2D training data: toy sets and analytic targets")
     method = param.Selector(default="denoising", objects=list(METHOD_LABELS), doc="score-matching objective")
     sigma = param.Selector(default=0.1, objects=NOISE_LEVELS, doc="noise level σ (the smallest of a ladder)")
     lr = param.Selector(default=3e-3, objects=LEARNING_RATES, doc="Adam learning rate (both models)")

@@ -100,3 +100,14 @@ def test_bad_settings_are_rejected(job):
     with pytest.raises(ValueError, match="unknown data set"):
         job.reset({"dataset": "nope"})
     assert job.config["dataset"] == "8gaussians"
+
+
+def test_analytic_targets_are_data_with_an_exact_score():
+    job = ScoreMatchingJob({**SMALL, "dataset": "banana"}, device="cpu")
+    snap = job.snapshot()
+    assert snap["bounds"] == job.data.bounds and snap["true_field"] is not None
+    assert snap["nll_true"] == pytest.approx(job.data.true_nll) and math.isfinite(snap["fisher_sm"])
+    # the banana's score at its centre line points along -x2 above the curve x2 = b (x1² - s1²)
+    field = snap["true_field"]
+    above = field["y"] > 0.5 * (field["x"] ** 2 - 1) + 1.0
+    assert (np.sin(field["angle"][above]) < 0).all()
