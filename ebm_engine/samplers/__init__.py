@@ -4,6 +4,7 @@
 warm-up and returns a ``SampleRun``.
 """
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT, DualAveraging
+from ebm_engine.samplers.annealed_langevin import annealed_langevin
 from ebm_engine.samplers.driver import KERNELS, SampleRun, sample
 from ebm_engine.samplers.hmc import HMC
 from ebm_engine.samplers.langevin import Langevin
@@ -11,4 +12,4 @@ from ebm_engine.samplers.mala import MALA
 from ebm_engine.samplers.state import SamplerState, StepInfo
 
 __all__ = ["DEFAULT_TARGET_ACCEPT", "DualAveraging", "HMC", "KERNELS", "Langevin", "MALA", "SampleRun",
-           "SamplerState", "StepInfo", "sample"]
+           "SamplerState", "StepInfo", "annealed_langevin", "sample"]
