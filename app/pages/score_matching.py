@@ -103,7 +103,7 @@ class ScoreMatchingPage(LabPage):
         ladder = snapshot["ladder"]
         level = f"σ = {ladder[-1]:g}" + (f", {len(ladder)} levels" if len(ladder) > 1 else "")
         self.learned.show_grid(snapshot["energy"], bounds, low, high,
-                               f"{METHOD_LABELS[snapshot['knobs']['method']]} SM ({level}): −∇E on E(x)")
+                               f"{METHOD_LABELS[snapshot['knobs']['method']]}, {level}: −∇E on E")
         true_field = snapshot.get("true_field")
         reference = snapshot["arrow_reference"]
         self.learned.show_arrows(snapshot["learned_field"], bounds, reference)

@@ -34,7 +34,7 @@ def test_first_snapshot_fills_fields_surfaces_and_readouts(sm_page):
     assert page.contrastive.image.data["image"][0].shape == (32, 32)
     for key in ("fisher_sm", "fisher_cd", "nll_sm", "nll_cd", "nll_true"):
         assert page.readouts.values[key] != "–", key
-    assert page.learned.figure.title.text.startswith("Denoising SM (σ = 0.1)")
+    assert page.learned.figure.title.text.startswith("Denoising, σ = 0.1:")
 
 
 def test_play_trains_both_models_and_streams_the_loss(sm_page):
@@ -60,7 +60,7 @@ def test_method_and_noise_level_act_without_a_restart(sm_page):
     snap = page.last_snapshot
     assert snap["knobs"]["method"] == "sliced" and snap["knobs"]["sigma"] == 0.3
     assert page.step_count == 5
-    assert page.learned.figure.title.text.startswith("Sliced SM (σ = 0.3)")
+    assert page.learned.figure.title.text.startswith("Sliced, σ = 0.3:")
 
 
 def test_noise_levels_reset_to_an_annealed_model(sm_page):
