@@ -7,10 +7,9 @@ scatter layers), so nothing is re-rendered per frame.
 from __future__ import annotations
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh renderer that hv.render uses)
 import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
-
-hv.extension("bokeh", logo=False)
 
 ARROW_FILL = 0.9        # the longest arrow fills this share of a grid cell
 
