@@ -6,8 +6,6 @@ scatter layers), so nothing is re-rendered per frame.
 """
 from __future__ import annotations
 
-import holoviews as hv
-import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh renderer that hv.render uses)
 import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
 
@@ -35,6 +33,10 @@ class VectorFieldPlot:
 
     def __init__(self, title: str = "", width: int = 500, height: int = 470, arrow_color: str = "white",
                  points_legend: str | None = "data", samples_legend: str | None = "samples", name: str = "field"):
+        # imported here: only sessions that open a score field pay for loading HoloViews
+        import holoviews as hv
+        import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh renderer hv.render uses)
+
         image = hv.Image(np.zeros((2, 2)), bounds=(-4, -4, 4, 4)).opts(cmap="viridis", colorbar=True, clabel="")
         field = hv.VectorField(([0.0], [0.0], [0.0], [0.0]), vdims=["Angle", "Magnitude"]).opts(
             magnitude="Magnitude", rescale_lengths=False, pivot="tail", color=arrow_color, line_width=1.4)
