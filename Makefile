@@ -33,6 +33,7 @@ bench: $(VENV)/.installed
 	-$(BIN)/python bench/samplers.py
 	-$(BIN)/python bench/rbm.py
 	-nice -n 10 $(BIN)/python bench/images.py
+	-$(BIN)/python bench/score.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -12,7 +12,7 @@ def format_value(value, stderr=None) -> str:
         return "–"
     if isinstance(value, int):
         return str(value)
-    text = f"{value:.3f}"
+    text = f"{value:.2e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"   # e.g. an invariance error
     if stderr is not None and math.isfinite(stderr):
         text += f" ± {stderr:.3f}"
     return text

@@ -4,6 +4,8 @@ from app.pages.energy_landscape import EnergyLandscapePage
 from app.pages.images import ImagesPage
 from app.pages.rbm import RBMPage
 from app.pages.samplers import SamplersPage
+from app.pages.score_matching import ScoreMatchingPage
+from app.pages.symmetry_latents import SymmetryLatentsPage
 from app.registry import register_page
 
 register_page("Energy Landscape", EnergyLandscapePage)
@@ -11,3 +13,5 @@ register_page("Samplers", SamplersPage)
 register_page("Constraints", ConstraintsPage)
 register_page("RBM", RBMPage)
 register_page("Images", ImagesPage)
+register_page("Score Matching", ScoreMatchingPage)
+register_page("Symmetry & Latents", SymmetryLatentsPage)

@@ -10,6 +10,8 @@ JOB_KINDS: dict[str, str] = {
     "constraints": "ebm_engine.runtime.jobs.constraints:ConstraintsJob",
     "rbm": "ebm_engine.runtime.jobs.rbm:RBMJob",
     "images": "ebm_engine.runtime.jobs.images:ImagesJob",
+    "score_matching": "ebm_engine.runtime.jobs.score_matching:ScoreMatchingJob",
+    "symmetry_latents": "ebm_engine.runtime.jobs.symmetry_latents:SymmetryLatentsJob",
 }
 
 

@@ -5,6 +5,7 @@ warm-up and returns a ``SampleRun``. ``ShortRunChain`` / ``short_run_samples`` a
 short-run generation mode of image EBMs.
 """
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT, DualAveraging
+from ebm_engine.samplers.annealed_langevin import annealed_langevin
 from ebm_engine.samplers.driver import KERNELS, SampleRun, sample
 from ebm_engine.samplers.hmc import HMC
 from ebm_engine.samplers.langevin import Langevin
@@ -13,4 +14,5 @@ from ebm_engine.samplers.short_run import ShortRunChain, noise_images, short_run
 from ebm_engine.samplers.state import SamplerState, StepInfo
 
 __all__ = ["DEFAULT_TARGET_ACCEPT", "DualAveraging", "HMC", "KERNELS", "Langevin", "MALA", "SampleRun",
-           "SamplerState", "ShortRunChain", "StepInfo", "noise_images", "sample", "short_run_samples"]
+           "SamplerState", "ShortRunChain", "StepInfo", "annealed_langevin", "noise_images", "sample",
+           "short_run_samples"]

@@ -35,6 +35,7 @@ def slider_handle(page, label: str):
 
 
 def drag(page, handle, dx: float):
+    handle.scroll_into_view_if_needed()   # mouse events only reach what is inside the viewport
     box = handle.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)

@@ -1,0 +1,124 @@
+"""Score Matching: watch an energy learn a 2D set by denoising, sliced or exact score matching, beside CD."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import panel as pn
+import param
+
+from app.components.live_curves import LiveCurves
+from app.components.readouts import Readouts
+from app.components.surface_plot import SurfacePlot
+from app.components.vector_field_plot import VectorFieldPlot
+from app.pages.base import LabPage
+from ebm_engine.runtime.jobs.toy_data import SOURCES as DATASETS
+
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2]
+NOISE_LEVELS = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0]
+SAMPLE_STEPS = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05]
+METHOD_LABELS = {"denoising": "Denoising", "sliced": "Sliced", "exact": "Exact"}
+
+
+class ScoreMatchingPage(LabPage):
+    """Controls for the score-matching job; learned vs true score fields, their disagreement, CD beside it."""
+
+    TITLE = "Score Matching"
+    JOB_KIND = "score_matching"
+    KNOBS = ("method", "sigma", "lr", "projection", "sample_step")
+    SETTINGS = ("dataset", "noise_levels", "hidden", "seed")
+
+    dataset = param.Selector(default="8gaussians", objects=list(DATASETS), doc="2D training data: toy sets and analytic targets")
+    method = param.Selector(default="denoising", objects=list(METHOD_LABELS), doc="score-matching objective")
+    sigma = param.Selector(default=0.1, objects=NOISE_LEVELS, doc="noise level σ (the smallest of a ladder)")
+    lr = param.Selector(default=3e-3, objects=LEARNING_RATES, doc="Adam learning rate (both models)")
+    projection = param.Selector(default="rademacher", objects=["rademacher", "gaussian"],
+                                doc="projection vectors of sliced score matching")
+    sample_step = param.Selector(default=2e-3, objects=SAMPLE_STEPS, doc="Langevin step size at the smallest level")
+    noise_levels = param.Selector(default=1, objects=[1, 2, 3, 4, 6, 8],
+                                  doc="noise levels: more than one trains a noise-conditional model")
+    hidden = param.Selector(default=128, objects=[32, 64, 128, 256], doc="hidden units per layer")
+    seed = param.Integer(default=0, bounds=(0, 1_000_000), doc="random seed of data, models and chains")
+
+    def __init__(self, session, on_status=None, **params):
+        self.learned = VectorFieldPlot(title="Learned score −∇E, energy E(x)", name="learned-field",
+                                       points_legend=None)
+        self.truth = VectorFieldPlot(title="True score ∇log p, data density", name="true-field",
+                                     samples_legend=None)
+        self.disagreement = SurfacePlot(title="Score disagreement p·½‖Δs‖²", points_legend=None, chains_legend=None,
+                                        width=500, height=470)
+        self.disagreement.figure.name = "disagreement"
+        self.contrastive = SurfacePlot(title="CD, same time budget: density", chains_legend=None,
+                                       width=500, height=470)
+        self.contrastive.figure.name = "cd-density"
+        self.curves = LiveCurves({"loss": "score-matching loss"}, title="Training loss", width=500)
+        self.readouts = Readouts([
+            ("fisher_sm", "Fisher divergence to the data score, score matching"),
+            ("fisher_cd", "Fisher divergence to the data score, CD"),
+            ("nll_sm", "held-out NLL, score matching"), ("nll_cd", "held-out NLL, CD"),
+            ("nll_true", "true NLL"), ("seconds_sm", "training seconds, score matching"),
+            ("seconds_cd", "training seconds, CD"), ("steps_sm", "iterations, score matching"),
+            ("steps_cd", "iterations, CD")])
+        self._points_key = None
+        super().__init__(session, on_status, **params)
+
+    @cached_property
+    def controls(self) -> pn.Column:
+        w = pn.widgets
+        return pn.Column(
+            pn.pane.Markdown("### Score Matching", margin=(0, 5)),
+            w.Select.from_param(self.param.dataset, label="Data set"),
+            self.transport(),
+            w.RadioButtonGroup.from_param(self.param.method, label="Method", options=
+                                          {v: k for k, v in METHOD_LABELS.items()}, color="primary",
+                                          variant="outline", name="method"),
+            w.DiscreteSlider.from_param(self.param.sigma, label="Noise level σ"),
+            w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
+            w.Select.from_param(self.param.noise_levels, label="Noise levels (annealed when > 1)"),
+            pn.Card(
+                w.Select.from_param(self.param.projection, label="Sliced projections"),
+                w.DiscreteSlider.from_param(self.param.sample_step, label="Sampling step size"),
+                w.Select.from_param(self.param.hidden, label="Hidden units"),
+                w.IntInput.from_param(self.param.seed, label="Seed"),
+                title="Sampling and model", collapsed=True, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+
+    @cached_property
+    def view(self) -> pn.Column:
+        return pn.Column(
+            self.alert,
+            pn.Row(pn.pane.Bokeh(self.learned.figure), pn.pane.Bokeh(self.truth.figure)),
+            pn.Row(pn.pane.Bokeh(self.disagreement.figure), pn.pane.Bokeh(self.contrastive.figure)),
+            pn.Row(pn.pane.Bokeh(self.curves.figure), self.readouts.pane),
+            sizing_mode="stretch_width")
+
+    def render(self, snapshot: dict) -> None:
+        bounds = snapshot["bounds"]
+        key = (snapshot["config"]["dataset"], snapshot["config"]["seed"])
+        if key != self._points_key:
+            for plot in (self.truth, self.contrastive):
+                plot.show_points(snapshot["data"])
+            self._points_key = key
+        low, high = snapshot["energy_range"]
+        ladder = snapshot["ladder"]
+        level = f"σ = {ladder[-1]:g}" + (f", {len(ladder)} levels" if len(ladder) > 1 else "")
+        self.learned.show_grid(snapshot["energy"], bounds, low, high,
+                               f"{METHOD_LABELS[snapshot['knobs']['method']]}, {level}: −∇E on E")
+        true_field = snapshot.get("true_field")
+        reference = snapshot["arrow_reference"]
+        self.learned.show_arrows(snapshot["learned_field"], bounds, reference)
+        self.learned.show_samples(snapshot["samples"])
+        if snapshot.get("true_density") is not None:
+            self.truth.show_grid(snapshot["true_density"], bounds, 0.0, snapshot["true_density_max"],
+                                 "True score ∇log p, data density")
+        else:
+            self.truth.show_grid(np.zeros((2, 2), np.float32), bounds, 0.0, 1.0,
+                                 "No closed-form score: data only")
+        self.truth.show_arrows(true_field, bounds, reference)
+        if snapshot.get("fisher_map") is not None:
+            self.disagreement.show_grid(snapshot["fisher_map"], bounds, 0.0, snapshot["fisher_map_max"],
+                                        "Disagreement p·½‖∇log p + ∇E‖²")
+        self.contrastive.show_grid(snapshot["cd_density"], bounds, 0.0, snapshot["cd_density_max"],
+                                   "CD, same time budget: density")
+        self.curves.update(snapshot["history"])
+        self.readouts.update(snapshot)

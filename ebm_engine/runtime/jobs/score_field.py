@@ -1,0 +1,42 @@
+"""Score fields on 2D grids for drawing: arrows on a coarse grid, and a score-error map on a fine one."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ebm_engine.metrics.fisher import energy_score, log_density_score
+from ebm_engine.runtime.job import to_numpy
+
+
+def cell_centres(bounds, resolution: int, device) -> torch.Tensor:
+    """Centres of a ``resolution²`` grid over ``bounds``, row-major with rows = y: ``(resolution², 2)``."""
+    (x0, x1), (y0, y1) = bounds
+    c = (torch.arange(resolution, dtype=torch.float32, device=device) + 0.5) / resolution
+    ys, xs = torch.meshgrid(y0 + (y1 - y0) * c, x0 + (x1 - x0) * c, indexing="ij")
+    return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)
+
+
+def arrows(score: torch.Tensor, points: torch.Tensor) -> dict[str, np.ndarray]:
+    """Arrow data for a vector-field plot: position, angle (radians) and magnitude of each score."""
+    return {"x": to_numpy(points[:, 0]), "y": to_numpy(points[:, 1]),
+            "angle": to_numpy(torch.atan2(score[:, 1], score[:, 0])),
+            "magnitude": to_numpy(score.norm(dim=1))}
+
+
+def model_arrows(energy, bounds, resolution: int, device) -> dict[str, np.ndarray]:
+    points = cell_centres(bounds, resolution, device)
+    return arrows(energy_score(energy, points), points)
+
+
+def true_arrows(log_prob, bounds, resolution: int, device) -> dict[str, np.ndarray]:
+    points = cell_centres(bounds, resolution, device)
+    return arrows(log_density_score(log_prob, points.double()).float(), points)
+
+
+def fisher_integrand(energy, log_prob, bounds, resolution: int, device) -> torch.Tensor:
+    """``p(x) · ½||∇log p - s_model||²`` on the grid: its integral is the Fisher divergence."""
+    points = cell_centres(bounds, resolution, device)
+    true = log_density_score(log_prob, points.double())
+    diff = true.float() - energy_score(energy, points)
+    density = torch.exp(log_prob(points.double())).float()
+    return (density * 0.5 * (diff ** 2).sum(dim=1)).reshape(resolution, resolution)

@@ -1,0 +1,217 @@
+"""Score Matching job: train an MLP energy by score matching on a 2D toy set, beside contrastive divergence.
+
+Each ``step()`` advances whichever of the two trainers has had less training time, so the score
+matching model and the contrastive-divergence model (the Energy Landscape page's recipe: the same
+``ContrastiveDivergence`` with the same settings) always have the same wall-clock budget. With
+one noise level the model is a ``SimpleEBM`` and samples come from Langevin chains; with a ladder
+of levels it is a ``NoiseConditionalEBM`` and samples come from annealed Langevin dynamics.
+Snapshots carry the learned energy and score field, the true score where the data's density is
+known, their disagreement (the Fisher divergence, as a number and as its integrand on the grid),
+the samples, and the held-out NLL of both models.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import torch
+
+from ebm_engine.device import make_generator
+from ebm_engine.metrics.fisher import fisher_divergence
+from ebm_engine.metrics.partition import energy_on_grid, grid_nll
+from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM, geometric_ladder
+from ebm_engine.models.simple_ebm import SimpleEBM
+from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.refresh import Refresh
+from ebm_engine.runtime.jobs.score_field import fisher_integrand, model_arrows, true_arrows
+from ebm_engine.runtime.jobs.surface import grid_density
+from ebm_engine.runtime.jobs.toy_data import ToyData
+from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.samplers.annealed_langevin import annealed_langevin
+from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
+from ebm_engine.training.score_trainer import METHODS, ScoreMatching, ScoreMatchingConfig
+
+HISTORY = 3000
+SIGMA_MAX = 2.0          # largest level of a noise ladder: about the spread of the toy sets' modes
+N_SAMPLES = 300
+
+
+class ScoreMatchingJob(Job):
+    """Score matching (denoising, sliced, exact) against contrastive divergence on the same data and time."""
+
+    KIND = "score_matching"
+    CONFIG = {"dataset": "8gaussians", "noise_levels": 1, "hidden": 128, "depth": 2, "seed": 0,
+              "n_train": 10000, "n_test": 2000, "resolution": 96, "arrow_resolution": 19,
+              "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 160}
+    KNOBS = [
+        KnobSpec("method", "denoising", kind="choice", choices=METHODS, label="Method"),
+        KnobSpec("sigma", 0.1, low=0.01, high=1.0, log_scale=True, label="Noise level σ"),
+        KnobSpec("lr", 3e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
+        KnobSpec("projection", "rademacher", kind="choice", choices=("rademacher", "gaussian"),
+                 label="Sliced projections"),
+        KnobSpec("sample_step", 0.002, low=1e-5, high=0.5, log_scale=True, label="Sampling step size"),
+    ]
+
+    def build(self) -> None:
+        cfg = self.config
+        levels = int(cfg["noise_levels"])
+        if not 1 <= levels <= 10:
+            raise ValueError(f"noise_levels must be between 1 and 10, got {levels}")
+        self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], cfg["seed"], self.device)
+        self.generator = make_generator(int(cfg["seed"]), self.device)
+        self.sample_generator = make_generator(int(cfg["seed"]) + 1, self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(cfg["seed"]))
+            if levels == 1:
+                self.model = SimpleEBM(2, cfg["hidden"], cfg["depth"]).to(self.device)
+            else:
+                ladder = geometric_ladder(SIGMA_MAX, self.knobs["sigma"], levels)
+                self.model = NoiseConditionalEBM(2, ladder, cfg["hidden"], cfg["depth"]).to(self.device)
+            torch.manual_seed(int(cfg["seed"]))
+            self.cd_model = SimpleEBM(2, cfg["hidden"], cfg["depth"]).to(self.device)
+        batch = lambda n, g: self.data.batch(n, g)   # noqa: E731
+        self.trainer = ScoreMatching(self.model, batch, ScoreMatchingConfig(), generator=self.generator)
+        self.cd_trainer = ContrastiveDivergence(self.cd_model, batch, self.data.uniform,
+                                                CDConfig(max_chain_norm=3 * self.data.radius),
+                                                generator=make_generator(int(cfg["seed"]), self.device))
+        self.seconds = {"sm": 0.0, "cd": 0.0}
+        self.history = {k: deque(maxlen=HISTORY) for k in ("step", "loss")}
+        self.samples = self.data.uniform(N_SAMPLES, self.sample_generator)
+        self.readouts: dict[str, Any] = {}
+        self.readout_time = 0.0
+        self.surfaces: dict[str, Any] = {}
+        self.surface_refresh = Refresh(cfg["surface_every_s"])
+        self.true_field = (true_arrows(self.data.log_prob, self.data.bounds, cfg["arrow_resolution"], self.device)
+                           if self.data.smooth else None)
+        self.true_log_density = None
+        if self.data.smooth:
+            _, _, e = energy_on_grid(lambda x: -self.data.log_prob(x.double()).float(), self.data.bounds,
+                                     cfg["resolution"], device=self.device)
+            self.true_log_density = grid_density(e, self.data.bounds, 1.0)
+        self.on_knobs(self.knobs.as_dict())
+
+    @property
+    def ladder(self) -> tuple[float, ...]:
+        return self.model.sigmas if isinstance(self.model, NoiseConditionalEBM) else (self.knobs["sigma"],)
+
+    def on_knobs(self, changed: dict[str, Any]) -> None:
+        k = self.knobs
+        self.trainer.update_config(method=k["method"], sigma=k["sigma"], lr=k["lr"], projection=k["projection"])
+        self.cd_trainer.update_config(lr=k["lr"])
+        if "sigma" in changed and isinstance(self.model, NoiseConditionalEBM):
+            self.model.sigmas = geometric_ladder(max(SIGMA_MAX, k["sigma"]), k["sigma"], len(self.model.sigmas))
+        if changed:
+            self.readout_time = 0.0
+            self.surface_refresh.invalidate()
+
+    def advance(self) -> None:
+        which = "sm" if self.seconds["sm"] <= self.seconds["cd"] else "cd"
+        t0 = time.perf_counter()
+        if which == "sm":
+            stats = self.trainer.step()
+            if stats.diverged:
+                self.warn(f"Score matching diverged at iteration {stats.step}; weights restored from iteration "
+                          f"{self.trainer.last_good_step}. Lower the learning rate.")
+            else:
+                self.history["step"].append(stats.step)
+                self.history["loss"].append(stats.loss)
+        else:
+            stats = self.cd_trainer.step()
+            if stats.diverged:
+                self.warn(f"Contrastive divergence diverged at iteration {stats.step}; weights restored.")
+        self.seconds[which] += time.perf_counter() - t0
+
+    def recover(self) -> str:
+        self.trainer._restore()
+        self.cd_trainer._restore()
+        return "weights restored from the last good iteration"
+
+    # --- readouts ------------------------------------------------------------------------------
+    def _draw_samples(self) -> None:
+        """Fresh annealed chains through the ladder, or persistent Langevin chains at one level."""
+        step = self.knobs["sample_step"]
+        if isinstance(self.model, NoiseConditionalEBM):
+            start = self.data.uniform(N_SAMPLES, self.sample_generator)
+            steps = max(20, 120 // len(self.model.sigmas))
+            x = annealed_langevin(self.model.at, self.model.sigmas, start, steps, step,
+                                  generator=self.sample_generator)
+        else:
+            x = annealed_langevin(lambda _s: self.model, self.ladder, self.samples, 100, step,
+                                  generator=self.sample_generator)
+        lost = ~torch.isfinite(x).all(dim=1) | (x.norm(dim=1) > 3 * self.data.radius)
+        if lost.any():
+            x[lost] = self.data.uniform(int(lost.sum()), self.sample_generator)
+            self.warn(f"{int(lost.sum())} sampling chains left the box and were restarted: "
+                      "lower the sampling step size.")
+        self.samples = x
+
+    def _refresh_readouts(self) -> None:
+        self.model.eval()
+        self.cd_model.eval()
+        res = self.config["nll_resolution"]
+        bounds, test = self.data.bounds, self.data.test
+        readouts: dict[str, Any] = {
+            "nll_sm": grid_nll(self.model, test, bounds, resolution=res),
+            "nll_cd": grid_nll(self.cd_model, test, bounds, resolution=res),
+            "nll_true": self.data.true_nll,
+            "seconds_sm": self.seconds["sm"], "seconds_cd": self.seconds["cd"],
+            "steps_sm": self.trainer.step_count, "steps_cd": self.cd_trainer.step_count,
+        }
+        if self.data.smooth:
+            log_prob = lambda x: self.data.log_prob(x.double())   # noqa: E731
+            readouts["fisher_sm"] = fisher_divergence(self.model, log_prob, test[:1000])
+            readouts["fisher_cd"] = fisher_divergence(self.cd_model, log_prob, test[:1000])
+            integrand = fisher_integrand(self.model, self.data.log_prob, bounds, self.config["resolution"],
+                                         self.device)
+            readouts["fisher_map"] = to_numpy(integrand)
+            readouts["fisher_map_max"] = float(integrand.max())
+        self._draw_samples()
+        self.readouts = readouts
+        self.readout_time = time.monotonic()
+
+    def _refresh_surfaces(self) -> None:
+        """The learned energy and score field and the CD density on the display grids."""
+        cfg = self.config
+        self.model.eval()
+        self.cd_model.eval()
+        bounds = self.data.bounds
+        _, _, energy = energy_on_grid(self.model, bounds, cfg["resolution"])
+        _, _, cd_energy = energy_on_grid(self.cd_model, bounds, cfg["resolution"])
+        cd_density = grid_density(cd_energy, bounds, 1.0).exp()
+        finite = energy[torch.isfinite(energy)]
+        low = float(finite.min()) if len(finite) else 0.0
+        high = float(torch.quantile(finite, 0.9)) if len(finite) else 1.0
+        learned = model_arrows(self.model, bounds, cfg["arrow_resolution"], self.device)
+        # one length scale for both arrow fields: the median magnitude of the true (else the learned) score
+        reference = (self.true_field or learned)["magnitude"]
+        self.surfaces = {
+            "energy": to_numpy(energy), "energy_range": (low, high),
+            "cd_density": to_numpy(cd_density), "cd_density_max": float(cd_density.max()),
+            "learned_field": learned, "arrow_reference": float(np.median(reference)),
+        }
+        self.surface_refresh.done(self.step_count)
+
+    def payload(self) -> dict[str, Any]:
+        cfg = self.config
+        if time.monotonic() - self.readout_time >= cfg["readout_every_s"]:
+            self._refresh_readouts()
+        if self.surface_refresh.due(self.step_count):
+            self._refresh_surfaces()
+        snap: dict[str, Any] = {
+            "bounds": self.data.bounds,
+            **self.surfaces,
+            "true_field": self.true_field,
+            "true_density": None if self.true_log_density is None else to_numpy(self.true_log_density.exp()),
+            "data": to_numpy(self.data.train[:600]),
+            "samples": to_numpy(self.samples),
+            "ladder": list(self.ladder),
+            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
+            "divergences": self.trainer.divergences,
+            **self.readouts,
+        }
+        if snap["true_density"] is not None:
+            snap["true_density_max"] = float(snap["true_density"].max())
+        return snap

@@ -1,0 +1,215 @@
+"""Symmetry & Latents job: an equivariant and a plain energy trained on one sector of a symmetric set,
+and a latent-variable energy trained on the whole set.
+
+Each ``step()`` is one contrastive-divergence iteration of the equivariant and of the plain
+model (same base architecture, same initial weights, same data: only the points of one angular
+sector) and one iteration of the latent-variable model. The group (order and reflections) is a
+live knob: the equivariant model changes its group at once. Snapshots carry both densities, the
+mass each puts outside the training sector, their NLL on the full symmetric held-out set and
+their invariance errors; for the latent model, its marginal density (importance-sampled with the
+encoder as proposal), the encoder's latent for each data point, and joint samples ``(x, z)``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+from ebm_engine.device import make_generator
+from ebm_engine.metrics.invariance import relative_invariance_error
+from ebm_engine.metrics.partition import energy_on_grid
+from ebm_engine.models.equivariant_ebm import MODES, EquivariantEBM
+from ebm_engine.models.latent_ebm import LatentEBM
+from ebm_engine.models.point_groups import PointGroup
+from ebm_engine.models.simple_ebm import SimpleEBM
+from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.refresh import Refresh
+from ebm_engine.runtime.jobs.score_field import cell_centres
+from ebm_engine.runtime.jobs.surface import grid_density
+from ebm_engine.runtime.jobs.toy_data import ToyData
+from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
+from ebm_engine.training.latent_trainer import LatentEBMConfig, LatentEBMTrainer
+
+SYMMETRIC_SETS = ("8gaussians", "rings", "circles")
+
+
+def in_sector(x: torch.Tensor, sectors: int) -> torch.Tensor:
+    """Whether each point's angle lies in ``[-π/sectors, π/sectors)``: one of ``sectors`` equal wedges."""
+    angle = torch.atan2(x[:, 1], x[:, 0])
+    return (angle >= -math.pi / sectors) & (angle < math.pi / sectors)
+
+
+class SymmetryLatentsJob(Job):
+    """Equivariant vs plain energy on a sector of symmetric data; a latent-variable energy beside them."""
+
+    KIND = "symmetry_latents"
+    CONFIG = {"dataset": "8gaussians", "sectors": 8, "mode": "average", "hidden": 128, "depth": 2,
+              "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 96,
+              "latent_resolution": 64, "marginal_samples": 32, "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 128}
+    KNOBS = [
+        KnobSpec("group_order", 8, kind="int", low=1, high=16, label="Group order n"),
+        KnobSpec("reflections", False, kind="bool", label="Reflections"),
+        KnobSpec("lr", 3e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
+        KnobSpec("step_size", 0.02, low=1e-4, high=1.0, log_scale=True, label="Langevin step size ε"),
+        KnobSpec("latent_step_size", 0.1, low=1e-4, high=1.0, log_scale=True,
+                 label="Joint (x, z) Langevin step size"),
+    ]
+
+    def build(self) -> None:
+        cfg = self.config
+        if cfg["dataset"] not in SYMMETRIC_SETS:
+            raise ValueError(f"choose a symmetric data set: {list(SYMMETRIC_SETS)}, got {cfg['dataset']!r}")
+        if cfg["mode"] not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {cfg['mode']!r}")
+        if int(cfg["sectors"]) < 1:
+            raise ValueError("sectors must be >= 1")
+        seed = int(cfg["seed"])
+        self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], seed, self.device)
+        self.subset = self.data.train[in_sector(self.data.train, int(cfg["sectors"]))]
+        if len(self.subset) < 10:
+            raise ValueError("too few training points in the sector")
+        self.generator = make_generator(seed, self.device)
+        group = PointGroup(self.knobs["group_order"], self.knobs["reflections"])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.plain = SimpleEBM(2, cfg["hidden"], cfg["depth"]).to(self.device)
+            torch.manual_seed(seed)
+            if cfg["mode"] == "average":   # the same base weights as the plain model
+                self.equivariant = EquivariantEBM(group, SimpleEBM(2, cfg["hidden"], cfg["depth"])).to(self.device)
+            else:
+                self.equivariant = EquivariantEBM(group, mode="features", hidden=cfg["hidden"],
+                                                  depth=cfg["depth"]).to(self.device)
+            torch.manual_seed(seed)
+            self.latent = LatentEBM(2, int(cfg["latent_dim"]), cfg["hidden"], cfg["depth"],
+                                    marginal_samples=int(cfg["marginal_samples"])).to(self.device)
+        subset_batch = lambda n, g: self.data.batch(n, g, self.subset)   # noqa: E731
+        cd = CDConfig(batch_size=cfg["batch_size"], max_chain_norm=3 * self.data.radius)
+        self.trainers = {
+            "equivariant": ContrastiveDivergence(self.equivariant, subset_batch, self.data.uniform, cd,
+                                                 generator=make_generator(seed, self.device)),
+            "plain": ContrastiveDivergence(self.plain, subset_batch, self.data.uniform, CDConfig(**vars(cd)),
+                                           generator=make_generator(seed, self.device)),
+        }
+        self.latent_trainer = LatentEBMTrainer(self.latent, lambda n, g: self.data.batch(n, g), self.data.uniform,
+                                               LatentEBMConfig(batch_size=cfg["batch_size"],
+                                                               max_chain_norm=3 * self.data.radius),
+                                               generator=make_generator(seed + 1, self.device))
+        self.readouts: dict[str, Any] = {}
+        self.readout_time = 0.0
+        self.surfaces: dict[str, Any] = {}
+        self.surface_refresh = Refresh(cfg["surface_every_s"])
+        self.true_mass_off = None
+        if self.data.log_prob is not None:
+            _, _, e = energy_on_grid(lambda x: -self.data.log_prob(x.double()).float(), self.data.bounds,
+                                     cfg["nll_resolution"], device=self.device)
+            self.true_mass_off = self._mass_off_sector(e)
+        self.on_knobs(self.knobs.as_dict())
+
+    @property
+    def group(self) -> PointGroup:
+        return self.equivariant.group
+
+    def on_knobs(self, changed: dict[str, Any]) -> None:
+        k = self.knobs
+        self.equivariant.set_group(PointGroup(k["group_order"], k["reflections"]))
+        for trainer in self.trainers.values():
+            trainer.update_config(lr=k["lr"], step_size=k["step_size"])
+        self.latent_trainer.set_lr(k["lr"])
+        self.latent_trainer.config.step_size = k["latent_step_size"]
+        if changed:
+            self.readout_time = 0.0
+            self.surface_refresh.invalidate()
+
+    def advance(self) -> None:
+        for name, trainer in self.trainers.items():
+            stats = trainer.step()
+            if stats.diverged:
+                self.warn(f"The {name} model diverged at iteration {stats.step}; weights restored. "
+                          "Lower the learning rate or the step size.")
+        stats = self.latent_trainer.step()
+        if stats.diverged:
+            self.warn(f"The latent model diverged at iteration {stats.step}; weights restored.")
+
+    def recover(self) -> str:
+        for trainer in self.trainers.values():
+            trainer._restore()
+        return "weights restored from the last good iteration"
+
+    # --- readouts ------------------------------------------------------------------------------
+    def _mass_off_sector(self, energy_grid: torch.Tensor) -> float:
+        """Share of the density outside the training sector, within the largest disc in the box.
+
+        The disc (unlike the square box) is invariant under every rotation and reflection, so an
+        invariant density under C_n puts exactly ``1 - 1/sectors`` of this mass off a 1/n wedge.
+        """
+        p = grid_density(energy_grid, self.data.bounds, 1.0).exp().flatten()
+        centres = cell_centres(self.data.bounds, energy_grid.shape[0], self.device)
+        in_disc = centres.norm(dim=1) <= min(abs(v) for b in self.data.bounds for v in b)
+        inside = in_sector(centres, self.config["sectors"])
+        return float(p[in_disc & ~inside].sum() / p[in_disc].sum())
+
+    def _refresh_surfaces(self) -> None:
+        """Both densities on the display grid (the equivariant one costs |G| base evaluations per point)."""
+        for name, model in (("equivariant", self.equivariant), ("plain", self.plain)):
+            model.eval()
+            _, _, e = energy_on_grid(model, self.data.bounds, self.config["resolution"])
+            density = grid_density(e, self.data.bounds, 1.0).exp()
+            self.surfaces[f"{name}_density"] = to_numpy(density)
+            self.surfaces[f"{name}_density_max"] = float(density.max())
+        self.surface_refresh.done(self.step_count)
+
+    def _log_z(self, energy_grid: torch.Tensor) -> float:
+        """``log ∫ exp(-E)`` over the box by midpoint quadrature on an energy grid."""
+        (x0, x1), (y0, y1) = self.data.bounds
+        cell = (x1 - x0) * (y1 - y0) / energy_grid.numel()
+        return float(torch.logsumexp(-energy_grid.flatten().double(), 0)) + math.log(cell)
+
+    def _refresh_readouts(self) -> None:
+        cfg = self.config
+        res = cfg["nll_resolution"]
+        bounds, test = self.data.bounds, self.data.test
+        out: dict[str, Any] = {"nll_true": self.data.true_nll, "mass_off_true": self.true_mass_off,
+                               "group_name": self.group.name, "group_order": self.group.order,
+                               "subset_size": len(self.subset)}
+        for name, model in (("equivariant", self.equivariant), ("plain", self.plain)):
+            model.eval()
+            _, _, e = energy_on_grid(model, bounds, res)
+            with torch.no_grad():
+                out[f"nll_{name}"] = float(model(test).double().mean()) + self._log_z(e)
+            out[f"mass_off_{name}"] = self._mass_off_sector(e)
+            out[f"invariance_{name}"] = relative_invariance_error(model, self.group, test[:500])
+        self.latent.eval()
+        marginal = self.latent.marginal(cfg["marginal_samples"], self.generator, common_noise=True)
+        lres = cfg["latent_resolution"]
+        _, _, e_latent = energy_on_grid(marginal, bounds, lres)
+        log_density = grid_density(e_latent, bounds, 1.0)
+        with torch.no_grad():
+            e_test, se_test = self.latent.marginal_energy(test[:500], cfg["marginal_samples"], self.generator)
+            z_data = self.latent.encode(self.data.train[:600])[0][:, 0]
+        out.update({"nll_latent": float(e_test.double().mean()) + self._log_z(e_latent),
+                    "marginal_se": float(se_test.mean()),
+                    "latent_density": to_numpy(log_density.exp()),
+                    "latent_density_max": float(log_density.exp().max()),
+                    "latent_of_data": to_numpy(z_data)})
+        self.readouts = out
+        self.readout_time = time.monotonic()
+
+    def payload(self) -> dict[str, Any]:
+        cfg = self.config
+        if time.monotonic() - self.readout_time >= cfg["readout_every_s"]:
+            self._refresh_readouts()
+        snap: dict[str, Any] = {"bounds": self.data.bounds, "data": to_numpy(self.data.train[:600]),
+                                "subset": to_numpy(self.subset[:400])}
+        if self.surface_refresh.due(self.step_count):
+            self._refresh_surfaces()
+        snap.update(self.surfaces)
+        for name in self.trainers:
+            snap[f"{name}_negatives"] = to_numpy(self.trainers[name].last_negatives[:300])
+        joint = self.latent_trainer.last_negatives[:400]
+        snap["joint_samples"] = to_numpy(joint[:, :2])
+        snap["joint_latents"] = to_numpy(joint[:, 2])
+        snap["sector_angle"] = math.pi / cfg["sectors"]
+        return {**snap, **self.readouts}

@@ -1,0 +1,164 @@
+"""A step-able score-matching trainer: denoising, sliced or exact, at one noise level or a ladder.
+
+With a plain energy, denoising score matching uses the noise level ``sigma``; sliced and exact
+score matching fit the clean data. With a ``NoiseConditionalEBM`` every sample draws a level of
+the model's ladder, is perturbed by it and any of the three objectives fits the score of the
+perturbed data at that level, weighted by σ² (Song & Ermon 2019, who use denoising or sliced
+score matching this way). Like ``ContrastiveDivergence``, a non-finite step is rolled back and
+reported as ``diverged``.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, fields
+from typing import Callable
+
+import torch
+
+from ebm_engine.energies.base import Energy
+from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
+from ebm_engine.training.score_matching import (PROJECTIONS, denoising_score_matching_loss,
+                                                exact_score_matching_loss, sliced_score_matching_loss)
+
+METHODS = ("denoising", "sliced", "exact")
+
+
+@dataclass
+class ScoreMatchingConfig:
+    """Hyper-parameters of score matching; all may change between steps."""
+
+    method: str = "denoising"
+    sigma: float = 0.1                 # noise level of denoising SM with a plain energy
+    lr: float = 3e-3
+    batch_size: int = 256
+    n_projections: int = 1
+    projection: str = "rademacher"
+    grad_clip: float | None = 1.0
+    betas: tuple[float, float] = (0.9, 0.999)
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.projection not in PROJECTIONS:
+            raise ValueError(f"projection must be one of {PROJECTIONS}, got {self.projection!r}")
+        for name in ("sigma", "lr"):
+            value = getattr(self, name)
+            if not (value > 0 and value != float("inf")):
+                raise ValueError(f"{name} must be a positive finite number, got {value}")
+        if self.batch_size < 1 or self.n_projections < 1:
+            raise ValueError("batch_size and n_projections must be >= 1")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
+
+
+@dataclass
+class ScoreMatchingStats:
+    """What one training iteration measured."""
+
+    step: int
+    loss: float
+    grad_norm: float
+    diverged: bool
+
+
+class ScoreMatching:
+    """Step-able score-matching trainer; ``data_fn(n, generator)`` draws a mini-batch."""
+
+    def __init__(self, energy: Energy, data_fn: Callable[[int, torch.Generator | None], torch.Tensor],
+                 config: ScoreMatchingConfig | None = None, generator: torch.Generator | None = None,
+                 checkpoint_every: int = 25):
+        self.energy = energy
+        self.data_fn = data_fn
+        self.config = config or ScoreMatchingConfig()
+        self.config.validate()
+        self.generator = generator
+        self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
+        self.step_count = 0
+        self.divergences = 0
+        self.checkpoint_every = checkpoint_every
+        self._good_state = self._capture()
+
+    @property
+    def conditional(self) -> bool:
+        return isinstance(self.energy, NoiseConditionalEBM)
+
+    def update_config(self, **changes) -> None:
+        """Change hyper-parameters between steps (validated; unknown names raise)."""
+        unknown = set(changes) - {f.name for f in fields(ScoreMatchingConfig)}
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        candidate = ScoreMatchingConfig(**{**asdict(self.config), **changes})
+        candidate.validate()
+        self.config = candidate
+        for group in self.optimizer.param_groups:
+            group["lr"] = candidate.lr
+            group["betas"] = tuple(candidate.betas)
+
+    def objective(self, x: torch.Tensor) -> torch.Tensor:
+        """The configured score-matching loss on a batch (mean over the batch)."""
+        cfg = self.config
+        g = self.generator
+        if not self.conditional:
+            if cfg.method == "denoising":
+                return denoising_score_matching_loss(self.energy, x, cfg.sigma, g)
+            if cfg.method == "sliced":
+                return sliced_score_matching_loss(self.energy, x, cfg.n_projections, cfg.projection, generator=g)
+            return exact_score_matching_loss(self.energy, x)
+        ladder = torch.tensor(self.energy.sigmas, dtype=x.dtype, device=x.device)
+        pick = torch.randint(len(ladder), (x.shape[0],), generator=g,
+                             device=g.device if g is not None else x.device).to(x.device)
+        sigma = ladder[pick]
+
+        def energy(y: torch.Tensor) -> torch.Tensor:
+            return self.energy.energy_at(y, sigma)
+
+        if cfg.method == "denoising":
+            return denoising_score_matching_loss(energy, x, sigma, g)
+        device = g.device if g is not None else x.device
+        noisy = x + sigma.reshape(-1, *([1] * (x.dim() - 1))) * torch.randn(
+            x.shape, generator=g, device=device, dtype=x.dtype).to(x.device)
+        weight = sigma ** 2
+        if cfg.method == "sliced":
+            per_sample = sliced_score_matching_loss(energy, noisy, cfg.n_projections, cfg.projection,
+                                                    generator=g, reduction="none")
+        else:
+            per_sample = exact_score_matching_loss(energy, noisy, reduction="none")
+        return (weight * per_sample).mean()
+
+    def step(self) -> ScoreMatchingStats:
+        """One training iteration with a divergence guard."""
+        cfg = self.config
+        self.energy.train()
+        x = self.data_fn(cfg.batch_size, self.generator)
+        loss = self.objective(x)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.energy.parameters() if p.grad is not None]
+        max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        diverged = not (bool(torch.isfinite(loss)) and grad_norm == grad_norm and grad_norm != float("inf"))
+        if not diverged:
+            self.optimizer.step()
+            diverged = not all(bool(torch.isfinite(p).all()) for p in self.energy.parameters())
+        self.step_count += 1
+        if diverged:
+            self.divergences += 1
+            self._restore()
+        elif self.step_count % self.checkpoint_every == 0:
+            self._good_state = self._capture()
+        return ScoreMatchingStats(self.step_count, float(loss.detach()), grad_norm, diverged)
+
+    def _capture(self) -> dict:
+        return {"model": copy.deepcopy(self.energy.state_dict()),
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()), "step": self.step_count}
+
+    def _restore(self) -> None:
+        self.energy.load_state_dict(self._good_state["model"])
+        self.optimizer.load_state_dict(copy.deepcopy(self._good_state["optimizer"]))
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr
+            group["betas"] = tuple(self.config.betas)
+
+    @property
+    def last_good_step(self) -> int:
+        return self._good_state["step"]

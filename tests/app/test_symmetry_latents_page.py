@@ -1,0 +1,70 @@
+"""The Symmetry & Latents page without a browser: in-process runner, real job, real Bokeh sources."""
+import pytest
+
+from app.pages.symmetry_latents import LEARNING_RATES, STEP_SIZES, SymmetryLatentsPage
+from app.session import LabSession
+from ebm_engine.runtime.jobs.symmetry_latents import SymmetryLatentsJob
+
+SMALL = {"n_train": 2000, "n_test": 500, "resolution": 32, "latent_resolution": 24, "marginal_samples": 16,
+         "readout_every_s": 0.0, "surface_every_s": 0.0, "nll_resolution": 64, "hidden": 64}
+
+
+def pump(page, n=1):
+    for _ in range(n):
+        page.session.drain()
+
+
+@pytest.fixture
+def sym_page():
+    session = LabSession(inline=True)
+    p = SymmetryLatentsPage(session)
+    session.runner.command(p.job_id, "reset", SMALL)
+    pump(p)
+    return p
+
+
+def test_first_snapshot_fills_every_plot_and_readout(sym_page):
+    page = sym_page
+    assert page.equivariant.image.data["image"][0].shape == (32, 32)
+    assert page.plain.image.data["image"][0].shape == (32, 32)
+    assert len(page.equivariant.points.data["x"]) > 50
+    assert page.marginal.image.data["image"][0].shape == (24, 24)
+    assert len(page.marginal.colored.data["value"]) == 600
+    assert len(page.joint.colored.data["value"]) > 0
+    for key in ("mass_off_equivariant", "mass_off_plain", "nll_equivariant", "nll_plain",
+                "invariance_equivariant", "invariance_plain"):
+        assert page.symmetry_readouts.values[key] != "–", key
+    assert page.latent_readouts.values["nll_latent"] != "–"
+    assert "(C8)" in page.equivariant.figure.title.text
+
+
+def test_group_order_and_reflections_change_the_group_live(sym_page):
+    page = sym_page
+    page.play_button.clicks += 1
+    pump(page, 2)
+    page.group_order = 4
+    page.reflections = True
+    pump(page)
+    assert "(D4)" in page.equivariant.figure.title.text
+    assert page.symmetry_readouts.values["group_order"] == "8"
+    assert page.step_count == 3
+
+
+def test_training_sector_setting_resets(sym_page):
+    page = sym_page
+    page.play_button.clicks += 1
+    pump(page, 2)
+    page.sectors = 4
+    pump(page)
+    assert page.step_count == 0 and page.last_snapshot["config"]["sectors"] == 4
+
+
+def test_page_bounds_lie_within_the_engine_knob_bounds():
+    specs = {s.name: s for s in SymmetryLatentsJob.KNOBS}
+    latent_steps = SymmetryLatentsPage.param.latent_step_size.objects
+    for name, values in (("lr", LEARNING_RATES), ("step_size", STEP_SIZES), ("latent_step_size", latent_steps)):
+        assert min(values) >= specs[name].low and max(values) <= specs[name].high, name
+    low, high = SymmetryLatentsPage.param.group_order.bounds
+    assert low >= specs["group_order"].low and high <= specs["group_order"].high
+    for name in SymmetryLatentsPage.KNOBS:
+        assert specs[name].validate(SymmetryLatentsPage.param[name].default) == SymmetryLatentsPage.param[name].default
