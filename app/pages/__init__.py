@@ -1,6 +1,7 @@
 """The lab's pages: one line each registers a page into the navigation."""
 from app.pages.constraints import ConstraintsPage
 from app.pages.energy_landscape import EnergyLandscapePage
+from app.pages.jem import JEMPage
 from app.pages.rbm import RBMPage
 from app.pages.samplers import SamplersPage
 from app.registry import register_page
@@ -9,3 +10,4 @@ register_page("Energy Landscape", EnergyLandscapePage)
 register_page("Samplers", SamplersPage)
 register_page("Constraints", ConstraintsPage)
 register_page("RBM", RBMPage)
+register_page("JEM & OOD", JEMPage)

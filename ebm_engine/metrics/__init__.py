@@ -1,4 +1,4 @@
-"""Metrics: partition functions (grid quadrature, importance sampling), grid NLL; later MCMC and OOD metrics."""
+"""Metrics: partition functions (grid quadrature, importance sampling), grid NLL; OOD scores and metrics (``ood``)."""
 from ebm_engine.metrics.partition import (
     energy_on_grid,
     grid_nll,

@@ -122,7 +122,8 @@ def rate_curves(id_scores, ood_sets: dict[str, np.ndarray], thresholds: np.ndarr
 
 @dataclass
 class OODDetector:
-    """A threshold at the ``percentile``-th percentile of in-distribution scores (the guide's detector).
+    """A threshold at the ``percentile``-th percentile of in-distribution scores (the guide's detector):
+    the lowest in-distribution score with at least ``percentile``% of the scores at or below it.
 
     ``fit(id_scores)`` sets the threshold; ``rates(id_scores, ood_scores)`` gives the in-distribution
     acceptance and OOD detection rates at it; ``flag(scores)`` says which samples are called OOD.
@@ -137,7 +138,7 @@ class OODDetector:
             raise ValueError("the detector needs finite in-distribution scores")
         if not 0 < self.percentile <= 100:
             raise ValueError(f"percentile must lie in (0, 100], got {self.percentile}")
-        self.threshold = float(np.percentile(id_scores, self.percentile, method="higher"))
+        self.threshold = float(np.percentile(id_scores, self.percentile, method="inverted_cdf"))
         return self
 
     def flag(self, scores) -> np.ndarray:

@@ -9,6 +9,7 @@ JOB_KINDS: dict[str, str] = {
     "race": "ebm_engine.runtime.jobs.race:RaceJob",
     "constraints": "ebm_engine.runtime.jobs.constraints:ConstraintsJob",
     "rbm": "ebm_engine.runtime.jobs.rbm:RBMJob",
+    "jem": "ebm_engine.runtime.jobs.jem:JEMJob",
 }
 
 

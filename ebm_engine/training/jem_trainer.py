@@ -6,7 +6,9 @@ The loss of one iteration on a labelled mini-batch ``(x, y)`` is
 
 with ``E(x) = -logsumexp f(x)`` and negatives ``x̃`` from SGLD (``x ← x - α∇E(x) + σξ``, the JEM
 recipe's step ``α = 1`` and noise ``σ = 0.01``, clamped to the pixel range) started from a replay
-buffer (95% old chains, 5% fresh uniform noise). ``w = 0`` trains the plain classifier (no sampling).
+buffer (95% old chains, 5% fresh uniform noise). ``w`` ramps up from 0 over the first
+``warmup_steps`` iterations; ``w = 0`` trains the plain classifier (no sampling). Training images are
+shifted by up to one pixel (augmentation, for both models).
 
 JEM is known to diverge; the guards: the L2 penalty ``λ`` on both energies, gradient clipping, and a
 divergence check (non-finite loss, gradients or weights, or energies beyond ``max_energy``) that
@@ -33,6 +35,7 @@ class JEMConfig:
     weight_decay: float = 0.0          # decoupled (AdamW) weight decay
     batch_size: int = 64
     generative_weight: float = 1.0     # 0: plain classifier (cross-entropy only)
+    warmup_steps: int = 200            # the generative weight ramps up linearly over these iterations
     sgld_steps: int = 20
     sgld_step_size: float = 1.0
     sgld_noise: float = 0.01
@@ -49,6 +52,8 @@ class JEMConfig:
             value = getattr(self, name)
             if not (value > 0 and value != float("inf")):
                 raise ValueError(f"{name} must be a positive finite number, got {value}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.max_shift < 0:
             raise ValueError(f"max_shift must be >= 0, got {self.max_shift}")
         if self.batch_size < 1 or self.sgld_steps < 0 or self.buffer_size < 1:
@@ -187,12 +192,21 @@ class JEMTrainer:
         return x_neg
 
     # --- training ----------------------------------------------------------------------------
+    def generative_weight_now(self) -> float:
+        """The generative term's weight at this iteration: ramped up over ``warmup_steps`` so the
+        classifier finds its features before SGLD negatives pull on them."""
+        cfg = self.config
+        if cfg.warmup_steps == 0:
+            return cfg.generative_weight
+        return cfg.generative_weight * min(1.0, (self.step_count + 1) / cfg.warmup_steps)
+
     def step(self) -> JEMStats:
         """One iteration: cross-entropy (+ the generative term), a guarded optimiser step."""
         cfg = self.config
         self.model.train()
         x, y = self.next_batch()
-        generative = cfg.generative_weight > 0
+        weight = self.generative_weight_now()
+        generative = weight > 0
         x_neg = self.sample_negatives() if generative else None
         logits = self.model.logits(x)
         ce = F.cross_entropy(logits, y)
@@ -202,7 +216,7 @@ class JEMTrainer:
         if generative:
             e_neg = self.model.energy(x_neg)
             gen = e_pos.mean() - e_neg.mean() + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
-            loss = ce + cfg.generative_weight * gen
+            loss = ce + weight * gen
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
