@@ -67,9 +67,9 @@ class JEMPage(LabPage):
         self.clear_button = pn.widgets.Button(label="Clear drawing", color="light", sizing_mode="stretch_width")
         self.clear_button.on_click(lambda _e: self._clear_probe())
         self.follow_button = pn.widgets.Button(label="Threshold at 95% of test digits", color="primary",
-                                               variant="outlined", sizing_mode="stretch_width")
+                                               variant="outline", sizing_mode="stretch_width")
         self.follow_button.on_click(lambda _e: setattr(self, "follow_95", True))
-        self.resample_button = pn.widgets.Button(label="Restart samples", color="primary", variant="outlined",
+        self.resample_button = pn.widgets.Button(label="Restart samples", color="primary", variant="outline",
                                                  sizing_mode="stretch_width")
         self.resample_button.on_click(lambda _e: self.session.act(self.job_id, "resample"))
         self.load_button = pn.widgets.Button(label="Load OOD set", color="primary", sizing_mode="stretch_width")
