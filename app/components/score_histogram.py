@@ -79,8 +79,7 @@ class ScoreHistogram:
 
 
 def rates_at(thresholds: np.ndarray, rates: dict[str, np.ndarray], x: float) -> dict[str, float]:
-    """The precomputed rates at the grid threshold nearest ``x`` (a lookup, no statistics)."""
-    i = int(np.clip(np.searchsorted(thresholds, x), 0, len(thresholds) - 1))
-    if i > 0 and abs(thresholds[i - 1] - x) <= abs(thresholds[i] - x):
-        i -= 1
+    """The rates at threshold ``x``, read from rates precomputed at every distinct score
+    (``thresholds`` ascending; they are constant between two scores): a lookup, no statistics."""
+    i = int(np.clip(np.searchsorted(thresholds, x, side="right") - 1, 0, len(thresholds) - 1))
     return {name: float(values[i]) for name, values in rates.items()}

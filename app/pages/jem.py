@@ -83,9 +83,9 @@ class JEMPage(LabPage):
         self.param.watch(lambda _e: self._redraw(), ["ood_sets", "follow_95"])
 
     def _make_canvas(self):
-        canvas = figure(width=150, height=150, x_range=Range1d(0, 1), y_range=Range1d(0, 1), tools="",
-                        toolbar_location=None, name="jem-canvas", min_border=2, background_fill_color="#ffffff",
-                        outline_line_color="#888888")
+        canvas = figure(frame_width=150, frame_height=150, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+                        tools="", toolbar_location=None, name="jem-canvas", min_border=0, title=None,
+                        background_fill_color="#ffffff", outline_line_color="#888888")
         lines = canvas.multi_line("xs", "ys", source=self.strokes, line_width=9, line_color="#111111",
                                   line_cap="round", line_join="round")
         tool = FreehandDrawTool(renderers=[lines])
@@ -133,8 +133,8 @@ class JEMPage(LabPage):
         probe = pn.Column(
             pn.pane.Markdown("**Drop an image**: upload a PNG or draw a digit", margin=(0, 5)),
             self.upload,
-            pn.Row(bk(self.canvas), bk(self.probe_grid.figure)),
-            self.clear_button, self.probe_text, width=300)
+            bk(self.canvas), self.clear_button,
+            pn.Row(bk(self.probe_grid.figure), self.probe_text), width=320)
         return pn.Column(
             self.alert,
             pn.Row(bk(self.histogram.figure), pn.Column(self.rates_table.pane, width=300)),

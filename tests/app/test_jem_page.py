@@ -107,3 +107,17 @@ def test_page_bounds_match_the_engine_knobs():
         else:
             assert set(values) <= set(spec.choices), name
         assert spec.validate(p.default) == p.default, name
+
+
+def test_rates_lookup_is_exact_between_scores():
+    from app.components.score_histogram import rates_at
+    from ebm_engine.metrics.ood import acceptance_rates, rate_curves
+
+    rng = np.random.default_rng(0)
+    ids, ood = rng.normal(0, 1, 200), np.round(rng.normal(1, 1, 100), 1)
+    thresholds = np.concatenate([[-10.0], np.unique(np.r_[ids, ood])])
+    rates = rate_curves(ids, {"x": ood}, thresholds)
+    for x in [-9.0, *rng.normal(0.5, 1.5, 50), *ood[:10], 9.0]:
+        exact = acceptance_rates(ids, ood, x)
+        got = rates_at(thresholds, rates, x)
+        assert got["id"] == pytest.approx(exact["id_accepted"]) and got["x"] == pytest.approx(exact["ood_detected"])

@@ -3,8 +3,8 @@
 Each ``step()`` is one training iteration plus a few SGLD steps of the class-conditional sample
 chains. About once a second (and at once when the score or temperature changes) the job scores the
 in-distribution test digits and every OOD set, and the snapshot carries: histograms of the chosen
-score on shared bins, the acceptance / detection rates on a grid of thresholds (so the page can
-move a threshold without asking the engine), AUROC / AUPR / FPR95 of the energy and softmax scores
+score on shared bins, the acceptance / detection rates at every distinct score (they change only
+there, so the page can move a threshold and read exact rates without asking the engine), AUROC / AUPR / FPR95 of the energy and softmax scores
 per OOD set, test accuracy, the class-conditional samples, and the score of an image the user
 uploaded or drew.
 """
@@ -31,7 +31,6 @@ from ebm_engine.training.jem_trainer import JEMConfig, JEMTrainer
 MODELS = ("jem", "classifier")
 SAMPLE_CLASSES = ("all",) + tuple(str(k) for k in range(10))
 HISTORY = 5000
-N_THRESHOLDS = 401
 
 
 class JEMJob(Job):
@@ -157,7 +156,8 @@ class JEMJob(Job):
             lo, hi = lo - 0.5, hi + 0.5
         pad = 0.02 * (hi - lo)
         edges = np.linspace(lo - pad, hi + pad, int(self.config["bins"]) + 1)
-        thresholds = np.linspace(edges[0], edges[-1], N_THRESHOLDS)
+        # the rates only change at a score: at these points (and below them all) they are exact
+        thresholds = np.concatenate([[edges[0]], np.unique(pooled)])
 
         def density(values: np.ndarray) -> np.ndarray:
             return np.histogram(values[np.isfinite(values)], bins=edges, density=True)[0]
