@@ -32,6 +32,7 @@ bench: $(VENV)/.installed
 	-$(BIN)/python bench/train_2d.py
 	-$(BIN)/python bench/samplers.py
 	-$(BIN)/python bench/rbm.py
+	-$(BIN)/python bench/ood.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -19,7 +19,7 @@ class ScoreHistogram:
     threshold line, ``set_probe`` the dashed line of the user's image.
     """
 
-    def __init__(self, set_names: list[str], labels: dict[str, str], width: int = 640, height: int = 340,
+    def __init__(self, set_names: list[str], labels: dict[str, str], width: int = 800, height: int = 340,
                  on_threshold: Callable[[float], None] | None = None):
         self.figure = figure(width=width, height=height, tools="save", toolbar_location=None,
                              x_axis_label="score (higher = more out-of-distribution)", y_axis_label="density",
@@ -43,9 +43,10 @@ class ScoreHistogram:
         self.figure.add_layout(self.threshold)
         self.figure.add_layout(self.probe)
         self.figure.add_layout(self.probe_label)
-        self.figure.legend.location = "top_right"
-        self.figure.legend.label_text_font_size = "8pt"
-        self.figure.legend.background_fill_alpha = 0.6
+        legend = self.figure.legend[0]
+        legend.label_text_font_size = "8pt"
+        legend.border_line_alpha = 0
+        self.figure.add_layout(legend, "right")     # beside the plot, so it never hides a histogram
         self.on_threshold = on_threshold
         if on_threshold is not None:
             for event in (Tap, Pan, PanEnd):

@@ -57,7 +57,7 @@ class JEMPage(LabPage):
         self.samples = ImageGrid("class-conditional samples from E(x, y)", width=230, height=330, name="jem-samples")
         self.examples = ImageGrid("test digits, then one row per OOD set", width=300, height=260,
                                   name="jem-examples")
-        self.probe_grid = ImageGrid("your image (8×8)", width=90, height=90, name="jem-probe")
+        self.probe_grid = ImageGrid("your image", width=90, height=90, name="jem-probe")
         self.probe_text = pn.pane.HTML("", name="probe-readout", sizing_mode="stretch_width")
         self.upload = pn.widgets.FileInput(accept=".png", multiple=False, sizing_mode="stretch_width")
         self.upload.param.watch(self._uploaded, "value")
@@ -74,9 +74,9 @@ class JEMPage(LabPage):
         self.resample_button.on_click(lambda _e: self.session.act(self.job_id, "resample"))
         self.load_button = pn.widgets.Button(label="Load OOD set", color="primary", sizing_mode="stretch_width")
         self.load_button.on_click(lambda _e: self.session.act(self.job_id, "load_ood_set", path=self.user_path))
-        self.threshold_slider = pn.widgets.FloatSlider.from_param(self.param.threshold, label="Threshold",
-                                                                  start=-1.0, end=1.0, step=0.01,
-                                                                  sizing_mode="stretch_width")
+        self.threshold_slider = pn.widgets.FloatSlider(label="Threshold", start=-1.0, end=1.0, step=0.01, value=0.0,
+                                                       format="0.000", sizing_mode="stretch_width")
+        self.threshold_slider.param.watch(lambda e: setattr(self, "threshold", e.new), "value")
         self._moving = False
         super().__init__(session, on_status, **params)
         self.param.watch(lambda _e: self._threshold_moved(), ["threshold"])
@@ -137,7 +137,7 @@ class JEMPage(LabPage):
             pn.Row(bk(self.probe_grid.figure), self.probe_text), width=320)
         return pn.Column(
             self.alert,
-            pn.Row(bk(self.histogram.figure), pn.Column(self.rates_table.pane, width=300)),
+            pn.Row(bk(self.histogram.figure), pn.Column(self.rates_table.pane, width=270)),
             self.metrics_table.pane,
             pn.Row(pn.Column(bk(self.accuracy.figure), bk(self.losses.figure)), bk(self.samples.figure), probe),
             pn.Row(bk(self.examples.figure)),
@@ -194,6 +194,7 @@ class JEMPage(LabPage):
     def _threshold_moved(self) -> None:
         if not self._moving:
             self.follow_95 = False
+        self.threshold_slider.value = self.threshold
         self._show_threshold()
 
     def _threshold_from_plot(self, x: float) -> None:

@@ -46,10 +46,14 @@ def test_threshold_follows_95_percent_then_moves_by_hand(jem_page):
     assert jem_page.follow_95 and jem_page.threshold == pytest.approx(snap["threshold95"])
     assert float(jem_page.rates_table.values["rate-id"].rstrip("%")) >= 95.0
     assert jem_page.histogram.threshold.location == pytest.approx(jem_page.threshold)
+    assert jem_page.threshold_slider.value == pytest.approx(jem_page.threshold)
+    assert jem_page.threshold_slider.start == snap["edges"][0] and jem_page.threshold_slider.end == snap["edges"][-1]
     jem_page.threshold = float(snap["edges"][0])          # everything above: every image is called OOD
     assert not jem_page.follow_95
     assert jem_page.rates_table.values["rate-id"] == "0.0%"
     assert jem_page.rates_table.values["rate-gaussian"] == "100.0%"
+    jem_page.threshold_slider.value = float(snap["edges"][-1])      # the slider moves it too
+    assert jem_page.rates_table.values["rate-id"] == "100.0%" and jem_page.threshold == snap["edges"][-1]
     jem_page._threshold_from_plot(1e9)                      # a click beyond the plot clamps to its end
     assert jem_page.threshold == jem_page.threshold_slider.end
     assert jem_page.rates_table.values["rate-id"] == "100.0%"

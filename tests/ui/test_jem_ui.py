@@ -38,7 +38,7 @@ def test_jem_trains_the_threshold_moves_and_a_drawing_is_scored(watched_page, la
     rate_id = page.locator("#rate-id")
     expect(rate_id).to_have_text(re.compile(r"^(9[5-9]|100)\.\d%$"))
     threshold_before = page.locator("#rate-threshold").inner_text()
-    histogram = canvas_of_size(page, 640, 340)
+    histogram = canvas_of_size(page, 800, 340)
     box = histogram.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.5)
     expect(page.locator("#rate-threshold")).not_to_have_text(threshold_before, timeout=10000)
