@@ -17,7 +17,7 @@ def fmt(value) -> str:
 
 class OODMetricsTable:
     """Rows per OOD set, column groups per metric, energy and softmax side by side; the better
-    value of each pair is bold."""
+    value of each pair is shaded green."""
 
     def __init__(self):
         self.pane = pn.pane.HTML(self._render({}, [], {}), name="ood-metrics", sizing_mode="stretch_width")
@@ -41,7 +41,7 @@ class OODMetricsTable:
                     key = f"ood-{name}-{kind}-{metric}"
                     text = fmt(pair[kind])
                     values[key] = text
-                    style = ' style="font-weight:700"' if kind == best else ""
+                    style = ' class="ebm-better" style="background:#d7efdc"' if kind == best else ""
                     cells.append(f'<td id="{key}"{style}>{text}</td>')
             rows.append(f"<tr><th>{html.escape(labels.get(name, name))}</th>{''.join(cells)}</tr>")
         self.values = values

@@ -54,7 +54,7 @@ class JEMPage(LabPage):
         self.accuracy.figure.y_range.update(start=0.0, end=1.0)
         self.losses = LiveCurves({"cross_entropy": "cross-entropy", "e_data": "E(data)", "e_neg": "E(SGLD samples)"},
                                  title="Training curves", height=200, width=380)
-        self.samples = ImageGrid("class-conditional samples from E(x, y)", width=230, height=330, name="jem-samples")
+        self.samples = ImageGrid("samples from E(x, y)", width=230, height=330, name="jem-samples")
         self.examples = ImageGrid("test digits, then one row per OOD set", width=300, height=260,
                                   name="jem-examples")
         self.probe_grid = ImageGrid("your image", width=90, height=90, name="jem-probe")

@@ -125,3 +125,17 @@ def test_rates_lookup_is_exact_between_scores():
         exact = acceptance_rates(ids, ood, x)
         got = rates_at(thresholds, rates, x)
         assert got["id"] == pytest.approx(exact["id_accepted"]) and got["x"] == pytest.approx(exact["ood_detected"])
+
+
+def test_metrics_table_shades_the_better_score():
+    from app.components.ood_table import OODMetricsTable
+
+    table = OODMetricsTable()
+    metrics = {"uniform": {"energy": {"auroc": 0.9, "aupr": 0.7, "fpr95": 0.2},
+                           "softmax": {"auroc": 0.8, "aupr": 0.8, "fpr95": 0.1}}}
+    table.update(metrics, ["uniform"], {"uniform": "uniform noise"})
+    html = table.pane.object
+    assert '<td id="ood-uniform-energy-auroc" class="ebm-better"' in html        # higher AUROC is better
+    assert '<td id="ood-uniform-softmax-aupr" class="ebm-better"' in html
+    assert '<td id="ood-uniform-softmax-fpr95" class="ebm-better"' in html       # lower FPR95 is better
+    assert '<td id="ood-uniform-softmax-auroc">' in html and table.values["ood-uniform-energy-fpr95"] == "0.200"
