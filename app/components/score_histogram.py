@@ -1,10 +1,10 @@
-"""Overlaid score histograms (in-distribution and OOD sets) with a threshold you can click or drag."""
+"""Overlaid score histograms (in-distribution and OOD sets) with a threshold you can drag or click to."""
 from __future__ import annotations
 
 from typing import Callable
 
 import numpy as np
-from bokeh.events import Pan, PanEnd, Tap
+from bokeh.events import Tap
 from bokeh.models import ColumnDataSource, Label, Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
@@ -15,8 +15,9 @@ ID_COLOR = "#2b6cb0"
 class ScoreHistogram:
     """One quad renderer per set on shared bins, built once; ``show`` patches their sources.
 
-    A click (or a drag) on the plot calls ``on_threshold(x)``; ``set_threshold`` moves the red
-    threshold line, ``set_probe`` the dashed line of the user's image.
+    Dragging the red threshold line (an editable ``Span``) or clicking the plot calls
+    ``on_threshold(x)``; ``set_threshold`` moves the line from Python, ``set_probe`` the dashed line
+    of the user's image.
     """
 
     def __init__(self, set_names: list[str], labels: dict[str, str], width: int = 800, height: int = 340,
@@ -35,7 +36,8 @@ class ScoreHistogram:
                 line_color=colors[name], fill_alpha=0.45 if name == "id" else 0.3, line_alpha=0.8,
                 legend_label="test digits (in-distribution)" if name == "id" else labels.get(name, name))
         self.colors = colors
-        self.threshold = Span(location=0.0, dimension="height", line_color="#d33a2c", line_width=3)
+        self.threshold = Span(location=0.0, dimension="height", line_color="#d33a2c", line_width=3,
+                              editable=on_threshold is not None)
         self.probe = Span(location=0.0, dimension="height", line_color="#111111", line_width=2,
                           line_dash="dashed", visible=False)
         self.probe_label = Label(x=0.0, y=0, y_units="screen", text="your image", text_font_size="9pt",
@@ -48,13 +50,18 @@ class ScoreHistogram:
         legend.border_line_alpha = 0
         self.figure.add_layout(legend, "right")     # beside the plot, so it never hides a histogram
         self.on_threshold = on_threshold
+        self._placing = False
         if on_threshold is not None:
-            for event in (Tap, Pan, PanEnd):
-                self.figure.on_event(event, self._moved)
+            self.figure.on_event(Tap, self._tapped)
+            self.threshold.on_change("location", self._dragged)
 
-    def _moved(self, event) -> None:
+    def _tapped(self, event) -> None:
         if event.x is not None and self.on_threshold is not None:
             self.on_threshold(float(event.x))
+
+    def _dragged(self, _attr, _old, new) -> None:
+        if not self._placing and new is not None and self.on_threshold is not None:
+            self.on_threshold(float(new))
 
     def show(self, edges: np.ndarray, hist_id: np.ndarray, hist_sets: dict[str, np.ndarray],
              visible: set[str]) -> None:
@@ -70,7 +77,11 @@ class ScoreHistogram:
                 {"left": [], "right": [], "top": []}
 
     def set_threshold(self, x: float) -> None:
-        self.threshold.location = float(x)
+        self._placing = True
+        try:
+            self.threshold.location = float(x)
+        finally:
+            self._placing = False
 
     def set_probe(self, x: float | None) -> None:
         shown = x is not None and np.isfinite(x)

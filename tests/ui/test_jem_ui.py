@@ -1,7 +1,10 @@
 """The JEM & OOD page in headless Chromium: train, read the metrics, move the threshold, draw a digit."""
+import io
 import re
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
 from tests.ui.helpers import go_to, open_lab
@@ -19,6 +22,14 @@ def canvas_of_size(page, width: float, height: float):
         if box and abs(box["width"] - width) < 25 and abs(box["height"] - height) < 25:
             return canvases.nth(i)
     raise AssertionError(f"no {width}×{height} canvas on the page")
+
+
+def red_line_x(canvas) -> float:
+    """The x pixel (in the canvas) of the red threshold line, found in a screenshot."""
+    image = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
+    red = (np.abs(image - np.array([0xD3, 0x3A, 0x2C])).sum(axis=2) < 40).sum(axis=0)
+    assert red.max() > 50, "no threshold line on the histogram"
+    return float(np.flatnonzero(red > 0.5 * red.max()).mean())
 
 
 def test_jem_trains_the_threshold_moves_and_a_drawing_is_scored(watched_page, lab_url):
@@ -40,11 +51,18 @@ def test_jem_trains_the_threshold_moves_and_a_drawing_is_scored(watched_page, la
     threshold_before = page.locator("#rate-threshold").inner_text()
     histogram = canvas_of_size(page, 800, 340)
     box = histogram.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.5)
+    x = red_line_x(histogram)
+    page.mouse.move(box["x"] + x, box["y"] + box["height"] * 0.4)
+    page.mouse.down()
+    page.mouse.move(box["x"] + x - 60, box["y"] + box["height"] * 0.4, steps=8)
+    page.mouse.up()
     expect(page.locator("#rate-threshold")).not_to_have_text(threshold_before, timeout=10000)
     expect(rate_id).not_to_have_text(re.compile(r"^(9[5-9]|100)\.\d%$"), timeout=10000)
+    assert abs(red_line_x(histogram) - (x - 60)) < 8, "the threshold line did not follow the drag"
     page.get_by_role("button", name="Threshold at 95% of test digits").click()
     expect(rate_id).to_have_text(re.compile(r"^(9[5-9]|100)\.\d%$"), timeout=10000)
+    page.mouse.click(box["x"] + box["width"] * 0.12, box["y"] + box["height"] * 0.5)    # a click moves it too
+    expect(rate_id).not_to_have_text(re.compile(r"^(9[5-9]|100)\.\d%$"), timeout=10000)
 
     # draw a stroke on the canvas: the drawing is scored and marked on the histogram
     canvas = canvas_of_size(page, 150, 150)
