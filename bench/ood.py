@@ -22,8 +22,9 @@ Scores (higher = more out-of-distribution), on the test digits and each OOD set
 Goals: test accuracy ≥ 97% for both models; for JEM's energy score, AUROC ≥ the softmax score's (of
 the same JEM) on every OOD set, and ≥ 0.99 on both noise sets. The exit status is 0 only if all hold.
 
-    .venv/bin/python bench/ood.py            # full run: 1000 iterations per model (~4-6 min on 2 cores)
-    .venv/bin/python bench/ood.py --quick    # 150 iterations (~1 min): the plumbing, not the goals
+    .venv/bin/python bench/ood.py            # full run: 1000 iterations per model (12 min on 2 busy cores;
+                                             #   JEM's 20 SGLD steps per iteration are most of it)
+    .venv/bin/python bench/ood.py --quick    # 150 iterations: the plumbing, not the goals
 """
 from __future__ import annotations
 
