@@ -58,6 +58,7 @@ class JEMPage(LabPage):
         self.examples = ImageGrid("test digits, then one row per OOD set", width=300, height=260,
                                   name="jem-examples")
         self.probe_grid = ImageGrid("your image", width=90, height=90, name="jem-probe")
+        self.probe_grid.show(np.full((8, 8), np.nan, np.float32))     # laid out at its final size from the start
         self.probe_text = pn.pane.HTML("", name="probe-readout", sizing_mode="stretch_width")
         self.upload = pn.widgets.FileInput(accept=".png", multiple=False, sizing_mode="stretch_width")
         self.upload.param.watch(self._uploaded, "value")
@@ -133,8 +134,7 @@ class JEMPage(LabPage):
         probe = pn.Column(
             pn.pane.Markdown("**Drop an image**: upload a PNG or draw a digit", margin=(0, 5)),
             self.upload,
-            bk(self.canvas), self.clear_button,
-            pn.Row(bk(self.probe_grid.figure), self.probe_text), width=320)
+            bk(self.canvas), self.clear_button, bk(self.probe_grid.figure), self.probe_text, width=320)
         return pn.Column(
             self.alert,
             pn.Row(bk(self.histogram.figure), pn.Column(self.rates_table.pane, width=270)),
