@@ -36,7 +36,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ebm_engine.data import load_digits_grey  # noqa: E402
@@ -103,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, (accuracy, _, seconds, divergences) in results.items():
         print(f"| {name} | {100 * accuracy:.2f}% | {seconds:.0f} s | {divergences} |")
     print()
-    print("| OOD set | model | AUROC energy | AUROC softmax | AUPR energy | AUPR softmax | FPR95 energy | FPR95 softmax |")
+    print("| OOD set | model | AUROC energy | AUROC softmax | AUPR energy | AUPR softmax | FPR95 energy "
+          "| FPR95 softmax |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for ood in OOD_SET_NAMES:
         for name, (_, table, _, _) in results.items():
@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, (accuracy, _, _, _) in results.items():
         met = accuracy >= ACCURACY_GOAL
         ok &= met
-        print(f"goal: {name} test accuracy {100 * accuracy:.2f}% ≥ {100 * ACCURACY_GOAL:.0f}%: {'met' if met else 'MISSED'}")
+        print(f"goal: {name} test accuracy {100 * accuracy:.2f}% ≥ {100 * ACCURACY_GOAL:.0f}%: "
+              f"{'met' if met else 'MISSED'}")
     table = results["JEM"][1]
     for ood in OOD_SET_NAMES:
         e, s = table[ood]["energy"]["auroc"], table[ood]["softmax"]["auroc"]

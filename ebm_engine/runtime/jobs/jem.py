@@ -2,11 +2,11 @@
 
 Each ``step()`` is one training iteration plus a few SGLD steps of the class-conditional sample
 chains. About once a second (and at once when the score or temperature changes) the job scores the
-in-distribution test digits and every OOD set, and the snapshot carries: histograms of the chosen
-score on shared bins, the acceptance / detection rates at every distinct score (they change only
-there, so the page can move a threshold and read exact rates without asking the engine), AUROC / AUPR / FPR95 of the energy and softmax scores
-per OOD set, test accuracy, the class-conditional samples, and the score of an image the user
-uploaded or drew.
+in-distribution test digits and every OOD set. The snapshot carries: histograms of the chosen score
+on shared bins; the acceptance / detection rates at every distinct score (they change only there, so
+the page can move a threshold and read exact rates without asking the engine); AUROC / AUPR / FPR95
+of the energy and softmax scores per OOD set; test accuracy; the class-conditional samples; and the
+score of an image the user uploaded or drew.
 """
 from __future__ import annotations
 
