@@ -101,6 +101,16 @@ def test_bad_user_set_path_shows_a_message(jem_page):
     assert jem_page.alert.visible and "no such file" in jem_page.alert.object
 
 
+def test_model_picker_switches_to_the_plain_classifier(jem_page):
+    jem_page.model = "classifier"
+    pump(jem_page)
+    jem_page.step_button.clicks += 1
+    pump(jem_page)
+    snap = jem_page.last_snapshot
+    assert snap["model"] == "classifier" and snap["step"] == 1
+    assert np.isnan(snap["history"]["e_neg"]).all()
+
+
 def test_page_bounds_match_the_engine_knobs():
     specs = {s.name: s for s in JEMJob.KNOBS}
     for name in JEMPage.KNOBS:
