@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	-$(BIN)/python bench/rbm.py
 	-nice -n 10 $(BIN)/python bench/images.py
 	-$(BIN)/python bench/score.py
+	-$(BIN)/python bench/ood.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

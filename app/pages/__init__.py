@@ -2,6 +2,7 @@
 from app.pages.constraints import ConstraintsPage
 from app.pages.energy_landscape import EnergyLandscapePage
 from app.pages.images import ImagesPage
+from app.pages.jem import JEMPage
 from app.pages.rbm import RBMPage
 from app.pages.samplers import SamplersPage
 from app.pages.score_matching import ScoreMatchingPage
@@ -13,5 +14,6 @@ register_page("Samplers", SamplersPage)
 register_page("Constraints", ConstraintsPage)
 register_page("RBM", RBMPage)
 register_page("Images", ImagesPage)
+register_page("JEM & OOD", JEMPage)
 register_page("Score Matching", ScoreMatchingPage)
 register_page("Symmetry & Latents", SymmetryLatentsPage)

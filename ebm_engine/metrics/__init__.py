@@ -1,5 +1,5 @@
 """Metrics: partition functions (grid quadrature, importance sampling), grid NLL, sample quality of generated
-digits (Fréchet distance, inception score); later MCMC and OOD metrics."""
+digits (Fréchet distance, inception score), OOD scores and metrics (``ood``)."""
 from ebm_engine.metrics.partition import (
     energy_on_grid,
     grid_nll,

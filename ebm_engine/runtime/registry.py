@@ -12,6 +12,7 @@ JOB_KINDS: dict[str, str] = {
     "images": "ebm_engine.runtime.jobs.images:ImagesJob",
     "score_matching": "ebm_engine.runtime.jobs.score_matching:ScoreMatchingJob",
     "symmetry_latents": "ebm_engine.runtime.jobs.symmetry_latents:SymmetryLatentsJob",
+    "jem": "ebm_engine.runtime.jobs.jem:JEMJob",
 }
 
 

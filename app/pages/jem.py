@@ -1,0 +1,238 @@
+"""JEM & OOD: train a JEM (or a plain classifier) on digits and watch in- and out-of-distribution
+scores separate; move a threshold, compare energy with softmax, score your own image."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, FreehandDrawTool, Range1d
+from bokeh.plotting import figure
+
+from app.components.image_grid import ImageGrid
+from app.components.live_curves import LiveCurves
+from app.components.ood_table import OODMetricsTable, RatesTable
+from app.components.score_histogram import ScoreHistogram, rates_at
+from app.pages.base import LabPage
+from ebm_engine.data.ood import OOD_SET_LABELS, OOD_SET_NAMES
+
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2]
+TEMPERATURES = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+ALL_SETS = [*OOD_SET_NAMES, "user"]
+DEFAULT_SETS = ["gaussian", "uniform", "inverted", "rotated", "natural"]
+
+
+class JEMPage(LabPage):
+    """Histograms with a threshold, metrics table, accuracy curve, class-conditional samples, probe image."""
+
+    TITLE = "JEM & OOD"
+    JOB_KIND = "jem"
+    KNOBS = ("lr", "sgld_steps", "l2_weight", "score", "temperature", "sample_class")
+    SETTINGS = ("model", "seed")
+
+    model = param.Selector(default="jem", objects=["jem", "classifier"],
+                           doc="JEM (cross-entropy + SGLD generative term) or the same net with cross-entropy only")
+    seed = param.Integer(default=0, bounds=(0, 1_000_000))
+    lr = param.Selector(default=1e-3, objects=LEARNING_RATES)
+    sgld_steps = param.Integer(default=20, bounds=(1, 100), doc="SGLD steps per training iteration")
+    l2_weight = param.Number(default=0.1, bounds=(0.0, 1.0), step=0.01, doc="L2 penalty on both energies")
+    score = param.Selector(default="energy", objects=["energy", "softmax", "gradnorm"])
+    temperature = param.Selector(default=1.0, objects=TEMPERATURES, doc="T in -T·logsumexp(f/T)")
+    sample_class = param.Selector(default="all", objects=["all", *[str(k) for k in range(10)]])
+    ood_sets = param.ListSelector(default=list(DEFAULT_SETS), objects=list(ALL_SETS), doc="OOD sets shown")
+    threshold = param.Number(default=0.0, doc="score above which an image is called out-of-distribution")
+    follow_95 = param.Boolean(default=True, doc="keep the threshold where it accepts 95% of test digits")
+    user_path = param.String(default="", doc=".npy file, IDX image file or MNIST-format folder")
+
+    def __init__(self, session, on_status=None, **params):
+        self.histogram = ScoreHistogram(list(ALL_SETS), OOD_SET_LABELS, on_threshold=self._threshold_from_plot)
+        self.metrics_table = OODMetricsTable()
+        self.rates_table = RatesTable()
+        self.accuracy = LiveCurves({"test_accuracy": "test accuracy"}, title="Test accuracy", height=200,
+                                   width=380)
+        self.accuracy.figure.y_range.update(start=0.0, end=1.0)
+        self.losses = LiveCurves({"cross_entropy": "cross-entropy", "e_data": "E(data)", "e_neg": "E(SGLD samples)"},
+                                 title="Training curves", height=200, width=380)
+        self.samples = ImageGrid("samples from E(x, y)", width=230, height=330, name="jem-samples")
+        self.examples = ImageGrid("test digits, then one row per OOD set", width=300, height=260,
+                                  name="jem-examples")
+        self.probe_grid = ImageGrid("your image", width=90, height=90, name="jem-probe")
+        self.probe_grid.show(np.full((8, 8), np.nan, np.float32))     # laid out at its final size from the start
+        self.probe_text = pn.pane.HTML("", name="probe-readout", sizing_mode="stretch_width")
+        self.upload = pn.widgets.FileInput(accept=".png", multiple=False, sizing_mode="stretch_width")
+        self.upload.param.watch(self._uploaded, "value")
+        self.strokes = ColumnDataSource({"xs": [], "ys": []})
+        self.strokes.on_change("data", lambda _attr, _old, _new: self._drawn())
+        self.canvas = self._make_canvas()
+        self.clear_button = pn.widgets.Button(label="Clear drawing", color="light", sizing_mode="stretch_width")
+        self.clear_button.on_click(lambda _e: self._clear_probe())
+        self.follow_button = pn.widgets.Button(label="Threshold at 95% of test digits", color="primary",
+                                               variant="outline", sizing_mode="stretch_width")
+        self.follow_button.on_click(lambda _e: setattr(self, "follow_95", True))
+        self.resample_button = pn.widgets.Button(label="Restart samples", color="primary", variant="outline",
+                                                 sizing_mode="stretch_width")
+        self.resample_button.on_click(lambda _e: self.session.act(self.job_id, "resample"))
+        self.load_button = pn.widgets.Button(label="Load OOD set", color="primary", sizing_mode="stretch_width")
+        self.load_button.on_click(lambda _e: self.session.act(self.job_id, "load_ood_set", path=self.user_path))
+        self.threshold_slider = pn.widgets.FloatSlider(label="Threshold", start=-1.0, end=1.0, step=0.01, value=0.0,
+                                                       format="0.000", sizing_mode="stretch_width")
+        self.threshold_slider.param.watch(lambda e: setattr(self, "threshold", e.new), "value")
+        self._moving = False
+        super().__init__(session, on_status, **params)
+        self.param.watch(lambda _e: self._threshold_moved(), ["threshold"])
+        self.param.watch(lambda _e: self._redraw(), ["ood_sets", "follow_95"])
+
+    def _make_canvas(self):
+        canvas = figure(frame_width=150, frame_height=150, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+                        tools="", toolbar_location=None, name="jem-canvas", min_border=0, title=None,
+                        background_fill_color="#ffffff", outline_line_color="#888888")
+        lines = canvas.multi_line("xs", "ys", source=self.strokes, line_width=9, line_color="#111111",
+                                  line_cap="round", line_join="round")
+        tool = FreehandDrawTool(renderers=[lines])
+        canvas.add_tools(tool)
+        canvas.toolbar.active_drag = tool
+        canvas.axis.visible = False
+        canvas.grid.visible = False
+        return canvas
+
+    # --- controls and layout -------------------------------------------------------------------
+    @cached_property
+    def controls(self) -> pn.Column:
+        w = pn.widgets
+        return pn.Column(
+            pn.pane.Markdown("### JEM & OOD", margin=(0, 5)),
+            w.RadioButtonGroup.from_param(self.param.model, color="primary", variant="outline",
+                                          options={"JEM": "jem", "Plain classifier": "classifier"}),
+            self.transport(),
+            w.RadioButtonGroup.from_param(self.param.score, color="primary", variant="outline",
+                                          options={"Energy": "energy", "Softmax": "softmax",
+                                                   "Grad norm": "gradnorm"}),
+            w.DiscreteSlider.from_param(self.param.temperature, label="Energy temperature T"),
+            pn.pane.Markdown("**OOD sets**", margin=(5, 5, 0, 5)),
+            w.CheckButtonGroup.from_param(self.param.ood_sets, color="primary", variant="outline",
+                                          options={OOD_SET_LABELS[n]: n for n in ALL_SETS},
+                                          orientation="vertical", sizing_mode="stretch_width"),
+            self.threshold_slider,
+            self.follow_button,
+            w.Select.from_param(self.param.sample_class, label="Sample class"),
+            self.resample_button,
+            pn.Card(w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
+                    w.IntSlider.from_param(self.param.sgld_steps, label="SGLD steps per iteration"),
+                    w.FloatSlider.from_param(self.param.l2_weight, label="Energy L2 weight"),
+                    w.IntInput.from_param(self.param.seed, label="Seed"),
+                    title="Training", collapsed=True, sizing_mode="stretch_width"),
+            pn.Card(w.TextInput.from_param(self.param.user_path, label="Your OOD set",
+                                           placeholder="/path/to/images.npy or MNIST folder"),
+                    self.load_button,
+                    title="Your own OOD set", collapsed=True, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+
+    @cached_property
+    def view(self) -> pn.Column:
+        bk = pn.pane.Bokeh
+        probe = pn.Column(
+            pn.pane.Markdown("**Drop an image**: upload a PNG or draw a digit", margin=(0, 5)),
+            self.upload,
+            bk(self.canvas), self.clear_button, bk(self.probe_grid.figure), self.probe_text, width=320)
+        return pn.Column(
+            self.alert,
+            pn.Row(bk(self.histogram.figure), pn.Column(self.rates_table.pane, width=270)),
+            self.metrics_table.pane,
+            pn.Row(pn.Column(bk(self.accuracy.figure), bk(self.losses.figure)), bk(self.samples.figure), probe),
+            pn.Row(bk(self.examples.figure)),
+            sizing_mode="stretch_width")
+
+    # --- rendering -------------------------------------------------------------------------------
+    def render(self, snapshot: dict) -> None:
+        self._sync_set_options(snapshot)
+        self.accuracy.update(snapshot["eval_history"])
+        self.losses.update(snapshot["history"])
+        self.samples.show(snapshot["samples"])
+        self.examples.show(snapshot["examples"])
+        self._redraw()
+
+    def _sync_set_options(self, snapshot: dict) -> None:
+        if snapshot.get("user_set") and "user" not in self.ood_sets and self._user_key != snapshot["user_set"]:
+            self._user_key = snapshot["user_set"]
+            self.ood_sets = [*self.ood_sets, "user"]
+
+    _user_key: str | None = None
+
+    def _visible_sets(self, snapshot: dict) -> list[str]:
+        return [n for n in snapshot["ood_sets"] if n in self.ood_sets]
+
+    def _redraw(self) -> None:
+        snap = self.last_snapshot
+        if not snap or "edges" not in snap:
+            return
+        sets = self._visible_sets(snap)
+        self.histogram.show(snap["edges"], snap["hist_id"], snap["hist_sets"], set(sets))
+        self.histogram.figure.xaxis.axis_label = f"{snap['score_label']}  (higher = more out-of-distribution)"
+        self.metrics_table.update(snap["metrics"], sets, snap["ood_labels"])
+        lo, hi = float(snap["edges"][0]), float(snap["edges"][-1])
+        self._moving = True
+        try:
+            self.threshold_slider.param.update(start=lo, end=hi, step=(hi - lo) / 400)
+            if self.follow_95 and np.isfinite(snap["threshold95"]):
+                self.threshold = float(snap["threshold95"])
+            elif not lo <= self.threshold <= hi:
+                self.threshold = min(max(self.threshold, lo), hi)
+        finally:
+            self._moving = False
+        self._show_threshold()
+        self._show_probe(snap)
+
+    def _show_threshold(self) -> None:
+        snap = self.last_snapshot
+        if not snap or "rates" not in snap:
+            return
+        self.histogram.set_threshold(self.threshold)
+        rates = rates_at(snap["thresholds"], snap["rates"], self.threshold)
+        self.rates_table.update(self.threshold, rates, self._visible_sets(snap), snap["ood_labels"])
+
+    def _threshold_moved(self) -> None:
+        if not self._moving:
+            self.follow_95 = False
+        self.threshold_slider.value = self.threshold
+        self._show_threshold()
+
+    def _threshold_from_plot(self, x: float) -> None:
+        self.follow_95 = False
+        lo, hi = self.threshold_slider.start, self.threshold_slider.end
+        self.threshold = min(max(x, lo), hi)
+
+    def _show_probe(self, snap: dict) -> None:
+        probe, error = snap.get("probe"), snap.get("probe_error")
+        if error:
+            self.probe_text.object = f'<div class="ebm-probe-error" id="probe-error">{error}</div>'
+            self.histogram.set_probe(None)
+            return
+        if not probe:
+            self.probe_text.object = ""
+            self.histogram.set_probe(None)
+            return
+        self.probe_grid.show(probe["image"])
+        self.histogram.set_probe(probe["score"])
+        verdict = "out-of-distribution" if probe["score"] > self.threshold else "accepted as a digit"
+        self.probe_text.object = (
+            f'<table class="ebm-readouts"><tr><th>score</th><td id="probe-score">{probe["score"]:.3f}</td></tr>'
+            f'<tr><th>energy E(x)</th><td id="probe-energy">{probe["energy"]:.3f}</td></tr>'
+            f'<tr><th>class</th><td id="probe-class">{probe["prediction"]} '
+            f'(p = {probe["probability"]:.2f})</td></tr>'
+            f'<tr><th>at the threshold</th><td id="probe-verdict">{verdict}</td></tr></table>')
+
+    # --- the user's image -------------------------------------------------------------------------
+    def _uploaded(self, event) -> None:
+        if event.new:
+            self.session.act(self.job_id, "probe_png", data=bytes(event.new), filename=self.upload.filename or "")
+
+    def _drawn(self) -> None:
+        xs, ys = list(self.strokes.data.get("xs", [])), list(self.strokes.data.get("ys", []))
+        if xs:
+            self.session.act(self.job_id, "probe_strokes", xs=[list(map(float, s)) for s in xs],
+                             ys=[list(map(float, s)) for s in ys])
+
+    def _clear_probe(self) -> None:
+        self.strokes.data = {"xs": [], "ys": []}
+        self.session.act(self.job_id, "clear_probe")

@@ -1,0 +1,256 @@
+"""JEM & OOD job: train a JEM (or the plain classifier) on digits and score OOD sets live.
+
+Each ``step()`` is one training iteration plus a few SGLD steps of the class-conditional sample
+chains. About once a second (and at once when the score or temperature changes) the job scores the
+in-distribution test digits and every OOD set. The snapshot carries: histograms of the chosen score
+on shared bins; the acceptance / detection rates at every distinct score (they change only there, so
+the page can move a threshold and read exact rates without asking the engine); AUROC / AUPR / FPR95
+of the energy and softmax scores per OOD set; test accuracy; the class-conditional samples; and the
+score of an image the user uploaded or drew.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import torch
+
+from ebm_engine.data.digits import load_digits_grey
+from ebm_engine.data.ood import OOD_SET_LABELS, OOD_SET_NAMES, load_user_images, make_ood_set
+from ebm_engine.data.user_image import UserImageError, decode_png, rasterize_strokes
+from ebm_engine.device import make_generator
+from ebm_engine.metrics.ood import SCORE_LABELS, SCORES, OODDetector, ood_metrics, rate_curves, score_batches
+from ebm_engine.models.jem import JEM, ClassConditionalEnergy
+from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.runtime.mosaic import tile
+from ebm_engine.training.jem_trainer import JEMConfig, JEMTrainer
+
+MODELS = ("jem", "classifier")
+SAMPLE_CLASSES = ("all",) + tuple(str(k) for k in range(10))
+HISTORY = 5000
+
+
+class JEMJob(Job):
+    """JEM (cross-entropy + SGLD generative term) or plain-classifier training with live OOD scoring."""
+
+    KIND = "jem"
+    CONFIG = {"model": "jem", "seed": 0, "width": 32, "batch_size": 64, "buffer_size": 5000,
+              "eval_every_s": 1.0, "bins": 40, "samples_per_class": 6, "sample_steps": 4,
+              "n_examples": 8}
+    KNOBS = [
+        KnobSpec("lr", 1e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
+        KnobSpec("sgld_steps", 20, kind="int", low=1, high=100, label="SGLD steps per iteration"),
+        KnobSpec("l2_weight", 0.1, low=0.0, high=1.0, label="Energy L2 weight"),
+        KnobSpec("score", "energy", kind="choice", choices=SCORES, label="OOD score"),
+        KnobSpec("temperature", 1.0, low=0.01, high=100.0, log_scale=True, label="Energy temperature T"),
+        KnobSpec("sample_class", "all", kind="choice", choices=SAMPLE_CLASSES, label="Sample class"),
+    ]
+    ACTIONS = ("probe_png", "probe_strokes", "clear_probe", "load_ood_set", "resample", "evaluate")
+
+    def build(self) -> None:
+        cfg = self.config
+        if cfg["model"] not in MODELS:
+            raise ValueError(f"unknown model {cfg['model']!r}; choose from {list(MODELS)}")
+        seed = int(cfg["seed"])
+        split = load_digits_grey(seed=0)
+        self.shape = tuple(split.shape)
+        self.train = split.train.to(self.device)
+        self.test = split.test.to(self.device)
+        self.test_labels = split.test_labels.to(self.device)
+        self.generator = make_generator(seed, self.device)
+        with torch.random.fork_rng(devices=[]):   # reproducible weights, global generator untouched
+            torch.manual_seed(seed)
+            self.model = JEM(self.shape, n_classes=10, width=int(cfg["width"])).to(self.device)
+        generative = cfg["model"] == "jem"
+        self.trainer = JEMTrainer(self.model, self.train, split.train_labels.to(self.device),
+                                  JEMConfig(batch_size=int(cfg["batch_size"]), buffer_size=int(cfg["buffer_size"]),
+                                            generative_weight=1.0 if generative else 0.0),
+                                  generator=self.generator)
+        self.ood = {name: make_ood_set(name, split.test, self.shape, seed=seed).to(self.device)
+                    for name in OOD_SET_NAMES}
+        self.user_set_name: str | None = None
+        self.history = {k: deque(maxlen=HISTORY) for k in ("step", "cross_entropy", "e_data", "e_neg")}
+        self.eval_history = {k: deque(maxlen=HISTORY) for k in ("step", "test_accuracy")}
+        self.evaluation: dict[str, Any] = {}
+        self.last_eval = -float("inf")
+        self.probe_image: torch.Tensor | None = None
+        self.probe_source = ""
+        self.probe_error: str | None = None
+        self._start_samples()
+        self.on_knobs(self.knobs.as_dict())
+        self.evaluate()
+
+    # --- knobs -------------------------------------------------------------------------------
+    def on_knobs(self, changed: dict[str, Any]) -> None:
+        k = self.knobs
+        self.trainer.update_config(lr=k["lr"], sgld_steps=k["sgld_steps"], l2_weight=k["l2_weight"])
+        if "sample_class" in changed and hasattr(self, "samples"):
+            self._start_samples()
+        if ("score" in changed or "temperature" in changed) and self.evaluation:
+            self.evaluate()
+
+    # --- training and sampling ---------------------------------------------------------------
+    def advance(self) -> None:
+        stats = self.trainer.step()
+        self.history["step"].append(float(self.step_count + 1))
+        self.history["cross_entropy"].append(stats.cross_entropy)
+        self.history["e_data"].append(stats.e_data)
+        self.history["e_neg"].append(stats.e_neg if self.config["model"] == "jem" else float("nan"))
+        if stats.diverged:
+            self.warn(f"training diverged at iteration {self.step_count + 1}; rolled back to the weights of "
+                      f"iteration {self.trainer.last_good_step} and refilled the replay buffer")
+        self.samples = self.trainer.sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
+        if time.monotonic() - self.last_eval >= float(self.config["eval_every_s"]):
+            self.evaluate(step=self.step_count + 1)
+
+    def _start_samples(self) -> None:
+        """Class-conditional chains: ``samples_per_class`` per digit, or 36 of the chosen class,
+        started from the replay buffer (JEM) or uniform noise (plain classifier)."""
+        choice = self.knobs["sample_class"]
+        if choice == "all":
+            per = int(self.config["samples_per_class"])
+            labels = torch.arange(10, device=self.device).repeat_interleave(per)
+        else:
+            labels = torch.full((36,), int(choice), dtype=torch.long, device=self.device)
+        if self.config["model"] == "jem":
+            idx = torch.randint(self.trainer.buffer.capacity, (len(labels),), generator=self.generator,
+                                device=self.generator.device).to(self.device)
+            start = self.trainer.buffer.store[idx].clone()
+        else:
+            start = self.trainer.fresh_noise(len(labels), self.generator)
+        self.sample_labels = labels
+        self.sample_energy = ClassConditionalEnergy(self.model, labels)
+        self.samples = start
+
+    # --- scoring -----------------------------------------------------------------------------
+    def _scores(self, x: torch.Tensor, temperature: float, gradnorm: bool) -> dict[str, np.ndarray]:
+        return score_batches(self.model, x, temperature=temperature, with_gradnorm=gradnorm)
+
+    def evaluate(self, step: int | None = None) -> None:
+        """Score the test digits and every OOD set; histograms, rate curves and metrics for the page."""
+        k = self.knobs
+        score, temperature = k["score"], float(k["temperature"])
+        gradnorm = score == "gradnorm"
+        ids = self._scores(self.test, temperature, gradnorm)
+        accuracy = float((ids["prediction"] == to_numpy(self.test_labels)).mean())
+        sets = {name: self._scores(x, temperature, gradnorm) for name, x in self.ood.items()}
+        metrics, problems = {}, []
+        for name, s in sets.items():
+            metrics[name] = {}
+            for kind in ("energy", "softmax"):
+                try:
+                    metrics[name][kind] = ood_metrics(ids[kind], s[kind])
+                except ValueError as exc:   # a non-finite score: shown as a blank, said in a warning
+                    metrics[name][kind] = {"auroc": float("nan"), "aupr": float("nan"), "fpr95": float("nan")}
+                    problems.append(f"{name}/{kind}: {exc}")
+        if problems:
+            self.warn("some scores are not finite: " + "; ".join(problems[:3]))
+        chosen = {name: s[score] for name, s in sets.items()}
+        pooled = np.concatenate([ids[score], *chosen.values()])
+        pooled = pooled[np.isfinite(pooled)]
+        lo, hi = (float(pooled.min()), float(pooled.max())) if len(pooled) else (0.0, 1.0)
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        pad = 0.02 * (hi - lo)
+        edges = np.linspace(lo - pad, hi + pad, int(self.config["bins"]) + 1)
+        # the rates only change at a score: at these points (and below them all) they are exact
+        thresholds = np.concatenate([[edges[0]], np.unique(pooled)])
+
+        def density(values: np.ndarray) -> np.ndarray:
+            return np.histogram(values[np.isfinite(values)], bins=edges, density=True)[0]
+
+        finite_ids = ids[score][np.isfinite(ids[score])]
+        self.evaluation = {
+            "score": score, "temperature": temperature, "eval_step": self.step_count if step is None else step,
+            "accuracy": accuracy, "edges": edges, "hist_id": density(ids[score]),
+            "hist_sets": {name: density(v) for name, v in chosen.items()},
+            "thresholds": thresholds,
+            "rates": rate_curves(finite_ids, {n: v[np.isfinite(v)] for n, v in chosen.items()}, thresholds),
+            "threshold95": OODDetector(95.0).fit(finite_ids).threshold if len(finite_ids) else float("nan"),
+            "metrics": metrics,
+        }
+        self.eval_history["step"].append(float(self.evaluation["eval_step"]))
+        self.eval_history["test_accuracy"].append(accuracy)
+        self.last_eval = time.monotonic()
+
+    # --- actions -----------------------------------------------------------------------------
+    def action_probe_png(self, data: bytes = b"", filename: str = "") -> None:
+        """Score an uploaded PNG (a bad file is reported in the snapshot, not raised)."""
+        try:
+            self._set_probe(decode_png(data, self.shape), filename or "uploaded PNG")
+        except UserImageError as exc:
+            self.probe_image, self.probe_error = None, str(exc)
+
+    def action_probe_strokes(self, xs: list | None = None, ys: list | None = None) -> None:
+        """Score a drawing given as strokes on a unit canvas."""
+        try:
+            self._set_probe(rasterize_strokes(xs or [], ys or [], self.shape), "drawing")
+        except UserImageError as exc:
+            self.probe_image, self.probe_error = None, str(exc)
+
+    def _set_probe(self, row: np.ndarray, source: str) -> None:
+        self.probe_image = torch.from_numpy(row).to(self.device).reshape(1, -1)
+        self.probe_source, self.probe_error = source, None
+
+    def action_clear_probe(self) -> None:
+        self.probe_image, self.probe_error = None, None
+
+    def action_load_ood_set(self, path: str = "") -> None:
+        """Add (or replace) the user's own OOD set from a .npy file, an IDX file or an MNIST folder."""
+        images = load_user_images(path, self.shape)
+        self.ood["user"] = images.to(self.device)
+        self.user_set_name = str(path)
+        self.evaluate()
+
+    def action_resample(self) -> None:
+        self._start_samples()
+
+    def action_evaluate(self) -> None:
+        self.evaluate()
+
+    # --- snapshot ----------------------------------------------------------------------------
+    def _probe(self) -> dict[str, Any] | None:
+        if self.probe_image is None:
+            return None
+        k = self.knobs
+        s = self._scores(self.probe_image, float(k["temperature"]), k["score"] == "gradnorm")
+        with torch.no_grad():
+            probs = torch.softmax(self.model.logits(self.probe_image), dim=1)[0]
+        threshold = self.evaluation.get("threshold95", float("nan"))
+        value = float(s[k["score"]][0])
+        return {"image": tile(to_numpy(self.probe_image).reshape(1, *self.shape)), "score": value,
+                "energy": float(s["energy"][0]), "prediction": int(probs.argmax()),
+                "probability": float(probs.max()), "flagged_at_95": bool(value > threshold),
+                "source": self.probe_source}
+
+    def payload(self) -> dict[str, Any]:
+        ev = self.evaluation
+        names = list(self.ood)
+        examples = torch.cat([self.test[: self.config["n_examples"]]] +
+                             [self.ood[n][: self.config["n_examples"]] for n in names])
+        return {
+            "shape": self.shape,
+            "model": self.config["model"],
+            "score": ev["score"], "score_label": SCORE_LABELS[ev["score"]], "temperature": ev["temperature"],
+            "eval_step": ev["eval_step"], "accuracy": ev["accuracy"],
+            "edges": ev["edges"], "hist_id": ev["hist_id"], "hist_sets": ev["hist_sets"],
+            "thresholds": ev["thresholds"], "rates": ev["rates"], "threshold95": ev["threshold95"],
+            "metrics": ev["metrics"],
+            "ood_sets": names,
+            "ood_labels": {n: OOD_SET_LABELS[n] for n in names},
+            "user_set": self.user_set_name,
+            "examples": tile(to_numpy(examples).reshape(-1, *self.shape), cols=int(self.config["n_examples"])),
+            "example_rows": ["test digits"] + [OOD_SET_LABELS[n] for n in names],
+            "samples": tile(to_numpy(self.samples).reshape(-1, *self.shape),
+                            cols=int(self.config["samples_per_class"]) if self.knobs["sample_class"] == "all" else 6),
+            "sample_class": self.knobs["sample_class"],
+            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
+            "eval_history": {k: np.asarray(v, dtype=np.float64) for k, v in self.eval_history.items()},
+            "epoch": self.trainer.epoch,
+            "divergences": self.trainer.divergences,
+            "probe": self._probe(),
+            "probe_error": self.probe_error,
+        }

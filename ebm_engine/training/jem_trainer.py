@@ -1,0 +1,257 @@
+"""JEM training: cross-entropy for ``p(y|x)`` plus contrastive divergence for ``p(x)``, step by step.
+
+The loss of one iteration on a labelled mini-batch ``(x, y)`` is
+
+    CE(f(x), y) + w · [ mean E(x) - mean E(x̃) + λ · (mean E(x)² + mean E(x̃)²) ]
+
+with ``E(x) = -logsumexp f(x)`` and negatives ``x̃`` from SGLD (``x ← x - α∇E(x) + σξ``, the JEM
+recipe's step ``α = 1`` and noise ``σ = 0.01``, clamped to the pixel range) started from a replay
+buffer (95% old chains, 5% fresh uniform noise). ``w`` ramps up from 0 over the first
+``warmup_steps`` iterations; ``w = 0`` trains the plain classifier (no sampling). Training images are
+shifted by up to one pixel (augmentation, for both models).
+
+JEM is known to diverge; the guards: the L2 penalty ``λ`` on both energies, gradient clipping, and a
+divergence check (non-finite loss, gradients or weights, or energies beyond ``max_energy``) that
+rolls the model and optimiser back to the last good checkpoint and refills the replay buffer.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+
+from ebm_engine.models.jem import JEM
+from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.training.replay_buffer import ReplayBuffer
+
+
+@dataclass
+class JEMConfig:
+    """Hyper-parameters of JEM training; all but ``buffer_size`` may change between steps."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.0          # decoupled (AdamW) weight decay
+    batch_size: int = 64
+    generative_weight: float = 1.0     # 0: plain classifier (cross-entropy only)
+    warmup_steps: int = 200            # the generative weight ramps up linearly over these iterations
+    sgld_steps: int = 20
+    sgld_step_size: float = 1.0
+    sgld_noise: float = 0.01
+    reinit_fraction: float = 0.05
+    buffer_size: int = 5000
+    l2_weight: float = 0.1
+    grad_clip: float | None = 10.0
+    max_energy: float = 1e3            # |mean energy| beyond this counts as divergence
+    pixel_range: tuple[float, float] = (0.0, 1.0)
+    max_shift: int = 1                 # training images move by up to this many pixels (augmentation)
+
+    def validate(self) -> None:
+        for name in ("lr", "sgld_step_size"):
+            value = getattr(self, name)
+            if not (value > 0 and value != float("inf")):
+                raise ValueError(f"{name} must be a positive finite number, got {value}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0, got {self.max_shift}")
+        if self.batch_size < 1 or self.sgld_steps < 0 or self.buffer_size < 1:
+            raise ValueError("batch_size and buffer_size must be >= 1 and sgld_steps >= 0")
+        for name in ("generative_weight", "l2_weight", "sgld_noise", "weight_decay"):
+            value = getattr(self, name)
+            if not 0 <= value < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if not 0.0 <= self.reinit_fraction <= 1.0:
+            raise ValueError(f"reinit_fraction must be in [0, 1], got {self.reinit_fraction}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
+        if not self.max_energy > 0:
+            raise ValueError(f"max_energy must be positive, got {self.max_energy}")
+        if not self.pixel_range[0] < self.pixel_range[1]:
+            raise ValueError(f"pixel_range must be (low, high) with low < high, got {self.pixel_range}")
+
+
+@dataclass
+class JEMStats:
+    """What one training iteration measured."""
+
+    step: int
+    loss: float
+    cross_entropy: float
+    train_accuracy: float
+    e_data: float
+    e_neg: float
+    grad_norm: float
+    diverged: bool
+
+
+class JEMTrainer:
+    """Step-able JEM (or plain-classifier) training on labelled rows ``(N, H·W)`` in the pixel range."""
+
+    def __init__(self, model: JEM, images: torch.Tensor, labels: torch.Tensor, config: JEMConfig | None = None,
+                 generator: torch.Generator | None = None, checkpoint_every: int = 25):
+        if len(images) != len(labels) or len(images) == 0:
+            raise ValueError(f"need as many labels as images (got {len(images)} and {len(labels)}), at least one")
+        self.model = model
+        self.images = images
+        self.labels = labels
+        self.config = config or JEMConfig()
+        self.config.validate()
+        self.generator = generator
+        self.buffer = ReplayBuffer(self.config.buffer_size, self.fresh_noise, generator)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.config.lr,
+                                           weight_decay=self.config.weight_decay)
+        self.step_count = 0
+        self.epoch = 0
+        self.divergences = 0
+        self.checkpoint_every = checkpoint_every
+        self._order = self._permutation()
+        self._cursor = 0
+        self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
+        self._good_state = self._capture()
+
+    # --- data --------------------------------------------------------------------------------
+    def fresh_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` chain starts: uniform noise over the pixel range."""
+        lo, hi = self.config.pixel_range
+        u = torch.rand(n, self.images.shape[1], generator=generator,
+                       device=generator.device if generator is not None else self.images.device)
+        return (lo + (hi - lo) * u).to(self.images.device)
+
+    def _permutation(self) -> torch.Tensor:
+        device = self.generator.device if self.generator is not None else self.images.device
+        return torch.randperm(len(self.images), generator=self.generator, device=device).to(self.images.device)
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next mini-batch of a shuffled pass over the training rows (a new pass each epoch),
+        each image shifted by up to ``max_shift`` pixels."""
+        n = min(self.config.batch_size, len(self.images))
+        if self._cursor + n > len(self.images):
+            self._order, self._cursor = self._permutation(), 0
+            self.epoch += 1
+        idx = self._order[self._cursor:self._cursor + n]
+        self._cursor += n
+        return self.shifted(self.images[idx]), self.labels[idx]
+
+    def shifted(self, x: torch.Tensor) -> torch.Tensor:
+        """Each image moved by a random whole-pixel offset in ``[-max_shift, max_shift]²``; the
+        pixels that come in are background (the low end of the pixel range)."""
+        s = self.config.max_shift
+        if s == 0:
+            return x
+        h, w = self.model.shape
+        device = self.generator.device if self.generator is not None else x.device
+        offsets = torch.randint(-s, s + 1, (len(x), 2), generator=self.generator, device=device).to(x.device)
+        padded = torch.nn.functional.pad(x.reshape(-1, 1, h, w), (s, s, s, s), value=self.config.pixel_range[0])
+        rows = (torch.arange(h, device=x.device) + s)[None, :] - offsets[:, :1]      # (n, h)
+        cols = (torch.arange(w, device=x.device) + s)[None, :] - offsets[:, 1:]      # (n, w)
+        batch = torch.arange(len(x), device=x.device)[:, None, None]
+        return padded[batch, 0, rows[:, :, None], cols[:, None, :]].reshape(len(x), -1)
+
+    # --- configuration -----------------------------------------------------------------------
+    def update_config(self, **changes) -> None:
+        """Change hyper-parameters between steps (validated; unknown names raise)."""
+        unknown = set(changes) - {f.name for f in fields(JEMConfig)}
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        candidate = JEMConfig(**{**asdict(self.config), **changes})
+        candidate.validate()
+        if candidate.buffer_size != self.config.buffer_size:
+            raise ValueError("buffer_size cannot change during training; reset instead")
+        self.config = candidate
+        for group in self.optimizer.param_groups:
+            group["lr"], group["weight_decay"] = candidate.lr, candidate.weight_decay
+
+    # --- sampling ----------------------------------------------------------------------------
+    def sgld(self, energy, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """``steps`` SGLD steps on ``energy`` from ``x`` with the config's step and noise; weights frozen."""
+        cfg = self.config
+        kernel = Langevin(noise_scale=cfg.sgld_noise, clamp=cfg.pixel_range)
+        params = list(self.model.parameters())
+        flags = [p.requires_grad for p in params]
+        was_training = self.model.training
+        for p in params:
+            p.requires_grad_(False)
+        self.model.eval()
+        try:
+            state = kernel.init(energy, x)
+            for _ in range(steps):
+                state, _ = kernel.step(energy, state, cfg.sgld_step_size, 1.0, self.generator)
+        finally:
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
+            self.model.train(was_training)
+        return state.x
+
+    def sample_negatives(self) -> torch.Tensor:
+        cfg = self.config
+        x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
+        x_neg = self.sgld(self.model, x, cfg.sgld_steps)
+        self.buffer.update(idx, x_neg)
+        return x_neg
+
+    # --- training ----------------------------------------------------------------------------
+    def generative_weight_now(self) -> float:
+        """The generative term's weight at this iteration: ramped up over ``warmup_steps`` so the
+        classifier finds its features before SGLD negatives pull on them."""
+        cfg = self.config
+        if cfg.warmup_steps == 0:
+            return cfg.generative_weight
+        return cfg.generative_weight * min(1.0, (self.step_count + 1) / cfg.warmup_steps)
+
+    def step(self) -> JEMStats:
+        """One iteration: cross-entropy (+ the generative term), a guarded optimiser step."""
+        cfg = self.config
+        self.model.train()
+        x, y = self.next_batch()
+        weight = self.generative_weight_now()
+        generative = weight > 0
+        x_neg = self.sample_negatives() if generative else None
+        logits = self.model.logits(x)
+        ce = F.cross_entropy(logits, y)
+        loss = ce
+        e_pos = -torch.logsumexp(logits, dim=1)
+        e_neg = e_pos.new_zeros(1)
+        if generative:
+            e_neg = self.model.energy(x_neg)
+            gen = e_pos.mean() - e_neg.mean() + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+            loss = ce + weight * gen
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        e_data, e_model = float(e_pos.detach().mean()), float(e_neg.detach().mean())
+        diverged = not (torch.isfinite(loss) and abs(grad_norm) < float("inf")
+                        and abs(e_data) <= cfg.max_energy and abs(e_model) <= cfg.max_energy)
+        if not diverged:
+            self.optimizer.step()
+            diverged = not all(torch.isfinite(p).all() for p in self.model.parameters())
+        self.step_count += 1
+        if diverged:
+            self.divergences += 1
+            self._restore()
+        elif self.step_count % self.checkpoint_every == 0:
+            self._good_state = self._capture()
+        if x_neg is not None:
+            self.last_negatives = x_neg.detach()
+        accuracy = float((logits.detach().argmax(dim=1) == y).float().mean())
+        return JEMStats(self.step_count, float(loss.detach()), float(ce.detach()), accuracy, e_data, e_model,
+                        grad_norm, diverged)
+
+    def _capture(self) -> dict:
+        return {"model": copy.deepcopy(self.model.state_dict()),
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()), "step": self.step_count}
+
+    def _restore(self) -> None:
+        """Back to the last good weights and optimiser moments; the replay buffer starts afresh."""
+        self.model.load_state_dict(self._good_state["model"])
+        self.optimizer.load_state_dict(copy.deepcopy(self._good_state["optimizer"]))
+        for group in self.optimizer.param_groups:
+            group["lr"], group["weight_decay"] = self.config.lr, self.config.weight_decay
+        self.buffer.reset(torch.ones(self.buffer.capacity, dtype=torch.bool, device=self.buffer.store.device),
+                          self.generator)
+
+    @property
+    def last_good_step(self) -> int:
+        return self._good_state["step"]

@@ -1,0 +1,104 @@
+"""The JEM & OOD job driven directly: live scores, histograms, rates, metrics, samples, probe images."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ebm_engine.data.ood import OOD_SET_NAMES
+from ebm_engine.runtime.jobs.jem import JEMJob
+
+
+@pytest.fixture(scope="module")
+def job():
+    j = JEMJob({"eval_every_s": 0.0, "buffer_size": 500}, {"sgld_steps": 5})
+    for _ in range(3):
+        j.step()
+    yield j
+    j.close()
+
+
+def png_bytes(array):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_snapshot_has_histograms_rates_and_metrics(job):
+    snap = job.snapshot()
+    assert snap["ood_sets"] == list(OOD_SET_NAMES)
+    edges = snap["edges"]
+    assert edges.shape == (41,) and np.all(np.diff(edges) > 0)
+    width = np.diff(edges)
+    assert (snap["hist_id"] * width).sum() == pytest.approx(1.0)            # densities
+    for name in OOD_SET_NAMES:
+        assert (snap["hist_sets"][name] * width).sum() == pytest.approx(1.0)
+        for kind in ("energy", "softmax"):
+            m = snap["metrics"][name][kind]
+            assert 0 <= m["auroc"] <= 1 and 0 <= m["aupr"] <= 1 and 0 <= m["fpr95"] <= 1
+    rates = snap["rates"]
+    assert rates["id"][0] == 0.0 and rates["id"][-1] == 1.0 and np.all(np.diff(rates["id"]) >= 0)
+    i95 = np.searchsorted(snap["thresholds"], snap["threshold95"])
+    assert rates["id"][i95] >= 0.95
+    assert snap["eval_history"]["test_accuracy"][-1] == snap["accuracy"]
+    assert snap["samples"].shape == (10 * 9 - 1, 6 * 9 - 1)          # 10 classes × 6 chains
+    assert snap["examples"].shape == (7 * 9 - 1, 8 * 9 - 1)
+    assert np.isfinite(snap["history"]["e_neg"]).all()
+
+
+def test_score_and_temperature_knobs_rescore_at_once(job):
+    job.set_knobs(score="softmax")
+    snap = job.snapshot()
+    assert snap["score"] == "softmax" and -1.0 - 0.05 <= snap["edges"][0] and snap["edges"][-1] <= -0.1 + 0.05
+    job.set_knobs(score="energy", temperature=10.0)
+    hot = job.snapshot()
+    job.set_knobs(temperature=1.0)
+    cold = job.snapshot()
+    # -T·logsumexp(f/T) ≤ -max f - ... : at T = 10 the energies lie far lower (≈ -T·log K)
+    assert hot["edges"][-1] < cold["edges"][0]
+    job.set_knobs(score="gradnorm")
+    assert job.snapshot()["edges"][0] >= -0.1
+    job.set_knobs(score="energy")
+
+
+def test_sample_class_knob(job):
+    job.set_knobs(sample_class="3")
+    job.step()
+    snap = job.snapshot()
+    assert snap["samples"].shape == (6 * 9 - 1, 6 * 9 - 1) and (job.sample_labels == 3).all()
+    job.set_knobs(sample_class="all")
+
+
+def test_probe_images_and_their_errors(job):
+    img = np.zeros((16, 16), np.uint8)
+    img[3:13, 7:9] = 255
+    job.act("probe_png", data=png_bytes(img), filename="one.png")
+    probe = job.snapshot()["probe"]
+    assert probe["source"] == "one.png" and np.isfinite(probe["score"]) and 0 <= probe["prediction"] <= 9
+    assert probe["image"].shape == (8, 8)
+    job.act("probe_png", data=png_bytes(np.zeros((10, 12), np.uint8)))
+    snap = job.snapshot()
+    assert snap["probe"] is None and "square" in snap["probe_error"]
+    job.act("probe_strokes", xs=[[0.5, 0.5]], ys=[[0.2, 0.8]])
+    snap = job.snapshot()
+    assert snap["probe_error"] is None and snap["probe"]["source"] == "drawing"
+    job.act("clear_probe")
+    assert job.snapshot()["probe"] is None
+
+
+def test_user_ood_set(job, tmp_path):
+    np.save(tmp_path / "mine.npy", np.random.default_rng(0).integers(0, 256, (40, 28, 28), dtype=np.uint8))
+    job.act("load_ood_set", path=str(tmp_path / "mine.npy"))
+    snap = job.snapshot()
+    assert "user" in snap["ood_sets"] and "user" in snap["metrics"] and snap["user_set"].endswith("mine.npy")
+    with pytest.raises(FileNotFoundError):
+        job.act("load_ood_set", path=str(tmp_path / "missing.npy"))
+
+
+def test_plain_classifier_has_no_sgld_samples():
+    j = JEMJob({"model": "classifier", "eval_every_s": 100.0, "buffer_size": 100})
+    j.step()
+    snap = j.snapshot()
+    assert np.isnan(snap["history"]["e_neg"]).all() and snap["model"] == "classifier"
+    with pytest.raises(ValueError, match="unknown model"):
+        j.reset({"model": "convebm"})
