@@ -7,7 +7,6 @@ training iteration and can be called with new knob values at any time.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
@@ -15,6 +14,7 @@ import torch
 
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
@@ -100,7 +100,7 @@ class ContrastiveDivergence:
         self.divergences = 0
         self.checkpoint_every = checkpoint_every
         self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
-        self._good_state = self._capture()
+        self._good = LastGoodState([(self.energy, self.optimizer)], self.step_count)
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""
@@ -168,20 +168,13 @@ class ContrastiveDivergence:
             self.divergences += 1
             self._restore()
         elif self.step_count % self.checkpoint_every == 0:
-            self._good_state = self._capture()
+            self._good.capture(self.step_count)
         self.last_negatives = x_neg.detach()
         return CDStats(self.step_count, float(loss.detach()), float(e_pos.detach().mean()),
                        float(e_neg.detach().mean()), grad_norm, diverged, chains_reset)
 
-    def _capture(self) -> dict:
-        return {"model": copy.deepcopy(self.energy.state_dict()),
-                "optimizer": copy.deepcopy(self.optimizer.state_dict()), "step": self.step_count}
-
     def _restore(self) -> None:
-        self.energy.load_state_dict(self._good_state["model"])
-        # A copy: load_state_dict aliases the saved tensors, and later in-place Adam updates
-        # would otherwise overwrite the checkpoint's moments.
-        self.optimizer.load_state_dict(copy.deepcopy(self._good_state["optimizer"]))
+        self._good.restore()
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr
             group["betas"] = tuple(self.config.betas)
@@ -190,4 +183,4 @@ class ContrastiveDivergence:
 
     @property
     def last_good_step(self) -> int:
-        return self._good_state["step"]
+        return self._good.step

@@ -17,7 +17,6 @@ A non-finite loss or weight rolls both networks and their optimisers back to the
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -25,6 +24,7 @@ import torch
 from ebm_engine.energies.base import Energy
 from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.samplers.short_run import ShortRunChain, frozen
+from ebm_engine.training.last_good_state import LastGoodState
 
 
 @dataclass
@@ -107,7 +107,8 @@ class EBMGeneratorTrainer:
         self.checkpoint_every = checkpoint_every
         self.last_proposals: torch.Tensor | None = None
         self.last_refined: torch.Tensor | None = None
-        self._good_state = self._capture()
+        self._good = LastGoodState([(self.energy, self.energy_optimizer),
+                                    (self.generator_net, self.generator_optimizer)], self.step_count)
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""
@@ -169,7 +170,7 @@ class EBMGeneratorTrainer:
             self.divergences += 1
             self._restore()
         elif self.step_count % self.checkpoint_every == 0:
-            self._good_state = self._capture()
+            self._good.capture(self.step_count)
         self.last_proposals, self.last_refined = proposals, refined
         return EBMGeneratorStats(self.step_count, float(loss.detach()), float(generator_loss.detach()),
                                  float(e_pos.detach().mean()), float(e_neg.detach().mean()),
@@ -199,21 +200,10 @@ class EBMGeneratorTrainer:
             self.generator_optimizer.step()
         return loss.detach(), e_gen.detach(), entropy.detach(), finite
 
-    def _capture(self) -> dict:
-        return {"energy": copy.deepcopy(self.energy.state_dict()),
-                "generator": copy.deepcopy(self.generator_net.state_dict()),
-                "energy_optimizer": copy.deepcopy(self.energy_optimizer.state_dict()),
-                "generator_optimizer": copy.deepcopy(self.generator_optimizer.state_dict()),
-                "step": self.step_count}
-
     def _restore(self) -> None:
-        state = self._good_state
-        self.energy.load_state_dict(state["energy"])
-        self.generator_net.load_state_dict(state["generator"])
-        self.energy_optimizer.load_state_dict(copy.deepcopy(state["energy_optimizer"]))
-        self.generator_optimizer.load_state_dict(copy.deepcopy(state["generator_optimizer"]))
+        self._good.restore()
         self._apply_learning_rates()
 
     @property
     def last_good_step(self) -> int:
-        return self._good_state["step"]
+        return self._good.step

@@ -16,7 +16,6 @@ rolls the model and optimiser back to the last good checkpoint and refills the r
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 
 from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.replay_buffer import ReplayBuffer
 
 
@@ -109,7 +109,7 @@ class JEMTrainer:
         self._order = self._permutation()
         self._cursor = 0
         self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
-        self._good_state = self._capture()
+        self._good = LastGoodState([(self.model, self.optimizer)], self.step_count)
 
     # --- data --------------------------------------------------------------------------------
     def fresh_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -232,21 +232,16 @@ class JEMTrainer:
             self.divergences += 1
             self._restore()
         elif self.step_count % self.checkpoint_every == 0:
-            self._good_state = self._capture()
+            self._good.capture(self.step_count)
         if x_neg is not None:
             self.last_negatives = x_neg.detach()
         accuracy = float((logits.detach().argmax(dim=1) == y).float().mean())
         return JEMStats(self.step_count, float(loss.detach()), float(ce.detach()), accuracy, e_data, e_model,
                         grad_norm, diverged)
 
-    def _capture(self) -> dict:
-        return {"model": copy.deepcopy(self.model.state_dict()),
-                "optimizer": copy.deepcopy(self.optimizer.state_dict()), "step": self.step_count}
-
     def _restore(self) -> None:
         """Back to the last good weights and optimiser moments; the replay buffer starts afresh."""
-        self.model.load_state_dict(self._good_state["model"])
-        self.optimizer.load_state_dict(copy.deepcopy(self._good_state["optimizer"]))
+        self._good.restore()
         for group in self.optimizer.param_groups:
             group["lr"], group["weight_decay"] = self.config.lr, self.config.weight_decay
         self.buffer.reset(torch.ones(self.buffer.capacity, dtype=torch.bool, device=self.buffer.store.device),
@@ -254,4 +249,4 @@ class JEMTrainer:
 
     @property
     def last_good_step(self) -> int:
-        return self._good_state["step"]
+        return self._good.step

@@ -9,7 +9,6 @@ reported as ``diverged``.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
@@ -17,6 +16,7 @@ import torch
 
 from ebm_engine.energies.base import Energy
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
+from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.score_matching import (PROJECTIONS, denoising_score_matching_loss,
                                                 exact_score_matching_loss, sliced_score_matching_loss)
 
@@ -76,7 +76,7 @@ class ScoreMatching:
         self.step_count = 0
         self.divergences = 0
         self.checkpoint_every = checkpoint_every
-        self._good_state = self._capture()
+        self._good = LastGoodState([(self.energy, self.optimizer)], self.step_count)
 
     @property
     def conditional(self) -> bool:
@@ -145,20 +145,15 @@ class ScoreMatching:
             self.divergences += 1
             self._restore()
         elif self.step_count % self.checkpoint_every == 0:
-            self._good_state = self._capture()
+            self._good.capture(self.step_count)
         return ScoreMatchingStats(self.step_count, float(loss.detach()), grad_norm, diverged)
 
-    def _capture(self) -> dict:
-        return {"model": copy.deepcopy(self.energy.state_dict()),
-                "optimizer": copy.deepcopy(self.optimizer.state_dict()), "step": self.step_count}
-
     def _restore(self) -> None:
-        self.energy.load_state_dict(self._good_state["model"])
-        self.optimizer.load_state_dict(copy.deepcopy(self._good_state["optimizer"]))
+        self._good.restore()
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr
             group["betas"] = tuple(self.config.betas)
 
     @property
     def last_good_step(self) -> int:
-        return self._good_state["step"]
+        return self._good.step
