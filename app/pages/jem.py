@@ -31,8 +31,9 @@ class JEMPage(LabPage):
     KNOBS = ("lr", "sgld_steps", "l2_weight", "score", "temperature", "sample_class")
     SETTINGS = ("model", "seed")
 
-    model = param.Selector(default="jem", objects=["jem", "classifier"],
-                           doc="JEM (cross-entropy + SGLD generative term) or the same net with cross-entropy only")
+    model = param.Selector(default="jem", objects=["jem", "classifier", "images_conv_ebm"],
+                           doc="JEM (cross-entropy + SGLD generative term), the same net with cross-entropy only, "
+                               "or a copy of the ConvEBM trained on the Images page (Reset takes a fresh copy)")
     seed = param.Integer(default=0, bounds=(0, 1_000_000))
     lr = param.Selector(default=1e-3, objects=LEARNING_RATES)
     sgld_steps = param.Integer(default=20, bounds=(1, 100), doc="SGLD steps per training iteration")
@@ -103,7 +104,8 @@ class JEMPage(LabPage):
         return pn.Column(
             pn.pane.Markdown("### JEM & OOD", margin=(0, 5)),
             w.RadioButtonGroup.from_param(self.param.model, color="primary", variant="outline",
-                                          options={"JEM": "jem", "Plain classifier": "classifier"}),
+                                          options={"JEM": "jem", "Classifier": "classifier",
+                                                   "Images ConvEBM": "images_conv_ebm"}),
             self.transport(),
             w.RadioButtonGroup.from_param(self.param.score, color="primary", variant="outline",
                                           options={"Energy": "energy", "Softmax": "softmax",
@@ -218,9 +220,14 @@ class JEMPage(LabPage):
         self.probe_text.object = (
             f'<table class="ebm-readouts"><tr><th>score</th><td id="probe-score">{probe["score"]:.3f}</td></tr>'
             f'<tr><th>energy E(x)</th><td id="probe-energy">{probe["energy"]:.3f}</td></tr>'
-            f'<tr><th>class</th><td id="probe-class">{probe["prediction"]} '
-            f'(p = {probe["probability"]:.2f})</td></tr>'
+            f'<tr><th>class</th><td id="probe-class">{self._class_text(probe)}</td></tr>'
             f'<tr><th>at the threshold</th><td id="probe-verdict">{verdict}</td></tr></table>')
+
+    @staticmethod
+    def _class_text(probe: dict) -> str:
+        if probe["prediction"] < 0:
+            return "– (an energy without classes)"
+        return f'{probe["prediction"]} (p = {probe["probability"]:.2f})'
 
     # --- the user's image -------------------------------------------------------------------------
     def _uploaded(self, event) -> None:

@@ -39,16 +39,26 @@ def softmax_score(logits: torch.Tensor) -> torch.Tensor:
 
 def gradient_norm_score(model, x: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """``‖∇ₓ E_T(x)‖₂`` per row, ``E_T`` the energy score at ``temperature``; model weights are untouched."""
+    return input_gradient_norm(lambda v: energy_score(model.logits(v), temperature), x)
+
+
+def input_gradient_norm(energy_fn, x: torch.Tensor) -> torch.Tensor:
+    """``‖∇ₓ energy_fn(x)‖₂`` per row (any energy: a classifier's free energy or a plain EBM's)."""
     with torch.enable_grad():
         x = x.detach().clone().requires_grad_(True)
-        e = energy_score(model.logits(x), temperature)
-        (grad,) = torch.autograd.grad(e.sum(), x)
+        (grad,) = torch.autograd.grad(energy_fn(x).sum(), x)
     return grad.reshape(grad.shape[0], -1).norm(dim=1).detach()
 
 
 def score_batches(model, x: torch.Tensor, temperature: float = 1.0, batch_size: int = 512,
                   with_gradnorm: bool = True) -> dict[str, np.ndarray]:
-    """All scores of ``x`` (and the logits' argmax) as float64 numpy arrays, in batches."""
+    """All scores of ``x`` (and the logits' argmax) as float64 numpy arrays, in batches.
+
+    A model without ``logits`` (a plain energy such as the ConvEBM) is scored by its energy ``E(x)``
+    (the temperature does not change its ranking, so it is not applied); it has no softmax score and
+    no prediction: those come back as NaN and -1.
+    """
+    classifier = hasattr(model, "logits")
     out: dict[str, list] = {"energy": [], "softmax": [], "gradnorm": [], "prediction": []}
     was_training = model.training
     model.eval()
@@ -56,12 +66,18 @@ def score_batches(model, x: torch.Tensor, temperature: float = 1.0, batch_size: 
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size]
             with torch.no_grad():
-                logits = model.logits(xb)
-            out["energy"].append(energy_score(logits, temperature))
-            out["softmax"].append(softmax_score(logits))
-            out["prediction"].append(logits.argmax(dim=1))
+                if classifier:
+                    logits = model.logits(xb)
+                    out["energy"].append(energy_score(logits, temperature))
+                    out["softmax"].append(softmax_score(logits))
+                    out["prediction"].append(logits.argmax(dim=1))
+                else:
+                    out["energy"].append(model.energy(xb))
+                    out["softmax"].append(torch.full((len(xb),), float("nan"), device=xb.device))
+                    out["prediction"].append(torch.full((len(xb),), -1, device=xb.device))
             if with_gradnorm:
-                out["gradnorm"].append(gradient_norm_score(model, xb, temperature))
+                out["gradnorm"].append(gradient_norm_score(model, xb, temperature) if classifier
+                                       else input_gradient_norm(model.energy, xb))
     finally:
         model.train(was_training)
     return {k: torch.cat(v).cpu().double().numpy() if v else np.zeros(0) for k, v in out.items()}

@@ -166,23 +166,7 @@ class JEMTrainer:
     # --- sampling ----------------------------------------------------------------------------
     def sgld(self, energy, x: torch.Tensor, steps: int) -> torch.Tensor:
         """``steps`` SGLD steps on ``energy`` from ``x`` with the config's step and noise; weights frozen."""
-        cfg = self.config
-        kernel = Langevin(noise_scale=cfg.sgld_noise, clamp=cfg.pixel_range)
-        params = list(self.model.parameters())
-        flags = [p.requires_grad for p in params]
-        was_training = self.model.training
-        for p in params:
-            p.requires_grad_(False)
-        self.model.eval()
-        try:
-            state = kernel.init(energy, x)
-            for _ in range(steps):
-                state, _ = kernel.step(energy, state, cfg.sgld_step_size, 1.0, self.generator)
-        finally:
-            for p, flag in zip(params, flags):
-                p.requires_grad_(flag)
-            self.model.train(was_training)
-        return state.x
+        return frozen_sgld(self.model, energy, x, steps, self.config, self.generator)
 
     def sample_negatives(self) -> torch.Tensor:
         cfg = self.config
@@ -250,3 +234,25 @@ class JEMTrainer:
     @property
     def last_good_step(self) -> int:
         return self._good.step
+
+
+def frozen_sgld(model: torch.nn.Module, energy, x: torch.Tensor, steps: int, config: JEMConfig,
+                generator: torch.Generator | None) -> torch.Tensor:
+    """``steps`` SGLD steps on ``energy`` from ``x`` (step, noise and pixel clamp from ``config``) with
+    ``model``'s weights frozen and in eval mode for the duration; both are restored afterwards."""
+    kernel = Langevin(noise_scale=config.sgld_noise, clamp=config.pixel_range)
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    was_training = model.training
+    for p in params:
+        p.requires_grad_(False)
+    model.eval()
+    try:
+        state = kernel.init(energy, x)
+        for _ in range(steps):
+            state, _ = kernel.step(energy, state, config.sgld_step_size, 1.0, generator)
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+        model.train(was_training)
+    return state.x

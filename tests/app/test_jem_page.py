@@ -149,3 +149,32 @@ def test_metrics_table_shades_the_better_score():
     assert '<td id="ood-uniform-softmax-aupr" class="ebm-better"' in html
     assert '<td id="ood-uniform-softmax-fpr95" class="ebm-better"' in html       # lower FPR95 is better
     assert '<td id="ood-uniform-softmax-auroc">' in html and table.values["ood-uniform-energy-fpr95"] == "0.200"
+
+
+def test_model_picker_scores_with_the_images_pages_conv_ebm():
+    from app.pages.images import ImagesPage
+
+    session = LabSession(inline=True)
+    try:
+        images, jem = ImagesPage(session), JEMPage(session)
+        session.runner.command(images.job_id, "reset", {"buffer_size": 300, "batch_size": 32,
+                                                         "quality_every_s": 1e9})
+        session.runner.command(jem.job_id, "reset", {"eval_every_s": 0.0, "buffer_size": 300})
+        pump(jem)
+        jem.model = "images_conv_ebm"          # before the Images page has trained: refused, said why
+        pump(jem)
+        assert jem.alert.visible and "train a model there first" in jem.alert.object
+        images.step_button.clicks += 1
+        pump(images)
+        jem.param.trigger("model")
+        pump(jem)
+        jem.step_button.clicks += 1
+        pump(jem, 2)
+        snap = jem.last_snapshot
+        assert snap["model"] == "images_conv_ebm" and snap["borrowed_step"] == 1
+        assert "ConvEBM" in jem.histogram.figure.xaxis.axis_label
+        jem.session.act(jem.job_id, "probe_strokes", xs=[[0.5, 0.5]], ys=[[0.2, 0.8]])
+        pump(jem)
+        assert "an energy without classes" in jem.probe_text.object
+    finally:
+        session.stop()

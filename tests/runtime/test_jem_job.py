@@ -102,3 +102,42 @@ def test_plain_classifier_has_no_sgld_samples():
     assert np.isnan(snap["history"]["e_neg"]).all() and snap["model"] == "classifier"
     with pytest.raises(ValueError, match="unknown model"):
         j.reset({"model": "convebm"})
+
+
+def test_scores_with_the_images_pages_conv_ebm():
+    """The third model: a frozen copy of the Images page's ConvEBM, scored by its energy E(x)."""
+    import torch
+
+    from ebm_engine.runtime.jobs.images import ImagesJob
+
+    images = ImagesJob({"quality_every_s": 1e9, "buffer_size": 256, "batch_size": 32}, {"langevin_steps": 2})
+    peers = {"images": images}
+    with pytest.raises(ValueError, match="open the Images page and train"):
+        JEMJob({"model": "images_conv_ebm"}, peers=lambda: peers)
+    for _ in range(3):
+        images.step()
+    job = JEMJob({"model": "images_conv_ebm", "eval_every_s": 0.0}, {"score": "energy"}, peers=lambda: peers)
+    job.step()
+    snap = job.snapshot()
+    with torch.no_grad():
+        direct = images.energy(job.test.reshape(-1, 1, 8, 8)).double().numpy()
+    lo, hi = snap["edges"][0], snap["edges"][-1]
+    assert lo <= direct.min() and direct.max() <= hi
+    counts = np.histogram(direct, bins=snap["edges"], density=True)[0]
+    np.testing.assert_allclose(snap["hist_id"], counts, rtol=1e-6, atol=1e-9)
+    assert np.isnan(snap["accuracy"]) and snap["borrowed_step"] == 3 and "ConvEBM" in snap["score_label"]
+    for name in snap["ood_sets"]:
+        assert 0 <= snap["metrics"][name]["energy"]["auroc"] <= 1
+        assert np.isnan(snap["metrics"][name]["softmax"]["auroc"])
+    assert snap["samples"].shape == (10 * 9 - 1, 6 * 9 - 1)
+    job.set_knobs(score="gradnorm")
+    assert np.isfinite(job.snapshot()["hist_id"]).all()
+    # a copy: training on the Images page goes on without changing this page's scores until Reset
+    before = snap["hist_id"].copy()
+    images.step()
+    job.set_knobs(score="energy")
+    np.testing.assert_allclose(job.snapshot()["hist_id"], before, rtol=1e-6)
+    job.reset()
+    assert job.snapshot()["borrowed_step"] == 4
+    images.close()
+    job.close()

@@ -73,3 +73,17 @@ def test_jem_trains_the_threshold_moves_and_a_drawing_is_scored(watched_page, la
     page.mouse.up()
     expect(page.locator("#probe-score")).to_have_text(re.compile(r"^-?\d+\.\d{3}$"), timeout=15000)
     expect(page.locator("#probe-verdict")).to_have_text(re.compile("out-of-distribution|accepted"))
+
+    # upload a PNG: it is scored in turn; a file that is not a PNG gets a clear message
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 12:16] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG")
+    before = page.locator("#probe-score").inner_text()
+    upload = page.locator("input[type=file]")
+    upload.set_input_files(files=[{"name": "one.png", "mimeType": "image/png", "buffer": buffer.getvalue()}])
+    expect(page.locator("#probe-score")).not_to_have_text(before, timeout=15000)
+    expect(page.locator("#probe-score")).to_have_text(re.compile(r"^-?\d+\.\d{3}$"))
+    upload.set_input_files(files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image"}])
+    expect(page.locator("#probe-error")).to_be_visible(timeout=15000)
+    expect(page.locator("#probe-error")).to_contain_text("PNG")

@@ -10,6 +10,7 @@ score of an image the user uploaded or drew.
 """
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
 from typing import Any
@@ -26,9 +27,10 @@ from ebm_engine.models.jem import JEM, ClassConditionalEnergy
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
-from ebm_engine.training.jem_trainer import JEMConfig, JEMTrainer
+from ebm_engine.training.jem_trainer import JEMConfig, JEMTrainer, frozen_sgld
 
-MODELS = ("jem", "classifier")
+MODELS = ("jem", "classifier", "images_conv_ebm")
+IMAGES_JOB = "images"   # the job id of the Images page, whose ConvEBM this page can score with
 SAMPLE_CLASSES = ("all",) + tuple(str(k) for k in range(10))
 HISTORY = 5000
 
@@ -64,8 +66,11 @@ class JEMJob(Job):
         with torch.random.fork_rng(devices=[]):   # reproducible weights, global generator untouched
             torch.manual_seed(seed)
             self.model = JEM(self.shape, n_classes=10, width=int(cfg["width"])).to(self.device)
+        self.borrowed = cfg["model"] == "images_conv_ebm"
+        if self.borrowed:
+            self.model = self._borrow_images_model()
         generative = cfg["model"] == "jem"
-        self.trainer = JEMTrainer(self.model, self.train, split.train_labels.to(self.device),
+        self.trainer = None if self.borrowed else JEMTrainer(self.model, self.train, split.train_labels.to(self.device),
                                   JEMConfig(batch_size=int(cfg["batch_size"]), buffer_size=int(cfg["buffer_size"]),
                                             generative_weight=1.0 if generative else 0.0),
                                   generator=self.generator)
@@ -84,9 +89,24 @@ class JEMJob(Job):
         self.evaluate()
 
     # --- knobs -------------------------------------------------------------------------------
+    def _borrow_images_model(self) -> torch.nn.Module:
+        """A frozen copy of the ConvEBM the Images page has trained (taken at build; Reset takes it again)."""
+        images = self.peers().get(IMAGES_JOB)
+        if images is None or images.step_count == 0:
+            raise ValueError("no trained ConvEBM yet: open the Images page and train a model there first")
+        if tuple(images.shape) != self.shape:
+            raise ValueError(f"the Images page's ConvEBM works on {images.shape[0]}×{images.shape[1]} images; "
+                             f"this page scores {self.shape[0]}×{self.shape[1]} digits")
+        model = copy.deepcopy(images.energy).to(self.device).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self.borrowed_step = int(images.step_count)
+        return model
+
     def on_knobs(self, changed: dict[str, Any]) -> None:
         k = self.knobs
-        self.trainer.update_config(lr=k["lr"], sgld_steps=k["sgld_steps"], l2_weight=k["l2_weight"])
+        if self.trainer is not None:
+            self.trainer.update_config(lr=k["lr"], sgld_steps=k["sgld_steps"], l2_weight=k["l2_weight"])
         if "sample_class" in changed and hasattr(self, "samples"):
             self._start_samples()
         if ("score" in changed or "temperature" in changed) and self.evaluation:
@@ -94,6 +114,11 @@ class JEMJob(Job):
 
     # --- training and sampling ---------------------------------------------------------------
     def advance(self) -> None:
+        if self.borrowed:   # nothing to train here: keep sampling and scoring the borrowed energy
+            self.samples = self._sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
+            if time.monotonic() - self.last_eval >= float(self.config["eval_every_s"]):
+                self.evaluate(step=self.step_count + 1)
+            return
         stats = self.trainer.step()
         self.history["step"].append(float(self.step_count + 1))
         self.history["cross_entropy"].append(stats.cross_entropy)
@@ -102,13 +127,27 @@ class JEMJob(Job):
         if stats.diverged:
             self.warn(f"training diverged at iteration {self.step_count + 1}; rolled back to the weights of "
                       f"iteration {self.trainer.last_good_step} and refilled the replay buffer")
-        self.samples = self.trainer.sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
+        self.samples = self._sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
         if time.monotonic() - self.last_eval >= float(self.config["eval_every_s"]):
             self.evaluate(step=self.step_count + 1)
 
+    def _sgld(self, energy, x: torch.Tensor, steps: int) -> torch.Tensor:
+        if self.trainer is not None:
+            return self.trainer.sgld(energy, x, steps)
+        return frozen_sgld(self.model, energy, x, steps, JEMConfig(), self.generator)
+
     def _start_samples(self) -> None:
         """Class-conditional chains: ``samples_per_class`` per digit, or 36 of the chosen class,
-        started from the replay buffer (JEM) or uniform noise (plain classifier)."""
+        started from the replay buffer (JEM) or uniform noise (plain classifier). The borrowed ConvEBM
+        has no classes: its 60 chains sample ``p(x)`` from uniform noise."""
+        if self.borrowed:
+            n = 10 * int(self.config["samples_per_class"])
+            self.sample_labels = torch.full((n,), -1, dtype=torch.long, device=self.device)
+            self.sample_energy = self.model
+            lo, hi = JEMConfig().pixel_range
+            self.samples = lo + (hi - lo) * torch.rand(n, self.train.shape[1], generator=self.generator,
+                                                        device=self.generator.device).to(self.device)
+            return
         choice = self.knobs["sample_class"]
         if choice == "all":
             per = int(self.config["samples_per_class"])
@@ -135,12 +174,16 @@ class JEMJob(Job):
         score, temperature = k["score"], float(k["temperature"])
         gradnorm = score == "gradnorm"
         ids = self._scores(self.test, temperature, gradnorm)
-        accuracy = float((ids["prediction"] == to_numpy(self.test_labels)).mean())
+        accuracy = (float("nan") if self.borrowed else
+                    float((ids["prediction"] == to_numpy(self.test_labels)).mean()))
         sets = {name: self._scores(x, temperature, gradnorm) for name, x in self.ood.items()}
         metrics, problems = {}, []
         for name, s in sets.items():
             metrics[name] = {}
             for kind in ("energy", "softmax"):
+                if self.borrowed and kind == "softmax":   # a plain energy has no softmax score
+                    metrics[name][kind] = {"auroc": float("nan"), "aupr": float("nan"), "fpr95": float("nan")}
+                    continue
                 try:
                     metrics[name][kind] = ood_metrics(ids[kind], s[kind])
                 except ValueError as exc:   # a non-finite score: shown as a blank, said in a warning
@@ -212,17 +255,25 @@ class JEMJob(Job):
         self.evaluate()
 
     # --- snapshot ----------------------------------------------------------------------------
+    def _score_label(self, score: str) -> str:
+        if self.borrowed and score == "energy":
+            return "energy E(x) of the Images page's ConvEBM"
+        return SCORE_LABELS[score]
+
     def _probe(self) -> dict[str, Any] | None:
         if self.probe_image is None:
             return None
         k = self.knobs
         s = self._scores(self.probe_image, float(k["temperature"]), k["score"] == "gradnorm")
-        with torch.no_grad():
-            probs = torch.softmax(self.model.logits(self.probe_image), dim=1)[0]
+        if self.borrowed:
+            probs = torch.full((10,), float("nan"))
+        else:
+            with torch.no_grad():
+                probs = torch.softmax(self.model.logits(self.probe_image), dim=1)[0]
         threshold = self.evaluation.get("threshold95", float("nan"))
         value = float(s[k["score"]][0])
         return {"image": tile(to_numpy(self.probe_image).reshape(1, *self.shape)), "score": value,
-                "energy": float(s["energy"][0]), "prediction": int(probs.argmax()),
+                "energy": float(s["energy"][0]), "prediction": -1 if self.borrowed else int(probs.argmax()),
                 "probability": float(probs.max()), "flagged_at_95": bool(value > threshold),
                 "source": self.probe_source}
 
@@ -234,7 +285,8 @@ class JEMJob(Job):
         return {
             "shape": self.shape,
             "model": self.config["model"],
-            "score": ev["score"], "score_label": SCORE_LABELS[ev["score"]], "temperature": ev["temperature"],
+            "score": ev["score"], "score_label": self._score_label(ev["score"]),
+            "borrowed_step": self.borrowed_step if self.borrowed else None, "temperature": ev["temperature"],
             "eval_step": ev["eval_step"], "accuracy": ev["accuracy"],
             "edges": ev["edges"], "hist_id": ev["hist_id"], "hist_sets": ev["hist_sets"],
             "thresholds": ev["thresholds"], "rates": ev["rates"], "threshold95": ev["threshold95"],
@@ -249,8 +301,8 @@ class JEMJob(Job):
             "sample_class": self.knobs["sample_class"],
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "eval_history": {k: np.asarray(v, dtype=np.float64) for k, v in self.eval_history.items()},
-            "epoch": self.trainer.epoch,
-            "divergences": self.trainer.divergences,
+            "epoch": self.trainer.epoch if self.trainer is not None else 0,
+            "divergences": self.trainer.divergences if self.trainer is not None else 0,
             "probe": self._probe(),
             "probe_error": self.probe_error,
         }
