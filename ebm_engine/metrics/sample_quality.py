@@ -1,8 +1,10 @@
 """Sample quality of generated digits: a Fréchet distance and an inception score from a small digit classifier.
 
 The classifier is scikit-learn's ``MLPClassifier`` (two ReLU layers) trained on the training split
-with a fixed ``random_state``: deterministic and a few seconds on a CPU. It is trained once per
-process and data set and kept in memory (``digit_classifier``), so no file is needed.
+with a fixed ``random_state``: deterministic and a few seconds on a CPU. It is trained once per data
+set and kept in memory and in a small ``.npz`` file under the lab's cache folder (``EBM_LAB_CACHE``,
+default ``~/.cache/ebm-lab``), so later engine processes start scoring at once; a missing, damaged
+or unwritable cache only means fitting again.
 
 - **Fréchet distance** (the FID recipe with this classifier in place of Inception): fit a Gaussian
   to the last hidden layer's features of each sample set and compute
@@ -13,8 +15,11 @@ process and data set and kept in memory (``digit_classifier``), so no file is ne
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -26,21 +31,25 @@ _CLASSIFIERS: dict[str, "DigitClassifier"] = {}
 
 @dataclass
 class DigitClassifier:
-    """A fitted ``MLPClassifier`` with access to its last hidden layer (the features)."""
+    """A fitted ReLU MLP classifier (scikit-learn's ``MLPClassifier`` weights) with access to its features."""
 
-    model: object            # sklearn.neural_network.MLPClassifier
+    coefs: list[np.ndarray]          # one ``(in, out)`` matrix per layer, the last one to the classes
+    intercepts: list[np.ndarray]
     test_accuracy: float
 
     def features(self, images: np.ndarray) -> np.ndarray:
         """Activations of the last hidden layer, ``(n, hidden)``, for images flattened to ``(n, H·W)``."""
         h = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
-        for weights, bias in zip(self.model.coefs_[:-1], self.model.intercepts_[:-1]):
+        for weights, bias in zip(self.coefs[:-1], self.intercepts[:-1]):
             h = np.maximum(h @ weights + bias, 0.0)
         return h
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(n, classes)``."""
-        return self.model.predict_proba(np.asarray(images, dtype=np.float64).reshape(len(images), -1))
+        """Class probabilities ``(n, classes)``: the softmax of the output layer, as ``predict_proba``."""
+        logits = self.features(images) @ self.coefs[-1] + self.intercepts[-1]
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
 
 
 def _fingerprint(split: DigitSplit) -> str:
@@ -50,21 +59,67 @@ def _fingerprint(split: DigitSplit) -> str:
     return f"{split.name}:{split.shape}:{digest.hexdigest()}"
 
 
+def cache_folder() -> Path:
+    """Where fitted classifiers are kept between processes (``EBM_LAB_CACHE`` or ``~/.cache/ebm-lab``)."""
+    return Path(os.environ.get("EBM_LAB_CACHE") or Path.home() / ".cache" / "ebm-lab")
+
+
+def _cache_file(key: str) -> Path:
+    import sklearn
+
+    name = hashlib.sha1(f"{key}:sklearn-{sklearn.__version__}".encode()).hexdigest()[:20]
+    return cache_folder() / f"digit-classifier-{name}.npz"
+
+
+def _read_cached(path: Path) -> DigitClassifier | None:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            layers = int(f["layers"])
+            return DigitClassifier([f[f"coef{i}"] for i in range(layers)],
+                                   [f[f"intercept{i}"] for i in range(layers)], float(f["test_accuracy"]))
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _write_cached(path: Path, classifier: DigitClassifier) -> None:
+    """Write atomically (temp file, rename); a cache that cannot be written is skipped silently."""
+    arrays = {"layers": np.array(len(classifier.coefs)), "test_accuracy": np.array(classifier.test_accuracy)}
+    arrays.update({f"coef{i}": c for i, c in enumerate(classifier.coefs)})
+    arrays.update({f"intercept{i}": b for i, b in enumerate(classifier.intercepts)})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
 def digit_classifier(split: DigitSplit, seed: int = 0) -> DigitClassifier:
-    """The classifier for ``split`` (trained on its train rows with ``random_state=seed``), cached in memory."""
+    """The classifier for ``split`` (trained on its train rows with ``random_state=seed``), cached in
+    memory and on disk."""
+    key = f"{_fingerprint(split)}:{seed}"
+    if key not in _CLASSIFIERS:
+        path = _cache_file(key)
+        _CLASSIFIERS[key] = _read_cached(path) or _fit(split, seed)
+        if not path.exists():
+            _write_cached(path, _CLASSIFIERS[key])
+    return _CLASSIFIERS[key]
+
+
+def _fit(split: DigitSplit, seed: int) -> DigitClassifier:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    key = f"{_fingerprint(split)}:{seed}"
-    if key not in _CLASSIFIERS:
-        model = MLPClassifier(hidden_layer_sizes=(128, 64), alpha=1e-3, max_iter=300, random_state=seed)
-        # one BLAS thread: this small fit is ~10x slower when BLAS threads compete for a few cores
-        with warnings.catch_warnings(), threadpool_limits(1):
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(split.train.numpy().astype(np.float64), split.train_labels.numpy())
-        accuracy = float(model.score(split.test.numpy().astype(np.float64), split.test_labels.numpy()))
-        _CLASSIFIERS[key] = DigitClassifier(model, accuracy)
-    return _CLASSIFIERS[key]
+    model = MLPClassifier(hidden_layer_sizes=(128, 64), alpha=1e-3, max_iter=300, random_state=seed)
+    # one BLAS thread: this small fit is ~10x slower when BLAS threads compete for a few cores
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(split.train.numpy().astype(np.float64), split.train_labels.numpy())
+    accuracy = float(model.score(split.test.numpy().astype(np.float64), split.test_labels.numpy()))
+    return DigitClassifier([np.asarray(c) for c in model.coefs_], [np.asarray(b) for b in model.intercepts_],
+                           accuracy)
 
 
 def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -35,13 +35,43 @@ def test_inception_score_of_digits_beats_noise(quality, split):
     assert quality.inception_score(rng.random((360, 64))) < 4.0
 
 
-def test_classifier_is_deterministic_and_cached(split, monkeypatch):
+def test_classifier_is_deterministic_and_cached(split, monkeypatch, tmp_path):
+    monkeypatch.setenv("EBM_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(sample_quality, "_CLASSIFIERS", {})
     first = sample_quality.digit_classifier(split)
     assert sample_quality.digit_classifier(split) is first
+    files = list(tmp_path.glob("digit-classifier-*.npz"))
+    assert len(files) == 1
+    refit = sample_quality._fit(split, 0)                 # the fit itself is deterministic
+    np.testing.assert_array_equal(refit.features(split.test.numpy()), first.features(split.test.numpy()))
+
+    def no_fit(*_args):
+        raise AssertionError("fitted again although the classifier is cached on disk")
+
     monkeypatch.setattr(sample_quality, "_CLASSIFIERS", {})
-    again = sample_quality.digit_classifier(split)
-    assert again is not first
-    np.testing.assert_array_equal(again.features(split.test.numpy()), first.features(split.test.numpy()))
+    monkeypatch.setattr(sample_quality, "_fit", no_fit)
+    again = sample_quality.digit_classifier(split)          # a new process: read from the cache file
+    assert again is not first and again.test_accuracy == first.test_accuracy
+    np.testing.assert_array_equal(again.probabilities(split.test.numpy()), first.probabilities(split.test.numpy()))
+
+    files[0].write_bytes(b"damaged")                        # a damaged cache only means fitting again
+    monkeypatch.setattr(sample_quality, "_CLASSIFIERS", {})
+    monkeypatch.setattr(sample_quality, "_fit", lambda *_args: refit)
+    assert sample_quality.digit_classifier(split) is refit
+
+
+def test_probabilities_are_those_of_scikit_learn(split):
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    x, y = split.train.numpy().astype(np.float64), split.train_labels.numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier(hidden_layer_sizes=(16, 8), max_iter=20, random_state=0).fit(x, y)
+    ours = sample_quality.DigitClassifier(model.coefs_, model.intercepts_, 0.0)
+    np.testing.assert_allclose(ours.probabilities(split.test.numpy()),
+                               model.predict_proba(split.test.numpy().astype(np.float64)), rtol=1e-10, atol=1e-12)
 
 
 def test_frechet_distance_of_known_gaussians():
