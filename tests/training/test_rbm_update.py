@@ -132,3 +132,34 @@ def test_buffers_refuse_a_batch_larger_than_allocated():
     buffers = ChainBuffers(3, 4, 2, 2, torch.device("cpu"), F64)
     with pytest.raises(ValueError, match="does not fit"):
         buffers.set_positive_rows(5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_uniform_stream_draws_independent_uniforms(dtype, prefetch):
+    """Uniform on [0, 1) (Kolmogorov-Smirnov), uncorrelated across consecutive draws, the same
+    numbers for the same seed whether or not the next chunk is drawn ahead, fresh for every update."""
+    from scipy import stats
+
+    from ebm_engine.training.rbm_update import UniformStream
+
+    def draws(prefetch_on: bool) -> torch.Tensor:
+        stream = UniformStream(gen(3))
+        stream.CHUNK_FLOATS = 4 * 2 * 5 * (6 + 4) * 3      # a few updates per chunk, so chunks roll over
+        stream.prefetch = prefetch_on
+        blocks = []
+        for _ in range(40):
+            u_vis, u_hid = stream.take(2, 5, 6, 4, torch.device("cpu"), dtype)
+            assert len(u_vis) == 2 and u_vis[0].shape == (5, 6) and u_hid[1].shape == (5, 4)
+            assert u_vis[0].dtype == dtype
+            blocks.append(torch.cat([t.reshape(-1) for t in (*u_vis, *u_hid)]).clone())
+        stream._settle()
+        return torch.stack(blocks)
+
+    u = draws(prefetch)
+    assert torch.equal(u, draws(not prefetch))
+    flat = u.reshape(-1).double().numpy()
+    assert 0.0 <= flat.min() and flat.max() < 1.0
+    assert stats.kstest(flat, "uniform").pvalue > 1e-3
+    assert abs(stats.pearsonr(flat[:-1], flat[1:])[0]) < 4 / len(flat) ** 0.5
+    assert not torch.equal(u[0], u[1]) and len(torch.unique(u)) > 0.99 * u.numel()
