@@ -16,6 +16,7 @@ rolls the model and optimiser back to the last good checkpoint and refills the r
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -23,6 +24,8 @@ import torch.nn.functional as F
 
 from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.samplers.mixed_precision import autocast_for, check_precision, energy_in_precision
+from ebm_engine.training.finite import host_values, parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.replay_buffer import ReplayBuffer
 
@@ -46,6 +49,7 @@ class JEMConfig:
     max_energy: float = 1e3            # |mean energy| beyond this counts as divergence
     pixel_range: tuple[float, float] = (0.0, 1.0)
     max_shift: int = 1                 # training images move by up to this many pixels (augmentation)
+    precision: str = "fp32"            # "bf16": forward/backward of the network under bf16 autocast
 
     def validate(self) -> None:
         for name in ("lr", "sgld_step_size"):
@@ -70,6 +74,7 @@ class JEMConfig:
             raise ValueError(f"max_energy must be positive, got {self.max_energy}")
         if not self.pixel_range[0] < self.pixel_range[1]:
             raise ValueError(f"pixel_range must be (low, high) with low < high, got {self.pixel_range}")
+        check_precision(self.precision)
 
 
 @dataclass
@@ -174,6 +179,7 @@ class JEMTrainer:
         for p in params:
             p.requires_grad_(False)
         self.model.eval()
+        energy = energy_in_precision(energy, cfg.precision)
         try:
             state = kernel.init(energy, x)
             for _ in range(steps):
@@ -208,25 +214,30 @@ class JEMTrainer:
         weight = self.generative_weight_now()
         generative = weight > 0
         x_neg = self.sample_negatives() if generative else None
-        logits = self.model.logits(x)
+        with autocast_for(x.device, cfg.precision):   # losses are taken in float32
+            logits = self.model.logits(x).float()
+            e_neg = self.model.energy(x_neg).float() if generative else None
         ce = F.cross_entropy(logits, y)
         loss = ce
         e_pos = -torch.logsumexp(logits, dim=1)
-        e_neg = e_pos.new_zeros(1)
         if generative:
-            e_neg = self.model.energy(x_neg)
             gen = e_pos.mean() - e_neg.mean() + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
             loss = ce + weight * gen
+        else:
+            e_neg = e_pos.new_zeros(1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        e_data, e_model = float(e_pos.detach().mean()), float(e_neg.detach().mean())
-        diverged = not (torch.isfinite(loss) and abs(grad_norm) < float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        accuracy = (logits.detach().argmax(dim=1) == y).float().mean()
+        # one device-to-host read for every figure of the step
+        loss_value, ce_value, e_data, e_model, grad_norm, accuracy = host_values(
+            loss, ce, e_pos.mean(), e_neg.mean(), norm, accuracy)
+        diverged = not (math.isfinite(loss_value) and abs(grad_norm) < float("inf")
                         and abs(e_data) <= cfg.max_energy and abs(e_model) <= cfg.max_energy)
         if not diverged:
             self.optimizer.step()
-            diverged = not all(torch.isfinite(p).all() for p in self.model.parameters())
+            diverged = not parameters_finite(self.model)
         self.step_count += 1
         if diverged:
             self.divergences += 1
@@ -235,9 +246,7 @@ class JEMTrainer:
             self._good.capture(self.step_count)
         if x_neg is not None:
             self.last_negatives = x_neg.detach()
-        accuracy = float((logits.detach().argmax(dim=1) == y).float().mean())
-        return JEMStats(self.step_count, float(loss.detach()), float(ce.detach()), accuracy, e_data, e_model,
-                        grad_norm, diverged)
+        return JEMStats(self.step_count, loss_value, ce_value, accuracy, e_data, e_model, grad_norm, diverged)
 
     def _restore(self) -> None:
         """Back to the last good weights and optimiser moments; the replay buffer starts afresh."""
