@@ -8,7 +8,8 @@ update, energy and gradient run as one captured unit on a fixed-shape batch:
 
 - ``backend="cuda_graph"``: ``torch.cuda.CUDAGraph`` replays the captured kernels (CUDA only);
 - ``backend="compile"``: ``torch.compile`` (``mode="reduce-overhead"``, i.e. CUDA graphs, on a
-  GPU; fused C++ kernels on the CPU, which needs a C compiler);
+  GPU; fused C++ kernels on the CPU, which needs a C compiler; ``compiler`` picks another
+  ``torch.compile`` backend);
 - ``backend="eager"``: the same sync-free step, uncompiled;
 - ``backend="auto"``: ``cuda_graph`` on CUDA, ``eager`` elsewhere.
 
@@ -90,7 +91,7 @@ class CapturedLangevin:
     name = "langevin"
 
     def __init__(self, noise_scale: float | None = None, clamp: tuple[float, float] | None = None,
-                 backend: str = "auto"):
+                 backend: str = "auto", compiler: str = "inductor"):
         if noise_scale is not None and (not math.isfinite(noise_scale) or noise_scale < 0):
             raise ValueError(f"noise_scale must be a non-negative finite number, got {noise_scale}")
         if clamp is not None and not clamp[0] < clamp[1]:
@@ -100,6 +101,7 @@ class CapturedLangevin:
         self.noise_scale = noise_scale
         self.clamp = clamp
         self.backend = backend
+        self.compiler = compiler   # torch.compile's backend ("inductor"; "aot_eager" traces without compiling)
         self.active_backend: str | None = None   # what the last step actually ran
         self._key: tuple | None = None
         self._run = None
@@ -131,8 +133,8 @@ class CapturedLangevin:
         if backend == "cuda_graph":
             return _GraphedStep(energy, state, clamp)
         if backend == "compile":
-            mode = "reduce-overhead" if state.x.is_cuda else None
-            compiled = torch.compile(langevin_update, mode=mode, dynamic=False)
+            mode = "reduce-overhead" if state.x.is_cuda and self.compiler == "inductor" else None
+            compiled = torch.compile(langevin_update, mode=mode, dynamic=False, backend=self.compiler)
             return lambda *values: compiled(energy, *values, clamp, functional=True)
         return lambda *values: langevin_update(energy, *values, clamp)
 
