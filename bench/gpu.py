@@ -4,9 +4,9 @@ Measures, on one device (``--device``, default: the best available):
 
 samplers  chain-steps/s of Langevin and HMC (10 leapfrog steps, no jitter) on a random
           ``SimpleEBM(2, 256, 2, "silu")`` energy at 64 and 4096 chains: the eager kernels
-          (``Langevin``, ``HMC``) against the captured Langevin step (``CapturedLangevin``:
-          ``--captured`` backend, default ``auto`` = CUDA graphs on a GPU, the sync-free eager step
-          elsewhere; ``compile`` = torch.compile). HMC has no captured step yet.
+          (``Langevin``, ``HMC``) against the captured steps (``CapturedLangevin``, ``CapturedHMC``;
+          ``--captured`` backend, default ``auto`` = CUDA graphs on a GPU and the sync-free eager
+          step elsewhere; ``compile`` = torch.compile for Langevin, CUDA graphs for HMC).
 training  seconds per training iteration of ConvEBM (the Images page recipe: batch 128, 20 SGLD
           steps, width 32) and JEM (batch 64, 20 SGLD steps, width 32, generative term on from the
           start) on 8x8 digits, fp32 against bf16 autocast.
@@ -39,6 +39,7 @@ from ebm_engine.models import SimpleEBM  # noqa: E402
 from ebm_engine.models.conv_ebm import ConvEBM  # noqa: E402
 from ebm_engine.models.jem import JEM  # noqa: E402
 from ebm_engine.samplers import HMC, Langevin  # noqa: E402
+from ebm_engine.samplers.captured_hmc import CapturedHMC  # noqa: E402
 from ebm_engine.samplers.captured_langevin import CapturedLangevin  # noqa: E402
 from ebm_engine.training import JEMConfig, JEMTrainer  # noqa: E402
 from ebm_engine.training.image_recipes import image_cd_trainer, lab_image_config  # noqa: E402
@@ -73,7 +74,10 @@ def sampler_figures(device: torch.device, chains: list[int], steps: int, repeats
     rows = []
     kernels = [("langevin", "eager", Langevin(), 0.01, steps),
                ("langevin", "captured", CapturedLangevin(backend=captured_backend), 0.01, steps),
-               ("hmc", "eager", HMC(n_leapfrog=10, jitter=0.0), 0.05, max(1, steps // 10))]
+               ("hmc", "eager", HMC(n_leapfrog=10, jitter=0.0), 0.05, max(1, steps // 10)),
+               ("hmc", "captured", CapturedHMC(n_leapfrog=10, jitter=0.0,
+                                               backend="eager" if captured_backend == "eager" else "auto"),
+                0.05, max(1, steps // 10))]
     for n in chains:
         for name, mode, kernel, step_size, n_steps in kernels:
             g = make_generator(0, device)

@@ -26,6 +26,7 @@ import warnings
 import torch
 
 from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.graph_capture import GraphedFunction
 from ebm_engine.samplers.state import SamplerState, StepInfo, all_finite, check_positive, randn_on
 
 BACKENDS = ("auto", "cuda_graph", "compile", "eager")
@@ -59,30 +60,6 @@ def langevin_update(energy: Energy, x: torch.Tensor, e: torch.Tensor, grad: torc
     finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(g_new)
     keep = finite.view(-1, *([1] * (x.dim() - 1)))
     return torch.where(keep, x_new, x), torch.where(finite, e_new, e), torch.where(keep, g_new, grad), finite
-
-
-class _GraphedStep:
-    """A ``langevin_update`` captured in a CUDA graph for one energy and one batch shape."""
-
-    def __init__(self, energy: Energy, state: SamplerState, clamp: tuple[float, float] | None):
-        self.inputs = [state.x.clone(), state.energy.clone(), state.grad.clone(), torch.zeros_like(state.x),
-                       torch.zeros((), device=state.x.device, dtype=state.x.dtype),
-                       torch.zeros((), device=state.x.device, dtype=state.x.dtype)]
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):   # warm-up outside the capture (allocator, lazy init)
-            for _ in range(3):
-                langevin_update(energy, *self.inputs, clamp)
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.outputs = langevin_update(energy, *self.inputs, clamp)
-
-    def __call__(self, *values: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        for static, value in zip(self.inputs, values):
-            static.copy_(value)
-        self.graph.replay()
-        return tuple(t.clone() for t in self.outputs)
 
 
 class CapturedLangevin:
@@ -131,7 +108,9 @@ class CapturedLangevin:
     def _build(self, energy: Energy, state: SamplerState, backend: str):
         clamp = self.clamp
         if backend == "cuda_graph":
-            return _GraphedStep(energy, state, clamp)
+            scalar = torch.zeros((), device=state.x.device, dtype=state.x.dtype)
+            example = (state.x, state.energy, state.grad, torch.zeros_like(state.x), scalar, scalar)
+            return GraphedFunction(lambda *values: langevin_update(energy, *values, clamp), example)
         if backend == "compile":
             mode = "reduce-overhead" if state.x.is_cuda and self.compiler == "inductor" else None
             compiled = torch.compile(langevin_update, mode=mode, dynamic=False, backend=self.compiler)

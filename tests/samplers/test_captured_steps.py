@@ -9,7 +9,8 @@ import torch
 
 from ebm_engine.energies.base import Energy
 from ebm_engine.models import SimpleEBM
-from ebm_engine.samplers import Langevin
+from ebm_engine.samplers import HMC, Langevin
+from ebm_engine.samplers.captured_hmc import CapturedHMC
 from ebm_engine.samplers.captured_langevin import CapturedLangevin
 
 
@@ -102,4 +103,35 @@ def test_captured_step_on_cuda_is_the_same_chain_as_eager(backend):
     kernel = CapturedLangevin(backend=backend)
     a, b, _ = run_pair(frozen_mlp().cuda(), kernel, device="cuda")
     assert kernel.active_backend == backend
+    torch.testing.assert_close(b.x, a.x, rtol=1e-4, atol=1e-4)
+
+
+def run_hmc_pair(energy, captured: CapturedHMC, device: str = "cpu", steps: int = 8):
+    eager = HMC(n_leapfrog=captured.n_leapfrog, jitter=captured.jitter)
+    g_eager = torch.Generator(device=device).manual_seed(5)
+    g_captured = torch.Generator(device=device).manual_seed(5)
+    x0 = torch.randn(64, 2, generator=torch.Generator(device=device).manual_seed(2), device=device)
+    a, b = eager.init(energy, x0), captured.init(energy, x0)
+    for i in range(steps):
+        step_size = 0.1 if i < steps // 2 else 0.3
+        a, info_a = eager.step(energy, a, step_size, 1.0, g_eager)
+        b, info_b = captured.step(energy, b, step_size, 1.0, g_captured)
+        assert torch.equal(info_a.accepted, info_b.accepted)
+    return a, b
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.1])
+def test_captured_hmc_is_the_same_chain_as_hmc(jitter):
+    kernel = CapturedHMC(n_leapfrog=4, jitter=jitter)
+    a, b = run_hmc_pair(frozen_mlp(), kernel)
+    assert kernel.active_backend == "eager"
+    torch.testing.assert_close(b.x, a.x, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(b.energy, a.energy, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_captured_hmc_on_cuda_replays_a_graph_of_the_same_chain():
+    kernel = CapturedHMC(n_leapfrog=4)
+    a, b = run_hmc_pair(frozen_mlp().cuda(), kernel, device="cuda")
+    assert kernel.active_backend == "cuda_graph"
     torch.testing.assert_close(b.x, a.x, rtol=1e-4, atol=1e-4)
