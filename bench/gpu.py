@@ -9,7 +9,8 @@ samplers  chain-steps/s of Langevin and HMC (10 leapfrog steps, no jitter) on a 
           step elsewhere; ``compile`` = torch.compile for Langevin, CUDA graphs for HMC).
 training  seconds per training iteration of ConvEBM (the Images page recipe: batch 128, 20 SGLD
           steps, width 32) and JEM (batch 64, 20 SGLD steps, width 32, generative term on from the
-          start) on 8x8 digits, fp32 against bf16 autocast.
+          start) on 8x8 digits: fp32, bf16 autocast, and fp32 with the captured SGLD step
+          (``sampler="captured"``).
 snapshot  seconds to build one snapshot of the Images job (ConvEBM) and of the JEM & OOD job (what
           the app draws each frame), after a few training steps.
 
@@ -103,25 +104,26 @@ def training_figures(device: torch.device, iterations: int, repeats: int) -> lis
     split = load_digits_grey()
     rows = []
     for model in ("conv_ebm", "jem"):
-        for precision in ("fp32", "bf16"):
+        for precision, sampler in (("fp32", "eager"), ("bf16", "eager"), ("fp32", "captured")):
             g = make_generator(0, device)
             torch.manual_seed(0)
             if model == "conv_ebm":
                 net = ConvEBM((8, 8), width=32).to(device)
                 images = split.train.reshape(-1, 1, 8, 8).to(device)
-                trainer = image_cd_trainer(net, images, lab_image_config(precision=precision), g)
+                trainer = image_cd_trainer(net, images, lab_image_config(precision=precision, sampler=sampler), g)
             else:
                 net = JEM((8, 8), width=32).to(device)
                 trainer = JEMTrainer(net, split.train.to(device), split.train_labels.to(device),
-                                     JEMConfig(warmup_steps=0, precision=precision), generator=g)
+                                     JEMConfig(warmup_steps=0, precision=precision, sampler=sampler),
+                                     generator=g)
 
             def run(trainer=trainer):
                 for _ in range(iterations):
                     trainer.step()
 
             seconds = timed(run, device, repeats) / iterations
-            rows.append({"model": model, "precision": precision, "seconds_per_iteration": seconds})
-            print(f"  {model:8s} {precision}: {seconds * 1e3:9.2f} ms/iteration", flush=True)
+            rows.append({"model": model, "precision": precision, "sampler": sampler, "seconds_per_iteration": seconds})
+            print(f"  {model:8s} {precision} {sampler:8s}: {seconds * 1e3:9.2f} ms/iteration", flush=True)
     return rows
 
 
@@ -158,10 +160,13 @@ def markdown(result: dict) -> str:
             cap = f"{captured[0]['chain_steps_per_s']:,.0f} ({captured[0]['backend']})" if captured else "–"
             rat = f"{captured[0]['chain_steps_per_s'] / eager['chain_steps_per_s']:.2f}" if captured else "–"
             lines.append(f"| {name} | {n} | {eager['chain_steps_per_s']:,.0f} | {cap} | {rat} |")
-    lines += ["", "| model | fp32 s/iteration | bf16 s/iteration | bf16/fp32 |", "|---|---|---|---|"]
+    lines += ["", "| model | fp32 s/iteration | bf16 s/iteration | bf16/fp32 | fp32, captured SGLD | captured/eager |",
+              "|---|---|---|---|---|---|"]
     for model in ("conv_ebm", "jem"):
-        t = {r["precision"]: r["seconds_per_iteration"] for r in result["training"] if r["model"] == model}
-        lines.append(f"| {model} | {t['fp32']:.4f} | {t['bf16']:.4f} | {t['bf16'] / t['fp32']:.2f} |")
+        t = {(r["precision"], r["sampler"]): r["seconds_per_iteration"] for r in result["training"]
+             if r["model"] == model}
+        fp32, bf16, cap = t[("fp32", "eager")], t[("bf16", "eager")], t[("fp32", "captured")]
+        lines.append(f"| {model} | {fp32:.4f} | {bf16:.4f} | {bf16 / fp32:.2f} | {cap:.4f} | {cap / fp32:.2f} |")
     lines += ["", "| job | seconds per snapshot |", "|---|---|"]
     lines += [f"| {r['job']} | {r['seconds_per_snapshot']:.4f} |" for r in result["snapshots"]]
     return "\n".join(lines) + "\n"

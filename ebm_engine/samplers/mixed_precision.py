@@ -42,7 +42,8 @@ class AutocastEnergy(Energy):
             self.project = project   # hard constraints keep working through the wrapper
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        with autocast_for(x.device, "bf16"):
+        # no cast cache: safe inside a captured CUDA graph (each weight is used once per call anyway)
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, cache_enabled=False):
             e = self.base(x)
         return e.float()
 

@@ -14,10 +14,10 @@ from typing import Callable
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.langevin import Langevin
-from ebm_engine.samplers.mixed_precision import autocast_for, check_precision, energy_in_precision
+from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
 from ebm_engine.training.finite import host_values, parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
@@ -41,6 +41,7 @@ class CDConfig:
     clamp: tuple[float, float] | None = None  # keep chains in the data range (images: (0, 1))
     betas: tuple[float, float] = (0.9, 0.999)
     precision: str = "fp32"             # "bf16": energy forward/backward under bf16 autocast
+    sampler: str = "eager"              # "captured": the Langevin step as one CUDA graph on a GPU
 
     def validate(self) -> None:
         positive = {"lr": self.lr, "step_size": self.step_size, "sample_temperature": self.sample_temperature}
@@ -68,6 +69,7 @@ class CDConfig:
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
         check_precision(self.precision)
+        check_sampler(self.sampler)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class ContrastiveDivergence:
         self.config.validate()
         self.generator = generator
         self.buffer = ReplayBuffer(self.config.buffer_size, init_fn, generator)
+        self._negative_sampler = NegativeSampler()
         self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
         self.step_count = 0
         self.divergences = 0
@@ -126,13 +129,13 @@ class ContrastiveDivergence:
         """Evolve a batch of buffer chains by Langevin; returns positions and buffer indices."""
         cfg = self.config
         x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
-        kernel = Langevin(noise_scale=cfg.noise_scale, clamp=cfg.clamp)
+        kernel, energy = self._negative_sampler.get(self.energy, cfg.noise_scale, cfg.clamp, cfg.precision,
+                                                    cfg.sampler)
         params = list(self.energy.parameters())
         flags = [p.requires_grad for p in params]
         for p in params:
             p.requires_grad_(False)
         try:
-            energy = energy_in_precision(self.energy, cfg.precision)
             state = kernel.init(energy, x)
             for _ in range(cfg.langevin_steps):
                 state, _ = kernel.step(energy, state, cfg.step_size, cfg.sample_temperature, self.generator)

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 
 from ebm_engine.models.jem import JEM
-from ebm_engine.samplers.langevin import Langevin
-from ebm_engine.samplers.mixed_precision import autocast_for, check_precision, energy_in_precision
+from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
 from ebm_engine.training.finite import host_values, parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
 from ebm_engine.training.replay_buffer import ReplayBuffer
 
 
@@ -50,6 +50,7 @@ class JEMConfig:
     pixel_range: tuple[float, float] = (0.0, 1.0)
     max_shift: int = 1                 # training images move by up to this many pixels (augmentation)
     precision: str = "fp32"            # "bf16": forward/backward of the network under bf16 autocast
+    sampler: str = "eager"             # "captured": the SGLD step as one CUDA graph on a GPU
 
     def validate(self) -> None:
         for name in ("lr", "sgld_step_size"):
@@ -75,6 +76,7 @@ class JEMConfig:
         if not self.pixel_range[0] < self.pixel_range[1]:
             raise ValueError(f"pixel_range must be (low, high) with low < high, got {self.pixel_range}")
         check_precision(self.precision)
+        check_sampler(self.sampler)
 
 
 @dataclass
@@ -105,6 +107,7 @@ class JEMTrainer:
         self.config.validate()
         self.generator = generator
         self.buffer = ReplayBuffer(self.config.buffer_size, self.fresh_noise, generator)
+        self._negative_sampler = NegativeSampler()
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
         self.step_count = 0
@@ -172,14 +175,14 @@ class JEMTrainer:
     def sgld(self, energy, x: torch.Tensor, steps: int) -> torch.Tensor:
         """``steps`` SGLD steps on ``energy`` from ``x`` with the config's step and noise; weights frozen."""
         cfg = self.config
-        kernel = Langevin(noise_scale=cfg.sgld_noise, clamp=cfg.pixel_range)
+        kernel, energy = self._negative_sampler.get(energy, cfg.sgld_noise, cfg.pixel_range, cfg.precision,
+                                                    cfg.sampler)
         params = list(self.model.parameters())
         flags = [p.requires_grad for p in params]
         was_training = self.model.training
         for p in params:
             p.requires_grad_(False)
         self.model.eval()
-        energy = energy_in_precision(energy, cfg.precision)
         try:
             state = kernel.init(energy, x)
             for _ in range(steps):

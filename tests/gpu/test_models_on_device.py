@@ -103,12 +103,12 @@ def test_rbm_trains_and_gibbs_samples(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_conv_ebm_and_ebm_generator_train_and_sample(device, precision):
+@pytest.mark.parametrize("precision, sampler", [("fp32", "eager"), ("bf16", "eager"), ("bf16", "captured")])
+def test_conv_ebm_and_ebm_generator_train_and_sample(device, precision, sampler):
     g = make_generator(3, device)
     images = load_digits_grey().train[:256].reshape(-1, 1, 8, 8).to(device)
     energy = ConvEBM((8, 8), width=8).to(device)
-    config = lab_image_config(batch_size=32, buffer_size=128, langevin_steps=3, precision=precision)
+    config = lab_image_config(batch_size=32, buffer_size=128, langevin_steps=3, precision=precision, sampler=sampler)
     trainer = image_cd_trainer(energy, images, config, g)
     assert_trained([trainer.step().loss for _ in range(2)], energy, device)
     assert trainer.last_negatives.dtype == torch.float32 and on(device, trainer.last_negatives)
@@ -123,13 +123,14 @@ def test_conv_ebm_and_ebm_generator_train_and_sample(device, precision):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_jem_trains_and_samples(device, precision):
+@pytest.mark.parametrize("precision, sampler", [("fp32", "eager"), ("bf16", "eager"), ("fp32", "captured")])
+def test_jem_trains_and_samples(device, precision, sampler):
     g = make_generator(4, device)
     split = load_digits_grey()
     model = JEM((8, 8), width=8).to(device)
     trainer = JEMTrainer(model, split.train[:256].to(device), split.train_labels[:256].to(device),
-                         JEMConfig(batch_size=32, buffer_size=128, sgld_steps=3, warmup_steps=0, precision=precision),
+                         JEMConfig(batch_size=32, buffer_size=128, sgld_steps=3, warmup_steps=0, precision=precision,
+                                   sampler=sampler),
                          generator=g)
     assert_trained([trainer.step().loss for _ in range(2)], model, device)
     assert on(device, trainer.last_negatives) and trainer.last_negatives.dtype == torch.float32
