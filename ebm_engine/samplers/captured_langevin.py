@@ -16,7 +16,7 @@ update, energy and gradient run as one captured unit on a fixed-shape batch:
 The noise is drawn eagerly from the caller's generator and fed in, so a captured chain follows
 the eager chain draw for draw. Step size and temperature enter as tensors: changing them does not
 recapture. If capture or compilation fails, the kernel falls back to the eager step and says so
-in ``active_backend``. Energies with a hard-constraint ``project`` always run eagerly.
+in ``active_backend``. Energies with a hard-constraint ``project`` are refused (use ``Langevin``).
 """
 from __future__ import annotations
 
