@@ -9,6 +9,7 @@ from pathlib import Path
 from ebm_engine.checkpoints import CheckpointError
 from ebm_engine.distributed.ddp_train import DATA_SETS, DDP_MODELS, train_ddp
 from ebm_engine.samplers.mixed_precision import PRECISIONS
+from ebm_engine.training.negative_sampler import SAMPLERS
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,6 +26,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
     parser.add_argument("--width", type=int, default=32, help="channels of the first layer")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    parser.add_argument("--sampler", choices=SAMPLERS, default="eager",
+                        help="captured: the SGLD step replayed as one CUDA graph on a GPU")
     parser.add_argument("--save-every", type=int, default=0, help="also save every N steps (0: at the end)")
     parser.add_argument("--report-dir", type=Path, default=None, help="write each rank's summary as rank<R>.json")
     return parser.parse_args(argv)
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = train_ddp(args.model, args.data, args.steps, args.seed, args.out, device=args.device,
                             batch_size=args.batch_size, resume=args.resume, width=args.width,
-                            precision=args.precision, save_every=args.save_every)
+                            precision=args.precision, sampler=args.sampler, save_every=args.save_every)
     except (ValueError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

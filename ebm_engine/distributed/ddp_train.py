@@ -70,15 +70,15 @@ def _check_arguments(model: str, data: str, steps: int, seed: int, batch_size: i
 
 
 def _make_trainer(model: str, replicated: ReplicatedModel, split, ctx: RankContext, batch: int,
-                  generator: torch.Generator, precision: str):
+                  generator: torch.Generator, precision: str, sampler: str):
     """The lab's trainer for ``model`` on this rank's data shard, with its replay-buffer shard."""
     rows = slice(ctx.rank, None, ctx.world_size)
     buffer_size = max(batch, DEFAULT_BUFFER[model] // ctx.world_size)
     if model == "conv_ebm":
         images = split.train[rows].reshape(-1, 1, *split.shape).to(ctx.device)
-        config = lab_image_config(batch_size=batch, buffer_size=buffer_size, precision=precision)
+        config = lab_image_config(batch_size=batch, buffer_size=buffer_size, precision=precision, sampler=sampler)
         return image_cd_trainer(replicated, images, config, generator)
-    config = JEMConfig(batch_size=batch, buffer_size=buffer_size, precision=precision)
+    config = JEMConfig(batch_size=batch, buffer_size=buffer_size, precision=precision, sampler=sampler)
     return JEMTrainer(replicated, split.train[rows].to(ctx.device), split.train_labels[rows].to(ctx.device),
                       config, generator=generator)
 
@@ -96,7 +96,7 @@ def _metrics(model: str, stats, net: torch.nn.Module, split, device: torch.devic
 
 def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | None, device: str | None = None,
               batch_size: int | None = None, resume: str | Path | None = None, *, width: int = 32,
-              precision: str = "fp32", save_every: int = 0) -> dict[str, Any]:
+              precision: str = "fp32", sampler: str = "eager", save_every: int = 0) -> dict[str, Any]:
     """Train ``model`` for ``steps`` more iterations on this rank; rank 0 writes ``out``.
 
     Call it in every process torchrun starts (or alone: a group of one). ``batch_size`` is per rank
@@ -125,7 +125,7 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
         replicated = ReplicatedModel(net, ctx.device)
         generator = make_generator(seed + ctx.rank, ctx.device)   # one stream per rank
         batch = batch_size or DEFAULT_BATCH[model]
-        trainer = _make_trainer(model, replicated, split, ctx, batch, generator, precision)
+        trainer = _make_trainer(model, replicated, split, ctx, batch, generator, precision, sampler)
         trainer.step_count = start_step
 
         def save(stats) -> Path | None:
@@ -133,7 +133,8 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
                 return None
             header = make_header(model, model_args, data, trainer.step_count,
                                  _metrics(model, stats, net, split, ctx.device), seed=seed,
-                                 world_size=ctx.world_size, batch_per_rank=batch, precision=precision)
+                                 world_size=ctx.world_size, batch_per_rank=batch, precision=precision,
+                                 sampler=sampler)
             return save_checkpoint(out, net.state_dict(), header)
 
         stats = None

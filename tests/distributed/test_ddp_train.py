@@ -40,8 +40,10 @@ def test_two_gloo_ranks_stay_in_sync_and_rank_zero_writes_a_loadable_checkpoint(
 
 
 def test_jem_alone_resumes_from_its_checkpoint_and_rejects_wrong_inputs(tmp_path):
-    first = train_ddp("jem", "digits", 2, 0, tmp_path / "jem.pt", device="cpu", batch_size=16, width=8)
+    first = train_ddp("jem", "digits", 2, 0, tmp_path / "jem.pt", device="cpu", batch_size=16, width=8,
+                      sampler="captured")
     assert first["world_size"] == 1 and first["step"] == 2 and 0.0 <= first["metrics"]["test_accuracy"] <= 1.0
+    assert load_checkpoint(tmp_path / "jem.pt")[1]["sampler"] == "captured"
     resumed = train_ddp("jem", "digits", 1, 0, tmp_path / "jem2.pt", device="cpu", batch_size=16,
                         resume=tmp_path / "jem.pt")
     _, header = load_checkpoint(tmp_path / "jem2.pt", expected_model="jem")
