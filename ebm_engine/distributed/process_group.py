@@ -46,7 +46,7 @@ def join_process_group(device: str | None = None) -> RankContext:
     if dist.is_initialized():
         return RankContext(dist.get_rank(), dist.get_world_size(), local_rank, chosen, created_group=False)
     backend = "nccl" if chosen.type == "cuda" else "gloo"
-    if "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ:
+    if "WORLD_SIZE" in os.environ:   # started by torchrun: rendezvous through its environment
         dist.init_process_group(backend=backend, device_id=chosen if chosen.type == "cuda" else None)
     else:
         dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
