@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -56,7 +57,7 @@ class PointGroup:
         """Every element applied to every point: ``(order, batch, 2)``."""
         if x.dim() != 2 or x.shape[1] != 2:
             raise ValueError(f"point groups act on points of shape (n, 2), got {tuple(x.shape)}")
-        mats = self.elements().to(device=x.device, dtype=x.dtype)
+        mats = _elements_on(self, x.device, x.dtype)
         return torch.einsum("gij,nj->gni", mats, x)
 
 
@@ -68,3 +69,9 @@ def cyclic(n: int) -> PointGroup:
 def dihedral(n: int) -> PointGroup:
     """D_n: C_n together with n reflections (order 2n); ``dihedral(1)`` is a single reflection."""
     return PointGroup(n, True)
+
+
+@lru_cache(maxsize=64)
+def _elements_on(group: PointGroup, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The group's matrices already on ``device``: an energy evaluation copies nothing from the host."""
+    return group.elements().to(device=device, dtype=dtype)

@@ -104,6 +104,18 @@ class HMC:
         x = state.x
         p0 = randn_on(x.shape, x, generator)
         eps = self.chain_step_sizes(step_size, x, generator)
+        return self.transition(energy, state, p0, eps, temperature, generator=generator)
+
+    def transition(self, energy: Energy, state: SamplerState, p0: torch.Tensor, eps: float | torch.Tensor,
+                   temperature: float | torch.Tensor, u: torch.Tensor | None = None,
+                   generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
+        """The rest of a step from the momentum ``p0`` and step size(s) ``eps``: trajectory and accept.
+
+        Given the accept uniforms ``u`` (drawn after ``p0`` and ``eps``: the leapfrog draws nothing,
+        so the stream is the same) it is deterministic and free of host syncs, so it can be captured
+        as one graph; without them ``accept`` draws them from ``generator``.
+        """
+        x = state.x
         x_new, p_new, e_new, g_new = self.leapfrog(energy, state, p0, eps, temperature)
 
         h_old = state.energy / temperature + 0.5 * per_chain_sum(p0 * p0)
@@ -113,7 +125,10 @@ class HMC:
         log_alpha = -energy_error
         valid = finite & ~torch.isnan(log_alpha)
         accept_prob = torch.where(valid, torch.exp(log_alpha.clamp(max=0.0)), torch.zeros_like(log_alpha))
-        accepted = self.accept(log_alpha, valid, x, generator)
+        if u is None:
+            accepted = self.accept(log_alpha, valid, x, generator)
+        else:
+            accepted = valid & (torch.log(u) < log_alpha)   # one uniform and one decision per chain
         # NaN energy errors compare False with <=, so they count as divergent too; a trajectory
         # stopped by a hard wall (E = +inf at finite positions) is an ordinary rejection.
         wall = torch.isposinf(e_new) & all_finite(x_new) & all_finite(p_new)

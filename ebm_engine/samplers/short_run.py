@@ -18,11 +18,12 @@ def noise_images(n: int, shape: tuple[int, ...], generator: torch.Generator | No
                  device: torch.device | str = "cpu", init: str = "uniform",
                  data_range: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
     """``n`` noise images of ``shape``: uniform in ``data_range`` or standard Gaussian."""
+    draw_on = generator.device if generator is not None else device   # a generator draws on its own device
     if init == "uniform":
         low, high = data_range
-        return low + (high - low) * torch.rand(n, *shape, generator=generator, device=device)
+        return (low + (high - low) * torch.rand(n, *shape, generator=generator, device=draw_on)).to(device)
     if init == "gaussian":
-        return torch.randn(n, *shape, generator=generator, device=device)
+        return torch.randn(n, *shape, generator=generator, device=draw_on).to(device)
     raise ValueError(f"init must be 'uniform' or 'gaussian', got {init!r}")
 
 

@@ -7,14 +7,17 @@ training iteration and can be called with new knob values at any time.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
+from ebm_engine.training.finite import host_values, parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
@@ -37,6 +40,8 @@ class CDConfig:
     max_chain_norm: float | None = None  # chains farther out are re-initialised
     clamp: tuple[float, float] | None = None  # keep chains in the data range (images: (0, 1))
     betas: tuple[float, float] = (0.9, 0.999)
+    precision: str = "fp32"             # "bf16": energy forward/backward under bf16 autocast
+    sampler: str = "eager"              # "captured": the Langevin step as one CUDA graph on a GPU
 
     def validate(self) -> None:
         positive = {"lr": self.lr, "step_size": self.step_size, "sample_temperature": self.sample_temperature}
@@ -63,6 +68,8 @@ class CDConfig:
             raise ValueError(f"clamp must be (low, high) with low < high, or None, got {self.clamp}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        check_precision(self.precision)
+        check_sampler(self.sampler)
 
 
 @dataclass
@@ -95,6 +102,7 @@ class ContrastiveDivergence:
         self.config.validate()
         self.generator = generator
         self.buffer = ReplayBuffer(self.config.buffer_size, init_fn, generator)
+        self._negative_sampler = NegativeSampler()
         self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
         self.step_count = 0
         self.divergences = 0
@@ -121,15 +129,16 @@ class ContrastiveDivergence:
         """Evolve a batch of buffer chains by Langevin; returns positions and buffer indices."""
         cfg = self.config
         x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
-        kernel = Langevin(noise_scale=cfg.noise_scale, clamp=cfg.clamp)
+        kernel, energy = self._negative_sampler.get(self.energy, cfg.noise_scale, cfg.clamp, cfg.precision,
+                                                    cfg.sampler)
         params = list(self.energy.parameters())
         flags = [p.requires_grad for p in params]
         for p in params:
             p.requires_grad_(False)
         try:
-            state = kernel.init(self.energy, x)
+            state = kernel.init(energy, x)
             for _ in range(cfg.langevin_steps):
-                state, _ = kernel.step(self.energy, state, cfg.step_size, cfg.sample_temperature, self.generator)
+                state, _ = kernel.step(energy, state, cfg.step_size, cfg.sample_temperature, self.generator)
         finally:
             for p, flag in zip(params, flags):
                 p.requires_grad_(flag)
@@ -147,8 +156,9 @@ class ContrastiveDivergence:
         chains_reset = self.buffer.reset(idx[bad], self.generator)
         x_neg = x_neg[~bad]
         x_pos = self.data_fn(cfg.batch_size, self.generator)
-        e_pos = self.energy(x_pos)
-        e_neg = self.energy(x_neg) if len(x_neg) else e_pos.new_zeros(1)
+        with autocast_for(x_pos.device, cfg.precision):   # the loss itself is taken in float32
+            e_pos = self.energy(x_pos).float()
+            e_neg = self.energy(x_neg).float() if len(x_neg) else e_pos.new_zeros(1)
         if cfg.loss == "cd":
             objective = e_pos.mean() - e_neg.mean()
         else:
@@ -158,11 +168,13 @@ class ContrastiveDivergence:
         loss.backward()
         params = [p for p in self.energy.parameters() if p.grad is not None]
         max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-        diverged = not (torch.isfinite(loss) and grad_norm == grad_norm and grad_norm != float("inf"))
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        # one device-to-host read for every figure of the step
+        loss_value, e_data, e_model, grad_norm = host_values(loss, e_pos.mean(), e_neg.mean(), norm)
+        diverged = not (math.isfinite(loss_value) and math.isfinite(grad_norm))
         if not diverged:
             self.optimizer.step()
-            diverged = not all(torch.isfinite(p).all() for p in self.energy.parameters())
+            diverged = not parameters_finite(self.energy)
         self.step_count += 1
         if diverged:
             self.divergences += 1
@@ -170,8 +182,7 @@ class ContrastiveDivergence:
         elif self.step_count % self.checkpoint_every == 0:
             self._good.capture(self.step_count)
         self.last_negatives = x_neg.detach()
-        return CDStats(self.step_count, float(loss.detach()), float(e_pos.detach().mean()),
-                       float(e_neg.detach().mean()), grad_norm, diverged, chains_reset)
+        return CDStats(self.step_count, loss_value, e_data, e_model, grad_norm, diverged, chains_reset)
 
     def _restore(self) -> None:
         self._good.restore()

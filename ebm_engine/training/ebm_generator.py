@@ -24,6 +24,7 @@ import torch
 from ebm_engine.energies.base import Energy
 from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.samplers.short_run import ShortRunChain, frozen
+from ebm_engine.training.finite import parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
 
 
@@ -163,8 +164,7 @@ class EBMGeneratorTrainer:
 
         generator_loss, e_gen, entropy, generator_ok = self.generator_step(z, refined, apply=not diverged)
         diverged = diverged or not generator_ok
-        diverged = diverged or not all(torch.isfinite(p).all() for m in (self.energy, self.generator_net)
-                                       for p in m.parameters())
+        diverged = diverged or not parameters_finite(self.energy, self.generator_net)
         self.step_count += 1
         if diverged:
             self.divergences += 1

@@ -37,7 +37,8 @@ def naive_image_config(**overrides) -> CDConfig:
 def image_batches(images: torch.Tensor):
     """``data_fn(n, generator)`` drawing ``n`` random rows of ``images`` (with replacement)."""
     def data_fn(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        index = torch.randint(len(images), (n,), generator=generator, device=images.device)
+        draw_on = generator.device if generator is not None else images.device
+        index = torch.randint(len(images), (n,), generator=generator, device=draw_on).to(images.device)
         return images[index]
     return data_fn
 

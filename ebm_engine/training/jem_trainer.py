@@ -16,6 +16,7 @@ rolls the model and optimiser back to the last good checkpoint and refills the r
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -23,7 +24,10 @@ import torch.nn.functional as F
 
 from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
+from ebm_engine.training.finite import host_values, parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
 from ebm_engine.training.replay_buffer import ReplayBuffer
 
 
@@ -46,6 +50,8 @@ class JEMConfig:
     max_energy: float = 1e3            # |mean energy| beyond this counts as divergence
     pixel_range: tuple[float, float] = (0.0, 1.0)
     max_shift: int = 1                 # training images move by up to this many pixels (augmentation)
+    precision: str = "fp32"            # "bf16": forward/backward of the network under bf16 autocast
+    sampler: str = "eager"             # "captured": the SGLD step as one CUDA graph on a GPU
 
     def validate(self) -> None:
         for name in ("lr", "sgld_step_size"):
@@ -70,6 +76,8 @@ class JEMConfig:
             raise ValueError(f"max_energy must be positive, got {self.max_energy}")
         if not self.pixel_range[0] < self.pixel_range[1]:
             raise ValueError(f"pixel_range must be (low, high) with low < high, got {self.pixel_range}")
+        check_precision(self.precision)
+        check_sampler(self.sampler)
 
 
 @dataclass
@@ -100,6 +108,7 @@ class JEMTrainer:
         self.config.validate()
         self.generator = generator
         self.buffer = ReplayBuffer(self.config.buffer_size, self.fresh_noise, generator)
+        self._negative_sampler = NegativeSampler()
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
         self.step_count = 0
@@ -166,7 +175,10 @@ class JEMTrainer:
     # --- sampling ----------------------------------------------------------------------------
     def sgld(self, energy, x: torch.Tensor, steps: int) -> torch.Tensor:
         """``steps`` SGLD steps on ``energy`` from ``x`` with the config's step and noise; weights frozen."""
-        return frozen_sgld(self.model, energy, x, steps, self.config, self.generator)
+        cfg = self.config
+        kernel, energy = self._negative_sampler.get(energy, cfg.sgld_noise, cfg.pixel_range, cfg.precision,
+                                                    cfg.sampler)
+        return frozen_sgld(self.model, energy, x, steps, cfg, self.generator, kernel)
 
     def sample_negatives(self) -> torch.Tensor:
         cfg = self.config
@@ -192,25 +204,30 @@ class JEMTrainer:
         weight = self.generative_weight_now()
         generative = weight > 0
         x_neg = self.sample_negatives() if generative else None
-        logits = self.model.logits(x)
+        with autocast_for(x.device, cfg.precision):   # losses are taken in float32
+            logits = self.model.logits(x).float()
+            e_neg = self.model.energy(x_neg).float() if generative else None
         ce = F.cross_entropy(logits, y)
         loss = ce
         e_pos = -torch.logsumexp(logits, dim=1)
-        e_neg = e_pos.new_zeros(1)
         if generative:
-            e_neg = self.model.energy(x_neg)
             gen = e_pos.mean() - e_neg.mean() + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
             loss = ce + weight * gen
+        else:
+            e_neg = e_pos.new_zeros(1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        e_data, e_model = float(e_pos.detach().mean()), float(e_neg.detach().mean())
-        diverged = not (torch.isfinite(loss) and abs(grad_norm) < float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        accuracy = (logits.detach().argmax(dim=1) == y).float().mean()
+        # one device-to-host read for every figure of the step
+        loss_value, ce_value, e_data, e_model, grad_norm, accuracy = host_values(
+            loss, ce, e_pos.mean(), e_neg.mean(), norm, accuracy)
+        diverged = not (math.isfinite(loss_value) and abs(grad_norm) < float("inf")
                         and abs(e_data) <= cfg.max_energy and abs(e_model) <= cfg.max_energy)
         if not diverged:
             self.optimizer.step()
-            diverged = not all(torch.isfinite(p).all() for p in self.model.parameters())
+            diverged = not parameters_finite(self.model)
         self.step_count += 1
         if diverged:
             self.divergences += 1
@@ -219,9 +236,7 @@ class JEMTrainer:
             self._good.capture(self.step_count)
         if x_neg is not None:
             self.last_negatives = x_neg.detach()
-        accuracy = float((logits.detach().argmax(dim=1) == y).float().mean())
-        return JEMStats(self.step_count, float(loss.detach()), float(ce.detach()), accuracy, e_data, e_model,
-                        grad_norm, diverged)
+        return JEMStats(self.step_count, loss_value, ce_value, accuracy, e_data, e_model, grad_norm, diverged)
 
     def _restore(self) -> None:
         """Back to the last good weights and optimiser moments; the replay buffer starts afresh."""
@@ -237,10 +252,11 @@ class JEMTrainer:
 
 
 def frozen_sgld(model: torch.nn.Module, energy, x: torch.Tensor, steps: int, config: JEMConfig,
-                generator: torch.Generator | None) -> torch.Tensor:
-    """``steps`` SGLD steps on ``energy`` from ``x`` (step, noise and pixel clamp from ``config``) with
-    ``model``'s weights frozen and in eval mode for the duration; both are restored afterwards."""
-    kernel = Langevin(noise_scale=config.sgld_noise, clamp=config.pixel_range)
+                generator: torch.Generator | None, kernel=None) -> torch.Tensor:
+    """``steps`` SGLD steps on ``energy`` from ``x`` (step, noise and pixel clamp from ``config``; the
+    kernel a plain ``Langevin`` unless given) with ``model``'s weights frozen and in eval mode for the
+    duration; both are restored afterwards."""
+    kernel = kernel or Langevin(noise_scale=config.sgld_noise, clamp=config.pixel_range)
     params = list(model.parameters())
     flags = [p.requires_grad for p in params]
     was_training = model.training

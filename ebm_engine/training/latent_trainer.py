@@ -24,6 +24,7 @@ import torch
 
 from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.training.finite import parameters_finite
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
@@ -128,7 +129,7 @@ class LatentEBMTrainer:
         diverged = not (bool(torch.isfinite(loss)) and math.isfinite(grad_norm))
         if not diverged:
             self.optimizer.step()
-            diverged = not all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+            diverged = not parameters_finite(self.model)
         self.step_count += 1
         if diverged:
             self.divergences += 1

@@ -29,10 +29,11 @@ class ReplayBuffer:
         if not 0.0 <= reinit_fraction <= 1.0:
             raise ValueError(f"reinit_fraction must be in [0, 1], got {reinit_fraction}")
         device = self.store.device
-        idx = torch.randint(self.capacity, (n,), generator=generator, device=device)
+        draw_on = generator.device if generator is not None else device   # a generator draws on its own device
+        idx = torch.randint(self.capacity, (n,), generator=generator, device=draw_on).to(device)
         x = self.store[idx].clone()
-        fresh = torch.rand(n, generator=generator, device=device) < reinit_fraction
-        n_fresh = int(fresh.sum())
+        fresh = (torch.rand(n, generator=generator, device=draw_on) < reinit_fraction).to(device)
+        n_fresh = int(fresh.sum())   # the one host sync: the fresh chains' count sizes init_fn's draw
         if n_fresh:
             x[fresh] = self.init_fn(n_fresh, generator).to(x)
         return x, idx

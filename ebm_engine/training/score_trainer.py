@@ -16,6 +16,7 @@ import torch
 
 from ebm_engine.energies.base import Energy
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
+from ebm_engine.training.finite import parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.score_matching import (PROJECTIONS, denoising_score_matching_loss,
                                                 exact_score_matching_loss, sliced_score_matching_loss)
@@ -139,7 +140,7 @@ class ScoreMatching:
         diverged = not (bool(torch.isfinite(loss)) and grad_norm == grad_norm and grad_norm != float("inf"))
         if not diverged:
             self.optimizer.step()
-            diverged = not all(bool(torch.isfinite(p).all()) for p in self.energy.parameters())
+            diverged = not parameters_finite(self.energy)
         self.step_count += 1
         if diverged:
             self.divergences += 1

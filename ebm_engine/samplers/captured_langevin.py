@@ -1,0 +1,148 @@
+"""Langevin with the whole step captured as one graph: for small batches on a GPU.
+
+With a few dozen chains an eager Langevin step is a few dozen tiny kernel launches (update,
+clamp, forward, backward, finiteness checks) and one host sync; the GPU waits on Python. This
+kernel computes the same update as ``Langevin`` but (a) without any host sync (a non-finite
+chain is kept where it was by ``torch.where``, never by a branch on the host) and (b) with the
+update, energy and gradient run as one captured unit on a fixed-shape batch:
+
+- ``backend="cuda_graph"``: ``torch.cuda.CUDAGraph`` replays the captured kernels (CUDA only);
+- ``backend="compile"``: ``torch.compile`` (``mode="reduce-overhead"``, i.e. CUDA graphs, on a
+  GPU; fused C++ kernels on the CPU, which needs a C compiler; ``compiler`` picks another
+  ``torch.compile`` backend);
+- ``backend="eager"``: the same sync-free step, uncompiled;
+- ``backend="auto"``: ``cuda_graph`` on CUDA, ``eager`` elsewhere.
+
+The noise is drawn eagerly from the caller's generator and fed in, so a captured chain follows
+the eager chain draw for draw. Step size and temperature enter as tensors: changing them does not
+recapture. If capture or compilation fails, the kernel falls back to the eager step and says so
+in ``active_backend``. Energies with a hard-constraint ``project`` are refused (use ``Langevin``).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+
+from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.graph_capture import GraphedFunction
+from ebm_engine.samplers.state import SamplerState, StepInfo, all_finite, check_positive, randn_on
+
+BACKENDS = ("auto", "cuda_graph", "compile", "eager")
+
+
+def _energy_and_grad(energy: Energy, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        e = energy(x)
+        (grad,) = torch.autograd.grad(e.sum(), x)
+    return e.detach(), grad.detach()
+
+
+def _functional_energy_and_grad(energy: Energy, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same as ``_energy_and_grad`` through ``torch.func`` (which ``torch.compile`` traces)."""
+    def total(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e = energy(y)
+        return e.sum(), e
+    grad, (_, e) = torch.func.grad_and_value(total, has_aux=True)(x)
+    return e.detach(), grad.detach()
+
+
+def langevin_update(energy: Energy, x: torch.Tensor, e: torch.Tensor, grad: torch.Tensor, noise: torch.Tensor,
+                    drift: torch.Tensor, noise_std: torch.Tensor, clamp: tuple[float, float] | None,
+                    functional: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One sync-free Langevin step: ``(x, energy, grad, finite)`` after moving every finite chain."""
+    x_new = x - drift * grad + noise_std * noise
+    if clamp is not None:
+        x_new = x_new.clamp(clamp[0], clamp[1])
+    e_new, g_new = (_functional_energy_and_grad if functional else _energy_and_grad)(energy, x_new)
+    finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(g_new)
+    keep = finite.view(-1, *([1] * (x.dim() - 1)))
+    return torch.where(keep, x_new, x), torch.where(finite, e_new, e), torch.where(keep, g_new, grad), finite
+
+
+class CapturedLangevin:
+    """Unadjusted Langevin (as ``Langevin``) whose step runs captured; see the module docstring."""
+
+    name = "langevin"
+
+    def __init__(self, noise_scale: float | None = None, clamp: tuple[float, float] | None = None,
+                 backend: str = "auto", compiler: str = "inductor"):
+        if noise_scale is not None and (not math.isfinite(noise_scale) or noise_scale < 0):
+            raise ValueError(f"noise_scale must be a non-negative finite number, got {noise_scale}")
+        if clamp is not None and not clamp[0] < clamp[1]:
+            raise ValueError(f"clamp must be (low, high) with low < high, got {clamp}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.noise_scale = noise_scale
+        self.clamp = clamp
+        self.backend = backend
+        self.compiler = compiler   # torch.compile's backend ("inductor"; "aot_eager" traces without compiling)
+        self.active_backend: str | None = None   # what the last step actually ran
+        self._key: tuple | None = None
+        self._run = None
+        self._scalar_key: tuple | None = None
+
+    def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
+        e, g = energy.energy_and_grad(x)
+        return SamplerState(x.detach().clone(), e, g)
+
+    def _choose(self, state: SamplerState) -> str:
+        if self.backend == "auto":
+            return "cuda_graph" if state.x.is_cuda else "eager"
+        if self.backend == "cuda_graph" and not state.x.is_cuda:
+            return "eager"
+        return self.backend
+
+    def _scalars(self, drift: float, noise_std: float, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's two numbers as device tensors, re-sent only when a knob changed (a copy from
+        the host would otherwise stall the GPU queue at every step)."""
+        key = (drift, noise_std, like.device, like.dtype)
+        if self._scalar_key != key:
+            self._scalar_key = key
+            self._scalar_values = tuple(torch.tensor(v, device=like.device, dtype=like.dtype)
+                                        for v in (drift, noise_std))
+        return self._scalar_values
+
+    def _build(self, energy: Energy, state: SamplerState, backend: str):
+        clamp = self.clamp
+        if backend == "cuda_graph":
+            scalar = torch.zeros((), device=state.x.device, dtype=state.x.dtype)
+            example = (state.x, state.energy, state.grad, torch.zeros_like(state.x), scalar, scalar)
+            return GraphedFunction(lambda *values: langevin_update(energy, *values, clamp), example)
+        if backend == "compile":
+            mode = "reduce-overhead" if state.x.is_cuda and self.compiler == "inductor" else None
+            compiled = torch.compile(langevin_update, mode=mode, dynamic=False, backend=self.compiler)
+            return lambda *values: compiled(energy, *values, clamp, functional=True)
+        return lambda *values: langevin_update(energy, *values, clamp)
+
+    def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
+             generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
+        step_size = check_positive("step_size", step_size)
+        temperature = check_positive("temperature", temperature)
+        if callable(getattr(energy, "project", None)):
+            raise ValueError("CapturedLangevin does not project onto hard constraints; use Langevin")
+        noise_std = math.sqrt(2.0 * step_size) if self.noise_scale is None else self.noise_scale
+        noise = randn_on(state.x.shape, state.x, generator)
+        values = (state.x, state.energy, state.grad, noise, *self._scalars(step_size / temperature, noise_std, state.x))
+        key = (id(energy), tuple(state.x.shape), state.x.dtype, state.x.device)
+        if key != self._key:
+            self._run, self.active_backend = None, self._choose(state)
+            try:
+                self._run = self._build(energy, state, self.active_backend)
+                result = self._run(*values)
+            except Exception as exc:   # no C compiler, an op capture does not support, ...
+                if self.active_backend == "eager":
+                    raise
+                warnings.warn(f"captured Langevin step unavailable ({type(exc).__name__}: {exc}); running eagerly",
+                              RuntimeWarning, stacklevel=2)
+                self.active_backend = "eager"
+                self._run = self._build(energy, state, "eager")
+                result = self._run(*values)
+            self._key = key
+        else:
+            result = self._run(*values)
+        x, e, g, finite = result
+        info = StepInfo(accepted=finite, accept_prob=finite.to(x.dtype), divergent=~finite, energy=e)
+        return SamplerState(x, e, g), info

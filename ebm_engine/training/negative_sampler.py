@@ -1,0 +1,38 @@
+"""The Langevin kernel a trainer draws its negatives with, rebuilt only when its settings change.
+
+``sampler="eager"`` is the plain ``Langevin`` kernel; ``"captured"`` is ``CapturedLangevin`` (one
+CUDA graph per step on a GPU, the same sync-free step eagerly elsewhere), which keeps its captured
+graph across training iterations as long as the energy, batch shape and noise setting stay the same.
+"""
+from __future__ import annotations
+
+from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.captured_langevin import CapturedLangevin
+from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.samplers.mixed_precision import energy_in_precision
+
+SAMPLERS = ("eager", "captured")
+
+
+def check_sampler(sampler: str) -> str:
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    return sampler
+
+
+class NegativeSampler:
+    """``get(...)`` returns ``(kernel, energy_to_sample)``, cached for unchanged settings."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._value: tuple[Langevin | CapturedLangevin, Energy] | None = None
+
+    def get(self, energy: Energy, noise_scale: float | None, clamp, precision: str,
+            sampler: str) -> tuple[Langevin | CapturedLangevin, Energy]:
+        clamp = None if clamp is None else (float(clamp[0]), float(clamp[1]))
+        key = (id(energy), noise_scale, clamp, precision, check_sampler(sampler))
+        if key != self._key or self._value is None:
+            kernel = (Langevin(noise_scale=noise_scale, clamp=clamp) if sampler == "eager"
+                      else CapturedLangevin(noise_scale=noise_scale, clamp=clamp))
+            self._key, self._value = key, (kernel, energy_in_precision(energy, precision))
+        return self._value
