@@ -42,6 +42,8 @@ class LandscapeJob(Job):
         KnobSpec("l2_weight", 0.1, low=0.0, high=1.0, label="Energy L2 weight"),
         KnobSpec("temperature", 1.0, low=0.05, high=10.0, log_scale=True, label="Temperature T"),
     ]
+    CHECKPOINT_MODELS = ("mlp_ebm",)
+    MODEL_ARGS = ("hidden", "depth", "activation")
 
     def build(self) -> None:
         cfg = self.config
@@ -101,6 +103,16 @@ class LandscapeJob(Job):
         for key, value in (("step", stats.step), ("loss", stats.loss), ("e_data", stats.e_data),
                            ("e_neg", stats.e_neg)):
             self.history[key].append(value)
+
+    def model_modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model}
+
+    def checkpoint_metrics(self) -> dict[str, float]:
+        nll = self.readouts.get("nll_heldout")
+        return {"nll_heldout": nll} if nll is not None and self.readouts.get("readout_temperature") == 1.0 else {}
+
+    def after_load(self) -> None:
+        self.readout_time = 0.0   # readouts of the loaded model with the next snapshot
 
     def recover(self) -> str:
         self.trainer._restore()
