@@ -205,6 +205,8 @@ def job_from_checkpoint(path: str | Path, expected_model: str | None = None, dev
     job = build_job(model.name, header.get("data"), int(header.get("seed") or 0), device,
                     {k: v for k, v in settings.items() if k != "seed"}, folder)
     job.load_model_state(state, header)
+    live = job.knobs.as_dict()
+    job.set_knobs(**{k: v for k, v in (header.get("knobs") or {}).items() if k in live})
     return job
 
 

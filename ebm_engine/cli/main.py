@@ -84,7 +84,7 @@ def command_train(args) -> int:
     start, started = job.step_count, time.perf_counter()
 
     def save(metrics: dict[str, float] | None) -> None:
-        header = job.checkpoint_header(metrics=metrics or {}, saved_from="cli", knobs=job.knobs.as_dict())
+        header = job.checkpoint_header(metrics=metrics or {}, saved_from="cli")
         save_checkpoint(out, job.model_state(training=not args.weights_only), header)
 
     with progress(args.steps, start, f"train {args.model}", args.quiet) as bar:

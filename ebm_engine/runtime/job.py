@@ -162,7 +162,8 @@ class Job:
                            cfg.get(self.DATA_KEY) if self.DATA_KEY else self.DATA_NAME, self.step_count,
                            {k: v for k, v in (self.checkpoint_metrics() if metrics is None else metrics).items()
                             if v is not None},
-                           seed=cfg.get("seed"), job=self.KIND, config=dict(cfg), **extra)
+                           seed=cfg.get("seed"), job=self.KIND, config=dict(cfg),
+                           knobs=self.knobs.as_dict(), **extra)
 
     def config_from_header(self, header: dict[str, Any]) -> dict[str, Any]:
         """The settings the checkpoint's model needs (constructor arguments, data set, ...)."""
