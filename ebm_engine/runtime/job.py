@@ -200,25 +200,25 @@ class Job:
         self.warning = None
         self.after_load()
 
-    def action_save_checkpoint(self, name: str = "") -> None:
-        """Save the current model under ``name`` in the checkpoints folder (the result goes in the snapshot)."""
+    def action_save_checkpoint(self, checkpoint: str = "") -> None:
+        """Save the current model under the name ``checkpoint`` in the checkpoints folder (the result goes in the snapshot)."""
         try:
-            path = checkpoint_store.path_for_saving(name)
+            path = checkpoint_store.path_for_saving(checkpoint)
             save_checkpoint(path, self.model_state(), self.checkpoint_header(saved_from="app"))
         except (CheckpointError, OSError) as exc:
             return self._checkpoint_result(False, f"Not saved: {exc}")
         self._checkpoint_listing = None
         self._checkpoint_result(True, f"Saved {path.stem} (step {self.step_count}).")
 
-    def action_load_checkpoint(self, name: str = "") -> None:
+    def action_load_checkpoint(self, checkpoint: str = "") -> None:
         """Load a checkpoint by name (``pretrained:...`` for the shipped ones)."""
         try:
-            state, header = load_checkpoint(checkpoint_store.resolve(name))
+            state, header = load_checkpoint(checkpoint_store.resolve(checkpoint))
             self.load_model_state(state, header)
         except (CheckpointError, ValueError) as exc:
             return self._checkpoint_result(False, f"Not loaded: {exc}")
         self.checkpoint_status["loads"] += 1
-        self._checkpoint_result(True, f"Loaded {name} ({header.get('model')} on {header.get('data')}, "
+        self._checkpoint_result(True, f"Loaded {checkpoint} ({header.get('model')} on {header.get('data')}, "
                                       f"step {header.get('step')}).")
 
     def action_load_pretrained(self) -> None:
