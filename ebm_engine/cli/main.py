@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
         return COMMANDS[args.command](args)
     except (UsageError, CatalogError) as exc:
         print(f"ebm-lab: error: {exc}", file=sys.stderr)

@@ -50,6 +50,8 @@ def build_parser() -> LabArgumentParser:
         sub.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
         sub.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
+        sub.add_argument("--threads", type=positive_int, default=None,
+                         help="CPU threads for torch (1 is fastest on a busy machine; default: torch's choice)")
 
     train = commands.add_parser("train", help="train a model and write a checkpoint")
     train.add_argument("model", help="model name (see `ebm-lab list`)")
