@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import panel as pn
 
+BUTTON_MARGIN = (27, 5, 5, 5)   # level with the boxes of the labelled select and text field
+
 
 class CheckpointPanel:
     """Buttons, a select of compatible checkpoints, a name field and the last result."""
@@ -18,13 +20,14 @@ class CheckpointPanel:
         self.act = act
         self._view: pn.Column | None = None
         self.pretrained_button = pn.widgets.Button(label="Start from pretrained", color="success",
-                                                   variant="solid", min_width=190,
-                                                   description="Load the trained model shipped with the lab")
+                                                   variant="solid", min_width=190, margin=BUTTON_MARGIN)
         self.select = pn.widgets.Select(label="Checkpoint", options={}, min_width=220, sizing_mode="stretch_width")
-        self.load_button = pn.widgets.Button(label="Load", color="primary", variant="outline", width=80)
+        self.load_button = pn.widgets.Button(label="Load", color="primary", variant="outline", width=80,
+                                            margin=BUTTON_MARGIN)
         self.name_input = pn.widgets.TextInput(label="Save as", placeholder="my-model", min_width=140,
                                                sizing_mode="stretch_width")
-        self.save_button = pn.widgets.Button(label="Save", color="primary", variant="outline", width=80)
+        self.save_button = pn.widgets.Button(label="Save", color="primary", variant="outline", width=80,
+                                            margin=BUTTON_MARGIN)
         self.message = pn.pane.Markdown("", name="checkpoint-message", sizing_mode="stretch_width",
                                         margin=(0, 10))
         self.pretrained_button.on_click(lambda _e: self.act("load_pretrained"))

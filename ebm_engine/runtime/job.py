@@ -42,6 +42,7 @@ class Job:
         self.step_count = 0
         self.checkpoint_status: dict[str, Any] = {"message": "", "ok": True, "loads": 0}
         self._checkpoint_listing: list | None = None
+        self.restored_training_state: list[str] = []   # what the last loaded checkpoint restored besides weights
         self.build()
 
     # --- hooks for subclasses -------------------------------------------------------------
@@ -192,7 +193,7 @@ class Job:
                 raise CheckpointError(f"the checkpoint's weights do not fit this model: "
                                       f"{str(exc).strip().splitlines()[0][:160]}") from None
         trainer = getattr(self, "trainer", None)
-        load_trainer_state(trainer, getattr(self, "generator", None), state)
+        self.restored_training_state = load_trainer_state(trainer, getattr(self, "generator", None), state)
         self.step_count = int(header.get("step", 0))
         good = getattr(trainer, "_good", None)
         if good is not None:

@@ -22,9 +22,11 @@ from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.samplers.short_run import ShortRunChain
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 
 HISTORY = 3000
+SETTLE_STEPS = 100   # Langevin steps that move fresh chains onto a loaded model's modes
 
 
 class LandscapeJob(Job):
@@ -112,7 +114,14 @@ class LandscapeJob(Job):
         return {"nll_heldout": nll} if nll is not None and self.readouts.get("readout_temperature") == 1.0 else {}
 
     def after_load(self) -> None:
-        self.readout_time = 0.0   # readouts of the loaded model with the next snapshot
+        """Readouts of the loaded model with the next snapshot; chains that already follow it."""
+        self.readout_time = 0.0
+        if "replay buffer" not in self.restored_training_state:   # a weights-only file: settle fresh chains
+            k = self.knobs
+            chain = ShortRunChain(self.model, self.trainer.buffer.store, k["step_size"],
+                                  k["noise"] * math.sqrt(2 * k["step_size"]), 1.0, None, self.generator)
+            self.trainer.buffer.store.copy_(chain.step(SETTLE_STEPS))
+        self.trainer.last_negatives = self.trainer.buffer.store[: self.config["batch_size"]].clone()
 
     def recover(self) -> str:
         self.trainer._restore()
