@@ -26,7 +26,7 @@ from ebm_engine.samplers.short_run import ShortRunChain
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 
 HISTORY = 3000
-SETTLE_STEPS = 100   # Langevin steps that move fresh chains onto a loaded model's modes
+SETTLE_STEPS = 50   # Langevin steps that move fresh chains onto a loaded model's modes
 
 
 class LandscapeJob(Job):
