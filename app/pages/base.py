@@ -118,7 +118,11 @@ class LabPage(param.Parameterized):
             changes[name] = value
         self._syncing_settings = True
         try:
-            self.param.update(**changes)
+            for name, value in changes.items():
+                try:
+                    setattr(self, name, value)
+                except ValueError:   # outside the widget's range: the job still runs the loaded model
+                    pass
         finally:
             self._syncing_settings = False
 

@@ -96,3 +96,25 @@ def test_pages_without_a_shipped_model_disable_the_pretrained_button():
     session.runner.command(page.job_id, "reset", {"n_train": 500, "n_test": 200})
     pump(page)
     assert page.checkpoints.view.visible and page.checkpoints.pretrained_button.disabled
+
+
+@pytest.mark.parametrize("page_class, reset, asset", [
+    ("RBMPage", {"ais_betas": 200, "ais_chains": 30}, "rbm-digits"),
+    ("JEMPage", {"buffer_size": 300}, "jem-digits"),
+])
+def test_start_from_pretrained_on_the_digit_pages(page_class, reset, asset):
+    import app.pages.jem
+    import app.pages.rbm
+
+    cls = getattr(app.pages.rbm, page_class, None) or getattr(app.pages.jem, page_class)
+    session = LabSession(inline=True)
+    page = cls(session)
+    session.runner.command(page.job_id, "reset", reset)
+    pump(page)
+    page.checkpoints.pretrained_button.clicks += 1
+    pump(page)
+    _, header = load_checkpoint(ASSETS_FOLDER / f"{asset}.pt")
+    assert f"Loaded pretrained:{asset}" in page.checkpoints.message.object
+    assert page.step_count == header["step"]
+    if page_class == "JEMPage":   # the trained classifier at once: its accuracy is the recorded one
+        assert page.last_snapshot["accuracy"] == pytest.approx(header["metrics"]["test_accuracy"])
