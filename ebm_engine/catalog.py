@@ -92,6 +92,19 @@ def _evaluate_jem(job: Job) -> dict[str, float]:
     return out
 
 
+def _evaluate_score(job: Job) -> dict[str, float]:
+    """Held-out NLL of the score-matching energy and of the CD energy trained beside it (grid quadrature)."""
+    from ebm_engine.metrics.partition import grid_nll
+
+    job.model.eval()
+    job.cd_model.eval()
+    out = {"nll_sm": grid_nll(job.model, job.data.test, job.data.bounds, resolution=200),
+           "nll_cd": grid_nll(job.cd_model, job.data.test, job.data.bounds, resolution=200)}
+    if job.data.true_nll is not None:
+        out["nll_true"] = job.data.true_nll
+    return out
+
+
 # --- sampling ------------------------------------------------------------------------------
 def _sample_landscape(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Langevin chains from uniform noise on the plotting box, at the job's step size: (n, 2)."""
@@ -138,12 +151,31 @@ def _sample_jem(job: Job, n: int, steps: int | None) -> np.ndarray:
     return to_numpy(x).reshape(n, *job.shape)
 
 
+def _sample_score(job: Job, n: int, steps: int | None) -> np.ndarray:
+    """Annealed Langevin through the model's noise levels (one level: plain Langevin), from uniform noise."""
+    from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
+    from ebm_engine.samplers.annealed_langevin import annealed_langevin
+
+    start = job.data.uniform(n, job.sample_generator)
+    step = job.knobs["sample_step"]
+    if isinstance(job.model, NoiseConditionalEBM):
+        x = annealed_langevin(job.model.at, job.model.sigmas, start, steps or max(20, 120 // len(job.model.sigmas)),
+                              step, generator=job.sample_generator)
+    else:
+        x = annealed_langevin(lambda _s: job.model, job.ladder, start, steps or 200, step,
+                              generator=job.sample_generator)
+    return to_numpy(x)
+
+
 _IMAGES_HEADLESS = {"quality_every_s": NEVER}
 
 MODELS: dict[str, ModelEntry] = {e.name: e for e in (
     ModelEntry("mlp_ebm", "MLP energy on a 2D toy set, contrastive divergence (Energy Landscape)", "landscape",
                toy2d.NAMES, "held-out NLL (nats) under the grid-normalised density",
                _evaluate_landscape, _sample_landscape, headless_config={"readout_every_s": NEVER}),
+    ModelEntry("score_ebm", "MLP energy by score matching, with a CD energy beside it (Score Matching)",
+               "score_matching", toy2d.NAMES, "held-out NLL of the score-matching and the CD energy",
+               _evaluate_score, _sample_score, headless_config={"readout_every_s": NEVER, "surface_every_s": NEVER}),
     ModelEntry("rbm", "Bernoulli RBM on binarised digits, CD-k / PCD (RBM)", "rbm", ("digits", "mnist"),
                "AIS test log-likelihood (nats per image)", _evaluate_rbm, _sample_rbm,
                headless_config={"ais_every_s": NEVER}, images=True),
@@ -219,20 +251,23 @@ def train(job: Job, steps: int, on_step: Callable[[Job], None] | None = None) ->
 
 
 def reseed(job: Job, seed: int) -> None:
-    """Make the next sampling or evaluation reproducible: all the job's randomness uses its generator."""
-    job.generator.manual_seed(int(seed))
+    """Make the next sampling or evaluation reproducible: all the job's randomness uses its generators."""
+    for offset, value in enumerate(v for _, v in sorted(vars(job).items()) if isinstance(v, torch.Generator)):
+        value.manual_seed(int(seed) + offset)
 
 
 def evaluate(job: Job, seed: int = 0) -> dict[str, float]:
     """The model's figures (deterministic for a seed); the job's own state is not changed."""
     model = entry(job.model_name())
-    saved = job.generator.get_state()
+    generators = [v for v in vars(job).values() if isinstance(v, torch.Generator)]
+    saved = [g.get_state() for g in generators]
     reseed(job, seed)
     try:
         with torch.random.fork_rng(devices=[]):
             return {k: float(v) for k, v in model.evaluate(job).items()}
     finally:
-        job.generator.set_state(saved)
+        for g, state in zip(generators, saved):
+            g.set_state(state)
 
 
 def sample(job: Job, n: int, seed: int = 0, steps: int | None = None) -> np.ndarray:
