@@ -230,12 +230,11 @@ def job_from_checkpoint(path: str | Path, expected_model: str | None = None, dev
     state, header = load_checkpoint(path, expected_model=expected_model)
     model = entry(str(header.get("model")))
     cls = job_class(model.job_kind)
-    saved = {k: v for k, v in (header.get("config") or {}).items() if k in cls.CONFIG}
-    settings = {**saved, **model.headless_config}
-    settings.pop(cls.DATA_KEY, None) if cls.DATA_KEY else None
-    folder = settings.pop("mnist_folder", None) or None
+    chosen_elsewhere = {cls.DATA_KEY, "seed", "mnist_folder"}   # build_job's own arguments
+    settings = {k: v for k, v in (header.get("config") or {}).items() if k in cls.CONFIG and k not in chosen_elsewhere}
+    folder = (header.get("config") or {}).get("mnist_folder") or None
     job = build_job(model.name, header.get("data"), int(header.get("seed") or 0), device,
-                    {k: v for k, v in settings.items() if k != "seed"}, folder)
+                    {**settings, **model.headless_config}, folder)
     job.load_model_state(state, header)
     live = job.knobs.as_dict()
     job.set_knobs(**{k: v for k, v in (header.get("knobs") or {}).items() if k in live})

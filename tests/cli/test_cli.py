@@ -127,3 +127,17 @@ def test_the_module_runs_as_a_program(trained):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1].startswith("evaluated mlp_ebm on 8gaussians (step 4, seed 0)")
+
+
+def test_save_every_writes_intermediate_checkpoints(tmp_path, monkeypatch):
+    saved_steps = []
+    real_save = checkpoints.save_checkpoint
+
+    def recording_save(path, state, header):
+        saved_steps.append(header["step"])
+        return real_save(path, state, header)
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", recording_save)
+    code, out = train(tmp_path, "--save-every", "2", steps=5)
+    assert code == 0 and saved_steps == [2, 4, 5]
+    assert load_checkpoint(out)[1]["metrics"]   # only the last one carries the evaluation

@@ -115,3 +115,23 @@ def test_every_model_job_round_trips_its_weights(folder):
         assert again.model_name() == name
         saved, loaded = job.model_state(training=False), again.model_state(training=False)
         assert saved.keys() == loaded.keys() and all(torch.equal(saved[k], loaded[k]) for k in saved), name
+
+
+def test_a_full_disk_during_an_app_save_keeps_the_previous_file(folder, monkeypatch):
+    import errno
+
+    from ebm_engine import checkpoints
+
+    job = trained_landscape(steps=1)
+    job.act("save_checkpoint", checkpoint="kept")
+    before = (folder / "kept.pt").read_bytes()
+    job.step()
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.torch, "save", full_disk)
+    job.act("save_checkpoint", checkpoint="kept")
+    status = job.checkpoint_status
+    assert not status["ok"] and "No space left on device" in status["message"] and "intact" in status["message"]
+    assert (folder / "kept.pt").read_bytes() == before and [p.name for p in folder.iterdir()] == ["kept.pt"]
