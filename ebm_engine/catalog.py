@@ -79,7 +79,8 @@ def _evaluate_images(job: Job) -> dict[str, float]:
     """FID and inception score of 500 samples from noise against the test digits."""
     from ebm_engine.metrics.sample_quality import SampleQuality
 
-    scorer = SampleQuality(job.split)
+    job.scorer_thread.join()   # the job fits the same classifier in the background: reuse it
+    scorer = job.scorer or SampleQuality(job.split)
     return scorer.evaluate(_sample_images(job, 500, None))
 
 
