@@ -42,7 +42,8 @@ class LabPage(param.Parameterized):
         for button, op in ((self.play_button, "play"), (self.pause_button, "pause"),
                            (self.step_button, "step"), (self.reset_button, "reset")):
             button.on_click(lambda _event, op=op: self.command(op))
-        self.checkpoints = CheckpointPanel(lambda action, **arguments: self.session.act(self.job_id, action, **arguments))
+        self.checkpoints = CheckpointPanel(
+            lambda action, **arguments: self.session.act(self.job_id, action, **arguments))
         self._checkpoint_loads = 0
         self._syncing_settings = False
         self.alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
