@@ -202,7 +202,7 @@ class Job:
         self.after_load()
 
     def action_save_checkpoint(self, checkpoint: str = "") -> None:
-        """Save the current model under the name ``checkpoint`` in the checkpoints folder (the result goes in the snapshot)."""
+        """Save the current model as ``checkpoint`` in the checkpoints folder; the result goes in the snapshot."""
         try:
             path = checkpoint_store.path_for_saving(checkpoint)
             save_checkpoint(path, self.model_state(), self.checkpoint_header(saved_from="app"))
