@@ -51,7 +51,7 @@ class LabShell:
     def show(self, name: str) -> None:
         page = self.page(name)
         self.page_controls.objects = [page.controls]
-        self.page_view.objects = [page.view]
+        self.page_view.objects = [page.checkpoints.view, page.view]
         self._status_changed(page)
 
     def _status_changed(self, page) -> None:

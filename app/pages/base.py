@@ -10,6 +10,8 @@ from typing import Any, Callable, ClassVar
 import panel as pn
 import param
 
+from app.components.checkpoint_panel import CheckpointPanel
+
 WARNING_VISIBLE_STEPS = 150
 
 
@@ -40,6 +42,10 @@ class LabPage(param.Parameterized):
         for button, op in ((self.play_button, "play"), (self.pause_button, "pause"),
                            (self.step_button, "step"), (self.reset_button, "reset")):
             button.on_click(lambda _event, op=op: self.command(op))
+        self.checkpoints = CheckpointPanel(
+            lambda action, **arguments: self.session.act(self.job_id, action, **arguments))
+        self._checkpoint_loads = 0
+        self._syncing_settings = False
         self.alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
                                    name="page-alert")
         if self.KNOBS:
@@ -79,6 +85,8 @@ class LabPage(param.Parameterized):
         self.session.set_knobs(self.job_id, **{e.name: e.new for e in events})
 
     def _settings_changed(self, *events) -> None:
+        if self._syncing_settings:   # the job already runs with these settings (a checkpoint was loaded)
+            return
         self.session.command(self.job_id, "reset", self.settings())
 
     def apply_snapshot(self, snapshot: dict) -> None:
@@ -90,10 +98,34 @@ class LabPage(param.Parameterized):
         self.step_count = int(snapshot.get("step", self.step_count))
         self.device = snapshot.get("device", self.device)
         self.show_alert(status.get("error"), status.get("notice"), snapshot)
+        if "checkpoint" in snapshot:
+            self.checkpoints.update(snapshot["checkpoint"])
+            if snapshot["checkpoint"].get("loads", 0) != self._checkpoint_loads:
+                self._checkpoint_loads = snapshot["checkpoint"]["loads"]
+                self.sync_settings(snapshot.get("config", {}))
         if "kind" in snapshot:
             self.render(snapshot)
         if self.on_status:
             self.on_status(self)
+
+    def sync_settings(self, config: dict[str, Any]) -> None:
+        """Show the settings a loaded checkpoint brought along, without resetting the job again."""
+        changes = {}
+        for name in self.SETTINGS:
+            value, parameter = config.get(name), self.param[name]
+            objects = getattr(parameter, "objects", None)
+            if value is None or value == getattr(self, name) or (objects and value not in objects):
+                continue
+            changes[name] = value
+        self._syncing_settings = True
+        try:
+            for name, value in changes.items():
+                try:
+                    setattr(self, name, value)
+                except ValueError:   # outside the widget's range: the job still runs the loaded model
+                    pass
+        finally:
+            self._syncing_settings = False
 
     def show_alert(self, error: str | None, notice: str | None, snapshot: dict) -> None:
         warning = snapshot.get("warning")

@@ -12,8 +12,13 @@ from typing import Any, ClassVar
 
 import torch
 
+from ebm_engine import checkpoint_store
+from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, save_checkpoint
 from ebm_engine.device import describe_device, select_device
 from ebm_engine.runtime.knobs import KnobSpec, Knobs
+from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
+
+CHECKPOINT_ACTIONS = ("save_checkpoint", "load_checkpoint", "load_pretrained", "list_checkpoints")
 
 
 class Job:
@@ -35,6 +40,9 @@ class Job:
         self.warning: str | None = None
         self.warning_step = 0
         self.step_count = 0
+        self.checkpoint_status: dict[str, Any] = {"message": "", "ok": True, "loads": 0}
+        self._checkpoint_listing: list | None = None
+        self.restored_training_state: list[str] = []   # what the last loaded checkpoint restored besides weights
         self.build()
 
     # --- hooks for subclasses -------------------------------------------------------------
@@ -65,6 +73,8 @@ class Job:
 
     def act(self, name: str, **arguments: Any) -> None:
         """Run a named one-off action (e.g. spawn chains, auto-tune); unknown names raise."""
+        if name in CHECKPOINT_ACTIONS and self.CHECKPOINT_MODELS:
+            return getattr(self, f"action_{name}")(**arguments)
         if name not in self.ACTIONS:
             raise ValueError(f"unknown action {name!r} for {self.KIND}; known: {list(self.ACTIONS)}")
         getattr(self, f"action_{name}")(**arguments)
@@ -108,10 +118,135 @@ class Job:
         self.warning_step = self.step_count
 
     def snapshot(self) -> dict[str, Any]:
-        return {"kind": self.KIND, "step": self.step_count, "warning": self.warning,
+        snap = {"kind": self.KIND, "step": self.step_count, "warning": self.warning,
                 "warning_step": self.warning_step, "device": describe_device(self.device),
                 "knobs": self.knobs.as_dict(), "config": dict(self.config), "time": time.time(),
                 **self.payload()}
+        if self.CHECKPOINT_MODELS:
+            snap["checkpoint"] = self.checkpoint_snapshot()
+        return snap
+
+    # --- checkpoints ----------------------------------------------------------------------
+    CHECKPOINT_MODELS: ClassVar[tuple[str, ...]] = ()   # model names this job saves and loads (none: no model)
+    MODEL_ARGS: ClassVar[tuple[str, ...]] = ()          # settings that are the model's constructor arguments
+    DATA_KEY: ClassVar[str | None] = "dataset"          # the setting that names the data set
+    DATA_NAME: ClassVar[str | None] = None              # the data set when no setting chooses it
+    RESTORED_CONFIG: ClassVar[tuple[str, ...]] = ()     # other settings a loaded checkpoint brings along
+
+    def model_name(self) -> str:
+        """The catalog name of the model the job trains now."""
+        return self.CHECKPOINT_MODELS[0]
+
+    def model_modules(self) -> dict[str, torch.nn.Module]:
+        """The modules whose weights make the model, by a key prefix (e.g. ``{"model": self.model}``)."""
+        return {}
+
+    def checkpoint_metrics(self) -> dict[str, float]:
+        """Figures already at hand to record in a saved checkpoint's header (no extra work)."""
+        return {}
+
+    def after_load(self) -> None:
+        """Refresh views derived from the weights after a checkpoint was loaded."""
+
+    def model_state(self, training: bool = True) -> dict[str, torch.Tensor]:
+        """The weights of every model module, plus (``training``) what resuming training needs."""
+        state = {f"{prefix}.{key}": value for prefix, module in self.model_modules().items()
+                 for key, value in module.state_dict().items()}
+        if training:
+            state.update(trainer_state(getattr(self, "trainer", None), getattr(self, "generator", None)))
+        return {key: value.detach().clone() for key, value in state.items()}   # a copy, never live tensors
+
+    def checkpoint_header(self, metrics: dict[str, float] | None = None, **extra: Any) -> dict[str, Any]:
+        """A header describing the current model: name, constructor arguments, data, step, metrics."""
+        cfg = self.config
+        return make_header(self.model_name(), {k: cfg[k] for k in self.MODEL_ARGS},
+                           cfg.get(self.DATA_KEY) if self.DATA_KEY else self.DATA_NAME, self.step_count,
+                           {k: v for k, v in (self.checkpoint_metrics() if metrics is None else metrics).items()
+                            if v is not None},
+                           seed=cfg.get("seed"), job=self.KIND, config=dict(cfg),
+                           knobs=self.knobs.as_dict(), **extra)
+
+    def config_from_header(self, header: dict[str, Any]) -> dict[str, Any]:
+        """The settings the checkpoint's model needs (constructor arguments, data set, ...)."""
+        updates = {k: v for k, v in header.get("model_args", {}).items() if k in self.MODEL_ARGS}
+        if self.DATA_KEY and header.get("data") is not None:
+            updates[self.DATA_KEY] = header["data"]
+        saved = header.get("config") or {}
+        updates.update({k: saved[k] for k in self.RESTORED_CONFIG if k in saved})
+        return updates
+
+    def load_model_state(self, state: dict[str, torch.Tensor], header: dict[str, Any]) -> None:
+        """Rebuild for the checkpoint's settings if they differ, then load its weights (and training state)."""
+        if header.get("model") not in self.CHECKPOINT_MODELS:
+            raise CheckpointError(f"this page trains {' or '.join(self.CHECKPOINT_MODELS)}, "
+                                  f"not a {header.get('model')!r} model")
+        updates = self.config_from_header(header)
+        if any(self.config.get(k) != v for k, v in updates.items()):
+            self.reset(updates)
+        for prefix, module in self.model_modules().items():
+            weights = {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
+            if not weights:
+                raise CheckpointError(f"the checkpoint has no weights for the {prefix!r} part of the model")
+            try:
+                module.load_state_dict(weights)
+            except RuntimeError as exc:
+                raise CheckpointError(f"the checkpoint's weights do not fit this model: "
+                                      f"{str(exc).strip().splitlines()[0][:160]}") from None
+        trainer = getattr(self, "trainer", None)
+        self.restored_training_state = load_trainer_state(trainer, getattr(self, "generator", None), state)
+        self.step_count = int(header.get("step", 0))
+        good = getattr(trainer, "_good", None)
+        if good is not None:
+            good.capture(self.step_count)
+        self.warning = None
+        self.after_load()
+
+    def action_save_checkpoint(self, checkpoint: str = "") -> None:
+        """Save the current model as ``checkpoint`` in the checkpoints folder; the result goes in the snapshot."""
+        try:
+            path = checkpoint_store.path_for_saving(checkpoint)
+            save_checkpoint(path, self.model_state(), self.checkpoint_header(saved_from="app"))
+        except (CheckpointError, OSError) as exc:
+            return self._checkpoint_result(False, f"Not saved: {exc}")
+        self._checkpoint_listing = None
+        self._checkpoint_result(True, f"Saved {path.stem} (step {self.step_count}).")
+
+    def action_load_checkpoint(self, checkpoint: str = "") -> None:
+        """Load a checkpoint by name (``pretrained:...`` for the shipped ones)."""
+        try:
+            state, header = load_checkpoint(checkpoint_store.resolve(checkpoint))
+            self.load_model_state(state, header)
+        except (CheckpointError, ValueError) as exc:
+            return self._checkpoint_result(False, f"Not loaded: {exc}")
+        self.checkpoint_status["loads"] += 1
+        self._checkpoint_result(True, f"Loaded {checkpoint} ({header.get('model')} on {header.get('data')}, "
+                                      f"step {header.get('step')}).")
+
+    def action_load_pretrained(self) -> None:
+        """Load the shipped checkpoint that fits the current model and data best."""
+        candidates = [c for c in self._listing() if c.pretrained]
+        data = self.config.get(self.DATA_KEY) if self.DATA_KEY else self.DATA_NAME
+        ranked = sorted(candidates, key=lambda c: (c.model != self.model_name(), c.data != data))
+        if not ranked:
+            return self._checkpoint_result(False, "No pretrained checkpoint is shipped for this page.")
+        self.action_load_checkpoint(ranked[0].reference)
+
+    def action_list_checkpoints(self) -> None:
+        self._checkpoint_listing = None
+
+    def _listing(self) -> list:
+        if self._checkpoint_listing is None:
+            self._checkpoint_listing = checkpoint_store.list_checkpoints(self.CHECKPOINT_MODELS)
+        return self._checkpoint_listing
+
+    def _checkpoint_result(self, ok: bool, message: str) -> None:
+        self.checkpoint_status.update(ok=ok, message=message)
+
+    def checkpoint_snapshot(self) -> dict[str, Any]:
+        listing = self._listing()
+        return {**self.checkpoint_status, "model": self.model_name(),
+                "options": [(c.label, c.reference) for c in listing],
+                "has_pretrained": any(c.pretrained for c in listing)}
 
 
 def to_numpy(t: torch.Tensor):

@@ -73,6 +73,9 @@ class ImagesJob(Job):
         KnobSpec("generate_steps", 60, kind="int", low=1, high=1000, label="Generation steps"),
     ]
     ACTIONS = ("generate", "measure_quality")
+    CHECKPOINT_MODELS = MODELS
+    MODEL_ARGS = ("width", "depth", "activation", "spectral_norm")
+    RESTORED_CONFIG = ("model",)
 
     # --- building ---------------------------------------------------------------------------
     def build(self) -> None:
@@ -205,6 +208,26 @@ class ImagesJob(Job):
         self.quality_history["step"].append(float(max(run.step, 1)))
         for key in ("fid", "inception_score", "fid_other", "inception_score_other"):
             self.quality_history[key].append(float(self.quality[key]))
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def model_name(self) -> str:
+        return self.config["model"]
+
+    def model_modules(self) -> dict[str, torch.nn.Module]:
+        modules = {"energy": self.energy}
+        if self.generator_net is not None:
+            modules["generator_net"] = self.generator_net
+        return modules
+
+    def checkpoint_metrics(self) -> dict[str, float]:
+        if self.quality.get("quality_step") != self.step_count:
+            return {}
+        return {"fid": self.quality["fid"], "inception_score": self.quality["inception_score"]}
+
+    def after_load(self) -> None:
+        """Show what the loaded model generates, and measure its sample quality soon."""
+        self.quality, self.quality_run, self.quality_started = {}, None, 0.0
+        self.action_generate()
 
     # --- actions ----------------------------------------------------------------------------
     def action_measure_quality(self) -> None:

@@ -51,6 +51,11 @@ class JEMJob(Job):
         KnobSpec("sample_class", "all", kind="choice", choices=SAMPLE_CLASSES, label="Sample class"),
     ]
     ACTIONS = ("probe_png", "probe_strokes", "clear_probe", "load_ood_set", "resample", "evaluate")
+    CHECKPOINT_MODELS = ("jem",)
+    MODEL_ARGS = ("width",)
+    DATA_KEY = None
+    DATA_NAME = "digits"
+    RESTORED_CONFIG = ("model",)
 
     def build(self) -> None:
         cfg = self.config
@@ -218,6 +223,23 @@ class JEMJob(Job):
         self.eval_history["step"].append(float(self.evaluation["eval_step"]))
         self.eval_history["test_accuracy"].append(accuracy)
         self.last_eval = time.monotonic()
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def model_modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model}
+
+    def checkpoint_metrics(self) -> dict[str, float]:
+        ev = self.evaluation
+        if not ev or ev.get("eval_step") != self.step_count:
+            return {}
+        out = {"test_accuracy": ev["accuracy"]}
+        out.update({f"auroc_{name}": m["energy"]["auroc"] for name, m in ev["metrics"].items()})
+        return out
+
+    def after_load(self) -> None:
+        """Samples from the loaded model's buffer and its OOD scores at once."""
+        self._start_samples()
+        self.evaluate()
 
     # --- actions -----------------------------------------------------------------------------
     def action_probe_png(self, data: bytes = b"", filename: str = "") -> None:

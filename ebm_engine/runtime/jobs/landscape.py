@@ -22,9 +22,11 @@ from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.samplers.short_run import ShortRunChain
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 
 HISTORY = 3000
+SETTLE_STEPS = 50   # Langevin steps that move fresh chains onto a loaded model's modes
 
 
 class LandscapeJob(Job):
@@ -42,6 +44,8 @@ class LandscapeJob(Job):
         KnobSpec("l2_weight", 0.1, low=0.0, high=1.0, label="Energy L2 weight"),
         KnobSpec("temperature", 1.0, low=0.05, high=10.0, log_scale=True, label="Temperature T"),
     ]
+    CHECKPOINT_MODELS = ("mlp_ebm",)
+    MODEL_ARGS = ("hidden", "depth", "activation")
 
     def build(self) -> None:
         cfg = self.config
@@ -101,6 +105,23 @@ class LandscapeJob(Job):
         for key, value in (("step", stats.step), ("loss", stats.loss), ("e_data", stats.e_data),
                            ("e_neg", stats.e_neg)):
             self.history[key].append(value)
+
+    def model_modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model}
+
+    def checkpoint_metrics(self) -> dict[str, float]:
+        nll = self.readouts.get("nll_heldout")
+        return {"nll_heldout": nll} if nll is not None and self.readouts.get("readout_temperature") == 1.0 else {}
+
+    def after_load(self) -> None:
+        """Readouts of the loaded model with the next snapshot; chains that already follow it."""
+        self.readout_time = 0.0
+        if "replay buffer" not in self.restored_training_state:   # a weights-only file: settle fresh chains
+            k = self.knobs
+            chain = ShortRunChain(self.model, self.trainer.buffer.store, k["step_size"],
+                                  k["noise"] * math.sqrt(2 * k["step_size"]), 1.0, None, self.generator)
+            self.trainer.buffer.store.copy_(chain.step(SETTLE_STEPS))
+        self.trainer.last_negatives = self.trainer.buffer.store[: self.config["batch_size"]].clone()
 
     def recover(self) -> str:
         self.trainer._restore()

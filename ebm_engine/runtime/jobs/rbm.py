@@ -65,6 +65,8 @@ class RBMJob(Job):
         KnobSpec("temperature", 1.0, low=0.1, high=10.0, log_scale=True, label="Sampling temperature"),
     ]
     ACTIONS = ("complete", "refresh_ais")
+    CHECKPOINT_MODELS = ("rbm",)
+    MODEL_ARGS = ("n_hidden",)
 
     def build(self) -> None:
         cfg = self.config
@@ -119,6 +121,19 @@ class RBMJob(Job):
                                                         temperature=self.knobs["temperature"],
                                                         clamp_mask=c["mask"], clamp_values=c["original"])
         self._poll_ais()
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def model_modules(self) -> dict[str, torch.nn.Module]:
+        return {"rbm": self.rbm}
+
+    def checkpoint_metrics(self) -> dict[str, float]:
+        test_ll = self.ais.get("test_ll")
+        return {"test_ll": test_ll} if test_ll is not None and self.ais.get("ais_step") == self.step_count else {}
+
+    def after_load(self) -> None:
+        """Fantasy particles from the loaded model, a fresh AIS estimate soon."""
+        self.fantasy_view = self.trainer.fantasy.clone()
+        self.completion, self.ais_run, self.ais, self.ais_started = None, None, {}, 0.0
 
     # --- actions ----------------------------------------------------------------------------
     def action_complete(self, half: str = "bottom", n: int = 8) -> None:

@@ -55,6 +55,9 @@ class ScoreMatchingJob(Job):
         KnobSpec("sample_step", 0.002, low=1e-5, high=0.5, log_scale=True, label="Sampling step size"),
     ]
 
+    CHECKPOINT_MODELS = ("score_ebm",)
+    MODEL_ARGS = ("hidden", "depth", "noise_levels")
+
     def build(self) -> None:
         cfg = self.config
         levels = int(cfg["noise_levels"])
@@ -123,6 +126,14 @@ class ScoreMatchingJob(Job):
             if stats.diverged:
                 self.warn(f"Contrastive divergence diverged at iteration {stats.step}; weights restored.")
         self.seconds[which] += time.perf_counter() - t0
+
+    def model_modules(self) -> dict[str, torch.nn.Module]:
+        """The score-matching energy and the contrastive-divergence energy trained beside it."""
+        return {"model": self.model, "cd_model": self.cd_model}
+
+    def after_load(self) -> None:
+        self.readout_time = 0.0
+        self.surface_refresh.invalidate()
 
     def recover(self) -> str:
         self.trainer._restore()

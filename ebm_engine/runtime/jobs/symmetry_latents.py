@@ -58,6 +58,9 @@ class SymmetryLatentsJob(Job):
                  label="Joint (x, z) Langevin step size"),
     ]
 
+    CHECKPOINT_MODELS = ("symmetry_latent_ebms",)
+    MODEL_ARGS = ("hidden", "depth", "mode", "latent_dim", "sectors")
+
     def build(self) -> None:
         cfg = self.config
         if cfg["dataset"] not in SYMMETRIC_SETS:
@@ -132,6 +135,14 @@ class SymmetryLatentsJob(Job):
         stats = self.latent_trainer.step()
         if stats.diverged:
             self.warn(f"The latent model diverged at iteration {stats.step}; weights restored.")
+
+    def model_modules(self) -> dict[str, torch.nn.Module]:
+        """The equivariant and plain energies and the latent-variable energy."""
+        return {"equivariant": self.equivariant, "plain": self.plain, "latent": self.latent}
+
+    def after_load(self) -> None:
+        self.readout_time = 0.0
+        self.surface_refresh.invalidate()
 
     def recover(self) -> str:
         for trainer in self.trainers.values():

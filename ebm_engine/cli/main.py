@@ -1,0 +1,189 @@
+"""``ebm-lab`` sub-commands. Exit codes: 0 done, 1 the work failed (e.g. disk full), 2 bad input.
+
+Bad input (arguments, an unknown model or data set, a missing folder, a checkpoint that is missing,
+damaged or of another model) gives one line on stderr and no traceback.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ebm_engine.cli.parser import UsageError, build_parser
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def parse_value(text: str) -> Any:
+    """``64`` → 64, ``1e-3`` → 0.001, ``True`` → True, anything else stays a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+
+
+def output_path(text: str, suffix: str) -> Path:
+    path = Path(text)
+    if path.suffix != suffix:
+        path = path.with_name(path.name + suffix)
+    if not path.parent.is_dir():
+        raise UsageError(f"folder {path.parent} does not exist")
+    return path
+
+
+def progress(total: int, initial: int, description: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=description, unit="it", disable=quiet, file=sys.stderr,
+                dynamic_ncols=True, leave=False)
+
+
+# --- train -------------------------------------------------------------------------------------
+def command_train(args) -> int:
+    from ebm_engine import catalog
+    from ebm_engine.checkpoints import save_checkpoint
+
+    catalog.entry(args.model)
+    out = output_path(args.out, ".pt")
+    if args.data_folder and not Path(args.data_folder).is_dir():
+        raise UsageError(f"data folder {args.data_folder} does not exist")
+    if args.resume and not Path(args.resume).is_file():
+        raise UsageError(f"no checkpoint file at {args.resume}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:   # launched by torchrun: data-parallel training
+        from ebm_engine.distributed.ddp_train import train_ddp
+
+        metrics = train_ddp(model=args.model, data=args.data, steps=args.steps, seed=args.seed, out=str(out),
+                            device=args.device, batch_size=args.batch_size, resume=args.resume)
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(f"trained {args.model} with {os.environ['WORLD_SIZE']} processes: {args.steps} steps, "
+                  f"{format_metrics(metrics or {})} -> {out}")
+        return 0
+    settings = {key: parse_value(value) for key, value in args.set}
+    if args.batch_size:
+        settings["batch_size"] = args.batch_size
+    if args.resume:
+        job = catalog.job_from_checkpoint(args.resume, expected_model=args.model, device=args.device)
+        recorded = job.checkpoint_header()["data"]
+        if args.data and args.data != recorded:
+            raise UsageError(f"{args.resume} was trained on {recorded!r}, not {args.data!r}")
+        if settings:
+            raise UsageError("--set cannot change a resumed model; its settings come from the checkpoint")
+    else:
+        job = catalog.build_job(args.model, args.data, args.seed, args.device, settings, args.data_folder)
+    try:
+        job.set_knobs(**{key: parse_value(value) for key, value in args.knob})
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    start, started = job.step_count, time.perf_counter()
+
+    def save(metrics: dict[str, float] | None) -> None:
+        header = job.checkpoint_header(metrics=metrics or {}, saved_from="cli")
+        save_checkpoint(out, job.model_state(training=not args.weights_only), header)
+
+    with progress(args.steps, start, f"train {args.model}", args.quiet) as bar:
+        def on_step(j) -> None:
+            bar.update(1)
+            if args.save_every and j.step_count % args.save_every == 0:
+                save(None)
+
+        catalog.train(job, max(0, args.steps - start), on_step)
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        print(f"evaluating {args.model} …", file=sys.stderr)
+    metrics = catalog.evaluate(job, args.seed)
+    save(metrics)
+    data = job.checkpoint_header()["data"]
+    print(f"trained {args.model} on {data}: steps {start}→{job.step_count} in {elapsed:.1f} s "
+          f"on {job.device}, {format_metrics(metrics)} -> {out}")
+    return 0
+
+
+# --- sample and evaluate -------------------------------------------------------------------------
+def _load(args):
+    from ebm_engine import catalog
+
+    if args.model:
+        catalog.entry(args.model)
+    return catalog.job_from_checkpoint(args.checkpoint, expected_model=args.model, device=args.device)
+
+
+def command_sample(args) -> int:
+    import numpy as np
+
+    from ebm_engine import catalog
+    from ebm_engine.runtime.mosaic import tile
+    from ebm_engine.runtime.png import mosaic_png
+
+    out = output_path(args.out, ".npz")
+    job = _load(args)
+    started = time.perf_counter()
+    samples = catalog.sample(job, args.n, args.seed, args.steps)
+    header = job.checkpoint_header()
+    np.savez(out, samples=samples, model=header["model"], data=str(header["data"]), step=header["step"],
+             seed=args.seed)
+    written = [str(out)]
+    if samples.ndim == 3:
+        png = out.with_suffix(".png")
+        png.write_bytes(mosaic_png(tile(samples, cols=int(np.ceil(np.sqrt(len(samples)))))))
+        written.append(str(png))
+    print(f"sampled {args.n} from {header['model']} (step {header['step']}) in {time.perf_counter() - started:.1f} s "
+          f"-> {', '.join(written)}")
+    return 0
+
+
+def command_evaluate(args) -> int:
+    from ebm_engine import catalog
+
+    job = _load(args)
+    started = time.perf_counter()
+    metrics = catalog.evaluate(job, args.seed)
+    header = job.checkpoint_header()
+    for key, value in metrics.items():
+        print(f"{key:>20} {value:.6g}")
+    print(f"evaluated {header['model']} on {header['data']} (step {header['step']}, seed {args.seed}) in "
+          f"{time.perf_counter() - started:.1f} s: {format_metrics(metrics)}")
+    return 0
+
+
+def command_list(args) -> int:
+    from ebm_engine.catalog import MODELS
+
+    for entry in MODELS.values():
+        print(f"{entry.name:<14} {entry.summary}\n{'':<14} data: {', '.join(entry.datasets)}; "
+              f"evaluate: {entry.figure}")
+    return 0
+
+
+COMMANDS = {"train": command_train, "sample": command_sample, "evaluate": command_evaluate, "list": command_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; returns the exit code (the console script exits with it)."""
+    from ebm_engine.catalog import CatalogError
+    from ebm_engine.checkpoints import CheckpointError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
+        return COMMANDS[args.command](args)
+    except (UsageError, CatalogError) as exc:
+        print(f"ebm-lab: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CheckpointError as exc:
+        message = str(exc)
+        failed_save = message.startswith("could not save")
+        print(f"ebm-lab: error: {message}", file=sys.stderr)
+        return EXIT_FAILED if failed_save else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ebm-lab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,120 @@
+"""The checkpoint panel of the pages, with an in-process runner: start from pretrained, save, reload."""
+import pytest
+
+from app.pages.energy_landscape import EnergyLandscapePage
+from app.pages.score_matching import ScoreMatchingPage
+from app.session import LabSession
+from ebm_engine.checkpoints import load_checkpoint
+from ebm_engine.checkpoint_store import ASSETS_FOLDER
+
+SMALL = {"n_train": 2000, "n_test": 500, "resolution": 48}
+
+
+@pytest.fixture(autouse=True)
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("EBM_LAB_CHECKPOINTS", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def landscape():
+    session = LabSession(inline=True)
+    page = EnergyLandscapePage(session)
+    session.runner.command(page.job_id, "reset", SMALL)
+    session.drain()
+    return page
+
+
+def pump(page, n=1):
+    for _ in range(n):
+        page.session.drain()
+
+
+def test_the_panel_appears_with_the_first_snapshot_and_lists_the_pretrained_models(landscape):
+    panel = landscape.checkpoints
+    assert panel.view.visible and not panel.pretrained_button.disabled
+    assert "pretrained:mlp_ebm-8gaussians" in panel.select.options.values()
+    assert all(ref.startswith("pretrained:mlp_ebm") for ref in panel.select.options.values())
+
+
+def test_start_from_pretrained_shows_the_trained_model(landscape):
+    page = landscape
+    _, header = load_checkpoint(ASSETS_FOLDER / "mlp_ebm-8gaussians.pt")
+    untrained_nll = float(page.readouts.values["nll_heldout"])
+    page.checkpoints.pretrained_button.clicks += 1
+    pump(page)
+    assert page.step_count == header["step"] and page.last_snapshot["config"]["dataset"] == "8gaussians"
+    assert "Loaded pretrained:mlp_ebm-8gaussians" in page.checkpoints.message.object
+    trained_nll = float(page.readouts.values["nll_heldout"])
+    assert trained_nll < untrained_nll - 0.5   # the surface now fits the data
+
+
+def test_pretrained_on_another_data_set_switches_the_page_setting_without_a_reset(landscape):
+    page = landscape
+    page.dataset = "2spirals"
+    pump(page)
+    assert page.step_count == 0
+    page.checkpoints.pretrained_button.clicks += 1
+    pump(page, 2)
+    assert "mlp_ebm-2spirals" in page.checkpoints.message.object and page.step_count > 0
+    page.checkpoints.select.value = "pretrained:mlp_ebm-8gaussians"
+    page.checkpoints.load_button.clicks += 1
+    pump(page, 2)
+    assert page.dataset == "8gaussians"                       # the widget follows the loaded model ...
+    assert page.step_count > 0 and page.last_snapshot["config"]["dataset"] == "8gaussians"  # ... not reset
+
+
+def test_save_from_the_page_then_reload(landscape, folder):
+    page = landscape
+    page.step_button.clicks += 1
+    pump(page)
+    page.checkpoints.name_input.value = "my-first"
+    page.checkpoints.save_button.clicks += 1
+    pump(page)
+    assert "Saved my-first (step 1)" in page.checkpoints.message.object
+    assert (folder / "my-first.pt").is_file() and page.checkpoints.select.options["my-first (8gaussians, step 1)"]
+    page.reset_button.clicks += 1
+    pump(page)
+    assert page.step_count == 0
+    page.checkpoints.select.value = "my-first"
+    page.checkpoints.load_button.clicks += 1
+    pump(page)
+    assert page.step_count == 1 and "Loaded my-first" in page.checkpoints.message.object
+
+
+def test_a_bad_name_is_refused_on_the_page(landscape, folder):
+    page = landscape
+    page.checkpoints.name_input.value = "../outside"
+    page.checkpoints.save_button.clicks += 1
+    pump(page)
+    assert page.checkpoints.message.object.startswith("**Not saved:") and not list(folder.iterdir())
+
+
+def test_pages_without_a_shipped_model_disable_the_pretrained_button():
+    session = LabSession(inline=True)
+    page = ScoreMatchingPage(session)
+    session.runner.command(page.job_id, "reset", {"n_train": 500, "n_test": 200})
+    pump(page)
+    assert page.checkpoints.view.visible and page.checkpoints.pretrained_button.disabled
+
+
+@pytest.mark.parametrize("page_class, reset, asset", [
+    ("RBMPage", {"ais_betas": 200, "ais_chains": 30}, "rbm-digits"),
+    ("JEMPage", {"buffer_size": 300}, "jem-digits"),
+])
+def test_start_from_pretrained_on_the_digit_pages(page_class, reset, asset):
+    import app.pages.jem
+    import app.pages.rbm
+
+    cls = getattr(app.pages.rbm, page_class, None) or getattr(app.pages.jem, page_class)
+    session = LabSession(inline=True)
+    page = cls(session)
+    session.runner.command(page.job_id, "reset", reset)
+    pump(page)
+    page.checkpoints.pretrained_button.clicks += 1
+    pump(page)
+    _, header = load_checkpoint(ASSETS_FOLDER / f"{asset}.pt")
+    assert f"Loaded pretrained:{asset}" in page.checkpoints.message.object
+    assert page.step_count == header["step"]
+    if page_class == "JEMPage":   # the trained classifier at once: its accuracy is the recorded one
+        assert page.last_snapshot["accuracy"] == pytest.approx(header["metrics"]["test_accuracy"])
