@@ -48,7 +48,7 @@ def progress(total: int, initial: int, description: str, quiet: bool):
 # --- train -------------------------------------------------------------------------------------
 def command_train(args) -> int:
     from ebm_engine import catalog
-    from ebm_engine.checkpoints import save_checkpoint
+    from ebm_engine.checkpoints import CheckpointError, read_header, save_checkpoint
 
     catalog.entry(args.model)
     out = output_path(args.out, ".pt")
@@ -59,12 +59,21 @@ def command_train(args) -> int:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:   # launched by torchrun: data-parallel training
         from ebm_engine.distributed.ddp_train import train_ddp
 
-        metrics = train_ddp(model=args.model, data=args.data, steps=args.steps, seed=args.seed, out=str(out),
-                            device=args.device, batch_size=args.batch_size, resume=args.resume)
-        if int(os.environ.get("RANK", "0")) == 0:
-            print(f"trained {args.model} with {os.environ['WORLD_SIZE']} processes: {args.steps} steps, "
-                  f"{format_metrics(metrics or {})} -> {out}")
-        return 0
+        done = read_header(args.resume)["step"] if args.resume else 0   # --steps counts from zero
+        try:
+            summary = train_ddp(model=args.model, data=args.data or "digits", steps=max(0, args.steps - done),
+                                seed=args.seed, out=str(out), device=args.device, batch_size=args.batch_size,
+                                resume=args.resume)
+        except CheckpointError:
+            raise
+        except ValueError as exc:   # unknown model or data for distributed training
+            raise UsageError(str(exc)) from None
+        if summary["rank"] == 0:
+            sync = "in sync" if summary["ranks_in_sync"] else "OUT OF SYNC"
+            print(f"trained {args.model} with {summary['world_size']} processes ({sync}, weight checksum "
+                  f"{summary['checksum']:.12g}): step {summary['step']}, {summary['seconds_per_step']:.3g} "
+                  f"s/iteration, {format_metrics(summary['metrics'])} -> {out}")
+        return 0 if summary["ranks_in_sync"] else 1
     settings = {key: parse_value(value) for key, value in args.set}
     if args.batch_size:
         settings["batch_size"] = args.batch_size

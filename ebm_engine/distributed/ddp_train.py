@@ -43,6 +43,24 @@ def default_model_args(model: str, shape: tuple[int, int], width: int = 32) -> d
     return {"shape": list(shape), "n_classes": 10, "width": width}
 
 
+# the key prefix of the weights in the lab's checkpoints (as the Images and JEM pages save them)
+STATE_PREFIX = {"conv_ebm": "energy", "jem": "model"}
+
+
+def lab_state(model: str, net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``net``'s weights under the keys the app's pages save and load."""
+    return {f"{STATE_PREFIX[model]}.{k}": v for k, v in net.state_dict().items()}
+
+
+def weights_from_lab_state(model: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The network weights of a lab checkpoint (training state of an app-saved one is skipped)."""
+    prefix = STATE_PREFIX[model] + "."
+    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not weights:
+        raise CheckpointError(f"the checkpoint has no {model} weights (keys {prefix}*)")
+    return weights
+
+
 def build_model(model: str, model_args: dict[str, Any]) -> torch.nn.Module:
     """The model class of ``model`` built from header-style arguments."""
     if model == "conv_ebm":
@@ -120,7 +138,11 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
             torch.manual_seed(seed)
             net = build_model(model, model_args)
         if state is not None:
-            net.load_state_dict(state)
+            try:
+                net.load_state_dict(weights_from_lab_state(model, state))
+            except RuntimeError as exc:
+                raise CheckpointError(f"the checkpoint's weights do not fit {model}: "
+                                      f"{str(exc).strip().splitlines()[0][:160]}") from None
         net = net.to(ctx.device)
         replicated = ReplicatedModel(net, ctx.device)
         generator = make_generator(seed + ctx.rank, ctx.device)   # one stream per rank
@@ -134,8 +156,8 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
             header = make_header(model, model_args, data, trainer.step_count,
                                  _metrics(model, stats, net, split, ctx.device), seed=seed,
                                  world_size=ctx.world_size, batch_per_rank=batch, precision=precision,
-                                 sampler=sampler)
-            return save_checkpoint(out, net.state_dict(), header)
+                                 sampler=sampler, config={"model": model, "width": model_args["width"]})
+            return save_checkpoint(out, lab_state(model, net), header)
 
         stats = None
         began = time.perf_counter()
@@ -148,8 +170,11 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
         elapsed = time.perf_counter() - began
         saved = save(stats)
         dist.barrier()   # the checkpoint exists before any rank returns
+        checksum = parameter_checksum(net)
+        checksums = [None] * ctx.world_size
+        dist.all_gather_object(checksums, checksum)
         return {"rank": ctx.rank, "world_size": ctx.world_size, "device": str(ctx.device),
-                "step": trainer.step_count, "checksum": parameter_checksum(net),
+                "step": trainer.step_count, "checksum": checksum, "ranks_in_sync": len(set(checksums)) == 1,
                 "metrics": {} if stats is None else _metrics(model, stats, net, split, ctx.device),
                 "seconds_per_step": elapsed / steps if steps else math.nan,
                 "divergences": trainer.divergences, "checkpoint": str(saved) if saved else None}

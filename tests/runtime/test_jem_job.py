@@ -139,5 +139,7 @@ def test_scores_with_the_images_pages_conv_ebm():
     np.testing.assert_allclose(job.snapshot()["hist_id"], before, rtol=1e-6)
     job.reset()
     assert job.snapshot()["borrowed_step"] == 4
+    job.act("save_checkpoint", checkpoint="borrowed")       # not this page's model to save
+    assert not job.snapshot()["checkpoint"]["ok"] and "Images page" in job.snapshot()["checkpoint"]["message"]
     images.close()
     job.close()

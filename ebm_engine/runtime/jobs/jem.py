@@ -236,6 +236,13 @@ class JEMJob(Job):
         out.update({f"auroc_{name}": m["energy"]["auroc"] for name, m in ev["metrics"].items()})
         return out
 
+    def action_save_checkpoint(self, checkpoint: str = "") -> None:
+        """Save the JEM or classifier; the borrowed ConvEBM belongs to the Images page and is saved there."""
+        if self.borrowed:
+            return self._checkpoint_result(False, "Not saved: this page only borrows the Images page's ConvEBM; "
+                                                  "save it from the Images page")
+        super().action_save_checkpoint(checkpoint)
+
     def after_load(self) -> None:
         """Samples from the loaded model's buffer and its OOD scores at once."""
         self._start_samples()
