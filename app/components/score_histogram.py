@@ -22,7 +22,7 @@ class ScoreHistogram:
 
     def __init__(self, set_names: list[str], labels: dict[str, str], width: int = 800, height: int = 340,
                  on_threshold: Callable[[float], None] | None = None):
-        self.figure = figure(width=width, height=height, tools="save", toolbar_location=None,
+        self.figure = figure(width=width, height=height, tools="save", toolbar_location="right",
                              x_axis_label="score (higher = more out-of-distribution)", y_axis_label="density",
                              name="ood-histogram", title="Scores: test digits vs OOD sets")
         self.sources: dict[str, ColumnDataSource] = {}
