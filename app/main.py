@@ -37,6 +37,7 @@ def build() -> pn.template.BootstrapTemplate:
     doc = pn.state.curdoc
     session = LabSession(connections=lambda: browser_connections_of(doc))
     shell = LabShell(session, query=args, location=pn.state.location)
+    pn.state.onload(shell.write_url)        # the browser's address is known once the page has loaded
     pn.state.add_periodic_callback(session.drain, period=DRAIN_PERIOD_MS)
     pn.state.on_session_destroyed(session.stop)
     return shell.template

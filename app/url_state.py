@@ -32,6 +32,8 @@ def format_value(value: Any) -> str:
     """One parameter value as query text (the inverse of ``parse_value``)."""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:.12g}"        # 1.5, not 1.5000000000000004 from slider arithmetic
     return str(value)
 
 

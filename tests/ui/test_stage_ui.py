@@ -1,0 +1,89 @@
+"""Demos and talks in headless Chromium: prepared links, the URL following a slider, presentation mode,
+the "How it works" math and a download."""
+import io
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from tests.ui.helpers import drag, open_lab, slider_handle
+
+pytestmark = pytest.mark.ui
+SHOTS = Path("/tmp") / "ebm-lab-stage-ui"
+
+
+def query_of(page) -> dict:
+    return {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def input_values(page) -> list[str]:
+    return page.locator("input").evaluate_all("els => els.map(e => e.value)")
+
+
+def test_prepared_link_sets_the_widgets_and_names_invalid_values(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url, "?page=Samplers&sampler=hmc&step_size=0.3&n_leapfrog=7&temperature=nan")
+    expect(page.locator("#ebm-status")).to_contain_text("Samplers")
+    expect(page.get_by_role("button", name="HMC", exact=True)).to_have_class(re.compile("bk-active"))
+    assert "0.3" in input_values(page)
+    expect(page.get_by_text(re.compile(r"^Leapfrog steps \(HMC\): 7$"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Temperature T: 1$")).first).to_be_visible()
+    notice = page.get_by_text(re.compile("Ignored link values"))
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("temperature")
+
+
+def test_moving_a_slider_writes_the_url(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url)
+    assert query_of(page).get("page") == "Energy Landscape"
+    assert "temperature" not in query_of(page)
+    drag(page, slider_handle(page, "Temperature T"), 60)
+    expect(page.get_by_text(re.compile(r"^Temperature T: (?!1$)")).first).to_be_visible(timeout=5000)
+    shown = page.get_by_text(re.compile(r"^Temperature T: ")).first.inner_text().split(": ")[1]
+    page.wait_for_function("v => new URLSearchParams(location.search).get('temperature') === v", arg=shown,
+                           timeout=5000)
+    assert float(query_of(page)["temperature"]) == pytest.approx(float(shown))
+
+
+def test_presentation_mode_hides_secondary_controls_and_enlarges_text(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url, "?page=Energy+Landscape")
+    label = page.get_by_text(re.compile(r"^Temperature T: ")).first
+    normal = float(label.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+    expect(page.get_by_text("Model and regularisation")).to_be_visible()
+    open_lab(page, lab_url, "?page=Energy+Landscape&present=1")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "present.png"))
+    label = page.get_by_text(re.compile(r"^Temperature T: ")).first
+    presented = float(label.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+    assert presented > normal * 1.1
+    expect(page.get_by_text("Model and regularisation")).to_be_hidden()
+    assert page.locator("html").get_attribute("data-bs-theme") == "dark" or \
+        "dark" in (page.locator("body").get_attribute("class") or "") or \
+        page.evaluate("() => getComputedStyle(document.body).backgroundColor") != "rgb(255, 255, 255)"
+
+
+def test_how_it_works_renders_math_offline(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url, "?page=Samplers")
+    page.get_by_text("How it works").first.click()
+    math = page.locator("mjx-container svg")
+    expect(math.first).to_be_visible(timeout=10000)
+    assert math.count() > 5
+    expect(page.get_by_text(re.compile("Neal 2011")).first).to_be_visible()
+
+
+def test_export_downloads_the_chains_as_npz(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url, "?page=Samplers&n_chains=12")
+    page.get_by_role("button", name="Step").first.click()
+    page.get_by_text("Export", exact=True).first.click()
+    with page.expect_download(timeout=20000) as info:
+        page.get_by_role("button", name=re.compile(r"Download arrays \(\.npz\)")).click()
+    data = np.load(io.BytesIO(Path(info.value.path()).read_bytes()))
+    assert data["positions"].shape == (12, 2)
+    assert np.isfinite(data["positions"]).all()
