@@ -140,7 +140,11 @@ class LabShell:
         for owner in (page, *page.url_sections().values()):
             names = list(url_state.shareable_names(owner))
             if names:
-                owner.param.watch(lambda _e, page=page: self.write_url() if page is self.current else None, names)
+                owner.param.watch(lambda *_events, page=page: self._page_changed(page), names)
+
+    def _page_changed(self, page) -> None:
+        if page is self.current:
+            self.write_url()
 
     @property
     def current(self):
@@ -175,6 +179,9 @@ class LabShell:
         if self.location is not None:
             self.location.reload = True
             self.location.search = url_state.query_string(self.url_query(**overrides))
+
+    def link_problems_text(self) -> str:
+        return "; ".join(self.link_problems)
 
     def _show_link_problems(self) -> None:
         if self.link_problems:

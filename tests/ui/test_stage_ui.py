@@ -23,9 +23,9 @@ def input_values(page) -> list[str]:
     return page.locator("input").evaluate_all("els => els.map(e => e.value)")
 
 
-def test_prepared_link_sets_the_widgets_and_names_invalid_values(watched_page, lab_url):
+def test_prepared_link_sets_the_widgets_then_math_and_download(watched_page, lab_url):
     page = watched_page
-    open_lab(page, lab_url, "?page=Samplers&sampler=hmc&step_size=0.3&n_leapfrog=7&temperature=nan")
+    open_lab(page, lab_url, "?page=Samplers&sampler=hmc&step_size=0.3&n_leapfrog=7&n_chains=12&temperature=nan")
     expect(page.locator("#ebm-status")).to_contain_text("Samplers")
     expect(page.get_by_role("button", name="HMC", exact=True)).to_have_class(re.compile("bk-active"))
     assert "0.3" in input_values(page)
@@ -34,6 +34,20 @@ def test_prepared_link_sets_the_widgets_and_names_invalid_values(watched_page, l
     notice = page.get_by_text(re.compile("Ignored link values"))
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("temperature")
+    # the "How it works" card typesets its math offline (MathJax SVG)
+    page.get_by_text("How it works").first.click()
+    math = page.locator("mjx-container svg")
+    expect(math.first).to_be_visible(timeout=10000)
+    assert math.count() > 5
+    expect(page.get_by_text(re.compile("Neal 2011")).first).to_be_visible()
+    # the chains download as .npz
+    page.get_by_role("button", name="Step").first.click()
+    page.get_by_text("Export", exact=True).first.click()
+    with page.expect_download(timeout=20000) as info:
+        page.get_by_role("button", name=re.compile(r"Download arrays \(\.npz\)")).click()
+    data = np.load(io.BytesIO(Path(info.value.path()).read_bytes()))
+    assert data["positions"].shape == (12, 2)
+    assert np.isfinite(data["positions"]).all()
 
 
 def test_moving_a_slider_writes_the_url(watched_page, lab_url):
@@ -65,25 +79,3 @@ def test_presentation_mode_hides_secondary_controls_and_enlarges_text(watched_pa
     assert page.locator("html").get_attribute("data-bs-theme") == "dark" or \
         "dark" in (page.locator("body").get_attribute("class") or "") or \
         page.evaluate("() => getComputedStyle(document.body).backgroundColor") != "rgb(255, 255, 255)"
-
-
-def test_how_it_works_renders_math_offline(watched_page, lab_url):
-    page = watched_page
-    open_lab(page, lab_url, "?page=Samplers")
-    page.get_by_text("How it works").first.click()
-    math = page.locator("mjx-container svg")
-    expect(math.first).to_be_visible(timeout=10000)
-    assert math.count() > 5
-    expect(page.get_by_text(re.compile("Neal 2011")).first).to_be_visible()
-
-
-def test_export_downloads_the_chains_as_npz(watched_page, lab_url):
-    page = watched_page
-    open_lab(page, lab_url, "?page=Samplers&n_chains=12")
-    page.get_by_role("button", name="Step").first.click()
-    page.get_by_text("Export", exact=True).first.click()
-    with page.expect_download(timeout=20000) as info:
-        page.get_by_role("button", name=re.compile(r"Download arrays \(\.npz\)")).click()
-    data = np.load(io.BytesIO(Path(info.value.path()).read_bytes()))
-    assert data["positions"].shape == (12, 2)
-    assert np.isfinite(data["positions"]).all()
