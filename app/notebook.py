@@ -42,17 +42,18 @@ class NotebookPage:
         return self.layout._repr_mimebundle_(include, exclude)
 
 
-def lab_page(name: str, inline: bool = False, start: bool = True, **values: Any) -> NotebookPage:
+def lab_page(name: str, inline: bool = False, start: bool = True, session: LabSession | None = None,
+             **values: Any) -> NotebookPage:
     """Build the page ``name`` (e.g. "Samplers") with its own session, ready to display.
 
     ``inline=True`` runs the job in the kernel (no extra process); ``values`` set the page's
     parameters (``lab_page("Samplers", sampler="hmc", step_size=0.3)``). ``start=False`` leaves the
-    snapshot drain stopped (call ``.drain.start()``).
+    snapshot drain stopped (call ``.drain.start()``); ``session`` replaces the page's own session.
     """
     entry = next((p for p in PAGES if p.name == name), None)
     if entry is None:
         raise ValueError(f"no page named {name!r}; pages: {', '.join(p.name for p in PAGES)}")
-    session = LabSession(inline=inline)
+    session = session or LabSession(inline=inline)
     page = entry.factory(session, **values)
     layout = pn.Row(pn.Column(page.controls, ExportPanel(page).view, width=330),
                     pn.Column(page.view, teaching_card(name), sizing_mode="stretch_width"),

@@ -50,6 +50,8 @@ class FocusControl:
             while label in self.panes:
                 label += " ′"
             self.panes[label] = pane
+        self.leaves = self._leaves()
+        self.shown = {id(leaf): self._visible(leaf) for leaf in self.leaves}     # to restore on "All plots"
         self.select = pn.widgets.Select(label="Focus on one plot", options=[ALL_PLOTS, *self.panes],
                                         value=ALL_PLOTS, sizing_mode="stretch_width")
         self.select.param.watch(lambda e: self._apply(e.new), "value")
@@ -67,13 +69,25 @@ class FocusControl:
 
     def _apply(self, label: str) -> None:
         chosen = self.panes.get(label)
-        for leaf in self._leaves():
-            leaf.visible = chosen is None or leaf is chosen
+        for leaf in self.leaves:
+            self._show(leaf, self.shown[id(leaf)] if chosen is None else leaf is chosen)
         for pane in self.panes.values():
             enlarge(pane.object, self.base_scale * (FOCUS_SCALE if pane is chosen else 1.0))
 
+    @staticmethod
+    def _visible(leaf) -> bool:
+        return leaf.object.visible if isinstance(leaf, pn.pane.Bokeh) else leaf.visible
+
+    @staticmethod
+    def _show(leaf, visible: bool) -> None:
+        """Bokeh panes follow their figure's ``visible``; other panes and widgets their own."""
+        if isinstance(leaf, pn.pane.Bokeh):
+            leaf.object.visible = visible
+        else:
+            leaf.visible = visible
+
     def _leaves(self) -> list:
-        """Every pane and widget of the view except alerts (messages stay visible)."""
+        """Every pane and widget of the view except alerts (messages stay visible), found once."""
         leaves = [o for o in self.view.select(lambda o: isinstance(o, (pn.pane.PaneBase, pn.widgets.Widget)))
                   if not isinstance(o, pn.pane.Alert)]
         return leaves

@@ -39,5 +39,6 @@ def csv_text(arrays: Mapping[str, np.ndarray]) -> str:
     writer.writerow(["array", "row", *[f"v{j}" for j in range(width)]])
     for name, table in rows.items():
         for i, row in enumerate(table):
-            writer.writerow([name, i, *[repr(float(v)) for v in row]])
+            cells = [repr(float(v)) for v in row]
+            writer.writerow([name, i, *cells, *[""] * (width - len(cells))])
     return buffer.getvalue()

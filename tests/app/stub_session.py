@@ -17,3 +17,9 @@ class StubSession:
 
     def set_knobs(self, job_id, **knobs):
         self.sent.append(("knobs", job_id, knobs))
+
+    def drain(self):
+        pass
+
+    def stop(self, *_args):
+        pass
