@@ -10,6 +10,7 @@ from PIL import Image
 
 import app.pages  # noqa: F401  (registers the pages)
 from app.components.export_panel import ExportPanel
+from app.url_state import parse_query
 from app.components.focus import ALL_PLOTS, FOCUS_SCALE, FocusControl, figure_panes
 from app.notebook import lab_page
 from app.registry import PAGES
@@ -89,17 +90,20 @@ def test_focus_shows_one_plot_alone_and_larger_then_everything_again():
 
 def test_presentation_mode_hides_secondary_controls_and_every_plot_keeps_a_save_tool():
     presenting = LabShell(StubSession(), query={"present": "1"})
-    normal = LabShell(StubSession())
+    normal = LabShell(StubSession(), query={"page": "RBM"})
     assert presenting.theme == "dark" and presenting.present_switch.value and not normal.present_switch.value
     assert any("--bokeh-font-size" in css for css in presenting.template.config.raw_css)
     assert not any("--bokeh-font-size" in css for css in normal.template.config.raw_css)
+    assert all(section.visible for section in normal.current.secondary_sections)
     for name in PAGE_NAMES:
-        presenting.nav.value = normal.nav.value = name
+        presenting.nav.value = name
         hidden = presenting.current.secondary_sections
         assert hidden, f"{name} marks no secondary controls"
         assert not any(section.visible for section in hidden)
-        assert all(section.visible for section in normal.current.secondary_sections)
-        for pane in figure_panes(normal.current.view):
+        presenting.current.present(False)
+        assert all(section.visible for section in hidden)
+        presenting.current.present(True)
+        for pane in figure_panes(presenting.current.view):
             figure = pane.object
             if figure.name == "jem-canvas":          # the drawing pad is an input, not a plot
                 continue
@@ -152,3 +156,22 @@ def test_notebook_page_drains_its_inline_engine():
         assert lab.page.step_count > 0 and lab.page.state == "playing"
     finally:
         lab.stop()
+
+
+class FakeLocation:
+    search, reload = "", False
+
+
+def test_switches_reload_with_the_scene_kept_and_sliders_rewrite_the_address():
+    location = FakeLocation()
+    shell = LabShell(StubSession(), query={"page": "Samplers", "sampler": "hmc"}, location=location)
+    assert location.search == "?page=Samplers&sampler=hmc"
+    shell.current.step_size = 0.25
+    assert location.search == "?page=Samplers&sampler=hmc&step_size=0.25" and not location.reload
+    shell.theme_switch.value = True
+    scene = {"page": "Samplers", "sampler": "hmc", "step_size": "0.25"}
+    assert location.reload and parse_query(location.search) == {**scene, "theme": "dark"}
+    shell.present_switch.value = True
+    assert parse_query(location.search) == {**scene, "present": "1"}
+    shell.nav.value = "RBM"
+    assert location.search.startswith("?page=RBM") and "sampler" not in location.search

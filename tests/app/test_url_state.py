@@ -140,7 +140,32 @@ def hostile_links(draw):
     return query
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def section_classes(name):
+    owner = next(p.factory for p in PAGES if p.name == name)
+    sections = {"": owner}
+    if name == "Samplers":
+        from app.pages.race import RaceSection
+        sections["race."] = RaceSection
+    return sections
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile_links())
+def test_hostile_values_decode_to_valid_values_or_named_problems(query):
+    for prefix, owner in section_classes(query.get("page", "")).items() if query["page"] in PAGE_NAMES else ():
+        values, problems = url_state.decode(owner, query, prefix)
+        for key, text in query.items():
+            name = key[len(prefix):]
+            if not key.startswith(prefix) or name not in url_state.shareable_names(owner):
+                continue
+            if name in values:
+                owner.param[name]._validate(values[name])
+                assert not (isinstance(values[name], float) and not math.isfinite(values[name]))
+            else:
+                assert any(p.startswith(f"{key} = ") for p in problems), (key, text, problems)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_links())
 def test_hostile_links_never_raise_and_every_rejected_value_is_named(query):
     shell = LabShell(StubSession(), query=query)
