@@ -5,7 +5,6 @@ are written to the query string as they change, and a link's values are restored
 """
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Mapping
 
@@ -13,7 +12,7 @@ import panel as pn
 
 from app import url_state
 from app.components.export_panel import ExportPanel
-from app.components.focus import FocusControl, enlarge, figure_panes
+from app.components.focus import FocusControl
 from app.components.status_bar import StatusBar
 from app.registry import PAGES
 from app.session import LabSession
@@ -44,7 +43,7 @@ class LabShell:
         names = [p.name for p in PAGES]
         initial_page = self.query.get(url_state.PAGE_KEY, initial_page)
         if initial_page is not None and initial_page not in names:
-            self.link_problems.append(f"page = {html.escape(repr(initial_page[:40]))} (no such page)")
+            self.link_problems.append(f"page = {url_state.shorten(initial_page)} (no such page)")
         self.link_page = initial_page if initial_page in names else names[0]
         self.nav = pn.widgets.RadioButtonGroup(
             options=names, value=self.link_page, orientation="vertical", color="primary", variant="outline",
@@ -108,15 +107,12 @@ class LabShell:
         if name not in self.extras:
             page = self.page(name)
             scale = PRESENT_SCALE if self.presenting else 1.0
-            if self.presenting:
-                for pane in figure_panes(page.view):
-                    enlarge(pane.object, scale)
             self.extras[name] = {"focus": FocusControl(page.view, scale), "exports": ExportPanel(page),
                                  "teaching": teaching_card(name)}
             if name == self.link_page and self.query.get(url_state.FOCUS_KEY):
                 focus = self.extras[name]["focus"]
                 if not focus.choose(self.query[url_state.FOCUS_KEY]):
-                    self.link_problems.append(f"focus = {url_state._shorten(self.query[url_state.FOCUS_KEY])}"
+                    self.link_problems.append(f"focus = {url_state.shorten(self.query[url_state.FOCUS_KEY])}"
                                               " (no such plot)")
             self.extras[name]["focus"].select.param.watch(lambda _e: self.write_url(), "value")
         return self.extras[name]
@@ -185,7 +181,7 @@ class LabShell:
 
     def _show_link_problems(self) -> None:
         if self.link_problems:
-            items = ", ".join(html.escape(p) for p in self.link_problems[:8])
+            items = ", ".join(url_state.inert_markdown(p) for p in self.link_problems[:8])
             more = f" and {len(self.link_problems) - 8} more" if len(self.link_problems) > 8 else ""
             self.link_notice.param.update(object=f"Ignored link values: {items}{more}.", visible=True)
 

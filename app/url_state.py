@@ -116,14 +116,14 @@ def decode(owner: type[param.Parameterized] | param.Parameterized, query: Mappin
         try:
             values[name] = parse_value(owner.param[name], text)
         except ValueError as reason:
-            problems.append(f"{key} = {_shorten(text)} ({reason})")
+            problems.append(f"{key} = {shorten(text)} ({reason})")
     return values, problems
 
 
 def unknown_keys(query: Mapping[str, str], known: Iterable[str]) -> list[str]:
     """Query keys that neither the shell nor the page understands."""
     known = set(known) | set(RESERVED)
-    return [f"{_shorten(k)} (unknown setting)" for k in query if k not in known]
+    return [f"{shorten(k)} (unknown setting)" for k in query if k not in known]
 
 
 def query_string(query: Mapping[str, str]) -> str:
@@ -136,6 +136,15 @@ def parse_query(search: str) -> dict[str, str]:
     return dict(parse_qsl(search.lstrip("?"), keep_blank_values=True))
 
 
-def _shorten(text: Any) -> str:
+def shorten(text: Any) -> str:
+    """A quoted, truncated form of a link value for messages."""
     text = str(text)
     return repr(text if len(text) <= 24 else text[:24] + "…")
+
+
+MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|~"
+
+
+def inert_markdown(text: str) -> str:
+    """``text`` safe to show in a Markdown pane: HTML escaped and no character that Markdown would act on."""
+    return "".join(f"&#{ord(c)};" if c in MARKDOWN_SPECIALS or c in "&<>\"'" else c for c in text)

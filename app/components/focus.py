@@ -7,17 +7,18 @@ from bokeh.models import Plot
 ALL_PLOTS = "All plots"
 FOCUS_SCALE = 1.6
 SIZE_ATTRS = ("width", "height", "frame_width", "frame_height")
-#: each figure's size and title font when first enlarged, by model id
-ORIGINAL_SIZES: dict[str, dict] = {}
 
 
-def enlarge(figure: Plot, factor: float) -> None:
-    """Scale a Bokeh figure's size and text by ``factor`` relative to its size when first enlarged."""
-    original = ORIGINAL_SIZES.get(figure.id)
+def enlarge(figure: Plot, factor: float, originals: dict[str, dict]) -> None:
+    """Scale a Bokeh figure's size and text by ``factor`` relative to its size when first enlarged.
+
+    ``originals`` keeps each figure's first size (by model id), so scaling never compounds.
+    """
+    original = originals.get(figure.id)
     if original is None:
         original = {a: getattr(figure, a) for a in SIZE_ATTRS}
         original["title"] = figure.title.text_font_size if figure.title is not None else None
-        ORIGINAL_SIZES[figure.id] = original
+        originals[figure.id] = original
     for attr in SIZE_ATTRS:
         if original[attr] is not None:
             setattr(figure, attr, int(original[attr] * factor))
@@ -39,11 +40,15 @@ def plot_label(figure: Plot) -> str:
 
 
 class FocusControl:
-    """A select of a page's plots; choosing one hides everything else and shows it larger."""
+    """A select of a page's plots; choosing one hides everything else and shows it larger.
+
+    ``base_scale`` enlarges every plot of the view from the start (presentation mode).
+    """
 
     def __init__(self, view: pn.viewable.Viewable, base_scale: float = 1.0):
         self.view = view
         self.base_scale = base_scale
+        self.originals: dict[str, dict] = {}
         self.panes: dict[str, pn.pane.Bokeh] = {}
         for pane in figure_panes(view):
             label = plot_label(pane.object)
@@ -55,6 +60,9 @@ class FocusControl:
         self.select = pn.widgets.Select(label="Focus on one plot", options=[ALL_PLOTS, *self.panes],
                                         value=ALL_PLOTS, sizing_mode="stretch_width")
         self.select.param.watch(lambda e: self._apply(e.new), "value")
+        if base_scale != 1.0:
+            for pane in self.panes.values():
+                enlarge(pane.object, base_scale, self.originals)
 
     @property
     def chosen(self) -> str:
@@ -72,7 +80,7 @@ class FocusControl:
         for leaf in self.leaves:
             self._show(leaf, self.shown[id(leaf)] if chosen is None else leaf is chosen)
         for pane in self.panes.values():
-            enlarge(pane.object, self.base_scale * (FOCUS_SCALE if pane is chosen else 1.0))
+            enlarge(pane.object, self.base_scale * (FOCUS_SCALE if pane is chosen else 1.0), self.originals)
 
     @staticmethod
     def _visible(leaf) -> bool:

@@ -123,7 +123,7 @@ def test_focus_choice_travels_in_the_link():
     again = LabShell(StubSession(), query=shell.url_query())
     assert again.page_extras("Samplers")["focus"].chosen == label
     wrong = LabShell(StubSession(), query={"page": "Samplers", "focus": "nothing like it"})
-    assert "focus = " in wrong.link_notice.object
+    assert "focus = " in wrong.link_problems_text() and wrong.link_notice.visible
 
 
 @pytest.mark.parametrize("name", PAGE_NAMES)

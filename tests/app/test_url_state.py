@@ -112,7 +112,7 @@ def test_every_number_rejects_nan_inf_and_huge_values_with_a_notice(name):
     page = shell.current
     for n in numbers:
         assert getattr(page, n) == owner_cls.param[n].default
-        assert f"{n} = " in shell.link_notice.object
+        assert f"{n} = " in shell.link_problems_text()
     assert shell.link_notice.visible or not numbers
 
 
@@ -172,7 +172,7 @@ def test_hostile_links_never_raise_and_every_rejected_value_is_named(query):
     page = shell.current
     assert page.TITLE == (query["page"] if query["page"] in PAGE_NAMES else PAGE_NAMES[0])
     if query["page"] not in PAGE_NAMES and query["page"]:
-        assert "page = " in shell.link_notice.object
+        assert "page = " in shell.link_problems_text()
     if page.TITLE != query["page"]:
         return
     for prefix, owner in scene_owners(page).items():
@@ -188,3 +188,9 @@ def test_hostile_links_never_raise_and_every_rejected_value_is_named(query):
             else:
                 assert getattr(owner, n) == value
                 assert not (isinstance(value, float) and not math.isfinite(value))
+
+
+def test_link_notice_shows_hostile_text_inert():
+    text = url_state.inert_markdown("x = '[a](javascript:alert(1))' <b>*bold*</b> `code`")
+    assert not any(c in text for c in "[]()<>*`'")
+    assert "&#91;a&#93;" in text and "&#60;b&#62;" in text
