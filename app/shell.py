@@ -64,8 +64,8 @@ class LabShell:
             title="EBM Lab", theme=theme, sidebar_width=330,
             sidebar=[self.nav, pn.layout.Divider(), self.focus_slot, self.page_controls],
             main=[self.link_notice, self.page_view, self.status_bar.pane],
-            header=[pn.Row(pn.pane.HTML(label.format("Present"), margin=(12, 4)), self.present_switch,
-                           pn.pane.HTML(label.format("Dark theme"), margin=(12, 4)), self.theme_switch,
+            header=[pn.Row(pn.pane.HTML(label.format("Dark theme"), margin=(12, 4)), self.theme_switch,
+                           pn.pane.HTML(label.format("Present"), margin=(12, 4)), self.present_switch,
                            margin=(8, 0))],
             busy_indicator=None,
             logo=str(ASSETS / "logo.svg"), favicon=str(ASSETS / "logo.svg"))

@@ -79,3 +79,13 @@ def test_presentation_mode_hides_secondary_controls_and_enlarges_text(watched_pa
     assert page.locator("html").get_attribute("data-bs-theme") == "dark" or \
         "dark" in (page.locator("body").get_attribute("class") or "") or \
         page.evaluate("() => getComputedStyle(document.body).backgroundColor") != "rgb(255, 255, 255)"
+
+
+def test_present_switch_reloads_into_presentation_mode_keeping_the_scene(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url, "?page=Samplers&sampler=hmc")
+    page.get_by_role("switch").nth(1).click()            # the header's second switch: Present
+    page.wait_for_url(re.compile(r"present=1"), timeout=20000)
+    expect(page.get_by_role("button", name="Play").first).to_be_visible(timeout=30000)
+    assert query_of(page)["sampler"] == "hmc" and query_of(page)["page"] == "Samplers"
+    expect(page.get_by_text("More settings").first).to_be_hidden()
