@@ -15,6 +15,7 @@ import numpy as np
 #: a short viridis-like ramp (dark blue → green → yellow) interpolated for the surface
 RAMP = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float64)
 CHAIN_COLOR = (255, 90, 54)
+SURFACE_COLORS, DOT_INDEX, RIM_INDEX = 200, 254, 255
 
 
 class ChainFrames:
@@ -77,7 +78,13 @@ def chain_gif(frames: Sequence[np.ndarray], surface: np.ndarray, bounds, size: i
     if not (16 <= size <= 2048) or frame_ms < 10:
         raise ValueError(f"need 16 <= size <= 2048 and frame_ms >= 10, got {size}, {frame_ms}")
     (x0, x1), (y0, y1) = bounds
-    background = Image.fromarray(surface_rgb(surface, size), mode="RGB")
+    # one palette for every frame: the surface's colours plus two slots for the dots (no per-frame quantising)
+    background = Image.fromarray(surface_rgb(surface, size), mode="RGB").quantize(
+        colors=SURFACE_COLORS, method=Image.Quantize.MEDIANCUT)
+    palette = (background.getpalette()[:3 * SURFACE_COLORS] + [0] * 768)[:768]
+    palette[3 * DOT_INDEX:3 * DOT_INDEX + 3] = CHAIN_COLOR
+    palette[3 * RIM_INDEX:3 * RIM_INDEX + 3] = (255, 255, 255)
+    background.putpalette(palette)
     images = []
     for xy in frames:
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
@@ -87,8 +94,8 @@ def chain_gif(frames: Sequence[np.ndarray], surface: np.ndarray, bounds, size: i
         image = background.copy()
         draw = ImageDraw.Draw(image)
         for x, y in zip(px[inside], py[inside]):
-            draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=CHAIN_COLOR, outline=(255, 255, 255))
-        images.append(image.quantize(colors=128, method=Image.Quantize.MEDIANCUT))
+            draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=DOT_INDEX, outline=RIM_INDEX)
+        images.append(image)
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0,
                    optimize=False, disposal=1)
