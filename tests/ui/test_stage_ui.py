@@ -70,8 +70,9 @@ def test_present_switch_hides_secondary_controls_enlarges_text_and_keeps_the_sce
     normal = float(label.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
     expect(page.get_by_text("Model and regularisation")).to_be_visible()
     page.get_by_role("switch").nth(1).click()            # the header's second switch: Present
-    page.wait_for_url(re.compile(r"present=1"), timeout=20000)
-    expect(page.get_by_role("button", name="Play").first).to_be_visible(timeout=30000)
+    page.wait_for_url(re.compile(r"present=1"), wait_until="commit", timeout=60000)
+    expect(page.get_by_role("button", name="Play").first).to_be_visible(timeout=60000)
+    expect(page.locator("#ebm-status")).not_to_have_attribute("data-state", "starting", timeout=60000)
     assert query_of(page)["dataset"] == "rings" and query_of(page)["page"] == "Energy Landscape"
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "present.png"))
