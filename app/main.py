@@ -14,7 +14,7 @@ import app.pages  # noqa: E402,F401  (registers the pages)
 from app.session import LabSession  # noqa: E402
 from app.shell import ASSETS, LabShell  # noqa: E402
 
-pn.extension(raw_css=[(ASSETS / "lab.css").read_text()], notifications=False)
+pn.extension("mathjax", raw_css=[(ASSETS / "lab.css").read_text()], notifications=False)
 
 DRAIN_PERIOD_MS = 50
 
@@ -36,8 +36,8 @@ def build() -> pn.template.BootstrapTemplate:
     args = session_args()
     doc = pn.state.curdoc
     session = LabSession(connections=lambda: browser_connections_of(doc))
-    shell = LabShell(session, theme="dark" if args.get("theme") == "dark" else "default",
-                     initial_page=args.get("page"))
+    shell = LabShell(session, query=args, location=pn.state.location)
+    pn.state.onload(shell.write_url)        # the browser's address is known once the page has loaded
     pn.state.add_periodic_callback(session.drain, period=DRAIN_PERIOD_MS)
     pn.state.on_session_destroyed(session.stop)
     return shell.template

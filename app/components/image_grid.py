@@ -16,8 +16,9 @@ class ImageGrid:
         self.mapper = LinearColorMapper(palette=Greys256[::-1], low=low, high=high, nan_color=(0, 0, 0, 0))
         self.source = ColumnDataSource({"image": [np.zeros((2, 2), np.float32)], "dw": [2], "dh": [2]})
         self.figure = figure(title=title, frame_width=width, frame_height=height, tools="save",
-                             toolbar_location=None, x_range=Range1d(0, 2), y_range=Range1d(0, 2), name=name,
-                             min_border=4)
+                             toolbar_location="right", toolbar_inner=True, x_range=Range1d(0, 2),
+                             y_range=Range1d(0, 2), name=name, min_border=4)
+        self.figure.toolbar.update(logo=None, autohide=True)   # a save button over the image, shown on hover
         self.figure.image(image="image", x=0, y=0, dw="dw", dh="dh", source=self.source, color_mapper=self.mapper)
         self.figure.axis.visible = False
         self.figure.grid.visible = False

@@ -14,7 +14,9 @@ class MarginalPlot:
         self.hist = ColumnDataSource({"left": [], "right": [], "top": []})
         self.exact = ColumnDataSource({"x": [], "y": []})
         self.figure = figure(title=f"marginal of {axis}", height=height, width=width, tools="save",
-                             toolbar_location=None, name=f"marginal-{axis}")
+                             toolbar_location="right", toolbar_inner=True,
+                             name=f"marginal-{axis}")
+        self.figure.toolbar.update(logo=None, autohide=True)   # the save button floats over the plot
         self.figure.quad(left="left", right="right", top="top", bottom=0, source=self.hist,
                          fill_color="#4c78a8", line_color="white", alpha=0.7, legend_label="chains")
         self.figure.line("x", "y", source=self.exact, color="#e45756", line_width=2, legend_label="exact")
@@ -37,7 +39,9 @@ class TracePlot:
     def __init__(self, height: int = 190, width: int = 270):
         self.source = ColumnDataSource({"step": [], "energy": []})
         self.figure = figure(title="energy trace (mean over chains)", height=height, width=width,
-                             tools="save", toolbar_location=None, x_axis_label="step", name="trace")
+                             tools="save", toolbar_location="right", toolbar_inner=True, x_axis_label="step",
+                             name="trace")
+        self.figure.toolbar.update(logo=None, autohide=True)
         self.figure.line("step", "energy", source=self.source, color="#54a24b", line_width=1.5)
 
     def update(self, trace: np.ndarray, end: int) -> None:

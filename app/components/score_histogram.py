@@ -22,9 +22,11 @@ class ScoreHistogram:
 
     def __init__(self, set_names: list[str], labels: dict[str, str], width: int = 800, height: int = 340,
                  on_threshold: Callable[[float], None] | None = None):
-        self.figure = figure(width=width, height=height, tools="save", toolbar_location=None,
+        self.figure = figure(width=width, height=height, tools="save", toolbar_location="right",
+                             toolbar_inner=True,
                              x_axis_label="score (higher = more out-of-distribution)", y_axis_label="density",
                              name="ood-histogram", title="Scores: test digits vs OOD sets")
+        self.figure.toolbar.update(logo=None, autohide=True)   # the save button floats over the plot
         self.sources: dict[str, ColumnDataSource] = {}
         self.renderers = {}
         colors = {"id": ID_COLOR, **{n: c for n, c in zip(set_names, Category10_10[1:] + Category10_10[:1])}}

@@ -22,6 +22,10 @@ class LabPage(param.Parameterized):
     JOB_KIND: ClassVar[str] = ""
     KNOBS: ClassVar[tuple[str, ...]] = ()
     SETTINGS: ClassVar[tuple[str, ...]] = ()
+    #: snapshot arrays offered as .npz / CSV downloads: {name in the file: snapshot key}
+    EXPORTS: ClassVar[dict[str, str]] = {}
+    #: snapshot keys of (chain positions, surface grid) for the animated GIF export, if the page has one
+    GIF_KEYS: ClassVar[tuple[str, str] | None] = None
 
     state = param.String(default="starting", doc="job state: starting, playing, paused or error")
     step_count = param.Integer(default=0)
@@ -29,6 +33,7 @@ class LabPage(param.Parameterized):
     device = param.String(default="…")
 
     def __init__(self, session, on_status: Callable[["LabPage"], None] | None = None, **params: Any):
+        self.secondary_sections: list[pn.viewable.Viewable] = []
         super().__init__(**params)
         self.session = session
         self.on_status = on_status
@@ -67,7 +72,26 @@ class LabPage(param.Parameterized):
     def view(self) -> pn.viewable.Viewable:
         raise NotImplementedError
 
+    def url_sections(self) -> dict[str, "LabPage"]:
+        """Parts of the page with their own settings, by the prefix their link values carry."""
+        return {}
+
     # --- shared behaviour -----------------------------------------------------------------
+    def secondary(self, *objects: Any, title: str = "More settings") -> pn.Card:
+        """A collapsed card of advanced controls, hidden in presentation mode."""
+        return self.mark_secondary(pn.Card(*objects, title=title, collapsed=True, sizing_mode="stretch_width"))
+
+    def mark_secondary(self, section: Any) -> Any:
+        """Declare ``section`` (a widget or layout of the controls) secondary: presentation mode hides it."""
+        self.secondary_sections.append(section)
+        return section
+
+    def present(self, presenting: bool) -> None:
+        """Hide (or show again) the secondary controls of this page and of its sections."""
+        for owner in (self, *self.url_sections().values()):
+            for section in owner.secondary_sections:
+                section.visible = not presenting
+
     def transport(self) -> pn.Row:
         return pn.Row(self.play_button, self.pause_button, self.step_button, self.reset_button,
                       sizing_mode="stretch_width")

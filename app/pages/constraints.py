@@ -26,6 +26,8 @@ class ConstraintsPage(LabPage):
     JOB_KIND = "constraints"
     KNOBS = ("sampler", "step_size", "temperature", "n_chains", "speed", "hard")
     SETTINGS = ("target", "seed")
+    EXPORTS = {"positions": "positions"}
+    GIF_KEYS = ("positions", "density")
 
     target = param.Selector(default="mixture", objects=sorted(TARGETS) + [TRAINED], doc="the base energy")
     sampler = param.Selector(default="mala", objects=list(SAMPLERS.values()))
@@ -88,12 +90,12 @@ class ConstraintsPage(LabPage):
             w.RadioButtonGroup.from_param(self.param.box_mode, color="primary", variant="outline",
                                           options={"keep out": "outside", "keep in": "inside"}),
             w.FloatSlider.from_param(self.param.box_weight, label="Box weight"),
-            pn.Card(
+            self.secondary(
                 w.EditableFloatSlider.from_param(self.param.step_size, label="Step size ε", start=0.001, end=2.0,
                                                  step=0.001, format="0.[0000]"),
                 w.FloatSlider.from_param(self.param.temperature, label="Temperature T", start=0.1, end=5.0),
                 w.IntSlider.from_param(self.param.n_chains, label="Chains", start=1, end=256),
-                title="Sampler settings", collapsed=True, sizing_mode="stretch_width"),
+                title="Sampler settings"),
             sizing_mode="stretch_width")
 
     @cached_property

@@ -23,6 +23,8 @@ class EnergyLandscapePage(LabPage):
     JOB_KIND = "landscape"
     KNOBS = ("lr", "step_size", "noise", "langevin_steps", "reinit_fraction", "l2_weight", "temperature")
     SETTINGS = ("dataset", "hidden", "depth", "activation", "seed")
+    EXPORTS = {"negatives": "negatives", "data": "data"}
+    GIF_KEYS = ("negatives", "density")
 
     dataset = param.Selector(default="8gaussians", objects=list(DATASETS), doc="2D training data")
     lr = param.Selector(default=3e-3, objects=LEARNING_RATES, doc="Adam learning rate")
@@ -64,13 +66,13 @@ class EnergyLandscapePage(LabPage):
             w.FloatSlider.from_param(self.param.noise, label="Langevin noise (× √2ε)"),
             w.IntSlider.from_param(self.param.langevin_steps, label="Langevin steps per iteration"),
             w.FloatSlider.from_param(self.param.reinit_fraction, label="Buffer re-init fraction"),
-            pn.Card(
+            self.secondary(
                 w.FloatSlider.from_param(self.param.l2_weight, label="Energy L2 weight"),
                 w.Select.from_param(self.param.hidden, label="Hidden units"),
                 w.IntSlider.from_param(self.param.depth, label="Hidden layers"),
                 w.Select.from_param(self.param.activation, label="Activation"),
                 w.IntInput.from_param(self.param.seed, label="Seed"),
-                title="Model and regularisation", collapsed=True, sizing_mode="stretch_width"),
+                title="Model and regularisation"),
             sizing_mode="stretch_width")
 
     @cached_property

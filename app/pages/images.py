@@ -28,6 +28,7 @@ class ImagesPage(LabPage):
     KNOBS = ("lr", "langevin_steps", "step_size", "noise_scale", "reinit_fraction", "temperature", "l2_weight",
              "entropy_weight", "generate_steps")
     SETTINGS = ("model", "dataset", "mnist_folder", "width", "spectral_norm", "checkpointing", "seed")
+    EXPORTS = {"samples": "samples"}
 
     model = param.Selector(default="conv_ebm", objects=list(MODELS.values()))
     dataset = param.Selector(default="digits", objects=["digits", "mnist"],
@@ -100,13 +101,13 @@ class ImagesPage(LabPage):
             w.FloatSlider.from_param(self.param.noise_scale, label="Noise scale", end=0.1),
             w.FloatSlider.from_param(self.param.reinit_fraction, label="Buffer re-init fraction"),
             w.FloatSlider.from_param(self.param.temperature, label="Temperature", start=0.1, end=5.0),
-            pn.Card(w.FloatInput.from_param(self.param.l2_weight, label="L2 energy penalty"),
+            self.secondary(w.FloatInput.from_param(self.param.l2_weight, label="L2 energy penalty"),
                     w.FloatInput.from_param(self.param.entropy_weight, label="Generator entropy weight"),
                     w.Select.from_param(self.param.width, label="ConvEBM width"),
                     w.Checkbox.from_param(self.param.spectral_norm, label="Spectral norm"),
                     w.Checkbox.from_param(self.param.checkpointing, label="Gradient checkpointing (memory-efficient)"),
                     w.IntInput.from_param(self.param.seed, label="Seed"),
-                    title="More settings", collapsed=True, sizing_mode="stretch_width"),
+                           title="More settings"),
             pn.pane.Markdown("**Generate from noise**", margin=(5, 5, 0, 5)),
             w.IntSlider.from_param(self.param.generate_steps, label="Generation steps", end=300),
             self.generate_button,

@@ -30,6 +30,7 @@ class JEMPage(LabPage):
     JOB_KIND = "jem"
     KNOBS = ("lr", "sgld_steps", "l2_weight", "score", "temperature", "sample_class")
     SETTINGS = ("model", "seed")
+    EXPORTS = {"samples": "samples"}
 
     model = param.Selector(default="jem", objects=["jem", "classifier", "images_conv_ebm"],
                            doc="JEM (cross-entropy + SGLD generative term), the same net with cross-entropy only, "
@@ -119,15 +120,15 @@ class JEMPage(LabPage):
             self.follow_button,
             w.Select.from_param(self.param.sample_class, label="Sample class"),
             self.resample_button,
-            pn.Card(w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
+            self.secondary(w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
                     w.IntSlider.from_param(self.param.sgld_steps, label="SGLD steps per iteration"),
                     w.FloatSlider.from_param(self.param.l2_weight, label="Energy L2 weight"),
                     w.IntInput.from_param(self.param.seed, label="Seed"),
-                    title="Training", collapsed=True, sizing_mode="stretch_width"),
-            pn.Card(w.TextInput.from_param(self.param.user_path, label="Your OOD set",
+                           title="Training"),
+            self.secondary(w.TextInput.from_param(self.param.user_path, label="Your OOD set",
                                            placeholder="/path/to/images.npy or MNIST folder"),
                     self.load_button,
-                    title="Your own OOD set", collapsed=True, sizing_mode="stretch_width"),
+                           title="Your own OOD set"),
             sizing_mode="stretch_width")
 
     @cached_property

@@ -53,7 +53,8 @@ class RaceSection(LabPage):
             pn.Column(w.EditableFloatSlider.from_param(self.param.step_langevin, label="Langevin ε", **slider),
                       w.EditableFloatSlider.from_param(self.param.step_mala, label="MALA ε", **slider),
                       w.EditableFloatSlider.from_param(self.param.step_hmc, label="HMC ε", **slider)),
-            pn.Column(w.IntSlider.from_param(self.param.n_leapfrog, label="HMC leapfrog steps", width=200),
+            pn.Column(self.mark_secondary(w.IntSlider.from_param(self.param.n_leapfrog, label="HMC leapfrog steps",
+                                                                 width=200)),
                       w.IntSlider.from_param(self.param.budget, label="Gradients per round", end=200, width=200),
                       w.FloatSlider.from_param(self.param.temperature, label="Temperature T", start=0.1, end=5,
                                                width=200)))

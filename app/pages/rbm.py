@@ -21,6 +21,7 @@ class RBMPage(LabPage):
     JOB_KIND = "rbm"
     KNOBS = ("lr", "k", "method", "momentum", "weight_decay", "temperature")
     SETTINGS = ("dataset", "mnist_folder", "n_hidden", "seed")
+    EXPORTS = {"fantasy": "fantasy", "reconstructions": "reconstructions", "filters": "filters"}
 
     dataset = param.Selector(default="digits", objects=["digits", "mnist"],
                              doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
@@ -69,9 +70,9 @@ class RBMPage(LabPage):
             w.FloatSlider.from_param(self.param.momentum, label="Momentum"),
             w.FloatSlider.from_param(self.param.temperature, label="Sampling temperature", end=5.0),
             w.Select.from_param(self.param.n_hidden, label="Hidden units"),
-            pn.Card(w.FloatInput.from_param(self.param.weight_decay, label="Weight decay"),
+            self.secondary(w.FloatInput.from_param(self.param.weight_decay, label="Weight decay"),
                     w.IntInput.from_param(self.param.seed, label="Seed"),
-                    title="More settings", collapsed=True, sizing_mode="stretch_width"),
+                           title="More settings"),
             pn.pane.Markdown("**Clamp and complete**", margin=(5, 5, 0, 5)),
             w.RadioButtonGroup.from_param(self.param.half, color="primary", variant="outline"),
             self.complete_button,

@@ -24,6 +24,8 @@ class SamplersPage(LabPage):
     JOB_KIND = "sampler"
     KNOBS = ("sampler", "step_size", "n_leapfrog", "temperature", "noise", "n_chains", "speed")
     SETTINGS = ("target", "seed")
+    EXPORTS = {"positions": "positions", "last_accepted": "last_accepted"}
+    GIF_KEYS = ("positions", "density")
 
     target = param.Selector(default="banana", objects=sorted(TARGETS) + [TRAINED], doc="the energy to sample")
     sampler = param.Selector(default="mala", objects=list(SAMPLERS.values()))
@@ -48,6 +50,9 @@ class SamplersPage(LabPage):
         self.race = RaceSection(session)
         self.param.watch(lambda _e: self._draw_surface(), ["show"])
 
+    def url_sections(self) -> dict[str, LabPage]:
+        return {"race.": self.race}
+
     def spawn(self, x: float, y: float) -> None:
         """Start a bunch of chains at a clicked point."""
         self.session.act(self.job_id, "spawn", x=x, y=y)
@@ -66,9 +71,11 @@ class SamplersPage(LabPage):
             self.autotune_button,
             w.IntSlider.from_param(self.param.n_leapfrog, label="Leapfrog steps (HMC)"),
             w.FloatSlider.from_param(self.param.temperature, label="Temperature T", start=0.1, end=5.0),
-            w.FloatSlider.from_param(self.param.noise, label="Langevin noise (× √2ε)"),
             w.IntSlider.from_param(self.param.n_chains, label="Chains", start=1, end=256),
-            w.FloatSlider.from_param(self.param.speed, label="Steps per second", start=1, end=500, step=1),
+            self.secondary(
+                w.FloatSlider.from_param(self.param.noise, label="Langevin noise (× √2ε)"),
+                w.FloatSlider.from_param(self.param.speed, label="Steps per second", start=1, end=500, step=1),
+                w.IntInput.from_param(self.param.seed, label="Seed")),
             w.RadioButtonGroup.from_param(self.param.show, label="Show", color="primary", variant="outline"),
             pn.pane.Markdown("Click the surface to start chains there.", styles={"opacity": "0.7"}),
             sizing_mode="stretch_width")

@@ -27,6 +27,7 @@ class ScoreMatchingPage(LabPage):
     JOB_KIND = "score_matching"
     KNOBS = ("method", "sigma", "lr", "projection", "sample_step")
     SETTINGS = ("dataset", "noise_levels", "hidden", "seed")
+    EXPORTS = {"samples": "samples", "data": "data"}
 
     dataset = param.Selector(default="8gaussians", objects=list(DATASETS), doc="2D training data: toy sets and analytic targets")
     method = param.Selector(default="denoising", objects=list(METHOD_LABELS), doc="score-matching objective")
@@ -75,12 +76,12 @@ class ScoreMatchingPage(LabPage):
             w.DiscreteSlider.from_param(self.param.sigma, label="Noise level σ"),
             w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
             w.Select.from_param(self.param.noise_levels, label="Noise levels (annealed when > 1)"),
-            pn.Card(
+            self.secondary(
                 w.Select.from_param(self.param.projection, label="Sliced projections"),
                 w.DiscreteSlider.from_param(self.param.sample_step, label="Sampling step size"),
                 w.Select.from_param(self.param.hidden, label="Hidden units"),
                 w.IntInput.from_param(self.param.seed, label="Seed"),
-                title="Sampling and model", collapsed=True, sizing_mode="stretch_width"),
+                title="Sampling and model"),
             sizing_mode="stretch_width")
 
     @cached_property

@@ -24,6 +24,8 @@ class SymmetryLatentsPage(LabPage):
     JOB_KIND = "symmetry_latents"
     KNOBS = ("group_order", "reflections", "lr", "step_size", "latent_step_size")
     SETTINGS = ("dataset", "sectors", "mode", "latent_dim", "seed")
+    EXPORTS = {"equivariant_negatives": "equivariant_negatives", "plain_negatives": "plain_negatives",
+               "joint_samples": "joint_samples"}
 
     dataset = param.Selector(default="8gaussians", objects=["8gaussians", "rings", "circles"],
                              doc="a data set symmetric under rotations (and reflections)")
@@ -74,12 +76,12 @@ class SymmetryLatentsPage(LabPage):
             w.Checkbox.from_param(self.param.reflections, label="Reflections (dihedral group)"),
             w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
             w.DiscreteSlider.from_param(self.param.step_size, label="Langevin step size ε"),
-            pn.Card(
+            self.secondary(
                 w.Select.from_param(self.param.mode, label="Invariance", options=MODES),
                 w.Select.from_param(self.param.latent_dim, label="Latent dimension"),
                 w.DiscreteSlider.from_param(self.param.latent_step_size, label="Joint (x, z) Langevin step size"),
                 w.IntInput.from_param(self.param.seed, label="Seed"),
-                title="Models", collapsed=True, sizing_mode="stretch_width"),
+                title="Models"),
             sizing_mode="stretch_width")
 
     @cached_property

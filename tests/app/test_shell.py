@@ -22,7 +22,7 @@ def test_shell_builds_an_offline_template_with_navigation_and_status():
     assert isinstance(shell.template, pn.template.BootstrapTemplate)
     assert shell.nav.value == "Energy Landscape"
     page = shell.page("Energy Landscape")
-    assert shell.page_controls.objects == [page.controls]
+    assert shell.page_controls.objects[0] is page.controls
     session.drain()
     assert 'data-state="paused"' in shell.status_bar.pane.object
     assert "cpu" in shell.status_bar.pane.object

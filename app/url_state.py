@@ -1,0 +1,150 @@
+"""Shareable links: a page's settings and knobs as URL query values, and back, validated one by one.
+
+Only what a link can safely carry is shared: numbers, booleans and choices among a parameter's
+options (never free text such as folder paths). Each incoming value is parsed by the parameter's
+type, then checked by param's own validation; a value that fails is left out and named in a
+problem list, so a hand-edited or hostile link never raises.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+import param
+
+#: query keys the shell itself uses
+PAGE_KEY, THEME_KEY, PRESENT_KEY, FOCUS_KEY = "page", "theme", "present", "focus"
+RESERVED = (PAGE_KEY, THEME_KEY, PRESENT_KEY, FOCUS_KEY)
+MAX_TEXT = 64
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+SHAREABLE_TYPES = (param.Boolean, param.Number, param.Selector)
+
+
+def shareable_names(owner: type[param.Parameterized] | param.Parameterized) -> tuple[str, ...]:
+    """The settings and knobs of a page that a link carries (numbers, booleans, choices)."""
+    names = tuple(getattr(owner, "SETTINGS", ())) + tuple(getattr(owner, "KNOBS", ()))
+    return tuple(n for n in dict.fromkeys(names) if isinstance(owner.param[n], SHAREABLE_TYPES))
+
+
+def format_value(value: Any) -> str:
+    """One parameter value as query text (the inverse of ``parse_value``)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:.12g}"        # 1.5, not 1.5000000000000004 from slider arithmetic
+    return str(value)
+
+
+def parse_value(parameter: param.Parameter, text: str) -> Any:
+    """Parse ``text`` for ``parameter`` and validate it with param; raise ``ValueError`` with the reason."""
+    if not isinstance(text, str):
+        raise ValueError("not text")
+    text = text.strip()
+    if not text:
+        raise ValueError("empty")
+    if len(text) > MAX_TEXT:
+        raise ValueError("too long")
+    if isinstance(parameter, param.Boolean):
+        word = text.lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ValueError("not a yes/no value")
+        value: Any = word in TRUE_WORDS
+    elif isinstance(parameter, param.Selector):
+        value = _choice(parameter, text)
+    elif isinstance(parameter, param.Integer):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("not a whole number") from None
+    elif isinstance(parameter, param.Number):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("not a number") from None
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+    else:
+        raise ValueError("not shareable")
+    try:
+        parameter._validate(value)
+    except (ValueError, TypeError) as error:
+        reason = "out of range" if re.search(r"at (most|least)|bound", str(error)) else "not allowed"
+        raise ValueError(reason) from None
+    return value
+
+
+def _choice(parameter: param.Selector, text: str) -> Any:
+    """The option of a selector whose text (or numeric value) equals ``text``."""
+    objects = list(parameter.objects.values() if isinstance(parameter.objects, dict) else parameter.objects)
+    for option in objects:
+        if format_value(option) == text:
+            return option
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None and math.isfinite(number):
+        for option in objects:
+            if isinstance(option, (int, float)) and not isinstance(option, bool) and math.isclose(option, number):
+                return option
+    raise ValueError("not one of the options")
+
+
+def encode(owner: param.Parameterized, prefix: str = "") -> dict[str, str]:
+    """The shareable values of ``owner`` that differ from their defaults, as query items."""
+    query = {}
+    for name in shareable_names(owner):
+        value = getattr(owner, name)
+        if value != owner.param[name].default:
+            query[prefix + name] = format_value(value)
+    return query
+
+
+def decode(owner: type[param.Parameterized] | param.Parameterized, query: Mapping[str, str],
+           prefix: str = "") -> tuple[dict[str, Any], list[str]]:
+    """Valid values for ``owner`` from the query items under ``prefix``, and one problem line per invalid one."""
+    names = shareable_names(owner)
+    values, problems = {}, []
+    for key, text in query.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        if name not in names:
+            continue
+        try:
+            values[name] = parse_value(owner.param[name], text)
+        except ValueError as reason:
+            problems.append(f"{key} = {shorten(text)} ({reason})")
+    return values, problems
+
+
+def unknown_keys(query: Mapping[str, str], known: Iterable[str]) -> list[str]:
+    """Query keys that neither the shell nor the page understands."""
+    known = set(known) | set(RESERVED)
+    return [f"{shorten(k)} (unknown setting)" for k in query if k not in known]
+
+
+def query_string(query: Mapping[str, str]) -> str:
+    """``?a=1&b=2`` from query items (empty when there are none)."""
+    return "?" + urlencode(dict(query)) if query else ""
+
+
+def parse_query(search: str) -> dict[str, str]:
+    """Query items from a ``?a=1&b=2`` string; the last value of a repeated key wins."""
+    return dict(parse_qsl(search.lstrip("?"), keep_blank_values=True))
+
+
+def shorten(text: Any) -> str:
+    """A quoted, truncated form of a link value for messages."""
+    text = str(text)
+    return repr(text if len(text) <= 24 else text[:24] + "…")
+
+
+MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|~"
+
+
+def inert_markdown(text: str) -> str:
+    """``text`` safe to show in a Markdown pane: HTML escaped and no character that Markdown would act on."""
+    return "".join(f"&#{ord(c)};" if c in MARKDOWN_SPECIALS or c in "&<>\"'" else c for c in text)

@@ -1,0 +1,25 @@
+"""A session that records what pages send and runs no job: for shell tests that only need the pages' params."""
+
+
+class StubSession:
+    def __init__(self):
+        self.listeners = []
+        self.sent = []
+
+    def attach(self, job_id, kind, sink, config=None, knobs=None):
+        self.sent.append(("open", job_id, config, knobs))
+
+    def command(self, job_id, op, payload=None):
+        self.sent.append((op, job_id, payload))
+
+    def act(self, job_id, name, **arguments):
+        self.sent.append((name, job_id, arguments))
+
+    def set_knobs(self, job_id, **knobs):
+        self.sent.append(("knobs", job_id, knobs))
+
+    def drain(self):
+        pass
+
+    def stop(self, *_args):
+        pass
