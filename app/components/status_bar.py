@@ -5,7 +5,8 @@ import html
 
 import panel as pn
 
-STATE_COLORS = {"playing": "#2e9d47", "paused": "#8a8f98", "error": "#d33a2c", "starting": "#c98a00"}
+STATE_COLORS = {"playing": "#2e9d47", "paused": "#8a8f98", "error": "#d33a2c", "starting": "#c98a00",
+                "queued": "#3a7bd5"}
 
 
 class StatusBar:
@@ -17,8 +18,9 @@ class StatusBar:
 
     @staticmethod
     def _render(state: str, device: str, rate: float, step: int, page: str) -> str:
-        color = STATE_COLORS.get(state, "#8a8f98")
-        return (f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(state)}">'
+        kind = state.split(" ")[0]    # 'queued (2 ahead)' is a queued state
+        color = STATE_COLORS.get(kind, "#8a8f98")
+        return (f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(kind)}">'
                 f'<span>{html.escape(page)}</span>'
                 f'<span class="ebm-state" style="color:{color}">● {html.escape(state)}</span>'
                 f'<span>device: <b>{html.escape(device)}</b></span>'
