@@ -9,6 +9,7 @@ holds one of its device's slots, and waits, shown as "queued", while the device 
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, Protocol
 
@@ -28,7 +29,7 @@ class LabSession:
     """Owns the runner of one browser session and routes snapshots to pages by job id."""
 
     #: seconds a session may have no browser connection before its engine is stopped
-    DISCONNECT_GRACE_S = 0.5
+    DISCONNECT_GRACE_S = 0.25
 
     def __init__(self, runner: ProcessRunner | InlineRunner | None = None, inline: bool = False,
                  connections: Callable[[], int] | None = None, gate: DeviceGate | None = None):
@@ -142,10 +143,13 @@ class LabSession:
         if job_id in self.queued:
             snapshot["status"] = {**status, "state": "queued", "queued_ahead": self.queued[job_id],
                                   "steps_per_sec": 0.0}
-        elif (job_id in self.holding and status.get("state") == "error"
-              and snapshot.get("time", float("inf")) >= self.holding[job_id]):
-            self.holding.pop(job_id)
-            self.gate.release(self, job_id)
+        elif job_id in self.holding:
+            sent_before_play = snapshot.get("time", float("inf")) < self.holding[job_id]
+            if status.get("state") == "error" and not sent_before_play:
+                self.holding.pop(job_id)
+                self.gate.release(self, job_id)
+            elif status.get("state") == "paused" and sent_before_play:   # older than the play command
+                snapshot["status"] = {**status, "state": "playing"}
         return snapshot
 
     def _tell(self, job_id: str, state: str, ahead: int | None) -> None:
@@ -175,4 +179,7 @@ class LabSession:
         if not self.closed:
             self.closed = True
             self._give_back_all()
-            self.runner.stop()
+            if isinstance(self.runner, ProcessRunner):   # never block the server's event loop on a busy engine
+                threading.Thread(target=self.runner.stop, name="ebm-lab-engine-stop", daemon=True).start()
+            else:
+                self.runner.stop()

@@ -225,7 +225,7 @@ class ProcessRunner(_RunnerBase):
         self.restarts += 1
         self._start()
 
-    def stop(self, timeout: float = 0.8) -> None:
+    def stop(self, timeout: float = 0.3) -> None:
         """Ask the engine to shut down; terminate, then kill it if it does not within ``timeout``."""
         self.stopped = True
         if self.process is None:
