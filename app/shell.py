@@ -56,7 +56,8 @@ class LabShell:
 
     def _status_changed(self, page) -> None:
         if page.TITLE == self.nav.value:
-            self.status_bar.update(page.TITLE, page.state, page.device, page.steps_per_sec, page.step_count)
+            self.status_bar.update(page.TITLE, page.state, page.device, page.steps_per_sec, page.step_count,
+                                   (page.last_snapshot or {}).get("knobs"))
 
     def _switch_theme(self, event) -> None:
         """Templates fix their theme at load: reload the page with the other theme."""

@@ -17,15 +17,18 @@ class StatusBar:
                                  css_classes=["ebm-status-bar"], name="status-bar")
 
     @staticmethod
-    def _render(state: str, device: str, rate: float, step: int, page: str) -> str:
+    def _render(state: str, device: str, rate: float, step: int, page: str, knobs: dict | None = None) -> str:
         kind = state.split(" ")[0]    # 'queued (2 ahead)' is a queued state
         color = STATE_COLORS.get(kind, "#8a8f98")
-        return (f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(kind)}">'
+        # the knob values the shown snapshot was computed with (read by browser tests and benchmarks)
+        applied = ";".join(f"{k}={v}" for k, v in sorted((knobs or {}).items()))
+        return (f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(kind)}" '
+                f'data-knobs="{html.escape(applied)}">'
                 f'<span>{html.escape(page)}</span>'
                 f'<span class="ebm-state" style="color:{color}">● {html.escape(state)}</span>'
                 f'<span>device: <b>{html.escape(device)}</b></span>'
                 f'<span><b id="ebm-rate">{rate:.1f}</b> steps/s</span>'
                 f'<span>iteration <b id="ebm-step">{step}</b></span></div>')
 
-    def update(self, page: str, state: str, device: str, rate: float, step: int) -> None:
-        self.pane.object = self._render(state, device, rate, step, page)
+    def update(self, page: str, state: str, device: str, rate: float, step: int, knobs: dict | None = None) -> None:
+        self.pane.object = self._render(state, device, rate, step, page, knobs)

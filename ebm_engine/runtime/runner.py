@@ -84,6 +84,7 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
     import torch
 
     torch.set_num_threads(max(1, threads))
+    lower_priority()
     host = EngineHost(max_rate_hz=max_rate_hz, device=device)
     wait = 0.05
     while True:
@@ -104,6 +105,17 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
         wait = host.tick()
         for job_id, snap in host.drain():
             _put_latest(snapshots, (job_id, snap))
+
+
+def lower_priority() -> None:
+    """Run the engine at a lower CPU priority than the web server (niceness ``EBM_LAB_ENGINE_NICE``,
+    default 5), so a busy engine never makes sliders and plots lag; 0 keeps the same priority."""
+    try:
+        step = int(os.environ.get("EBM_LAB_ENGINE_NICE", "5"))
+        if step > 0 and hasattr(os, "nice"):
+            os.nice(step)
+    except (ValueError, OSError):
+        pass
 
 
 def _put_latest(q, item) -> None:
