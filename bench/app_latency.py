@@ -128,7 +128,8 @@ def frame_rates(page, seconds: float) -> dict[str, float]:
 
 def press_play(page, name: str) -> None:
     page.get_by_role("button", name="Play").nth(1 if name == "Race" else 0).click()
-    expect(page.locator("#ebm-status")).to_have_attribute("data-state", "playing", timeout=30000)
+    if name != "Race":   # the status bar follows the Samplers job, not the race
+        expect(page.locator("#ebm-status")).to_have_attribute("data-state", "playing", timeout=30000)
 
 
 def open_page(browser, url: str, name: str):
@@ -140,11 +141,34 @@ def open_page(browser, url: str, name: str):
     page.goto(f"{url}/main?page={target}", wait_until="domcontentloaded", timeout=90000)
     expect(page.locator("#ebm-status")).not_to_have_attribute("data-state", "starting", timeout=90000)
     if name == "Race":
-        page.get_by_role("tab", name="Race").click()
+        page.get_by_text("Race", exact=True).click()
         page.get_by_role("button", name="Play").nth(1).click()   # the race has a status of its own:
         page.wait_for_timeout(500)                                 # play and pause it once so it
         page.get_by_role("button", name="Pause").nth(1).click()    # has sent its plots
     return page, errors
+
+
+def measure_page(browser, url, server, name, label, pattern, presses, window) -> dict:
+    """One page in a fresh session: knob latency paused and playing, frame rates, CPU and memory."""
+    page, errors = open_page(browser, url, name)
+    try:
+        page.evaluate(WATCH_JS, pattern)
+        idle = knob_latencies(page, label, max(3, presses // 3))
+        press_play(page, name)
+        page.wait_for_timeout(2000)                         # let training settle
+        procs = engine_tree(server)
+        for p in procs:
+            p.cpu_percent(None)
+        fps = frame_rates(page, window)
+        cpu = server.cpu_percent(None)
+        engine_cpu = sum(p.cpu_percent(None) for p in procs[1:] if p.is_running())
+        lat = knob_latencies(page, label, presses)
+        rate = page.locator("#ebm-rate").inner_text()
+        live = {k: v for k, v in fps.items() if v >= 0.5}
+        return {"page": name, "lat": lat, "idle": idle, "fps": live, "cpu": cpu, "engine_cpu": engine_cpu,
+                "rss": rss_mb(engine_tree(server)), "rate": rate, "errors": len(errors)}
+    finally:
+        page.context.close()
 
 
 def main() -> int:
@@ -161,25 +185,15 @@ def main() -> int:
         server = psutil.Process(server_popen.pid)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         for name, label, pattern in wanted:
-            page, errors = open_page(browser, url, name)
-            page.evaluate(WATCH_JS, pattern)
-            idle = knob_latencies(page, label, max(3, presses // 3))
-            press_play(page, name)
-            page.wait_for_timeout(2000)                         # let training settle
-            procs = engine_tree(server)
-            for p in procs:
-                p.cpu_percent(None)
-            fps = frame_rates(page, window)
-            cpu = server.cpu_percent(None)
-            engine_cpu = sum(p.cpu_percent(None) for p in procs[1:] if p.is_running())
-            lat = knob_latencies(page, label, presses)
-            rate = page.locator("#ebm-rate").inner_text()
-            live = {k: v for k, v in fps.items() if v >= 0.5}
-            rows.append({"page": name, "lat": lat, "idle": idle, "fps": live, "cpu": cpu, "engine_cpu": engine_cpu,
-                         "rss": rss_mb(engine_tree(server)), "rate": rate, "errors": len(errors)})
-            page.context.close()
+            try:
+                rows.append(measure_page(browser, url, server, name, label, pattern, presses, window))
+            except Exception as exc:   # report the page as failed, measure the others
+                print(f"{name}: measurement failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+                rows.append({"page": name, "lat": [], "idle": [], "fps": {}, "cpu": float("nan"),
+                             "engine_cpu": float("nan"), "rss": float("nan"), "rate": "-", "errors": -1})
             time.sleep(1.0)
         browser.close()
+
     print(f"load average at end: {load_average()}\n")
     head = f"{'page':20} {'median ms':>9} {'p95 ms':>7} {'n':>3} {'paused ms':>9} {'ratio':>5} {'min fps':>7} {'plots':>5} " \
            f"{'srv cpu%':>8} {'eng cpu%':>8} {'RSS MB':>7} {'steps/s':>7} {'errors':>6}"

@@ -3,3 +3,21 @@
 import torch
 
 torch.set_num_threads(1)
+
+
+import os  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_files_are_lab_data(tmp_path_factory):
+    """Tests write their data sets under pytest's temporary folder: let the lab read from there."""
+    extra = str(tmp_path_factory.getbasetemp())
+    before = os.environ.get("EBM_LAB_DATA_DIRS")
+    os.environ["EBM_LAB_DATA_DIRS"] = os.pathsep.join(p for p in (before, extra) if p)
+    yield
+    if before is None:
+        os.environ.pop("EBM_LAB_DATA_DIRS", None)
+    else:
+        os.environ["EBM_LAB_DATA_DIRS"] = before
