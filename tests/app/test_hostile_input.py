@@ -91,12 +91,20 @@ def test_fuzzed_parameters_knobs_and_settings(page, data):
         except (ValueError, TypeError):
             pass
     else:                                             # past the widgets: straight to the engine
+        job = view.session.runner.host.slots[view.job_id].job
+        try:
+            job.knobs.specs[name].validate(value) if name in view.KNOBS else job.checked_settings({name: value})
+            refused = False
+        except (ValueError, KeyError):
+            refused = name in view.KNOBS or name in job.CONFIG
         if name in view.KNOBS:
             view.session.set_knobs(view.job_id, **{name: value})
         else:
             view.session.command(view.job_id, "reset", {name: value})
         pump(view)
         assert_no_traceback(view)
+        if refused:                                   # said so, naming the knob or setting
+            assert view.alert.visible and name in view.alert.object, (name, value, view.alert.object)
     pump(view)
     assert_no_traceback(view)
 
