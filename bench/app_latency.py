@@ -47,6 +47,10 @@ PAGES = [
     ("Symmetry & Latents", "Group order n", r"group_order=([^;\"]+)"),
 ]
 
+# sliders inside a collapsed card, and the card's title to click first (once per page)
+REVEAL_BY_PAGE = {"Constraints": ("Temperature T", "Sampler settings")}
+REVEAL: dict[str, str] = {}
+
 WATCH_JS = r"""
 (pattern) => {
   const re = new RegExp(pattern);
@@ -94,6 +98,10 @@ def rss_mb(procs: list[psutil.Process]) -> float:
 
 def knob_latencies(page, label: str, presses: int) -> list[float]:
     """Press an arrow key on the slider ``presses`` times; ms from each press to the new value's echo."""
+    if label in REVEAL:
+        page.get_by_text(REVEAL[label], exact=True).first.click()   # open the collapsed card
+        page.wait_for_timeout(500)
+        REVEAL.pop(label)
     handle = slider_handle(page, label)
     handle.scroll_into_view_if_needed()
     handle.focus()
@@ -151,6 +159,9 @@ def open_page(browser, url: str, name: str):
 def measure_page(browser, url, server, name, label, pattern, presses, window) -> dict:
     """One page in a fresh session: knob latency paused and playing, frame rates, CPU and memory."""
     page, errors = open_page(browser, url, name)
+    REVEAL.clear()
+    if name in REVEAL_BY_PAGE:
+        REVEAL.update([REVEAL_BY_PAGE[name]])
     try:
         page.evaluate(WATCH_JS, pattern)
         idle = knob_latencies(page, label, max(3, presses // 3))
