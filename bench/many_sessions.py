@@ -26,8 +26,16 @@ from bench.machine import cpu_model, load_average  # noqa: E402
 from tests.ui.server import CHROMIUM, CHROMIUM_ARGS, served_lab  # noqa: E402
 
 
+def parent_of(process: psutil.Process) -> int | None:
+    """The parent pid, or None for a process that has just exited."""
+    try:
+        return process.ppid()
+    except psutil.Error:
+        return None
+
+
 def engines(server: psutil.Process) -> list[psutil.Process]:
-    return [p for p in server.children(recursive=True) if p.ppid() != server.pid]
+    return [p for p in server.children(recursive=True) if parent_of(p) not in (server.pid, None)]
 
 
 def main() -> int:

@@ -35,8 +35,16 @@ PAGES = ["Energy Landscape", "Samplers", "Constraints", "RBM", "Images", "JEM & 
 SAMPLE_S = 10.0
 
 
+def parent_of(process: psutil.Process) -> int | None:
+    """The parent pid, or None for a process that has just exited."""
+    try:
+        return process.ppid()
+    except psutil.Error:
+        return None
+
+
 def memory(server: psutil.Process) -> dict[str, float]:
-    engines = [p for p in server.children(recursive=True) if p.ppid() != server.pid]
+    engines = [p for p in server.children(recursive=True) if parent_of(p) not in (server.pid, None)]
     eng_rss = eng_uss = 0
     for p in engines:
         try:

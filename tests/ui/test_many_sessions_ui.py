@@ -21,9 +21,17 @@ def gated_lab():
         yield url, psutil.Process(server.pid)
 
 
+def parent_of(process: psutil.Process) -> int | None:
+    """The parent pid, or None for a process that has just exited."""
+    try:
+        return process.ppid()
+    except psutil.Error:
+        return None
+
+
 def engines(server: psutil.Process) -> int:
     """Engine processes: the server's descendants, less the fork server and multiprocessing's helpers."""
-    return sum(1 for p in server.children(recursive=True) if p.ppid() != server.pid)
+    return sum(1 for p in server.children(recursive=True) if parent_of(p) not in (server.pid, None))
 
 
 def wait_until(predicate, timeout: float) -> bool:
