@@ -75,6 +75,8 @@ class LabSession:
         """Periodic callback: apply the newest snapshot of each job; restart a crashed engine."""
         if self.closed or self._tab_closed():
             return
+        if self.connections is not None and not self.was_connected:
+            return    # no browser yet (a link preview, a health check): start no engine for it
         if getattr(self.runner, "crashed", False):
             code = self.runner.exit_code
             self.engine_message = (f"The engine process stopped unexpectedly (exit code {code}); "

@@ -105,3 +105,20 @@ def test_status_bar_shows_the_queue():
     bar = StatusBar()
     bar.update("Samplers", "queued (2 ahead)", "cpu", 0.0, 3)
     assert 'data-state="queued"' in bar.pane.object and "queued (2 ahead)" in bar.pane.object
+
+
+def test_no_engine_starts_before_a_browser_connects():
+    """A session no browser ever joins (a link preview, a health check) costs no engine process."""
+    from ebm_engine.runtime import ProcessRunner
+
+    connected = {"n": 0}
+    session = LabSession(runner=ProcessRunner(lazy=True), connections=lambda: connected["n"])
+    try:
+        for _ in range(3):
+            session.drain()
+        assert session.runner.process is None
+        connected["n"] = 1
+        session.drain()
+        assert session.runner.process is not None
+    finally:
+        session.stop()
