@@ -6,6 +6,11 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PORT ?= 5006
 ADDRESS ?= localhost
+# Host names browsers may use to reach the lab (its WebSocket origin); set it when ADDRESS is not localhost.
+ORIGIN ?= localhost:$(PORT)
+# Optional password (or a JSON file of users and passwords) for Panel's basic authentication.
+BASIC_AUTH ?=
+COOKIE_SECRET ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_hex(32))")
 
 .PHONY: lab test bench clean
 
@@ -19,8 +24,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 lab: $(VENV)/.installed
-	$(BIN)/panel serve app/main.py --address $(ADDRESS) --port $(PORT) \
-		--allow-websocket-origin $(ADDRESS):$(PORT) $(if $(filter localhost,$(ADDRESS)),,--allow-websocket-origin '*') --show
+	$(BIN)/panel serve app/main.py --address $(ADDRESS) --port $(PORT) --allow-websocket-origin $(ORIGIN) \
+		$(if $(BASIC_AUTH),--basic-auth $(BASIC_AUTH) --cookie-secret $(COOKIE_SECRET)) --show
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
@@ -35,6 +40,9 @@ bench: $(VENV)/.installed
 	-nice -n 10 $(BIN)/python bench/images.py
 	-$(BIN)/python bench/score.py
 	-$(BIN)/python bench/ood.py
+	-$(BIN)/python bench/app_latency.py
+	-$(BIN)/python bench/many_sessions.py
+	-$(BIN)/python bench/soak.py --minutes 30
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,13 +3,21 @@
 The drain runs as a Panel periodic callback: it never blocks (the runner polls with a zero
 timeout), dispatches the newest snapshot of each job to the page that owns it, and notices a
 dead engine process, which it reports and restarts.
+
+Playing goes through the server's device gate (``app.device_gate``): a job plays only while it
+holds one of its device's slots, and waits, shown as "queued", while the device is full.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, Protocol
 
+from app.device_gate import SERVER_GATE, DeviceGate, resolve_device
 from ebm_engine.runtime import InlineRunner, ProcessRunner
+
+#: commands after which the engine no longer plays a job: its slot (or queue place) is given back
+STOPPING_OPS = ("pause", "step", "reset", "close")
 
 
 class SnapshotSink(Protocol):
@@ -21,11 +29,16 @@ class LabSession:
     """Owns the runner of one browser session and routes snapshots to pages by job id."""
 
     #: seconds a session may have no browser connection before its engine is stopped
-    DISCONNECT_GRACE_S = 0.5
+    DISCONNECT_GRACE_S = 0.25
 
     def __init__(self, runner: ProcessRunner | InlineRunner | None = None, inline: bool = False,
-                 connections: Callable[[], int] | None = None):
+                 connections: Callable[[], int] | None = None, gate: DeviceGate | None = None):
         self.runner = runner or (InlineRunner() if inline else ProcessRunner(lazy=True))
+        # engine processes share the server's gate; in-process runners (tests, notebooks) only use one given
+        self.gate = gate if gate is not None else (SERVER_GATE if isinstance(self.runner, ProcessRunner) else None)
+        self.device: str | None = None
+        self.holding: dict[str, float] = {}    # job id -> wall time its slot was granted
+        self.queued: dict[str, int] = {}       # job id -> jobs ahead of it in the device queue
         self.connections = connections
         self.was_connected = False
         self.disconnected_since: float | None = None
@@ -41,8 +54,14 @@ class LabSession:
         self.runner.open(job_id, kind, config, knobs)
 
     def command(self, job_id: str, op: str, payload=None) -> None:
-        if not self.closed:
-            self.runner.command(job_id, op, payload)
+        if self.closed:
+            return
+        if self.gate is not None and op == "play":
+            self._request_play(job_id)
+            return
+        if self.gate is not None and op in STOPPING_OPS:
+            self._give_back(job_id)
+        self.runner.command(job_id, op, payload)
 
     def act(self, job_id: str, name: str, **arguments) -> None:
         if not self.closed:
@@ -56,20 +75,90 @@ class LabSession:
         """Periodic callback: apply the newest snapshot of each job; restart a crashed engine."""
         if self.closed or self._tab_closed():
             return
+        if self.connections is not None and not self.was_connected:
+            return    # no browser yet (a link preview, a health check): start no engine for it
         if getattr(self.runner, "crashed", False):
             code = self.runner.exit_code
             self.engine_message = (f"The engine process stopped unexpectedly (exit code {code}); "
                                    "it was restarted and its jobs re-opened from their settings.")
             for sink in self.sinks.values():
                 sink.engine_event(self.engine_message)
+            self._give_back_all()
             self.runner.restart()
             return
+        if self.gate is not None:
+            self._follow_gate()
         for job_id, snapshot in self.runner.poll().items():
+            if self.gate is not None:
+                snapshot = self._gated_snapshot(job_id, snapshot)
             sink = self.sinks.get(job_id)
             if sink is not None:
                 sink.apply_snapshot(snapshot)
             for listener in self.listeners:
                 listener(job_id, snapshot)
+
+    # --- the device gate ----------------------------------------------------------------------
+    def _request_play(self, job_id: str) -> None:
+        self.device = self.device or resolve_device(getattr(self.runner, "device", None))
+        if self.gate.request(self, job_id, self.device):
+            self._start_playing(job_id)
+        else:
+            self.queued[job_id] = -1
+            self._follow_gate()
+
+    def _start_playing(self, job_id: str) -> None:
+        self.queued.pop(job_id, None)
+        self.holding[job_id] = time.time()
+        self.runner.command(job_id, "play")
+
+    def _give_back(self, job_id: str) -> None:
+        was_queued = self.queued.pop(job_id, None) is not None
+        self.holding.pop(job_id, None)
+        self.gate.release(self, job_id)
+        if was_queued:
+            self._tell(job_id, "paused", None)
+
+    def _give_back_all(self) -> None:
+        if self.gate is not None:
+            self.gate.release(self)
+        self.holding.clear()
+        self.queued.clear()
+
+    def _follow_gate(self) -> None:
+        """Start jobs whose turn came, pause jobs whose time slice ended, show queue positions."""
+        for job_id in [*self.holding, *self.queued]:
+            position = self.gate.position(self, job_id)
+            if position is None:
+                self.holding.pop(job_id, None)
+                self.queued.pop(job_id, None)
+            elif position == 0 and job_id in self.queued:
+                self._start_playing(job_id)
+            elif position > 0 and self.queued.get(job_id) != position - 1:
+                if self.holding.pop(job_id, None) is not None:
+                    self.runner.command(job_id, "pause")       # its time slice is over: wait for a turn
+                self.queued[job_id] = position - 1
+                self._tell(job_id, "queued", position - 1)
+
+    def _gated_snapshot(self, job_id: str, snapshot: dict) -> dict:
+        """Show a waiting job as queued; give the slot back when the job stopped itself (an error)."""
+        status = snapshot.get("status", {})
+        if job_id in self.queued:
+            snapshot["status"] = {**status, "state": "queued", "queued_ahead": self.queued[job_id],
+                                  "steps_per_sec": 0.0}
+        elif job_id in self.holding:
+            sent_before_play = snapshot.get("time", float("inf")) < self.holding[job_id]
+            if status.get("state") == "error" and not sent_before_play:
+                self.holding.pop(job_id)
+                self.gate.release(self, job_id)
+            elif status.get("state") == "paused" and sent_before_play:   # older than the play command
+                snapshot["status"] = {**status, "state": "playing"}
+        return snapshot
+
+    def _tell(self, job_id: str, state: str, ahead: int | None) -> None:
+        """Send a status-only update to the job's page (the engine sends nothing while a job waits)."""
+        sink = self.sinks.get(job_id)
+        if sink is not None:
+            sink.apply_snapshot({"status": {"state": state, "queued_ahead": ahead, "steps_per_sec": 0.0}})
 
     def _tab_closed(self) -> bool:
         """Stop the engine as soon as the browser tab has gone (the server ends the session later)."""
@@ -91,4 +180,8 @@ class LabSession:
         """Stop the engine (called when the browser session ends)."""
         if not self.closed:
             self.closed = True
-            self.runner.stop()
+            self._give_back_all()
+            if isinstance(self.runner, ProcessRunner):   # never block the server's event loop on a busy engine
+                threading.Thread(target=self.runner.stop, name="ebm-lab-engine-stop", daemon=True).start()
+            else:
+                self.runner.stop()

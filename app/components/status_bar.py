@@ -5,7 +5,8 @@ import html
 
 import panel as pn
 
-STATE_COLORS = {"playing": "#2e9d47", "paused": "#8a8f98", "error": "#d33a2c", "starting": "#c98a00"}
+STATE_COLORS = {"playing": "#2e9d47", "paused": "#8a8f98", "error": "#d33a2c", "starting": "#c98a00",
+                "queued": "#3a7bd5"}
 
 
 class StatusBar:
@@ -16,14 +17,18 @@ class StatusBar:
                                  css_classes=["ebm-status-bar"], name="status-bar")
 
     @staticmethod
-    def _render(state: str, device: str, rate: float, step: int, page: str) -> str:
-        color = STATE_COLORS.get(state, "#8a8f98")
-        return (f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(state)}">'
+    def _render(state: str, device: str, rate: float, step: int, page: str, knobs: dict | None = None) -> str:
+        kind = state.split(" ")[0]    # 'queued (2 ahead)' is a queued state
+        color = STATE_COLORS.get(kind, "#8a8f98")
+        # the knob values the shown snapshot was computed with (read by browser tests and benchmarks)
+        applied = ";".join(f"{k}={v}" for k, v in sorted((knobs or {}).items()))
+        return (f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(kind)}" '
+                f'data-knobs="{html.escape(applied)}">'
                 f'<span>{html.escape(page)}</span>'
                 f'<span class="ebm-state" style="color:{color}">● {html.escape(state)}</span>'
                 f'<span>device: <b>{html.escape(device)}</b></span>'
                 f'<span><b id="ebm-rate">{rate:.1f}</b> steps/s</span>'
                 f'<span>iteration <b id="ebm-step">{step}</b></span></div>')
 
-    def update(self, page: str, state: str, device: str, rate: float, step: int) -> None:
-        self.pane.object = self._render(state, device, rate, step, page)
+    def update(self, page: str, state: str, device: str, rate: float, step: int, knobs: dict | None = None) -> None:
+        self.pane.object = self._render(state, device, rate, step, page, knobs)

@@ -27,7 +27,8 @@ class LabPage(param.Parameterized):
     #: snapshot keys of (chain positions, surface grid) for the animated GIF export, if the page has one
     GIF_KEYS: ClassVar[tuple[str, str] | None] = None
 
-    state = param.String(default="starting", doc="job state: starting, playing, paused or error")
+    state = param.String(default="starting",
+                         doc="job state: starting, playing, paused, error or 'queued (n ahead)' for a full device")
     step_count = param.Integer(default=0)
     steps_per_sec = param.Number(default=0.0)
     device = param.String(default="…")
@@ -118,6 +119,11 @@ class LabPage(param.Parameterized):
         self.last_snapshot = snapshot
         status = snapshot.get("status", {})
         self.state = status.get("state", self.state)
+        if self.state == "queued":
+            self.state = f"queued ({status.get('queued_ahead') or 0} ahead)"
+        play_label = "Play" if not self.state.startswith("queued") else self.state.capitalize()
+        if self.play_button.label != play_label:
+            self.play_button.label = play_label
         self.steps_per_sec = float(status.get("steps_per_sec", 0.0))
         self.step_count = int(snapshot.get("step", self.step_count))
         self.device = snapshot.get("device", self.device)

@@ -43,7 +43,8 @@ class JEMPage(LabPage):
     temperature = param.Selector(default=1.0, objects=TEMPERATURES, doc="T in -T·logsumexp(f/T)")
     sample_class = param.Selector(default="all", objects=["all", *[str(k) for k in range(10)]])
     ood_sets = param.ListSelector(default=list(DEFAULT_SETS), objects=list(ALL_SETS), doc="OOD sets shown")
-    threshold = param.Number(default=0.0, doc="score above which an image is called out-of-distribution")
+    threshold = param.Number(default=0.0, bounds=(-1e12, 1e12),
+                             doc="score above which an image is called out-of-distribution (finite)")
     follow_95 = param.Boolean(default=True, doc="keep the threshold where it accepts 95% of test digits")
     user_path = param.String(default="", doc=".npy file, IDX image file or MNIST-format folder")
 

@@ -7,6 +7,7 @@ raises NaNs into the app.
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, ClassVar
 
@@ -33,7 +34,7 @@ class Job:
         unknown = sorted(set(config or {}) - set(self.CONFIG))
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown} for {self.KIND}; known: {sorted(self.CONFIG)}")
-        self.config = {**self.CONFIG, **(config or {})}
+        self.config = {**self.CONFIG, **self.checked_settings(config or {})}
         self.knobs = Knobs.from_specs(self.KNOBS, **(knobs or {}))
         self.device = select_device(device)
         self.peers = peers or (lambda: {})   # other jobs of the same engine, by id
@@ -94,8 +95,9 @@ class Job:
         unknown = sorted(set(config or {}) - set(self.CONFIG))
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown} for {self.KIND}")
+        checked = self.checked_settings(config or {})
         previous = dict(self.config)
-        self.config.update(config or {})
+        self.config.update(checked)
         try:
             self.step_count = 0
             self.warning = None
@@ -104,6 +106,28 @@ class Job:
             self.config = previous
             self.build()
             raise
+
+    def checked_settings(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Settings of the same type as their defaults (numbers finite); anything else is a clear ``ValueError``."""
+        out = {}
+        for name, value in config.items():
+            default = self.CONFIG.get(name)
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"setting {name} must be true or false, got {value!r}")
+            elif isinstance(default, int):
+                if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+                    value = int(value)
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"setting {name} must be a whole number, got {value!r}")
+            elif isinstance(default, float):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    raise ValueError(f"setting {name} must be a finite number, got {value!r}")
+                value = float(value)
+            elif isinstance(default, str) and not isinstance(value, str):
+                raise ValueError(f"setting {name} must be text, got {value!r}")
+            out[name] = value
+        return out
 
     def close(self) -> None:
         """Release what the job holds (worker threads, files) when it is closed."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import sys
+from contextlib import contextmanager
 from typing import Any
 
 from ebm_engine.runtime.host import EngineHost
@@ -82,6 +84,7 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
     import torch
 
     torch.set_num_threads(max(1, threads))
+    lower_priority()
     host = EngineHost(max_rate_hz=max_rate_hz, device=device)
     wait = 0.05
     while True:
@@ -104,6 +107,17 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
             _put_latest(snapshots, (job_id, snap))
 
 
+def lower_priority() -> None:
+    """Run the engine at a lower CPU priority than the web server (niceness ``EBM_LAB_ENGINE_NICE``,
+    default 5), so a busy engine never makes sliders and plots lag; 0 keeps the same priority."""
+    try:
+        step = int(os.environ.get("EBM_LAB_ENGINE_NICE", "5"))
+        if step > 0 and hasattr(os, "nice"):
+            os.nice(step)
+    except (ValueError, OSError):
+        pass
+
+
 def _put_latest(q, item) -> None:
     """Put ``item``; when the queue is full, drop the oldest entry first (latest wins)."""
     for _ in range(4):
@@ -117,13 +131,46 @@ def _put_latest(q, item) -> None:
                 pass
 
 
+def engine_context():
+    """How engine processes start: forked from a fork server that has preloaded torch and the jobs
+    (a fresh engine answers in well under a second instead of several), or spawned where there is
+    no fork server (Windows, macOS without it). ``EBM_LAB_START_METHOD=spawn`` forces spawning."""
+    method = os.environ.get("EBM_LAB_START_METHOD", "forkserver")
+    if method not in mp.get_all_start_methods():
+        method = "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["ebm_engine.runtime.engine_preload"])
+    return ctx
+
+
+@contextmanager
+def _without_main_script():
+    """Start children without re-running the parent's main script (``panel serve``'s launcher).
+
+    multiprocessing re-runs a main *script* (not a ``-m`` module) in every child it starts; under
+    ``panel serve`` that imports Panel and Bokeh into each engine, seconds of work the engine never
+    uses. The engine's entry point lives in this module, so the child does not need the script.
+    """
+    main = sys.modules.get("__main__")
+    hide = main is not None and getattr(main, "__spec__", None) is None and hasattr(main, "__file__")
+    path = main.__file__ if hide else None
+    if hide:
+        del main.__file__
+    try:
+        yield
+    finally:
+        if hide:
+            main.__file__ = path
+
+
 def default_engine_threads() -> int:
     """Leave one core to the server: the engine's tensor math gets the rest."""
     return max(1, (os.cpu_count() or 2) - 1)
 
 
 class ProcessRunner(_RunnerBase):
-    """Hosts jobs in a spawned engine process; the GPU context lives there only."""
+    """Hosts jobs in an engine process of its own (see ``engine_context``); the GPU context lives there only."""
 
     def __init__(self, max_rate_hz: float = 15.0, device: str | None = None, threads: int | None = None,
                  queue_size: int = 8, lazy: bool = False):
@@ -140,13 +187,14 @@ class ProcessRunner(_RunnerBase):
 
     def _start(self) -> None:
         """Start the engine process and (re-)open every job opened so far."""
-        ctx = mp.get_context("spawn")
+        ctx = engine_context()
         self._commands = ctx.Queue()
         self._snapshots = ctx.Queue(maxsize=self.queue_size)
         self.process = ctx.Process(target=engine_main, name="ebm-lab-engine", daemon=True,
                                    args=(self._commands, self._snapshots, self.max_rate_hz, self.device,
                                          self.threads))
-        self.process.start()
+        with _without_main_script():
+            self.process.start()
         self.stopped = False
         for job_id, (kind, config, knobs) in self.opened.items():
             self._commands.put(("open", job_id, (kind, config, knobs)))
@@ -189,7 +237,7 @@ class ProcessRunner(_RunnerBase):
         self.restarts += 1
         self._start()
 
-    def stop(self, timeout: float = 0.8) -> None:
+    def stop(self, timeout: float = 0.3) -> None:
         """Ask the engine to shut down; terminate, then kill it if it does not within ``timeout``."""
         self.stopped = True
         if self.process is None:

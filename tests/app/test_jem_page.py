@@ -95,7 +95,7 @@ def test_score_knob_and_probe_image(jem_page):
 
 
 def test_bad_user_set_path_shows_a_message(jem_page):
-    jem_page.user_path = "/no/such/set.npy"
+    jem_page.user_path = "no/such/set.npy"   # inside the data folders, but missing
     jem_page.load_button.clicks += 1
     pump(jem_page)
     assert jem_page.alert.visible and "no such file" in jem_page.alert.object

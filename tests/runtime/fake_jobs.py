@@ -35,3 +35,22 @@ class CounterJob(Job):
 
 
 COUNTER = "tests.runtime.fake_jobs:CounterJob"
+
+
+class ModulesJob(Job):
+    """Reports which heavy modules the process hosting it has imported."""
+
+    KIND = "modules"
+
+    def build(self) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+    def payload(self) -> dict:
+        import sys
+        return {"imported": sorted(m for m in ("panel", "bokeh", "holoviews") if m in sys.modules)}
+
+
+MODULES = "tests.runtime.fake_jobs:ModulesJob"

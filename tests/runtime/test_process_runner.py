@@ -4,7 +4,7 @@ import time
 import pytest
 
 from ebm_engine.runtime.runner import ProcessRunner
-from tests.runtime.fake_jobs import COUNTER
+from tests.runtime.fake_jobs import COUNTER, MODULES
 
 
 def wait_for(runner, job_id, predicate, timeout=60.0):
@@ -97,5 +97,25 @@ def test_lazy_runner_starts_on_first_poll_and_replays_opens():
         r.set_knobs("c", increment=3.0)
         snap = wait_for(r, "c", lambda s: "total" in s)
         assert snap["total"] == 4.0 and snap["knobs"]["increment"] == 3.0
+    finally:
+        r.stop()
+
+
+def test_the_engine_does_not_rerun_a_main_script_that_imports_panel(tmp_path, monkeypatch):
+    """Under ``panel serve`` the main module is a script; the engine must not re-run it (and import Panel)."""
+    import sys
+    import types
+
+    script = tmp_path / "launcher.py"
+    script.write_text("import panel\n")
+    launcher = types.ModuleType("__main__")
+    launcher.__file__, launcher.__spec__ = str(script), None
+    monkeypatch.setitem(sys.modules, "__main__", launcher)
+    r = ProcessRunner(threads=1)
+    try:
+        r.open("m", MODULES)
+        snap = wait_for(r, "m", lambda s: "imported" in s)
+        assert snap["imported"] == []
+        assert launcher.__file__ == str(script)      # restored for the parent
     finally:
         r.stop()

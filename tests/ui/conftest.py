@@ -31,16 +31,33 @@ server_pid: list[int] = []
 
 
 def engine_processes() -> list[int]:
-    """Pids of the served lab's child processes (one engine per browser session)."""
-    children = []
+    """Pids of the served lab's engine processes (one per browser session).
+
+    Engines are forked by a fork server, a child of the server: they are the server's
+    grandchildren. Where engines are spawned instead, they are direct children; the fork server and
+    multiprocessing's resource tracker, both direct children, are not engines."""
+    parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if server_pid and int(fields[1]) == server_pid[-1] and fields[0] != "Z":
-            children.append(int(stat.parent.name))
-    return children
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    if not server_pid:
+        return []
+    server = server_pid[-1]
+    helpers = set()
+    for pid, parent in parents.items():
+        if parent == server:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"forkserver" in cmdline or b"resource_tracker" in cmdline:
+                helpers.add(pid)
+    return [pid for pid, parent in parents.items()
+            if (parent == server and pid not in helpers) or parent in helpers]
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ import torch
 
 from ebm_engine.data.digits import DigitSplit, load_digits_grey
 from ebm_engine.data.idx import load_mnist_folder
+from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.sample_quality import SampleQuality
 from ebm_engine.models.conv_ebm import ConvEBM
@@ -122,7 +123,8 @@ class ImagesJob(Job):
         if cfg["dataset"] == "mnist":
             if not cfg["mnist_folder"]:
                 raise ValueError("name a folder with MNIST-format IDX files first")
-            return load_mnist_folder(cfg["mnist_folder"], binarize=False, limit=int(cfg["mnist_limit"]))
+            return load_mnist_folder(resolve_user_path(cfg["mnist_folder"]), binarize=False,
+                                     limit=int(cfg["mnist_limit"]))
         raise ValueError(f"unknown data set {cfg['dataset']!r}; choose 'digits' or 'mnist'")
 
     def _start_scorer(self) -> None:

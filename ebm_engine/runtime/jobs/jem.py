@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ebm_engine.data.digits import load_digits_grey
+from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.data.ood import OOD_SET_LABELS, OOD_SET_NAMES, load_user_images, make_ood_set
 from ebm_engine.data.user_image import UserImageError, decode_png, rasterize_strokes
 from ebm_engine.device import make_generator
@@ -272,7 +273,7 @@ class JEMJob(Job):
 
     def action_load_ood_set(self, path: str = "") -> None:
         """Add (or replace) the user's own OOD set from a .npy file, an IDX file or an MNIST folder."""
-        images = load_user_images(path, self.shape)
+        images = load_user_images(resolve_user_path(path) if str(path).strip() else "", self.shape)
         self.ood["user"] = images.to(self.device)
         self.user_set_name = str(path)
         self.evaluate()

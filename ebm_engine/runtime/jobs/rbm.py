@@ -19,6 +19,7 @@ import torch
 
 from ebm_engine.data.digits import load_digits_binary
 from ebm_engine.data.idx import load_mnist_folder
+from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.rbm_partition import AISRun, base_bias_from_data
 from ebm_engine.metrics.rbm_likelihood import pseudo_likelihood, rbm_log_likelihood
@@ -75,7 +76,8 @@ class RBMJob(Job):
         elif cfg["dataset"] == "mnist":
             if not cfg["mnist_folder"]:
                 raise ValueError("name a folder with MNIST-format IDX files first")
-            split = load_mnist_folder(cfg["mnist_folder"], binarize=True, limit=cfg["mnist_limit"])
+            split = load_mnist_folder(resolve_user_path(cfg["mnist_folder"]), binarize=True,
+                                      limit=cfg["mnist_limit"])
         else:
             raise ValueError(f"unknown data set {cfg['dataset']!r}; choose 'digits' or 'mnist'")
         self.shape = tuple(split.shape)
@@ -96,6 +98,7 @@ class RBMJob(Job):
         self.ais_run: AISRun | None = None
         self.ais: dict[str, Any] = {}
         self.ais_started = 0.0
+        self.last_good = (0, copy.deepcopy(self.rbm.state_dict()))
         self.on_knobs(self.knobs.as_dict())
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
@@ -103,8 +106,18 @@ class RBMJob(Job):
         self.trainer.update_config(lr=k["lr"], k=k["k"], persistent=k["method"] == "pcd",
                                    momentum=k["momentum"], weight_decay=k["weight_decay"])
 
+    GOOD_EVERY = 25   # iterations between two copies of the last good weights
+
     def advance(self) -> None:
+        if not all(bool(torch.isfinite(p).all()) for p in self.rbm.parameters()):
+            good_step, weights = self.last_good
+            self.rbm.load_state_dict(weights)
+            self.warn(f"the weights held NaN or inf: restored the last good weights (iteration {good_step})")
         stats = self.trainer.step()
+        if stats.diverged:
+            self.warn("an update made the weights non-finite and was undone; try a lower learning rate")
+        elif (self.step_count + 1) % self.GOOD_EVERY == 0:
+            self.last_good = (self.step_count + 1, copy.deepcopy(self.rbm.state_dict()))
         self.history["step"].append(float(self.step_count + 1))
         self.history["recon_error"].append(float(stats.recon_error))
         if (self.step_count % self.config["pl_every"]) == 0 or not self.history["pseudo_ll"]:
