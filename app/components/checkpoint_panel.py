@@ -16,8 +16,9 @@ BUTTON_MARGIN = (27, 5, 5, 5)   # level with the boxes of the labelled select an
 class CheckpointPanel:
     """Buttons, a select of compatible checkpoints, a name field and the last result."""
 
-    def __init__(self, act: Callable[..., None]):
+    def __init__(self, act: Callable[..., None], available: bool = True):
         self.act = act
+        self.available = available
         self._view: pn.Column | None = None
         self.pretrained_button = pn.widgets.Button(label="Start from pretrained", color="success",
                                                    variant="solid", min_width=190, margin=BUTTON_MARGIN)
@@ -48,7 +49,6 @@ class CheckpointPanel:
         """Show the job's checkpoint report: options (only when they changed) and the last message."""
         if not info:
             return
-        self.view.visible = True
         options = tuple(tuple(option) for option in info.get("options", ()))
         if options != self._options_key:
             self._options_key = options
@@ -64,10 +64,10 @@ class CheckpointPanel:
 
     @property
     def view(self) -> pn.Column:
-        """One compact row above the page's plots (hidden until the job reports checkpoint support)."""
+        """One compact row above the page's plots (absent on pages whose job has no model to save)."""
         if self._view is None:
             self._view = pn.Column(
                 pn.Row(self.pretrained_button, self.select, self.load_button, self.name_input, self.save_button,
                        sizing_mode="stretch_width"),
-                self.message, visible=False, name="checkpoints", sizing_mode="stretch_width")
+                self.message, visible=self.available, name="checkpoints", sizing_mode="stretch_width")
         return self._view

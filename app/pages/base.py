@@ -11,6 +11,7 @@ import panel as pn
 import param
 
 from app.components.checkpoint_panel import CheckpointPanel
+from ebm_engine.runtime.registry import job_class
 
 WARNING_VISIBLE_STEPS = 150
 
@@ -49,7 +50,8 @@ class LabPage(param.Parameterized):
                            (self.step_button, "step"), (self.reset_button, "reset")):
             button.on_click(lambda _event, op=op: self.command(op))
         self.checkpoints = CheckpointPanel(
-            lambda action, **arguments: self.session.act(self.job_id, action, **arguments))
+            lambda action, **arguments: self.session.act(self.job_id, action, **arguments),
+            available=bool(job_class(self.JOB_KIND).CHECKPOINT_MODELS))
         self._checkpoint_loads = 0
         self._syncing_settings = False
         self.alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",

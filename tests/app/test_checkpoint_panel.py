@@ -98,6 +98,16 @@ def test_pages_without_a_shipped_model_disable_the_pretrained_button():
     assert page.checkpoints.view.visible and page.checkpoints.pretrained_button.disabled
 
 
+def test_pages_without_a_model_show_no_checkpoint_panel():
+    from app.pages.samplers import SamplersPage
+
+    session = LabSession(inline=True)
+    try:
+        assert not SamplersPage(session).checkpoints.view.visible
+    finally:
+        session.stop()
+
+
 @pytest.mark.parametrize("page_class, reset, asset", [
     ("RBMPage", {"ais_betas": 200, "ais_chains": 30}, "rbm-digits"),
     ("JEMPage", {"buffer_size": 300}, "jem-digits"),

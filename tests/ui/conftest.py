@@ -1,31 +1,11 @@
 """Browser tests: serve the real app with ``panel serve`` and drive Debian's Chromium with Playwright."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import tempfile
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("EBM_LAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-SESSION_FLAGS: list[str] = []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from tests.ui.server import CHROMIUM, CHROMIUM_ARGS, served_lab
 
 server_pid: list[int] = []
 
@@ -63,33 +43,9 @@ def engine_processes() -> list[int]:
 @pytest.fixture(scope="session")
 def lab_url():
     """The served lab's base URL; the server is stopped after the session."""
-    port = free_port()
-    panel = str(Path(sys.executable).with_name("panel"))
-    log = tempfile.NamedTemporaryFile("w+", prefix="ebm-lab-server-", suffix=".log", delete=False)
-    server = subprocess.Popen([panel, "serve", "app/main.py", "--port", str(port), "--address", "127.0.0.1",
-                               "--allow-websocket-origin", f"127.0.0.1:{port}", *SESSION_FLAGS], cwd=ROOT,
-                              stdout=log, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError("panel serve exited:\n" + Path(log.name).read_text()[-3000:])
-            try:
-                urllib.request.urlopen(url + "/main", timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the lab did not answer within 90 s")
-                time.sleep(0.5)
+    with served_lab() as (url, server):
         server_pid.append(server.pid)
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def served_lab(env: dict[str, str] | None = None, python: str | None = None):
             if server.poll() is not None:
                 raise RuntimeError("panel serve exited:\n" + Path(log.name).read_text()[-3000:])
             try:
-                urllib.request.urlopen(url + "/main", timeout=5)
+                urllib.request.urlopen(url + "/main", timeout=30)   # a loaded machine builds slowly
                 break
             except OSError:
                 if time.monotonic() > deadline:
