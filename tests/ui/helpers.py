@@ -47,3 +47,18 @@ def drag(page, handle, dx: float):
 def number(page, selector: str) -> float:
     text = page.locator(selector).inner_text().strip()
     return float(text) if text not in ("", "–") else float("nan")
+
+
+def pause(page):
+    """Press Pause and wait for the paused state. On a loaded machine a click that lands while the
+    transport row is being re-rendered can be lost, so a second press is allowed; the job must be
+    paused after it."""
+    status = page.locator("#ebm-status")
+    for attempt in range(2):
+        page.get_by_role("button", name="Pause").first.click()
+        try:
+            expect(status).to_have_attribute("data-state", "paused", timeout=10000)
+            return
+        except AssertionError:
+            if attempt == 1:
+                raise

@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.helpers import drag, go_to, number, open_lab, slider_handle
+from tests.ui.helpers import drag, go_to, number, open_lab, pause, slider_handle
 
 pytestmark = pytest.mark.ui
 
@@ -31,8 +31,7 @@ def test_score_matching_trains_beside_cd_and_switches_method(watched_page, lab_u
     assert canvas_png(page, "ebm-learned-field") != learned, "the learned score field did not redraw"
     drag(page, slider_handle(page, "Noise level σ"), 40)
     expect(page.get_by_text(re.compile(r"Noise level σ: (?!0\.1$)")).first).to_be_visible(timeout=5000)
-    page.get_by_role("button", name="Pause").first.click()
-    expect(page.locator("#ebm-status")).to_have_attribute("data-state", "paused", timeout=10000)
+    pause(page)
 
 
 def test_symmetry_page_group_slider_and_latent_readouts(watched_page, lab_url):

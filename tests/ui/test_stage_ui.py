@@ -53,7 +53,9 @@ def test_prepared_link_sets_the_widgets_then_math_and_download(watched_page, lab
 def test_moving_a_slider_writes_the_url(watched_page, lab_url):
     page = watched_page
     open_lab(page, lab_url)
-    assert query_of(page).get("page") == "Energy Landscape"
+    # the address is written once the page has loaded in the browser
+    page.wait_for_function("() => new URLSearchParams(location.search).get('page') === 'Energy Landscape'",
+                           timeout=15000)
     assert "temperature" not in query_of(page)
     drag(page, slider_handle(page, "Temperature T"), 60)
     expect(page.get_by_text(re.compile(r"^Temperature T: (?!1$)")).first).to_be_visible(timeout=5000)
