@@ -6,6 +6,7 @@ from app.pages.score_matching import ScoreMatchingPage
 from app.session import LabSession
 from ebm_engine.checkpoints import load_checkpoint
 from ebm_engine.checkpoint_store import ASSETS_FOLDER
+from tests.app.page_helpers import pump
 
 SMALL = {"n_train": 2000, "n_test": 500, "resolution": 48}
 
@@ -23,11 +24,6 @@ def landscape():
     session.runner.command(page.job_id, "reset", SMALL)
     session.drain()
     return page
-
-
-def pump(page, n=1):
-    for _ in range(n):
-        page.session.drain()
 
 
 def test_the_panel_appears_with_the_first_snapshot_and_lists_the_pretrained_models(landscape):

@@ -4,6 +4,7 @@ import pytest
 from app.pages.energy_landscape import LEARNING_RATES, STEP_SIZES, EnergyLandscapePage
 from app.session import LabSession
 from ebm_engine.runtime.jobs.landscape import LandscapeJob
+from tests.app.page_helpers import pump
 
 SMALL = {"n_train": 2000, "n_test": 500, "resolution": 48}
 
@@ -17,11 +18,6 @@ def landscape():
     p.statuses = statuses
     session.drain()
     return p
-
-
-def pump(page, n=1):
-    for _ in range(n):
-        page.session.drain()
 
 
 def test_first_snapshot_fills_plots_and_readouts(landscape):

@@ -1,11 +1,11 @@
 """The Images page without a browser: in-process runner, real job, real Bokeh sources."""
-import time
 
 import pytest
 
 from app.pages.images import ImagesPage
 from app.session import LabSession
 from ebm_engine.runtime.jobs.images import ImagesJob
+from tests.app.page_helpers import pump, wait_until, assert_page_bounds_match_knobs
 
 SMALL = {"buffer_size": 500, "batch_size": 32, "quality_every_s": 0.0, "quality_samples": 100, "width": 8}
 
@@ -19,19 +19,6 @@ def images_page():
     session.drain()
     yield view
     session.stop()
-
-
-def pump(view, n=1):
-    for _ in range(n):
-        view.session.drain()
-
-
-def wait_until(view, condition, seconds=60.0):
-    end = time.monotonic() + seconds
-    while not condition() and time.monotonic() < end:
-        pump(view)
-        time.sleep(0.01)
-    assert condition()
 
 
 def test_grids_curves_quality_and_png_export(images_page):
@@ -76,11 +63,5 @@ def test_mnist_without_a_folder_shows_an_error_and_keeps_digits(images_page):
 
 
 def test_page_bounds_match_the_engine_knobs():
-    specs = {s.name: s for s in ImagesJob.KNOBS}
-    for name in ImagesPage.KNOBS:
-        p, spec = ImagesPage.param[name], specs[name]
-        values = p.objects if getattr(p, "objects", None) else (list(p.bounds) if getattr(p, "bounds", None) else [])
-        if spec.kind in ("float", "int"):
-            assert min(values) >= spec.low and max(values) <= spec.high, name
-        assert spec.validate(p.default) == p.default, name
+    assert_page_bounds_match_knobs(ImagesPage, ImagesJob)
     assert set(ImagesPage.SETTINGS) <= set(ImagesJob.CONFIG)

@@ -8,6 +8,7 @@ from PIL import Image
 from app.pages.jem import JEMPage
 from app.session import LabSession
 from ebm_engine.runtime.jobs.jem import JEMJob
+from tests.app.page_helpers import pump, assert_page_bounds_match_knobs
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +20,6 @@ def jem_page():
     session.drain()
     yield view
     session.stop()
-
-
-def pump(view, n=1):
-    for _ in range(n):
-        view.session.drain()
 
 
 def test_histograms_table_and_curves_fill_in(jem_page):
@@ -112,15 +108,7 @@ def test_model_picker_switches_to_the_plain_classifier(jem_page):
 
 
 def test_page_bounds_match_the_engine_knobs():
-    specs = {s.name: s for s in JEMJob.KNOBS}
-    for name in JEMPage.KNOBS:
-        p, spec = JEMPage.param[name], specs[name]
-        values = p.objects if getattr(p, "objects", None) else (list(p.bounds) if getattr(p, "bounds", None) else [])
-        if spec.kind in ("float", "int"):
-            assert min(values) >= spec.low and max(values) <= spec.high, name
-        else:
-            assert set(values) <= set(spec.choices), name
-        assert spec.validate(p.default) == p.default, name
+    assert_page_bounds_match_knobs(JEMPage, JEMJob)
 
 
 def test_rates_lookup_is_exact_between_scores():

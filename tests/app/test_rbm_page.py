@@ -6,6 +6,7 @@ import pytest
 from app.pages.rbm import RBMPage
 from app.session import LabSession
 from ebm_engine.runtime.jobs.rbm import RBMJob
+from tests.app.page_helpers import pump, assert_page_bounds_match_knobs
 
 
 @pytest.fixture
@@ -16,11 +17,6 @@ def rbm_page():
     session.drain()
     yield view
     session.stop()
-
-
-def pump(view, n=1):
-    for _ in range(n):
-        view.session.drain()
 
 
 def test_images_curves_and_ais_readout(rbm_page):
@@ -57,10 +53,4 @@ def test_mnist_without_a_folder_shows_an_error_and_keeps_digits(rbm_page):
 
 
 def test_page_bounds_match_the_engine_knobs():
-    specs = {s.name: s for s in RBMJob.KNOBS}
-    for name in RBMPage.KNOBS:
-        p, spec = RBMPage.param[name], specs[name]
-        values = p.objects if getattr(p, "objects", None) else (list(p.bounds) if getattr(p, "bounds", None) else [])
-        if spec.kind in ("float", "int"):
-            assert min(values) >= spec.low and max(values) <= spec.high, name
-        assert spec.validate(p.default) == p.default, name
+    assert_page_bounds_match_knobs(RBMPage, RBMJob)
