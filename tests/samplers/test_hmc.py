@@ -15,7 +15,6 @@ import torch
 
 from ebm_engine.energies.base import Energy, FunctionEnergy
 from ebm_engine.energies.targets import Gaussian
-from ebm_engine.models.simple_ebm import SimpleEBM
 from tests.samplers.gaussian_target import (accept_dispersion, CHUNK, COV, MEAN, N_CHAINS, TARGET, Z, final_positions, gen,
                                             moment_z_scores, overdispersed_start, run_chains)
 from ebm_engine.samplers import HMC, SamplerState
@@ -211,17 +210,6 @@ def test_decisions_are_independent_bernoulli_per_chain():
     dispersion = accept_dispersion(HMC(n_leapfrog=5), step_size=0.9, n_steps=n_steps)
     assert abs(dispersion - 1.0) < Z * (2.0 / n_steps) ** 0.5, dispersion
 
-
-def test_no_autograd_graph_survives_a_step():
-    torch.manual_seed(0)  # the network's initial weights only
-    energy = SimpleEBM(input_dim=2, hidden=16)
-    x0 = torch.randn(8, 2, generator=gen(12)).requires_grad_(True)
-    kernel = HMC(n_leapfrog=3)
-    state = kernel.init(energy, x0)
-    state, info = kernel.step(energy, state, 0.05, 1.0, gen(13))
-    for t in (state.x, state.energy, state.grad, info.accept_prob, info.energy):
-        assert not t.requires_grad and t.grad_fn is None
-    assert all(p.grad is None for p in energy.parameters())
 
 
 def test_image_shaped_events_sample_a_standard_normal():
