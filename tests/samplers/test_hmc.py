@@ -211,7 +211,6 @@ def test_decisions_are_independent_bernoulli_per_chain():
     assert abs(dispersion - 1.0) < Z * (2.0 / n_steps) ** 0.5, dispersion
 
 
-
 def test_image_shaped_events_sample_a_standard_normal():
     energy = FunctionEnergy(lambda x: 0.5 * (x ** 2).flatten(1).sum(1))
     x0 = 3.0 * torch.randn(200, 1, 8, 8, generator=gen(14))

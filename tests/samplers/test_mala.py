@@ -155,7 +155,6 @@ def test_decisions_are_independent_bernoulli_per_chain():
     assert abs(dispersion - 1.0) < Z * (2.0 / n_steps) ** 0.5, dispersion
 
 
-
 def test_image_shaped_events_sample_a_standard_normal():
     """Per-chain reductions cover every event dimension: (n, 1, 8, 8) standard normal."""
     energy = FunctionEnergy(lambda x: 0.5 * (x ** 2).flatten(1).sum(1))
