@@ -59,6 +59,9 @@ Matmul bound (4096 chains, Langevin, MLP)
   ``energy_and_grad`` alone (no sampler around it, same chains, same number of calls, in the same
   interleaved rounds) for the MLP at 64 and 4096 chains and banana at 64: the ceiling of any
   sampler that takes one such gradient per step.
+  It also times the activation work alone (SiLU forward and ``silu_backward`` on both 4096×256
+  hidden layers, torch's own kernels) and prints the share of the bound a step would reach if it
+  were made of the ideal GEMM time plus that and nothing else: the ceiling set by the activation.
 
     .venv/bin/python bench/samplers.py            # full run (~2.5 min on 2 idle cores)
     .venv/bin/python bench/samplers.py --quick    # 64 and 4096 chains, 3-point grids, half the steps (~1 min)
@@ -244,6 +247,27 @@ def gemm_rate(m: int, k: int, n: int, seconds: float = 1.0, bias: bool = True) -
     return statistics.median(rates)
 
 
+def silu_seconds(m: int, n: int, seconds: float = 1.0) -> float:
+    """Median seconds of the MLP's activation work in one gradient evaluation at ``m`` chains: SiLU
+    forward and its derivative (torch's fused ``silu_backward``) on both ``(m, n)`` hidden layers."""
+    z, g, out = torch.randn(m, n), torch.randn(m, n), torch.empty(m, n)
+
+    def op() -> None:
+        for _ in range(2):
+            torch.ops.aten.silu.out(z, out=out)
+            torch.ops.aten.silu_backward.grad_input(g, z, grad_input=out)
+
+    for _ in range(3):
+        op()
+    times = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(times) < 5:
+        t0 = time.perf_counter()
+        op()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 
 
 def fmt(v: float | None, spec: str = ".3g") -> str:
@@ -325,6 +349,7 @@ def main() -> None:
     rate_mlp = max(rate_start, rate_end)   # the stricter bound: the better of the two measurements
     rate_big = gemm_rate(2048, 2048, 2048, bias=False)
     big = max(chains_list)
+    t_silu = silu_seconds(big, HIDDEN)
     bound = rate_mlp / STEP_FLOPS
     bound_3x = rate_mlp / STEP_FLOPS_3X
     ours_4096 = next((r[4] for r in rows if r[0] == "mlp" and r[1] == big and r[2] == "langevin"))
@@ -350,6 +375,10 @@ def main() -> None:
     print(f"energy_and_grad alone (no sampler) at {big} chains, MLP: {grad_only[('mlp', big)]:,.0f} chain-steps/s "
           f"= {grad_only[('mlp', big)] / bound:.0%} of the bound; ours reaches "
           f"{ours_4096 / grad_only[('mlp', big)]:.0%} of it")
+    t_gemms = big * STEP_FLOPS / rate_mlp
+    print(f"SiLU forward + derivative on both hidden layers at {big} chains: {t_silu * 1e3:.2f} ms per step "
+          f"against {t_gemms * 1e3:.2f} ms of ideal GEMM time: a step made of nothing else would reach "
+          f"{t_gemms / (t_gemms + t_silu):.0%} of the bound")
 
     # ---- goals ---------------------------------------------------------------------------------
     print("\nGoals")
