@@ -9,11 +9,24 @@ with ``load_resume_state(state)``, under ``<prefix>extra.``.
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 
 PREFIX = "train."
+
+
+@contextmanager
+def untouched(generator: torch.Generator | None) -> Iterator[None]:
+    """Draw from ``generator`` inside the block without moving its stream (e.g. fresh display chains
+    after a load), so that a resumed run draws the very numbers an uninterrupted one does."""
+    saved = generator.get_state() if generator is not None else None
+    try:
+        yield
+    finally:
+        if generator is not None:
+            generator.set_state(saved)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:

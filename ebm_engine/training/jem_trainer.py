@@ -142,6 +142,17 @@ class JEMTrainer:
         self._cursor += n
         return self.shifted(self.images[idx]), self.labels[idx]
 
+    def resume_state(self) -> dict[str, torch.Tensor]:
+        """The pass over the data (its order and position) that an exact resume continues."""
+        return {"order": self._order, "cursor": torch.tensor(self._cursor), "epoch": torch.tensor(self.epoch)}
+
+    def load_resume_state(self, state: dict[str, torch.Tensor]) -> list[str]:
+        if state.get("order") is None or len(state["order"]) != len(self.images):
+            return []
+        self._order = state["order"].to(self._order)
+        self._cursor, self.epoch = int(state["cursor"]), int(state["epoch"])
+        return ["epoch position"]
+
     def shifted(self, x: torch.Tensor) -> torch.Tensor:
         """Each image moved by a random whole-pixel offset in ``[-max_shift, max_shift]²``; the
         pixels that come in are background (the low end of the pixel range)."""
