@@ -183,3 +183,12 @@ def test_the_symmetry_pages_own_file_evaluates_in_the_cli(tmp_path, capsys):
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     assert summary.startswith("evaluated symmetry_latent_ebms on 8gaussians (step 1")
     assert "nll_equivariant=" in summary and "nll_latent=" in summary
+
+
+def test_list_names_every_model_with_its_data_sets(capsys):
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name, entry in catalog.MODELS.items():
+        row = lines.index(next(line for line in lines if line.split()[0] == name))
+        assert entry.summary in lines[row] and ", ".join(entry.datasets) in lines[row + 1]
+    assert {"equivariant_ebm", "latent_ebm", "symmetry_latent_ebms"} <= set(catalog.MODELS)

@@ -177,6 +177,7 @@ class SymmetryLatentsJob(Job):
     def recover(self) -> str:
         for trainer in self.trainers.values():
             trainer._restore()
+        self.latent_trainer.last_good.restore()
         return "weights restored from the last good iteration"
 
     # --- readouts ------------------------------------------------------------------------------
