@@ -96,10 +96,12 @@ def test_the_page_loads_checkpoints_made_by_the_cli(tmp_path, monkeypatch):
         assert f"Loaded {model}" in page.checkpoints.message.object, page.checkpoints.message.object
         state, _ = load_checkpoint(tmp_path / f"{model}.pt")
         modules = {"equivariant": job.equivariant, "plain": job.plain, "latent": job.latent}
-        mine = {f"{name}.{key}": value for name, module in modules.items() for key, value in module.state_dict().items()}
+        mine = {f"{name}.{key}": value for name, module in modules.items()
+                for key, value in module.state_dict().items()}
         for key in (k for k in state if k.split(".")[0] in parts):
             assert torch.equal(mine[key], state[key]), key
-    assert job.config["dataset"] == "rings" and job.config["hidden"] == 16 and job.model_name() == "symmetry_latent_ebms"
+    assert job.config["dataset"] == "rings" and job.config["hidden"] == 16
+    assert job.model_name() == "symmetry_latent_ebms"   # the page goes on training all three
     assert page.last_snapshot["config"]["dataset"] == "rings"
     session.stop()
 

@@ -8,6 +8,11 @@ live knob: the equivariant model changes its group at once. Snapshots carry both
 mass each puts outside the training sector, their NLL on the full symmetric held-out set and
 their invariance errors; for the latent model, its marginal density (importance-sampled with the
 encoder as proposal), the encoder's latent for each data point, and joint samples ``(x, z)``.
+
+The ``model`` setting names what is trained and saved: the page trains all three energies
+(``symmetry_latent_ebms``); headless, the catalog's ``equivariant_ebm`` trains the equivariant and
+the plain energy only, ``latent_ebm`` the latent-variable one. The page loads a file of either
+into the matching energies and goes on training all three.
 """
 from __future__ import annotations
 
@@ -50,8 +55,8 @@ class SymmetryLatentsJob(Job):
     """Equivariant vs plain energy on a sector of symmetric data; a latent-variable energy beside them."""
 
     KIND = "symmetry_latents"
-    CONFIG = {"model": "symmetry_latent_ebms", "dataset": "8gaussians", "sectors": 8, "mode": "average", "hidden": 128, "depth": 2,
-              "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 96,
+    CONFIG = {"model": "symmetry_latent_ebms", "dataset": "8gaussians", "sectors": 8, "mode": "average",
+              "hidden": 128, "depth": 2, "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 96,
               "latent_resolution": 64, "marginal_samples": 32, "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 128}
     KNOBS = [
         KnobSpec("group_order", 8, kind="int", low=1, high=16, label="Group order n"),
