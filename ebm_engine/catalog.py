@@ -20,6 +20,7 @@ import torch
 from ebm_engine.checkpoints import CheckpointError, load_checkpoint
 from ebm_engine.data import toy2d
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.symmetry_latents import SYMMETRIC_SETS
 from ebm_engine.runtime.registry import job_class
 
 NEVER = 1e12   # seconds: "not during headless work" for the jobs' live refresh intervals
@@ -106,6 +107,42 @@ def _evaluate_score(job: Job) -> dict[str, float]:
     return out
 
 
+def _evaluate_equivariant(job: Job) -> dict[str, float]:
+    """NLL on the full symmetric held-out set of the equivariant and the plain energy (grid quadrature,
+    no randomness), and the share of each density off the training sector."""
+    from ebm_engine.metrics.partition import energy_on_grid, grid_nll
+
+    out = {}
+    for name in ("equivariant", "plain"):
+        model = getattr(job, name).eval()
+        out[f"nll_{name}"] = grid_nll(model, job.data.test, job.data.bounds, resolution=200)
+        out[f"mass_off_{name}"] = job.mass_off_sector(energy_on_grid(model, job.data.bounds, 200)[2])
+    if job.data.true_nll is not None:
+        out["nll_true"] = job.data.true_nll
+    return out
+
+
+def _evaluate_latent(job: Job) -> dict[str, float]:
+    """Held-out NLL of the latent-variable energy's marginal: ``E(x) = -log ∫ exp(-E(x, z)) dz`` by
+    importance sampling with the encoder (64 latents per point), ``log Z`` by grid quadrature of the
+    same estimate (common latent noise, 100² grid); ``marginal_se`` is the mean standard error of ``E(x)``."""
+    from ebm_engine.metrics.partition import log_partition_grid
+
+    job.latent.eval()
+    with torch.no_grad():
+        energy, stderr = job.latent.marginal_energy(job.data.test, 64, job.generator)
+        log_z = log_partition_grid(job.latent.marginal(64, job.generator, common_noise=True), job.data.bounds, 100)
+    out = {"nll_latent": float(energy.double().mean()) + log_z, "marginal_se": float(stderr.mean())}
+    if job.data.true_nll is not None:
+        out["nll_true"] = job.data.true_nll
+    return out
+
+
+def _evaluate_symmetry_page(job: Job) -> dict[str, float]:
+    """The figures of both: the page's file holds the equivariant, the plain and the latent-variable energy."""
+    return {**_evaluate_equivariant(job), **_evaluate_latent(job)}
+
+
 # --- sampling ------------------------------------------------------------------------------
 def _sample_landscape(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Langevin chains from uniform noise on the plotting box, at the job's step size: (n, 2)."""
@@ -168,7 +205,30 @@ def _sample_score(job: Job, n: int, steps: int | None) -> np.ndarray:
     return to_numpy(x)
 
 
+def _sample_equivariant(job: Job, n: int, steps: int | None) -> np.ndarray:
+    """Langevin chains of the equivariant energy from uniform noise on the box, at the job's step size: (n, 2)."""
+    from ebm_engine.samplers.short_run import ShortRunChain
+
+    step_size = float(job.knobs["step_size"])
+    start = job.data.uniform(n, job.generator)
+    chain = ShortRunChain(job.equivariant.eval(), start, step_size, math.sqrt(2 * step_size), 1.0, None,
+                          job.generator)
+    return to_numpy(chain.step(steps or 500))
+
+
+def _sample_latent(job: Job, n: int, steps: int | None) -> np.ndarray:
+    """Langevin chains on the joint ``(x, z)`` from uniform ``x`` and normal ``z``; the ``x`` part: (n, 2)."""
+    from ebm_engine.samplers.short_run import ShortRunChain
+
+    step_size = float(job.knobs["latent_step_size"])
+    start = job.latent_trainer.buffer.init_fn(n, job.generator)
+    chain = ShortRunChain(job.latent.eval().joint(), start, step_size, math.sqrt(2 * step_size), 1.0, None,
+                          job.generator)
+    return to_numpy(chain.step(steps or 500)[:, :2])
+
+
 _IMAGES_HEADLESS = {"quality_every_s": NEVER}
+_SYMMETRY_HEADLESS = {"readout_every_s": NEVER, "surface_every_s": NEVER}
 
 MODELS: dict[str, ModelEntry] = {e.name: e for e in (
     ModelEntry("mlp_ebm", "MLP energy on a 2D toy set, contrastive divergence (Energy Landscape)", "landscape",
@@ -176,7 +236,8 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                _evaluate_landscape, _sample_landscape, headless_config={"readout_every_s": NEVER}),
     ModelEntry("score_ebm", "MLP energy by score matching, with a CD energy beside it (Score Matching)",
                "score_matching", toy2d.NAMES, "held-out NLL of the score-matching and the CD energy",
-               _evaluate_score, _sample_score, headless_config={"readout_every_s": NEVER, "surface_every_s": NEVER}),
+               _evaluate_score, _sample_score,
+               headless_config={"readout_every_s": NEVER, "surface_every_s": NEVER, "balance": "steps"}),
     ModelEntry("rbm", "Bernoulli RBM on binarised digits, CD-k / PCD (RBM)", "rbm", ("digits", "mnist"),
                "AIS test log-likelihood (nats per image)", _evaluate_rbm, _sample_rbm,
                headless_config={"ais_every_s": NEVER}, images=True),
@@ -191,6 +252,19 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
     ModelEntry("jem", "joint energy model: a digit classifier that is also an EBM (JEM & OOD)", "jem", ("digits",),
                "test accuracy and energy-score AUROC against each OOD set", _evaluate_jem, _sample_jem,
                fixed_config={"model": "jem"}, headless_config={"eval_every_s": NEVER}, images=True),
+    ModelEntry("equivariant_ebm", "group-invariant MLP energy beside a plain one, both trained on one sector of a "
+               "symmetric 2D set (Symmetry & Latents)", "symmetry_latents", SYMMETRIC_SETS,
+               "NLL on the full symmetric held-out set of the equivariant and the plain energy, and their mass "
+               "off the sector", _evaluate_equivariant, _sample_equivariant,
+               fixed_config={"model": "equivariant_ebm"}, headless_config=_SYMMETRY_HEADLESS),
+    ModelEntry("latent_ebm", "latent-variable energy E(x, z) with an encoder on a symmetric 2D set "
+               "(Symmetry & Latents)", "symmetry_latents", SYMMETRIC_SETS,
+               "held-out NLL of the importance-sampled marginal energy", _evaluate_latent, _sample_latent,
+               fixed_config={"model": "latent_ebm"}, headless_config=_SYMMETRY_HEADLESS),
+    ModelEntry("symmetry_latent_ebms", "the Symmetry & Latents page's three energies in one file (as the page "
+               "saves them)", "symmetry_latents", SYMMETRIC_SETS, "the figures of equivariant_ebm and latent_ebm",
+               _evaluate_symmetry_page, _sample_equivariant,
+               fixed_config={"model": "symmetry_latent_ebms"}, headless_config=_SYMMETRY_HEADLESS),
 )}
 
 

@@ -164,8 +164,9 @@ def command_evaluate(args) -> int:
 def command_list(args) -> int:
     from ebm_engine.catalog import MODELS
 
+    width = max(len(name) for name in MODELS) + 1
     for entry in MODELS.values():
-        print(f"{entry.name:<14} {entry.summary}\n{'':<14} data: {', '.join(entry.datasets)}; "
+        print(f"{entry.name:<{width}} {entry.summary}\n{'':<{width}} data: {', '.join(entry.datasets)}; "
               f"evaluate: {entry.figure}")
     return 0
 

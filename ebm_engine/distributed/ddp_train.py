@@ -3,7 +3,8 @@
 Each rank trains on its own shard of the data (rows ``rank::world_size``), keeps its own replay
 buffer shard (``buffer_size / world_size`` chains) and draws from its own generator stream
 (``seed + rank``); DDP averages the weight gradients, so every rank holds the same weights after
-every step. The training logic is the lab's own (``ContrastiveDivergence`` for ConvEBM,
+every step; when one rank sees a step diverge, all ranks roll back together (``divergence_vote``).
+The training logic is the lab's own (``ContrastiveDivergence`` for ConvEBM,
 ``JEMTrainer`` for JEM). Rank 0 alone writes the checkpoint (``ebm_engine.checkpoints``);
 ``resume`` continues from one (weights and step; the optimiser moments and replay buffer start afresh).
 
@@ -22,6 +23,7 @@ import torch.distributed as dist
 from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, save_checkpoint
 from ebm_engine.data.digits import load_digits_grey
 from ebm_engine.device import make_generator
+from ebm_engine.distributed.divergence_vote import any_rank_diverged
 from ebm_engine.distributed.process_group import RankContext, join_process_group, leave_process_group
 from ebm_engine.distributed.replicated_model import ReplicatedModel
 from ebm_engine.models.conv_ebm import ConvEBM
@@ -149,6 +151,8 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
         batch = batch_size or DEFAULT_BATCH[model]
         trainer = _make_trainer(model, replicated, split, ctx, batch, generator, precision, sampler)
         trainer.step_count = start_step
+        if ctx.world_size > 1:   # a step one rank sees diverge is rolled back on every rank
+            trainer.last_good.agree = any_rank_diverged(ctx.device)
 
         def save(stats) -> Path | None:
             if not ctx.is_main or out is None or stats is None:

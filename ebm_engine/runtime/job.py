@@ -177,8 +177,22 @@ class Job:
         state = {f"{prefix}.{key}": value for prefix, module in self.model_modules().items()
                  for key, value in module.state_dict().items()}
         if training:
-            state.update(trainer_state(getattr(self, "trainer", None), getattr(self, "generator", None)))
+            for name, trainer in self.resumable_trainers().items():
+                state.update(trainer_state(trainer, self._trainer_generator(name, trainer), name))
         return {key: value.detach().clone() for key, value in state.items()}   # a copy, never live tensors
+
+    def resumable_trainers(self) -> dict[str, Any]:
+        """The trainers whose state a checkpoint carries, by name (``""``: the job's one ``trainer``)."""
+        trainer = getattr(self, "trainer", None)
+        return {"": trainer} if trainer is not None or hasattr(self, "generator") else {}
+
+    def _trainer_generator(self, name: str, trainer: Any) -> torch.Generator | None:
+        """The random stream of a trainer: the job's ``generator`` for the main one, its own otherwise."""
+        return getattr(self, "generator", None) if name == "" else getattr(trainer, "generator", None)
+
+    def checkpoint_modules(self, header: dict[str, Any]) -> dict[str, torch.nn.Module]:
+        """The modules a checkpoint's weights go into (default: every model module)."""
+        return self.model_modules()
 
     def checkpoint_header(self, metrics: dict[str, float] | None = None, **extra: Any) -> dict[str, Any]:
         """A header describing the current model: name, constructor arguments, data, step, metrics."""
@@ -207,7 +221,7 @@ class Job:
         updates = self.config_from_header(header)
         if any(self.config.get(k) != v for k, v in updates.items()):
             self.reset(updates)
-        for prefix, module in self.model_modules().items():
+        for prefix, module in self.checkpoint_modules(header).items():
             weights = {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
             if not weights:
                 raise CheckpointError(f"the checkpoint has no weights for the {prefix!r} part of the model")
@@ -216,12 +230,14 @@ class Job:
             except RuntimeError as exc:
                 raise CheckpointError(f"the checkpoint's weights do not fit this model: "
                                       f"{str(exc).strip().splitlines()[0][:160]}") from None
-        trainer = getattr(self, "trainer", None)
-        self.restored_training_state = load_trainer_state(trainer, getattr(self, "generator", None), state)
+        self.restored_training_state = []
         self.step_count = int(header.get("step", 0))
-        good = getattr(trainer, "_good", None)
-        if good is not None:
-            good.capture(self.step_count)
+        for name, trainer in self.resumable_trainers().items():
+            restored = load_trainer_state(trainer, self._trainer_generator(name, trainer), state, name)
+            self.restored_training_state += [f"{name} {part}" if name else part for part in restored]
+            good = getattr(trainer, "last_good", None)
+            if good is not None:
+                good.capture(self.step_count if name == "" else trainer.step_count)
         self.warning = None
         self.after_load()
 

@@ -2,15 +2,31 @@
 
 Checkpoints hold tensors only (``torch.load(weights_only=True)``), so nested optimiser state is
 flattened to ``"optimizer.<param index>.<name>"`` keys and rebuilt on load; learning rates and the
-other hyper-parameters come from the live knobs, not from the file.
+other hyper-parameters come from the live knobs, not from the file. A job's main trainer uses the
+``train.`` prefix, any other trainer ``train.<name>.``; a trainer with more state than these parts
+(persistent chains, the position in an epoch) hands it over as ``resume_state()`` and takes it back
+with ``load_resume_state(state)``, under ``<prefix>extra.``.
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import torch
 
 PREFIX = "train."
+
+
+@contextmanager
+def untouched(generator: torch.Generator | None) -> Iterator[None]:
+    """Draw from ``generator`` inside the block without moving its stream (e.g. fresh display chains
+    after a load), so that a resumed run draws the very numbers an uninterrupted one does."""
+    saved = generator.get_state() if generator is not None else None
+    try:
+        yield
+    finally:
+        if generator is not None:
+            generator.set_state(saved)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
@@ -45,42 +61,56 @@ def _optimizers(trainer: Any) -> dict[str, torch.optim.Optimizer]:
             if isinstance(value, torch.optim.Optimizer)}
 
 
-def trainer_state(trainer: Any, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+def prefix_of(name: str) -> str:
+    """The key prefix of a trainer's state: ``train.`` for the main one (``""``), ``train.<name>.`` otherwise."""
+    return f"{PREFIX}{name}." if name else PREFIX
+
+
+def trainer_state(trainer: Any, generator: torch.Generator | None, name: str = "") -> dict[str, torch.Tensor]:
     """What a trainer needs to continue exactly where it stopped (the parts it has)."""
+    prefix = prefix_of(name)
     out: dict[str, torch.Tensor] = {}
-    for name, optimizer in _optimizers(trainer).items():
-        out.update(optimizer_tensors(optimizer, f"{PREFIX}{name}."))
+    for attribute, optimizer in _optimizers(trainer).items():
+        out.update(optimizer_tensors(optimizer, f"{prefix}{attribute}."))
     buffer = getattr(trainer, "buffer", None)
     if buffer is not None and isinstance(getattr(buffer, "store", None), torch.Tensor):
-        out[PREFIX + "buffer"] = buffer.store
+        out[prefix + "buffer"] = buffer.store
     if generator is not None:
-        out[PREFIX + "generator"] = generator.get_state()
+        out[prefix + "generator"] = generator.get_state()
     if hasattr(trainer, "step_count"):
-        out[PREFIX + "step_count"] = torch.tensor(int(trainer.step_count))
+        out[prefix + "step_count"] = torch.tensor(int(trainer.step_count))
+    if hasattr(trainer, "resume_state"):
+        out.update({f"{prefix}extra.{key}": value for key, value in trainer.resume_state().items()})
     return out
 
 
-def load_trainer_state(trainer: Any, generator: torch.Generator | None, state: dict[str, torch.Tensor]) -> list[str]:
+def load_trainer_state(trainer: Any, generator: torch.Generator | None, state: dict[str, torch.Tensor],
+                       name: str = "") -> list[str]:
     """Restore what ``trainer_state`` saved (skipping parts that do not fit); returns the parts restored."""
+    prefix = prefix_of(name)
     restored = []
-    for name, optimizer in _optimizers(trainer).items():
+    for attribute, optimizer in _optimizers(trainer).items():
         try:
-            if load_optimizer_tensors(optimizer, state, f"{PREFIX}{name}."):
-                restored.append(name)
+            if load_optimizer_tensors(optimizer, state, f"{prefix}{attribute}."):
+                restored.append(attribute)
         except (ValueError, RuntimeError, KeyError):
             pass
     buffer = getattr(trainer, "buffer", None)
-    saved = state.get(PREFIX + "buffer")
+    saved = state.get(prefix + "buffer")
     if buffer is not None and saved is not None and saved.shape == buffer.store.shape:
         buffer.store.copy_(saved.to(buffer.store))
         restored.append("replay buffer")
-    saved = state.get(PREFIX + "generator")
+    saved = state.get(prefix + "generator")
     if generator is not None and saved is not None:
         try:
             generator.set_state(saved.to(torch.uint8).cpu())
             restored.append("random generator")
         except (RuntimeError, ValueError):
             pass
-    if PREFIX + "step_count" in state and hasattr(trainer, "step_count"):
-        trainer.step_count = int(state[PREFIX + "step_count"])
+    if prefix + "step_count" in state and hasattr(trainer, "step_count"):
+        trainer.step_count = int(state[prefix + "step_count"])
+    extra = {key[len(prefix) + len("extra."):]: value for key, value in state.items()
+             if key.startswith(prefix + "extra.")}
+    if extra and hasattr(trainer, "load_resume_state"):
+        restored += trainer.load_resume_state(extra)
     return restored

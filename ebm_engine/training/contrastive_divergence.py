@@ -105,10 +105,9 @@ class ContrastiveDivergence:
         self._negative_sampler = NegativeSampler()
         self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
         self.step_count = 0
-        self.divergences = 0
-        self.checkpoint_every = checkpoint_every
         self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
-        self._good = LastGoodState([(self.energy, self.optimizer)], self.step_count)
+        self.last_good = LastGoodState([(self.energy, self.optimizer)], self.step_count, checkpoint_every,
+                                       after_restore=self._after_restore)
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""
@@ -176,16 +175,19 @@ class ContrastiveDivergence:
             self.optimizer.step()
             diverged = not parameters_finite(self.energy)
         self.step_count += 1
-        if diverged:
-            self.divergences += 1
-            self._restore()
-        elif self.step_count % self.checkpoint_every == 0:
-            self._good.capture(self.step_count)
+        diverged = self.last_good.settle(self.step_count, diverged)
         self.last_negatives = x_neg.detach()
         return CDStats(self.step_count, loss_value, e_data, e_model, grad_norm, diverged, chains_reset)
 
+    @property
+    def divergences(self) -> int:
+        return self.last_good.divergences
+
     def _restore(self) -> None:
-        self._good.restore()
+        self.last_good.restore()
+
+    def _after_restore(self) -> None:
+        """Live settings back on the optimiser; chains the bad step left non-finite start afresh."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr
             group["betas"] = tuple(self.config.betas)
@@ -194,4 +196,4 @@ class ContrastiveDivergence:
 
     @property
     def last_good_step(self) -> int:
-        return self._good.step
+        return self.last_good.step

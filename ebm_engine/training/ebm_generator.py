@@ -104,12 +104,11 @@ class EBMGeneratorTrainer:
         self.generator_optimizer = torch.optim.Adam(generator_net.parameters(), lr=self.config.generator_lr,
                                                     betas=(0.5, 0.999))
         self.step_count = 0
-        self.divergences = 0
-        self.checkpoint_every = checkpoint_every
         self.last_proposals: torch.Tensor | None = None
         self.last_refined: torch.Tensor | None = None
-        self._good = LastGoodState([(self.energy, self.energy_optimizer),
-                                    (self.generator_net, self.generator_optimizer)], self.step_count)
+        self.last_good = LastGoodState([(self.energy, self.energy_optimizer),
+                                        (self.generator_net, self.generator_optimizer)], self.step_count,
+                                       checkpoint_every, after_restore=self._apply_learning_rates)
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""
@@ -166,11 +165,7 @@ class EBMGeneratorTrainer:
         diverged = diverged or not generator_ok
         diverged = diverged or not parameters_finite(self.energy, self.generator_net)
         self.step_count += 1
-        if diverged:
-            self.divergences += 1
-            self._restore()
-        elif self.step_count % self.checkpoint_every == 0:
-            self._good.capture(self.step_count)
+        diverged = self.last_good.settle(self.step_count, diverged)
         self.last_proposals, self.last_refined = proposals, refined
         return EBMGeneratorStats(self.step_count, float(loss.detach()), float(generator_loss.detach()),
                                  float(e_pos.detach().mean()), float(e_neg.detach().mean()),
@@ -200,10 +195,13 @@ class EBMGeneratorTrainer:
             self.generator_optimizer.step()
         return loss.detach(), e_gen.detach(), entropy.detach(), finite
 
+    @property
+    def divergences(self) -> int:
+        return self.last_good.divergences
+
     def _restore(self) -> None:
-        self._good.restore()
-        self._apply_learning_rates()
+        self.last_good.restore()
 
     @property
     def last_good_step(self) -> int:
-        return self._good.step
+        return self.last_good.step

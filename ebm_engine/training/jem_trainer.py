@@ -113,12 +113,11 @@ class JEMTrainer:
                                            weight_decay=self.config.weight_decay)
         self.step_count = 0
         self.epoch = 0
-        self.divergences = 0
-        self.checkpoint_every = checkpoint_every
         self._order = self._permutation()
         self._cursor = 0
         self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
-        self._good = LastGoodState([(self.model, self.optimizer)], self.step_count)
+        self.last_good = LastGoodState([(self.model, self.optimizer)], self.step_count, checkpoint_every,
+                                       after_restore=self._after_restore)
 
     # --- data --------------------------------------------------------------------------------
     def fresh_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -142,6 +141,17 @@ class JEMTrainer:
         idx = self._order[self._cursor:self._cursor + n]
         self._cursor += n
         return self.shifted(self.images[idx]), self.labels[idx]
+
+    def resume_state(self) -> dict[str, torch.Tensor]:
+        """The pass over the data (its order and position) that an exact resume continues."""
+        return {"order": self._order, "cursor": torch.tensor(self._cursor), "epoch": torch.tensor(self.epoch)}
+
+    def load_resume_state(self, state: dict[str, torch.Tensor]) -> list[str]:
+        if state.get("order") is None or len(state["order"]) != len(self.images):
+            return []
+        self._order = state["order"].to(self._order)
+        self._cursor, self.epoch = int(state["cursor"]), int(state["epoch"])
+        return ["epoch position"]
 
     def shifted(self, x: torch.Tensor) -> torch.Tensor:
         """Each image moved by a random whole-pixel offset in ``[-max_shift, max_shift]²``; the
@@ -229,18 +239,20 @@ class JEMTrainer:
             self.optimizer.step()
             diverged = not parameters_finite(self.model)
         self.step_count += 1
-        if diverged:
-            self.divergences += 1
-            self._restore()
-        elif self.step_count % self.checkpoint_every == 0:
-            self._good.capture(self.step_count)
+        diverged = self.last_good.settle(self.step_count, diverged)
         if x_neg is not None:
             self.last_negatives = x_neg.detach()
         return JEMStats(self.step_count, loss_value, ce_value, accuracy, e_data, e_model, grad_norm, diverged)
 
+    @property
+    def divergences(self) -> int:
+        return self.last_good.divergences
+
     def _restore(self) -> None:
         """Back to the last good weights and optimiser moments; the replay buffer starts afresh."""
-        self._good.restore()
+        self.last_good.restore()
+
+    def _after_restore(self) -> None:
         for group in self.optimizer.param_groups:
             group["lr"], group["weight_decay"] = self.config.lr, self.config.weight_decay
         self.buffer.reset(torch.ones(self.buffer.capacity, dtype=torch.bool, device=self.buffer.store.device),
@@ -248,7 +260,7 @@ class JEMTrainer:
 
     @property
     def last_good_step(self) -> int:
-        return self._good.step
+        return self.last_good.step
 
 
 def frozen_sgld(model: torch.nn.Module, energy, x: torch.Tensor, steps: int, config: JEMConfig,

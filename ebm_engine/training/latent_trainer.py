@@ -15,7 +15,6 @@ chains on the joint kept in a replay buffer (95% persistent, 5% fresh), as in
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -25,6 +24,7 @@ import torch
 from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.training.finite import parameters_finite
+from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
@@ -79,9 +79,13 @@ class LatentEBMTrainer:
         self.buffer = ReplayBuffer(self.config.buffer_size, joint_init, generator)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr)
         self.step_count = 0
-        self.divergences = 0
         self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
-        self._good = copy.deepcopy(model.state_dict())
+        self.last_good = LastGoodState([(self.model, self.optimizer)], self.step_count,
+                                       after_restore=lambda: self.set_lr(self.config.lr))
+
+    @property
+    def divergences(self) -> int:
+        return self.last_good.divergences
 
     def set_lr(self, lr: float) -> None:
         self.config.lr = lr
@@ -131,11 +135,7 @@ class LatentEBMTrainer:
             self.optimizer.step()
             diverged = not parameters_finite(self.model)
         self.step_count += 1
-        if diverged:
-            self.divergences += 1
-            self.model.load_state_dict(self._good)
-        elif self.step_count % 25 == 0:
-            self._good = copy.deepcopy(self.model.state_dict())
+        diverged = self.last_good.settle(self.step_count, diverged)
         self.last_negatives = xz_neg.detach()
         return LatentEBMStats(self.step_count, float(loss.detach()), float(e_pos.detach().mean()),
                               float(e_neg.detach().mean()), float(entropy.detach().mean()), diverged)

@@ -327,6 +327,38 @@ class RBMTrainer:
             stats.append(self.step())
         return stats
 
+    # --- resuming -----------------------------------------------------------------------------------
+
+    def resume_state(self) -> dict[str, torch.Tensor]:
+        """What an exact resume needs besides the weights: momentum, persistent chains, the epoch's
+        order and position, and the uniform stream of the Bernoulli draws."""
+        stream = self._kernel.uniforms.state()
+        return {"increment": self._increment, "order": self._order, "position": torch.tensor(self._position),
+                "epoch": torch.tensor(self.epoch), "chains": self._pcd_buffers.negatives,
+                "chain_probs": self._pcd_buffers.v_probs, "uniforms_generator": stream["generator"],
+                "uniforms_next": stream["next"]}
+
+    def load_resume_state(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Restore ``resume_state()`` where it fits this trainer; returns the parts restored."""
+        restored = []
+        if state.get("increment") is not None and state["increment"].shape == self._increment.shape:
+            self._increment.copy_(state["increment"])
+            restored.append("momentum")
+        if state.get("chains") is not None and state["chains"].shape == self.fantasy.shape:
+            self.fantasy.copy_(state["chains"])
+            self.fantasy_probs.copy_(state.get("chain_probs", state["chains"]))
+            restored.append("persistent chains")
+        if state.get("order") is not None and len(state["order"]) == self._n_rows:
+            self._order = state["order"].to(self._order)
+            self._position, self.epoch = int(state["position"]), int(state["epoch"])
+            self._batches = self._batches_of = None
+            restored.append("epoch position")
+        if state.get("uniforms_generator") is not None:
+            self._kernel.uniforms.load_state({"generator": state["uniforms_generator"],
+                                              "next": state["uniforms_next"]})
+            restored.append("Gibbs sampling stream")
+        return restored
+
     @torch.no_grad()
     def advance_fantasy(self, k: int = 1, temperature: float | None = None) -> torch.Tensor:
         """Move the fantasy chains ``k`` Gibbs sweeps (at ``temperature``, default the config's); returns them."""

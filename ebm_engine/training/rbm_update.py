@@ -90,6 +90,7 @@ class _Chunk:
                        for v, h in zip(self.visible.unbind(0), self.hidden.unbind(0))]
 
     def fill(self, generator: torch.Generator) -> None:
+        self.start_state = generator.get_state()   # to draw the same chunk again after a resume
         self.visible.uniform_(generator=generator)
         self.hidden.uniform_(generator=generator)
 
@@ -113,6 +114,7 @@ class UniformStream:
         self._key: tuple | None = None
         self._pending: Future | None = None
         self._next = self._steps = 0
+        self._resume_at: int | None = None
 
     def _settle(self) -> None:
         """Wait for a background fill, so the generator and the buffers are ours again."""
@@ -140,10 +142,25 @@ class UniformStream:
                 self._settle()
                 self._current, self._spare = self._spare, self._current
                 self._pending = _FILLER.submit(self._spare.fill, self.generator)
-            self._next = 0
+            self._next, self._resume_at = self._resume_at or 0, None
         block = self._current.blocks[self._next]
         self._next += 1
         return block
+
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Where the stream is: the generator state the current chunk was drawn from and the next
+        block's index in it (the chunk itself, up to 4 MB, is drawn again on resume)."""
+        if self._key is None:
+            return {"generator": self.generator.get_state(), "next": torch.tensor(-1)}
+        return {"generator": self._current.start_state, "next": torch.tensor(self._next)}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Continue from ``state()``: the next ``take`` redraws the current chunk and resumes inside it."""
+        self._settle()
+        self.generator.set_state(state["generator"].to(torch.uint8).cpu())
+        self._key = None
+        self._resume_at = int(state["next"]) if int(state["next"]) >= 0 else None
 
 
 class PackedRBMUpdate:

@@ -75,9 +75,8 @@ class ScoreMatching:
         self.generator = generator
         self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
         self.step_count = 0
-        self.divergences = 0
-        self.checkpoint_every = checkpoint_every
-        self._good = LastGoodState([(self.energy, self.optimizer)], self.step_count)
+        self.last_good = LastGoodState([(self.energy, self.optimizer)], self.step_count, checkpoint_every,
+                                       after_restore=self._after_restore)
 
     @property
     def conditional(self) -> bool:
@@ -142,19 +141,21 @@ class ScoreMatching:
             self.optimizer.step()
             diverged = not parameters_finite(self.energy)
         self.step_count += 1
-        if diverged:
-            self.divergences += 1
-            self._restore()
-        elif self.step_count % self.checkpoint_every == 0:
-            self._good.capture(self.step_count)
+        diverged = self.last_good.settle(self.step_count, diverged)
         return ScoreMatchingStats(self.step_count, float(loss.detach()), grad_norm, diverged)
 
+    @property
+    def divergences(self) -> int:
+        return self.last_good.divergences
+
     def _restore(self) -> None:
-        self._good.restore()
+        self.last_good.restore()
+
+    def _after_restore(self) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr
             group["betas"] = tuple(self.config.betas)
 
     @property
     def last_good_step(self) -> int:
-        return self._good.step
+        return self.last_good.step

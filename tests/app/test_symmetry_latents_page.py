@@ -68,3 +68,55 @@ def test_page_bounds_lie_within_the_engine_knob_bounds():
     assert low >= specs["group_order"].low and high <= specs["group_order"].high
     for name in SymmetryLatentsPage.KNOBS:
         assert specs[name].validate(SymmetryLatentsPage.param[name].default) == SymmetryLatentsPage.param[name].default
+
+
+def test_the_page_loads_checkpoints_made_by_the_cli(tmp_path, monkeypatch):
+    """An equivariant_ebm and a latent_ebm file from the CLI load into the matching energies of the page."""
+    import torch
+
+    from ebm_engine.checkpoints import load_checkpoint
+    from ebm_engine.cli import main
+
+    monkeypatch.setenv("EBM_LAB_CHECKPOINTS", str(tmp_path))
+    small = ["--set", "n_train=500", "--set", "n_test=200", "--set", "hidden=16", "--quiet"]
+    for model in ("equivariant_ebm", "latent_ebm"):
+        assert main(["train", model, "--data", "rings", "--steps", "2", "--out", str(tmp_path / f"{model}.pt"),
+                     *small]) == 0
+    session = LabSession(inline=True)
+    page = SymmetryLatentsPage(session)
+    session.runner.command(page.job_id, "reset", SMALL)
+    pump(page)
+    options = set(page.checkpoints.select.options.values())
+    assert {"equivariant_ebm", "latent_ebm"} <= options
+    job = session.runner.host.slots[page.job_id].job
+    for model, parts in (("equivariant_ebm", ("equivariant", "plain")), ("latent_ebm", ("latent",))):
+        page.checkpoints.select.value = model
+        page.checkpoints.load_button.clicks += 1
+        pump(page, 2)
+        assert f"Loaded {model}" in page.checkpoints.message.object, page.checkpoints.message.object
+        state, _ = load_checkpoint(tmp_path / f"{model}.pt")
+        modules = {"equivariant": job.equivariant, "plain": job.plain, "latent": job.latent}
+        mine = {f"{name}.{key}": value for name, module in modules.items()
+                for key, value in module.state_dict().items()}
+        for key in (k for k in state if k.split(".")[0] in parts):
+            assert torch.equal(mine[key], state[key]), key
+    assert job.config["dataset"] == "rings" and job.config["hidden"] == 16
+    assert job.model_name() == "symmetry_latent_ebms"   # the page goes on training all three
+    assert page.last_snapshot["config"]["dataset"] == "rings"
+    session.stop()
+
+
+def test_start_from_pretrained_loads_the_three_trained_energies(sym_page):
+    from ebm_engine.checkpoint_store import ASSETS_FOLDER
+    from ebm_engine.checkpoints import load_checkpoint
+
+    page = sym_page
+    page.checkpoints.pretrained_button.clicks += 1
+    pump(page, 2)
+    _, header = load_checkpoint(ASSETS_FOLDER / "symmetry_latent_ebms-8gaussians.pt")
+    assert "Loaded pretrained:symmetry_latent_ebms-8gaussians" in page.checkpoints.message.object
+    assert page.step_count == header["step"] == 800
+    assert page.last_snapshot["config"]["hidden"] == header["model_args"]["hidden"] == 64
+    readouts = page.last_snapshot
+    assert readouts["nll_equivariant"] < readouts["nll_plain"] - 2   # trained on one sector, the invariant one wins
+    assert readouts["mass_off_equivariant"] == pytest.approx(0.875, abs=0.01) and readouts["mass_off_plain"] < 0.1

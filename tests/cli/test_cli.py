@@ -141,3 +141,54 @@ def test_save_every_writes_intermediate_checkpoints(tmp_path, monkeypatch):
     code, out = train(tmp_path, "--save-every", "2", steps=5)
     assert code == 0 and saved_steps == [2, 4, 5]
     assert load_checkpoint(out)[1]["metrics"]   # only the last one carries the evaluation
+
+
+SYMMETRY_SMALL = ["--set", "n_train=500", "--set", "n_test=200", "--set", "hidden=16", "--quiet"]
+
+
+@pytest.mark.parametrize("model, parts", [("equivariant_ebm", {"equivariant", "plain"}), ("latent_ebm", {"latent"})])
+def test_symmetry_and_latent_models_train_evaluate_and_sample(model, parts, tmp_path, capsys):
+    out = tmp_path / f"{model}.pt"
+    assert main(["train", model, "--data", "rings", "--steps", "3", "--out", str(out), *SYMMETRY_SMALL]) == 0
+    state, header = load_checkpoint(out, expected_model=model)
+    assert (header["model"], header["data"], header["step"]) == (model, "rings", 3)
+    assert header["model_args"]["hidden"] == 16 and header["config"]["model"] == model
+    assert {key.split(".")[0] for key in state if not key.startswith("train.")} == parts
+    assert all(f"train.{part}.optimizer.0.exp_avg" in state for part in parts)   # what a resume needs
+    recorded = header["metrics"]
+    expected = {"nll_equivariant", "nll_plain", "mass_off_equivariant", "mass_off_plain"} \
+        if model == "equivariant_ebm" else {"nll_latent", "marginal_se"}
+    assert set(recorded) == expected | {"nll_true"} and recorded["nll_true"] < min(recorded[k] for k in expected
+                                                                                 if k.startswith("nll_"))
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    assert catalog.evaluate(catalog.job_from_checkpoint(out), seed=0) == pytest.approx(recorded, rel=1e-12)
+    assert main(["sample", str(out), "--out", str(tmp_path / "points"), "-n", "7", "--steps", "4"]) == 0
+    points = np.load(tmp_path / "points.npz")
+    assert points["samples"].shape == (7, 2) and np.isfinite(points["samples"]).all()
+    assert str(points["model"]) == model
+    assert main(["train", model, "--data", "moons", "--steps", "2", "--out", str(tmp_path / "x.pt"), "--quiet"]) == 2
+    assert "does not train on 'moons'" in capsys.readouterr().err
+
+
+def test_the_symmetry_pages_own_file_evaluates_in_the_cli(tmp_path, capsys):
+    """The page saves its three energies in one file: the CLI reads it with both models' figures."""
+    from ebm_engine.runtime.jobs.symmetry_latents import SymmetryLatentsJob
+
+    job = SymmetryLatentsJob({"n_train": 500, "n_test": 200, "hidden": 16, "readout_every_s": 1e9,
+                              "surface_every_s": 1e9})
+    job.step()
+    path = checkpoints.save_checkpoint(tmp_path / "page.pt", job.model_state(), job.checkpoint_header())
+    assert main(["evaluate", str(path)]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary.startswith("evaluated symmetry_latent_ebms on 8gaussians (step 1")
+    assert "nll_equivariant=" in summary and "nll_latent=" in summary
+
+
+def test_list_names_every_model_with_its_data_sets(capsys):
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name, entry in catalog.MODELS.items():
+        row = lines.index(next(line for line in lines if line.split()[0] == name))
+        assert entry.summary in lines[row] and ", ".join(entry.datasets) in lines[row + 1]
+    assert {"equivariant_ebm", "latent_ebm", "symmetry_latent_ebms"} <= set(catalog.MODELS)

@@ -33,6 +33,7 @@ from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
+from ebm_engine.runtime.training_state import untouched
 from ebm_engine.samplers.short_run import ShortRunChain, noise_images
 from ebm_engine.training.ebm_generator import EBMGeneratorConfig, EBMGeneratorTrainer
 from ebm_engine.training.image_recipes import image_batches, image_cd_trainer, lab_image_config
@@ -229,7 +230,8 @@ class ImagesJob(Job):
     def after_load(self) -> None:
         """Show what the loaded model generates, and measure its sample quality soon."""
         self.quality, self.quality_run, self.quality_started = {}, None, 0.0
-        self.action_generate()
+        with untouched(self.generator):   # the training stream continues where the checkpoint left it
+            self.action_generate()
 
     # --- actions ----------------------------------------------------------------------------
     def action_measure_quality(self) -> None:

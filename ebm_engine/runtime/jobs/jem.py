@@ -28,6 +28,7 @@ from ebm_engine.models.jem import JEM, ClassConditionalEnergy
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
+from ebm_engine.runtime.training_state import untouched
 from ebm_engine.training.jem_trainer import JEMConfig, JEMTrainer, frozen_sgld
 
 MODELS = ("jem", "classifier", "images_conv_ebm")
@@ -246,7 +247,8 @@ class JEMJob(Job):
 
     def after_load(self) -> None:
         """Samples from the loaded model's buffer and its OOD scores at once."""
-        self._start_samples()
+        with untouched(self.generator):   # the training stream continues where the checkpoint left it
+            self._start_samples()
         self.evaluate()
 
     # --- actions -----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ebm_engine.models.rbm import RBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
+from ebm_engine.runtime.training_state import untouched
 from ebm_engine.training.rbm_trainer import RBMConfig, RBMTrainer
 
 HALVES = ("bottom", "top", "left", "right")
@@ -120,8 +121,11 @@ class RBMJob(Job):
             self.last_good = (self.step_count + 1, copy.deepcopy(self.rbm.state_dict()))
         self.history["step"].append(float(self.step_count + 1))
         self.history["recon_error"].append(float(stats.recon_error))
-        if (self.step_count % self.config["pl_every"]) == 0 or not self.history["pseudo_ll"]:
+        if (self.step_count % self.config["pl_every"]) == 0:
             pl = pseudo_likelihood(self.rbm, self.test[:500], generator=self.generator)
+        elif not self.history["pseudo_ll"]:   # the first step after a load: off the training stream
+            with untouched(self.generator):
+                pl = pseudo_likelihood(self.rbm, self.test[:500], generator=self.generator)
         else:
             pl = self.history["pseudo_ll"][-1]
         self.history["pseudo_ll"].append(float(pl))

@@ -45,7 +45,7 @@ class ScoreMatchingJob(Job):
     KIND = "score_matching"
     CONFIG = {"dataset": "8gaussians", "noise_levels": 1, "hidden": 128, "depth": 2, "seed": 0,
               "n_train": 10000, "n_test": 2000, "resolution": 96, "arrow_resolution": 19,
-              "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 160}
+              "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 160, "balance": "time"}
     KNOBS = [
         KnobSpec("method", "denoising", kind="choice", choices=METHODS, label="Method"),
         KnobSpec("sigma", 0.1, low=0.01, high=1.0, log_scale=True, label="Noise level σ"),
@@ -63,6 +63,9 @@ class ScoreMatchingJob(Job):
         levels = int(cfg["noise_levels"])
         if not 1 <= levels <= 10:
             raise ValueError(f"noise_levels must be between 1 and 10, got {levels}")
+        if cfg["balance"] not in ("time", "steps"):
+            raise ValueError(f"balance must be 'time' (equal wall time) or 'steps' (equal iterations), got "
+                             f"{cfg['balance']!r}")
         self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], cfg["seed"], self.device)
         self.generator = make_generator(int(cfg["seed"]), self.device)
         self.sample_generator = make_generator(int(cfg["seed"]) + 1, self.device)
@@ -111,7 +114,10 @@ class ScoreMatchingJob(Job):
             self.surface_refresh.invalidate()
 
     def advance(self) -> None:
-        which = "sm" if self.seconds["sm"] <= self.seconds["cd"] else "cd"
+        if self.config["balance"] == "time":
+            which = "sm" if self.seconds["sm"] <= self.seconds["cd"] else "cd"
+        else:   # "steps": one iteration each in turn (headless, reproducible)
+            which = "sm" if self.trainer.step_count <= self.cd_trainer.step_count else "cd"
         t0 = time.perf_counter()
         if which == "sm":
             stats = self.trainer.step()
@@ -130,6 +136,9 @@ class ScoreMatchingJob(Job):
     def model_modules(self) -> dict[str, torch.nn.Module]:
         """The score-matching energy and the contrastive-divergence energy trained beside it."""
         return {"model": self.model, "cd_model": self.cd_model}
+
+    def resumable_trainers(self) -> dict[str, Any]:
+        return {"": self.trainer, "cd": self.cd_trainer}
 
     def after_load(self) -> None:
         self.readout_time = 0.0

@@ -8,6 +8,11 @@ live knob: the equivariant model changes its group at once. Snapshots carry both
 mass each puts outside the training sector, their NLL on the full symmetric held-out set and
 their invariance errors; for the latent model, its marginal density (importance-sampled with the
 encoder as proposal), the encoder's latent for each data point, and joint samples ``(x, z)``.
+
+The ``model`` setting names what is trained and saved: the page trains all three energies
+(``symmetry_latent_ebms``); headless, the catalog's ``equivariant_ebm`` trains the equivariant and
+the plain energy only, ``latent_ebm`` the latent-variable one. The page loads a file of either
+into the matching energies and goes on training all three.
 """
 from __future__ import annotations
 
@@ -34,6 +39,10 @@ from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDive
 from ebm_engine.training.latent_trainer import LatentEBMConfig, LatentEBMTrainer
 
 SYMMETRIC_SETS = ("8gaussians", "rings", "circles")
+# the models this job trains, by catalog name: the page trains all three energies together
+MODEL_PARTS = {"symmetry_latent_ebms": ("equivariant", "plain", "latent"),
+               "equivariant_ebm": ("equivariant", "plain"),
+               "latent_ebm": ("latent",)}
 
 
 def in_sector(x: torch.Tensor, sectors: int) -> torch.Tensor:
@@ -46,9 +55,10 @@ class SymmetryLatentsJob(Job):
     """Equivariant vs plain energy on a sector of symmetric data; a latent-variable energy beside them."""
 
     KIND = "symmetry_latents"
-    CONFIG = {"dataset": "8gaussians", "sectors": 8, "mode": "average", "hidden": 128, "depth": 2,
-              "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 96,
-              "latent_resolution": 64, "marginal_samples": 32, "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 128}
+    CONFIG = {"model": "symmetry_latent_ebms", "dataset": "8gaussians", "sectors": 8, "mode": "average",
+              "hidden": 128, "depth": 2, "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000,
+              "n_test": 2000, "resolution": 96, "latent_resolution": 64, "marginal_samples": 32,
+              "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 128}
     KNOBS = [
         KnobSpec("group_order", 8, kind="int", low=1, high=16, label="Group order n"),
         KnobSpec("reflections", False, kind="bool", label="Reflections"),
@@ -58,11 +68,13 @@ class SymmetryLatentsJob(Job):
                  label="Joint (x, z) Langevin step size"),
     ]
 
-    CHECKPOINT_MODELS = ("symmetry_latent_ebms",)
+    CHECKPOINT_MODELS = tuple(MODEL_PARTS)
     MODEL_ARGS = ("hidden", "depth", "mode", "latent_dim", "sectors")
 
     def build(self) -> None:
         cfg = self.config
+        if cfg["model"] not in MODEL_PARTS:
+            raise ValueError(f"model must be one of {list(MODEL_PARTS)}, got {cfg['model']!r}")
         if cfg["dataset"] not in SYMMETRIC_SETS:
             raise ValueError(f"choose a symmetric data set: {list(SYMMETRIC_SETS)}, got {cfg['dataset']!r}")
         if cfg["mode"] not in MODES:
@@ -108,7 +120,7 @@ class SymmetryLatentsJob(Job):
         if self.data.log_prob is not None:
             _, _, e = energy_on_grid(lambda x: -self.data.log_prob(x.double()).float(), self.data.bounds,
                                      cfg["nll_resolution"], device=self.device)
-            self.true_mass_off = self._mass_off_sector(e)
+            self.true_mass_off = self.mass_off_sector(e)
         self.on_knobs(self.knobs.as_dict())
 
     @property
@@ -126,19 +138,43 @@ class SymmetryLatentsJob(Job):
             self.readout_time = 0.0
             self.surface_refresh.invalidate()
 
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The energies this job trains: all three on the page, those of one catalog model headless."""
+        return MODEL_PARTS[self.config["model"]]
+
     def advance(self) -> None:
         for name, trainer in self.trainers.items():
+            if name not in self.parts:
+                continue
             stats = trainer.step()
             if stats.diverged:
                 self.warn(f"The {name} model diverged at iteration {stats.step}; weights restored. "
                           "Lower the learning rate or the step size.")
-        stats = self.latent_trainer.step()
-        if stats.diverged:
-            self.warn(f"The latent model diverged at iteration {stats.step}; weights restored.")
+        if "latent" in self.parts:
+            stats = self.latent_trainer.step()
+            if stats.diverged:
+                self.warn(f"The latent model diverged at iteration {stats.step}; weights restored.")
+
+    def model_name(self) -> str:
+        return self.config["model"]
+
+    def _all_modules(self) -> dict[str, torch.nn.Module]:
+        return {"equivariant": self.equivariant, "plain": self.plain, "latent": self.latent}
 
     def model_modules(self) -> dict[str, torch.nn.Module]:
-        """The equivariant and plain energies and the latent-variable energy."""
-        return {"equivariant": self.equivariant, "plain": self.plain, "latent": self.latent}
+        """The energies of the current model: equivariant and plain, the latent-variable one, or all three."""
+        return {name: module for name, module in self._all_modules().items() if name in self.parts}
+
+    def checkpoint_modules(self, header: dict[str, Any]) -> dict[str, torch.nn.Module]:
+        """The parts a checkpoint holds: the page loads an ``equivariant_ebm`` or ``latent_ebm`` file
+        into the matching energies and keeps training the others."""
+        held = MODEL_PARTS.get(str(header.get("model")), ())
+        return {name: module for name, module in self._all_modules().items() if name in held}
+
+    def resumable_trainers(self) -> dict[str, Any]:
+        trainers = {**self.trainers, "latent": self.latent_trainer}
+        return {name: trainer for name, trainer in trainers.items() if name in self.parts}
 
     def after_load(self) -> None:
         self.readout_time = 0.0
@@ -147,10 +183,11 @@ class SymmetryLatentsJob(Job):
     def recover(self) -> str:
         for trainer in self.trainers.values():
             trainer._restore()
+        self.latent_trainer.last_good.restore()
         return "weights restored from the last good iteration"
 
     # --- readouts ------------------------------------------------------------------------------
-    def _mass_off_sector(self, energy_grid: torch.Tensor) -> float:
+    def mass_off_sector(self, energy_grid: torch.Tensor) -> float:
         """Share of the density outside the training sector, within the largest disc in the box.
 
         The disc (unlike the square box) is invariant under every rotation and reflection, so an
@@ -190,7 +227,7 @@ class SymmetryLatentsJob(Job):
             _, _, e = energy_on_grid(model, bounds, res)
             with torch.no_grad():
                 out[f"nll_{name}"] = float(model(test).double().mean()) + self._log_z(e)
-            out[f"mass_off_{name}"] = self._mass_off_sector(e)
+            out[f"mass_off_{name}"] = self.mass_off_sector(e)
             out[f"invariance_{name}"] = relative_invariance_error(model, self.group, test[:500])
         self.latent.eval()
         marginal = self.latent.marginal(cfg["marginal_samples"], self.generator, common_noise=True)
