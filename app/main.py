@@ -31,6 +31,13 @@ def browser_connections_of(doc) -> int:
     return session.connection_count if session is not None else 1
 
 
+def drain_in_one_message(session: LabSession) -> None:
+    """Apply the newest snapshots with the document held: every plot and readout change of one drain
+    reaches the browser as one combined message (Panel's ``hold``), not one message per data source."""
+    with pn.io.hold():
+        session.drain()
+
+
 def build() -> pn.template.BootstrapTemplate:
     """One session: an engine process, the shell, the snapshot drain and the clean-up hooks."""
     args = session_args()
@@ -38,7 +45,7 @@ def build() -> pn.template.BootstrapTemplate:
     session = LabSession(connections=lambda: browser_connections_of(doc))
     shell = LabShell(session, query=args, location=pn.state.location)
     pn.state.onload(shell.write_url)        # the browser's address is known once the page has loaded
-    pn.state.add_periodic_callback(session.drain, period=DRAIN_PERIOD_MS)
+    pn.state.add_periodic_callback(lambda: drain_in_one_message(session), period=DRAIN_PERIOD_MS)
     pn.state.on_session_destroyed(session.stop)
     return shell.template
 
