@@ -7,7 +7,8 @@ For every page (a fresh browser session each, its job playing):
   ``data-knobs``, or a Race plot title, which arrive in the same server message as that snapshot's
   plot patches). Timed in the browser with ``performance.now()``; median and 95th percentile.
 - frames per second delivered to each live plot: Bokeh document change events on each plot's data
-  sources, counted in the browser over a window.
+  sources, counted in the browser over a window (plots send only data that changed: a plot whose
+  data stood still is not counted).
 - server CPU (percent of one core) and memory (RSS of the server plus its engine processes).
 
 The baseline, measured in the same run on the same page, is the knob latency while the job is
