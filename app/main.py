@@ -47,6 +47,7 @@ def build() -> pn.template.BootstrapTemplate:
     session = LabSession(connections=lambda: browser_connections_of(doc), pacer=pacer)
     shell = LabShell(session, query=args, location=pn.state.location)
     shell.template.main.append(pacer.view)
+    pacer.on_answer = lambda: drain_in_one_message(session)   # the browser is free: send what waits now
     pn.state.onload(shell.write_url)        # the browser's address is known once the page has loaded
     pn.state.add_periodic_callback(lambda: drain_in_one_message(session), period=DRAIN_PERIOD_MS)
     pn.state.on_session_destroyed(session.stop)

@@ -50,12 +50,16 @@ def test_snapshots_wait_for_the_browser_and_the_newest_is_shown():
 
 
 def test_frame_pacer_waits_for_the_answer_and_not_forever():
-    pacer = FramePacer(stall_s=0.2)
+    pacer, answered = FramePacer(stall_s=0.2, in_flight=2), []
+    pacer.on_answer = lambda: answered.append(pacer.in_flight)
     assert pacer.ready()
     pacer.sent()
-    assert pacer.in_flight == 1 and not pacer.ready()
+    assert pacer.ready()                       # one frame may be on its way while the next is sent
+    pacer.sent()
+    assert pacer.in_flight == 2 and not pacer.ready()
     pacer.ack.value = pacer.frame.value       # what the browser's callback does
-    assert pacer.ready()
+    assert pacer.ready() and answered == [0]  # the answer sends what waits at once
+    pacer.sent()
     pacer.sent()
     time.sleep(0.25)
-    assert pacer.ready()                       # an unanswered frame does not hold the page back
+    assert pacer.ready()                       # unanswered frames do not hold the page back
