@@ -11,6 +11,7 @@ if str(ROOT) not in sys.path:
 import panel as pn  # noqa: E402
 
 import app.pages  # noqa: E402,F401  (registers the pages)
+from app.components.frame_pacer import FramePacer  # noqa: E402
 from app.session import LabSession  # noqa: E402
 from app.shell import ASSETS, LabShell  # noqa: E402
 
@@ -31,14 +32,24 @@ def browser_connections_of(doc) -> int:
     return session.connection_count if session is not None else 1
 
 
+def drain_in_one_message(session: LabSession) -> None:
+    """Apply the newest snapshots with the document held: every plot and readout change of one drain
+    reaches the browser as one combined message (Panel's ``hold``), not one message per data source."""
+    with pn.io.hold():
+        session.drain()
+
+
 def build() -> pn.template.BootstrapTemplate:
-    """One session: an engine process, the shell, the snapshot drain and the clean-up hooks."""
+    """One session: an engine process, the shell, the paced snapshot drain and the clean-up hooks."""
     args = session_args()
     doc = pn.state.curdoc
-    session = LabSession(connections=lambda: browser_connections_of(doc))
+    pacer = FramePacer()
+    session = LabSession(connections=lambda: browser_connections_of(doc), pacer=pacer)
     shell = LabShell(session, query=args, location=pn.state.location)
+    shell.template.main.append(pacer.view)
+    pacer.on_answer = lambda: drain_in_one_message(session)   # the browser is free: send what waits now
     pn.state.onload(shell.write_url)        # the browser's address is known once the page has loaded
-    pn.state.add_periodic_callback(session.drain, period=DRAIN_PERIOD_MS)
+    pn.state.add_periodic_callback(lambda: drain_in_one_message(session), period=DRAIN_PERIOD_MS)
     pn.state.on_session_destroyed(session.stop)
     return shell.template
 

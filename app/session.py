@@ -4,6 +4,9 @@ The drain runs as a Panel periodic callback: it never blocks (the runner polls w
 timeout), dispatches the newest snapshot of each job to the page that owns it, and notices a
 dead engine process, which it reports and restarts.
 
+With a frame pacer (``app.components.frame_pacer``), snapshots wait while the browser has not yet
+applied the previous frame, and only the newest of each job is shown when it has.
+
 Playing goes through the server's device gate (``app.device_gate``): a job plays only while it
 holds one of its device's slots, and waits, shown as "queued", while the device is full.
 """
@@ -25,6 +28,11 @@ class SnapshotSink(Protocol):
     def engine_event(self, message: str) -> None: ...
 
 
+class Pacer(Protocol):
+    def ready(self) -> bool: ...
+    def sent(self) -> None: ...
+
+
 class LabSession:
     """Owns the runner of one browser session and routes snapshots to pages by job id."""
 
@@ -32,7 +40,8 @@ class LabSession:
     DISCONNECT_GRACE_S = 0.25
 
     def __init__(self, runner: ProcessRunner | InlineRunner | None = None, inline: bool = False,
-                 connections: Callable[[], int] | None = None, gate: DeviceGate | None = None):
+                 connections: Callable[[], int] | None = None, gate: DeviceGate | None = None,
+                 pacer: Pacer | None = None):
         self.runner = runner or (InlineRunner() if inline else ProcessRunner(lazy=True))
         # engine processes share the server's gate; in-process runners (tests, notebooks) only use one given
         self.gate = gate if gate is not None else (SERVER_GATE if isinstance(self.runner, ProcessRunner) else None)
@@ -44,6 +53,8 @@ class LabSession:
         self.disconnected_since: float | None = None
         self.sinks: dict[str, SnapshotSink] = {}
         self.listeners: list[Callable[[str, dict], None]] = []
+        self.pacer = pacer
+        self.pending: dict[str, dict] = {}     # job id -> newest snapshot not yet shown
         self.engine_message: str | None = None
         self.closed = False
 
@@ -72,7 +83,8 @@ class LabSession:
             self.runner.set_knobs(job_id, **knobs)
 
     def drain(self) -> None:
-        """Periodic callback: apply the newest snapshot of each job; restart a crashed engine."""
+        """Periodic callback: apply the newest snapshot of each job (when the pacer lets a frame go);
+        restart a crashed engine. Listeners (recorders) see every snapshot polled."""
         if self.closed or self._tab_closed():
             return
         if self.connections is not None and not self.was_connected:
@@ -91,11 +103,18 @@ class LabSession:
         for job_id, snapshot in self.runner.poll().items():
             if self.gate is not None:
                 snapshot = self._gated_snapshot(job_id, snapshot)
+            self.pending[job_id] = snapshot
+            for listener in self.listeners:
+                listener(job_id, snapshot)
+        if not self.pending or (self.pacer is not None and not self.pacer.ready()):
+            return
+        shown, self.pending = self.pending, {}
+        for job_id, snapshot in shown.items():
             sink = self.sinks.get(job_id)
             if sink is not None:
                 sink.apply_snapshot(snapshot)
-            for listener in self.listeners:
-                listener(job_id, snapshot)
+        if self.pacer is not None:
+            self.pacer.sent()
 
     # --- the device gate ----------------------------------------------------------------------
     def _request_play(self, job_id: str) -> None:

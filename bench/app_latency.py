@@ -7,7 +7,8 @@ For every page (a fresh browser session each, its job playing):
   ``data-knobs``, or a Race plot title, which arrive in the same server message as that snapshot's
   plot patches). Timed in the browser with ``performance.now()``; median and 95th percentile.
 - frames per second delivered to each live plot: Bokeh document change events on each plot's data
-  sources, counted in the browser over a window.
+  sources, counted in the browser over a window (plots send only data that changed: a plot whose
+  data stood still is not counted).
 - server CPU (percent of one core) and memory (RSS of the server plus its engine processes).
 
 The baseline, measured in the same run on the same page, is the knob latency while the job is
@@ -23,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,6 +51,9 @@ PAGES = [
 
 # sliders inside a collapsed card, and the card's title to click first (once per page)
 REVEAL_BY_PAGE = {"Constraints": ("Temperature T", "Sampler settings")}
+# where to look for the slider's label when another slider of the page has the same label
+# (the Race's temperature sits in the main area; the sidebar holds the Samplers' own)
+SCOPE_BY_PAGE = {"Race": "#main"}
 REVEAL: dict[str, str] = {}
 
 WATCH_JS = r"""
@@ -96,13 +101,13 @@ def rss_mb(procs: list[psutil.Process]) -> float:
     return total / 2**20
 
 
-def knob_latencies(page, label: str, presses: int) -> list[float]:
+def knob_latencies(page, label: str, presses: int, within: str | None = None) -> list[float]:
     """Press an arrow key on the slider ``presses`` times; ms from each press to the new value's echo."""
     if label in REVEAL:
         page.get_by_text(REVEAL[label], exact=True).first.click()   # open the collapsed card
         page.wait_for_timeout(500)
         REVEAL.pop(label)
-    handle = slider_handle(page, label)
+    handle = slider_handle(page, label, within)
     handle.scroll_into_view_if_needed()
     handle.focus()
     out = []
@@ -146,7 +151,7 @@ def open_page(browser, url: str, name: str):
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     target = "Samplers" if name == "Race" else name
-    page.goto(f"{url}/main?page={target}", wait_until="domcontentloaded", timeout=90000)
+    page.goto(f"{url}/main?page={quote(target)}", wait_until="domcontentloaded", timeout=90000)
     expect(page.locator("#ebm-status")).not_to_have_attribute("data-state", "starting", timeout=90000)
     if name == "Race":
         page.get_by_text("Race", exact=True).click()
@@ -164,7 +169,8 @@ def measure_page(browser, url, server, name, label, pattern, presses, window) ->
         REVEAL.update([REVEAL_BY_PAGE[name]])
     try:
         page.evaluate(WATCH_JS, pattern)
-        idle = knob_latencies(page, label, max(3, presses // 3))
+        within = SCOPE_BY_PAGE.get(name)
+        idle = knob_latencies(page, label, max(3, presses // 3), within)
         press_play(page, name)
         page.wait_for_timeout(2000)                         # let training settle
         procs = engine_tree(server)
@@ -173,7 +179,7 @@ def measure_page(browser, url, server, name, label, pattern, presses, window) ->
         fps = frame_rates(page, window)
         cpu = server.cpu_percent(None)
         engine_cpu = sum(p.cpu_percent(None) for p in procs[1:] if p.is_running())
-        lat = knob_latencies(page, label, presses)
+        lat = knob_latencies(page, label, presses, within)
         rate = page.locator("#ebm-rate").inner_text()
         live = {k: v for k, v in fps.items() if v >= 0.5}
         return {"page": name, "lat": lat, "idle": idle, "fps": live, "cpu": cpu, "engine_cpu": engine_cpu,

@@ -29,10 +29,16 @@ class ChainPlot(SurfacePlot):
             self.figure.on_event(Tap, lambda event: on_tap(float(event.x), float(event.y)))
 
     def show_trails(self, trails: dict, positions: np.ndarray, accepted: np.ndarray) -> None:
+        """Move the trails and heads; the colour columns are only sent when the number of chains changes."""
         n = len(trails["xs"])
-        colors = [Category20_20[i % 20] for i in range(n)]
-        self.trails.data = {"xs": trails["xs"], "ys": trails["ys"], "color": colors}
         heads = positions[:n]
-        self.heads.data = {"x": heads[:, 0], "y": heads[:, 1], "color": colors}
+        if len(self.trails.data["xs"]) == n:    # same chains: send the moved coordinates only
+            self.trails.data.update(xs=trails["xs"], ys=trails["ys"])
+            self.heads.data.update(x=heads[:, 0], y=heads[:, 1])
+        else:
+            colors = [Category20_20[i % 20] for i in range(n)]
+            self.trails.data = {"xs": trails["xs"], "ys": trails["ys"], "color": colors}
+            self.heads.data = {"x": heads[:, 0], "y": heads[:, 1], "color": colors}
         rejected = heads[~accepted[:n]]
-        self.rejected.data = {"x": rejected[:, 0], "y": rejected[:, 1]}
+        if self.sent.changed("rejected", rejected):
+            self.rejected.data = {"x": rejected[:, 0], "y": rejected[:, 1]}

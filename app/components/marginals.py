@@ -5,6 +5,8 @@ import numpy as np
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
+from app.components.last_sent import LastSent
+
 
 class MarginalPlot:
     """One axis: a histogram (quads) of recent draws and the exact marginal as a line."""
@@ -22,21 +24,27 @@ class MarginalPlot:
         self.figure.line("x", "y", source=self.exact, color="#e45756", line_width=2, legend_label="exact")
         self.figure.legend.location = "top_right"
         self.figure.legend.label_text_font_size = "8pt"
+        self.sent = LastSent()
 
     def update(self, snapshot: dict) -> None:
+        """Send the histogram heights; bin edges and the exact marginal only when they change."""
         a = self.axis
-        edges = snapshot[f"edges_{a}"]
-        self.hist.data = {"left": edges[:-1], "right": edges[1:], "top": snapshot[f"hist_{a}"]}
-        if f"marginal_{a}" in snapshot and snapshot.get("exact", True):
-            self.exact.data = {"x": snapshot[f"grid_{a}"], "y": snapshot[f"marginal_{a}"]}
-        else:
-            self.exact.data = {"x": np.zeros(0), "y": np.zeros(0)}
+        edges, top = snapshot[f"edges_{a}"], snapshot[f"hist_{a}"]
+        if self.sent.changed("edges", edges) or len(self.hist.data["top"]) != len(top):
+            self.hist.data = {"left": edges[:-1], "right": edges[1:], "top": top}
+        elif self.sent.changed("top", top):
+            self.hist.data.update(top=top)
+        exact = f"marginal_{a}" in snapshot and snapshot.get("exact", True)
+        x, y = (snapshot[f"grid_{a}"], snapshot[f"marginal_{a}"]) if exact else (np.zeros(0), np.zeros(0))
+        if self.sent.changed("exact", x, y):
+            self.exact.data = {"x": x, "y": y}
 
 
 class TracePlot:
-    """The mean energy of the chains over recent steps."""
+    """The mean energy of the chains over recent steps; new steps are streamed, not the whole trace."""
 
-    def __init__(self, height: int = 190, width: int = 270):
+    def __init__(self, height: int = 190, width: int = 270, length: int = 500):
+        self.length = length
         self.source = ColumnDataSource({"step": [], "energy": []})
         self.figure = figure(title="energy trace (mean over chains)", height=height, width=width,
                              tools="save", toolbar_location="right", toolbar_inner=True, x_axis_label="step",
@@ -45,5 +53,15 @@ class TracePlot:
         self.figure.line("step", "energy", source=self.source, color="#54a24b", line_width=1.5)
 
     def update(self, trace: np.ndarray, end: int) -> None:
+        """``trace`` holds the mean energies of the steps up to ``end``; a shorter history (restarted
+        chains) replaces what is shown."""
         steps = np.arange(end - len(trace), end)
-        self.source.data = {"step": steps, "energy": trace}
+        shown = self.source.data
+        if len(shown["step"]) and len(steps):
+            overlap = np.flatnonzero(steps == shown["step"][-1])
+            if len(overlap) and trace[overlap[0]] == shown["energy"][-1]:   # the same trace, grown
+                new = steps > shown["step"][-1]
+                if new.any():
+                    self.source.stream({"step": steps[new], "energy": trace[new]}, rollover=self.length)
+                return
+        self.source.data = {"step": steps[-self.length:], "energy": trace[-self.length:]}

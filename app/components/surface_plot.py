@@ -6,9 +6,12 @@ from bokeh.models import ColorBar, ColumnDataSource, Legend, LegendItem, LinearC
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
+from app.components.last_sent import LastSent
+
 
 class SurfacePlot:
-    """A Bokeh figure built once: ``show_grid``, ``show_points`` and ``show_chains`` patch its sources."""
+    """A Bokeh figure built once: ``show_grid``, ``show_points`` and ``show_chains`` patch its sources
+    (only with what changed since they last did)."""
 
     def __init__(self, title: str = "", height: int = 500, width: int = 540, points_legend: str | None = "data",
                  chains_legend: str | None = "chains"):
@@ -35,10 +38,12 @@ class SurfacePlot:
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
         self.figure.grid.visible = False
         self._bounds = None
+        self.sent = LastSent()
 
     def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
         (x0, x1), (y0, y1) = bounds
-        self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
+        if self.sent.changed("grid", grid, (x0, x1, y0, y1)):
+            self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
         if high <= low:
             high = low + 1e-6
         self.mapper.update(low=float(low), high=float(high))
@@ -50,7 +55,9 @@ class SurfacePlot:
             self.figure.y_range.update(start=y0, end=y1)
 
     def show_points(self, xy: np.ndarray) -> None:
-        self.points.data = {"x": xy[:, 0], "y": xy[:, 1]}
+        if self.sent.changed("points", xy):
+            self.points.data = {"x": xy[:, 0], "y": xy[:, 1]}
 
     def show_chains(self, xy: np.ndarray) -> None:
-        self.chains.data = {"x": xy[:, 0], "y": xy[:, 1]}
+        if self.sent.changed("chains", xy):
+            self.chains.data = {"x": xy[:, 0], "y": xy[:, 1]}

@@ -2,12 +2,14 @@
 
 HoloViews renders the ``hv.Image * hv.VectorField`` overlay once; later frames patch the Bokeh
 sources of that figure (the image, the arrow segments laid out as HoloViews lays them out, and two
-scatter layers), so nothing is re-rendered per frame.
+scatter layers), so nothing is re-rendered per frame, and each source only when its data changed.
 """
 from __future__ import annotations
 
 import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
+
+from app.components.last_sent import LastSent
 
 ARROW_FILL = 0.9        # the longest arrow fills this share of a grid cell
 
@@ -60,10 +62,12 @@ class VectorFieldPlot:
             self.figure.add_layout(Legend(items=items, location="top_left", background_fill_alpha=0.5))
         self.figure.grid.visible = False
         self._bounds = None
+        self.sent = LastSent()
 
     def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
         (x0, x1), (y0, y1) = bounds
-        self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
+        if self.sent.changed("grid", grid, (x0, x1, y0, y1)):
+            self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
         self.mapper.update(low=float(low), high=float(max(high, low + 1e-6)))
         if self.figure.title.text != label:
             self.figure.title.text = label
@@ -74,6 +78,8 @@ class VectorFieldPlot:
 
     def show_arrows(self, field: dict | None, bounds, reference: float) -> None:
         """Arrows on the field's grid (``None`` clears them); ``reference`` sets the length scale."""
+        if not self.sent.changed("arrows", field, bounds, reference):
+            return
         if field is None or len(field["x"]) == 0:
             self.arrows.data = {"x0": [], "y0": [], "x1": [], "y1": []}
             return
@@ -82,7 +88,9 @@ class VectorFieldPlot:
         self.arrows.data = arrow_segments(field, cell, reference)
 
     def show_points(self, xy: np.ndarray) -> None:
-        self.points.data = {"x": xy[:, 0], "y": xy[:, 1]}
+        if self.sent.changed("points", xy):
+            self.points.data = {"x": xy[:, 0], "y": xy[:, 1]}
 
     def show_samples(self, xy: np.ndarray) -> None:
-        self.samples.data = {"x": xy[:, 0], "y": xy[:, 1]}
+        if self.sent.changed("samples", xy):
+            self.samples.data = {"x": xy[:, 0], "y": xy[:, 1]}

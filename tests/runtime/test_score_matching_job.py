@@ -1,5 +1,6 @@
 """The Score Matching job: snapshots, equal time for score matching and CD, knobs, noise ladders."""
 import math
+import time
 
 import numpy as np
 import pytest
@@ -111,3 +112,26 @@ def test_analytic_targets_are_data_with_an_exact_score():
     field = snap["true_field"]
     above = field["y"] > 0.5 * (field["x"] ** 2 - 1) + 1.0
     assert (np.sin(field["angle"][above]) < 0).all()
+
+
+def test_a_knob_change_while_training_is_sent_before_the_readouts_refresh():
+    """The snapshot that carries a new knob value goes out without waiting for the NLL, Fisher and
+    sample refresh; the refresh follows shortly after. Paused, the refresh comes with it."""
+    from ebm_engine.runtime.jobs.score_matching import KNOB_READOUT_DELAY_S
+
+    job = ScoreMatchingJob({**SMALL, "readout_every_s": 60.0}, device="cpu")
+    job.snapshot()
+    shown = job.readouts                         # replaced by each refresh
+    job.step()
+    job.set_knobs(sample_step=0.005)
+    job.step()                                   # training goes on
+    snap = job.snapshot()
+    assert snap["knobs"]["sample_step"] == 0.005 and job.readouts is shown
+    time.sleep(KNOB_READOUT_DELAY_S + 0.05)
+    job.step()
+    job.snapshot()
+    assert job.readouts is not shown
+    shown = job.readouts
+    job.set_knobs(sample_step=0.01)              # paused: no step before the snapshot
+    job.snapshot()
+    assert job.readouts is not shown

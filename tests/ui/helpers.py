@@ -17,19 +17,22 @@ def go_to(page, name: str):
     expect(page.locator("#ebm-status")).not_to_have_attribute("data-state", "starting", timeout=60000)
 
 
-def slider_handle(page, label: str):
-    """The noUiSlider handle drawn just below the text ``label`` (Bokeh sliders live in shadow roots)."""
-    text = page.get_by_text(re.compile("^" + re.escape(label))).first
+def slider_handle(page, label: str, within: str | None = None):
+    """The noUiSlider handle drawn just below the text ``label`` (Bokeh sliders live in shadow roots);
+    ``within`` (a CSS selector such as ``#main``) picks the label inside that part of the page."""
+    scope = page.locator(within) if within else page
+    text = scope.get_by_text(re.compile("^" + re.escape(label))).first
     tb = text.bounding_box()
     best, best_dy = None, 1e9
-    handles = page.locator(".noUi-handle")
-    for i in range(handles.count()):
-        hb = handles.nth(i).bounding_box()
-        if hb is None:
+    tracks = page.locator(".noUi-target")
+    for i in range(tracks.count()):
+        rb = tracks.nth(i).bounding_box()
+        if rb is None:
             continue
-        dy = hb["y"] - tb["y"]
-        if 0 < dy < 60 and dy < best_dy:
-            best, best_dy = handles.nth(i), dy
+        dy = rb["y"] - tb["y"]
+        below = rb["x"] - 20 <= tb["x"] <= rb["x"] + rb["width"]   # the label's slider, not the next column's
+        if below and 0 < dy < 60 and dy < best_dy:
+            best, best_dy = tracks.nth(i).locator(".noUi-handle").first, dy
     assert best is not None, f"no slider found under the label {label!r}"
     return best
 

@@ -83,3 +83,24 @@ def test_constraints_weight_slider_hard_mode_and_drawn_box(watched_page, lab_url
     expect(page.locator("#ebm-status")).to_have_attribute("data-state", "playing", timeout=10000)
     page.wait_for_timeout(1500)
     expect(page.locator("#readout-violation_rate")).to_have_text("0.000", timeout=10000)
+
+
+FRAME_COUNTERS_JS = """() => { const out = {};
+  for (const m of window.Bokeh.documents[0].all_models)
+    if (m.title === 'frame' || m.title === 'frame-ack') out[m.title] = m.value;
+  return out; }"""
+
+
+def test_the_browser_answers_each_frame(watched_page, lab_url):
+    """Frames are paced by the browser's answers: they keep coming faster than the one-a-second
+    fallback for an unanswered frame, and the answer matches the frame the browser last applied."""
+    page = watched_page
+    open_lab(page, lab_url, "?page=Samplers")
+    page.get_by_role("button", name="Play").first.click()
+    expect(page.locator("#ebm-status")).to_have_attribute("data-state", "playing", timeout=10000)
+    start = page.evaluate(FRAME_COUNTERS_JS)
+    page.wait_for_timeout(4000)
+    end = page.evaluate(FRAME_COUNTERS_JS)
+    assert end["frame"] - start["frame"] > 4 * 1.5, (start, end)
+    assert end["frame"] - end["frame-ack"] in (0, 1)   # 1: a frame's answer on its way back
+    page.get_by_role("button", name="Pause").first.click()

@@ -33,10 +33,23 @@ def true_arrows(log_prob, bounds, resolution: int, device) -> dict[str, np.ndarr
     return arrows(log_density_score(log_prob, points.double()).float(), points)
 
 
+def true_score_grid(log_prob, bounds, resolution: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The grid's points, the data score ``∇log p`` and the density ``p`` there: fixed for a data set,
+    so a job computes them once and reuses them for every disagreement map."""
+    points = cell_centres(bounds, resolution, device)
+    true = log_density_score(log_prob, points.double()).float()
+    density = torch.exp(log_prob(points.double())).float()
+    return points, true, density
+
+
+def fisher_integrand_on(energy, grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """``p(x) · ½||∇log p - s_model||²`` on a grid made by ``true_score_grid``."""
+    points, true, density = grid
+    resolution = int(round(len(points) ** 0.5))
+    diff = true - energy_score(energy, points)
+    return (density * 0.5 * (diff ** 2).sum(dim=1)).reshape(resolution, resolution)
+
+
 def fisher_integrand(energy, log_prob, bounds, resolution: int, device) -> torch.Tensor:
     """``p(x) · ½||∇log p - s_model||²`` on the grid: its integral is the Fisher divergence."""
-    points = cell_centres(bounds, resolution, device)
-    true = log_density_score(log_prob, points.double())
-    diff = true.float() - energy_score(energy, points)
-    density = torch.exp(log_prob(points.double())).float()
-    return (density * 0.5 * (diff ** 2).sum(dim=1)).reshape(resolution, resolution)
+    return fisher_integrand_on(energy, true_score_grid(log_prob, bounds, resolution, device))

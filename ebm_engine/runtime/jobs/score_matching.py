@@ -26,7 +26,7 @@ from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM, geometr
 from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.jobs.score_field import fisher_integrand, model_arrows, true_arrows
+from ebm_engine.runtime.jobs.score_field import fisher_integrand_on, model_arrows, true_arrows, true_score_grid
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.toy_data import ToyData
 from ebm_engine.runtime.knobs import KnobSpec
@@ -37,6 +37,7 @@ from ebm_engine.training.score_trainer import METHODS, ScoreMatching, ScoreMatch
 HISTORY = 3000
 SIGMA_MAX = 2.0          # largest level of a noise ladder: about the spread of the toy sets' modes
 N_SAMPLES = 300
+KNOB_READOUT_DELAY_S = 0.3   # while training, readouts follow a knob change after this delay, not with its echo
 
 
 class ScoreMatchingJob(Job):
@@ -93,6 +94,9 @@ class ScoreMatchingJob(Job):
         self.true_field = (true_arrows(self.data.log_prob, self.data.bounds, cfg["arrow_resolution"], self.device)
                            if self.data.smooth else None)
         self.true_log_density = None
+        self.true_score_grid = (true_score_grid(self.data.log_prob, self.data.bounds, cfg["resolution"], self.device)
+                                if self.data.smooth else None)
+        self.readouts_stale_at: int | None = None
         if self.data.smooth:
             _, _, e = energy_on_grid(lambda x: -self.data.log_prob(x.double()).float(), self.data.bounds,
                                      cfg["resolution"], device=self.device)
@@ -109,9 +113,9 @@ class ScoreMatchingJob(Job):
         self.cd_trainer.update_config(lr=k["lr"])
         if "sigma" in changed and isinstance(self.model, NoiseConditionalEBM):
             self.model.sigmas = geometric_ladder(max(SIGMA_MAX, k["sigma"]), k["sigma"], len(self.model.sigmas))
+            self.surface_refresh.invalidate()   # the energy at the smallest level moved
         if changed:
-            self.readout_time = 0.0
-            self.surface_refresh.invalidate()
+            self.readouts_stale_at = self.step_count   # refreshed soon: see ``_schedule_readouts``
 
     def advance(self) -> None:
         if self.config["balance"] == "time":
@@ -184,8 +188,7 @@ class ScoreMatchingJob(Job):
             log_prob = lambda x: self.data.log_prob(x.double())   # noqa: E731
             readouts["fisher_sm"] = fisher_divergence(self.model, log_prob, test[:1000])
             readouts["fisher_cd"] = fisher_divergence(self.cd_model, log_prob, test[:1000])
-            integrand = fisher_integrand(self.model, self.data.log_prob, bounds, self.config["resolution"],
-                                         self.device)
+            integrand = fisher_integrand_on(self.model, self.true_score_grid)
             readouts["fisher_map"] = to_numpy(integrand)
             readouts["fisher_map_max"] = float(integrand.max())
         self._draw_samples()
@@ -214,8 +217,21 @@ class ScoreMatchingJob(Job):
         }
         self.surface_refresh.done(self.step_count)
 
+    def _schedule_readouts(self) -> None:
+        """After a knob change: refresh the readouts at once when paused; while training, send the
+        snapshot that carries the new knob first (the echo the page waits for) and refresh shortly after."""
+        if self.readouts_stale_at is None:
+            return
+        if self.step_count == self.readouts_stale_at:
+            self.readout_time = 0.0
+        else:
+            due = time.monotonic() - self.config["readout_every_s"] + KNOB_READOUT_DELAY_S
+            self.readout_time = min(self.readout_time, due)
+        self.readouts_stale_at = None
+
     def payload(self) -> dict[str, Any]:
         cfg = self.config
+        self._schedule_readouts()
         if time.monotonic() - self.readout_time >= cfg["readout_every_s"]:
             self._refresh_readouts()
         if self.surface_refresh.due(self.step_count):
