@@ -10,6 +10,7 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+import time
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,8 +87,12 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
     torch.set_num_threads(max(1, threads))
     lower_priority()
     host = EngineHost(max_rate_hz=max_rate_hz, device=device)
+    server = ServerWatch()
     wait = 0.05
     while True:
+        if server.gone():
+            host.close_all()
+            return
         try:  # block until a command comes or work is due; never when a job is due now
             item = commands.get(timeout=wait) if wait > 0 else commands.get_nowait()
         except queue.Empty:
@@ -105,6 +110,30 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
         wait = host.tick()
         for job_id, snap in host.drain():
             _put_latest(snapshots, (job_id, snap))
+
+
+class ServerWatch:
+    """Whether the process that started this engine (the web server) has ended.
+
+    A server killed outright (``kill -9``, a crash) runs no clean-up, and the engine's command
+    queue never reports it: without this check the engine would live on as an orphan, holding its
+    memory and threads. The parent's sentinel (``multiprocessing.parent_process()``: the server,
+    also when the engine was forked by the fork server) is read at most once per ``every`` seconds.
+    """
+
+    def __init__(self, every: float = 0.5):
+        self.parent = mp.parent_process()
+        self.every = every
+        self._next = 0.0
+
+    def gone(self) -> bool:
+        if self.parent is None:
+            return False
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.every
+        return not self.parent.is_alive()
 
 
 def lower_priority() -> None:

@@ -119,3 +119,39 @@ def test_the_engine_does_not_rerun_a_main_script_that_imports_panel(tmp_path, mo
         assert launcher.__file__ == str(script)      # restored for the parent
     finally:
         r.stop()
+
+
+def test_the_engine_ends_when_its_server_is_killed(tmp_path):
+    """A server killed outright runs no clean-up; its engine must notice and exit, not live on as an orphan."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    server = tmp_path / "server.py"
+    server.write_text(
+        "import sys, time\n"
+        "from ebm_engine.runtime.runner import ProcessRunner\n"
+        "from tests.runtime.fake_jobs import COUNTER\n"
+        "r = ProcessRunner(threads=1)\n"
+        "r.open('c', COUNTER)\n"
+        "r.command('c', 'play')\n"
+        "end = time.monotonic() + 60\n"
+        "while 'c' not in r.latest and time.monotonic() < end:\n"
+        "    r.poll(); time.sleep(0.02)\n"
+        "print(r.process.pid, flush=True)\n"
+        "time.sleep(600)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen([sys.executable, str(server)], stdout=subprocess.PIPE, text=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": root})
+    try:
+        engine = psutil.Process(int(proc.stdout.readline()))
+        assert engine.is_running()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        engine.wait(timeout=10)   # raises psutil.TimeoutExpired if the engine lives on
+        assert not engine.is_running()
+    finally:
+        proc.kill()
