@@ -14,14 +14,19 @@ class SurfacePlot:
     (only with what changed since they last did)."""
 
     def __init__(self, title: str = "", height: int = 500, width: int = 540, points_legend: str | None = "data",
-                 chains_legend: str | None = "chains"):
-        self.mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0)
+                 chains_legend: str | None = "chains", surface_of: SurfacePlot | None = None):
+        """``surface_of``: draw that plot's surface (its image source and colour mapper) instead of one of
+        our own; the grid then travels to the browser once for both, and ``show_grid`` here sets only
+        the title and ranges."""
+        self.owns_surface = surface_of is None
+        self.mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0) if surface_of is None \
+            else surface_of.mapper
         self.figure = figure(title=title, height=height, width=width, match_aspect=True,
                              tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
                              output_backend="canvas", name="surface",
                              x_range=Range1d(-4, 4), y_range=Range1d(-4, 4))
-        self.image = ColumnDataSource({"image": [np.zeros((2, 2), np.float32)], "x": [0.0], "y": [0.0],
-                                       "dw": [1.0], "dh": [1.0]})
+        self.image = surface_of.image if surface_of is not None else ColumnDataSource(
+            {"image": [np.zeros((2, 2), np.float32)], "x": [0.0], "y": [0.0], "dw": [1.0], "dh": [1.0]})
         self.points = ColumnDataSource({"x": [], "y": []})
         self.chains = ColumnDataSource({"x": [], "y": []})
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image,
@@ -42,11 +47,12 @@ class SurfacePlot:
 
     def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
         (x0, x1), (y0, y1) = bounds
-        if self.sent.changed("grid", grid, (x0, x1, y0, y1)):
-            self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
-        if high <= low:
-            high = low + 1e-6
-        self.mapper.update(low=float(low), high=float(high))
+        if self.owns_surface:
+            if self.sent.changed("grid", grid, (x0, x1, y0, y1)):
+                self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
+            if high <= low:
+                high = low + 1e-6
+            self.mapper.update(low=float(low), high=float(high))
         if self.figure.title.text != label:
             self.figure.title.text = label
         if (x0, x1, y0, y1) != self._bounds:

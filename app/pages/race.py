@@ -38,7 +38,9 @@ class RaceSection(LabPage):
     speed = param.Number(default=10.0, bounds=(0.5, 500.0), doc="rounds per second")
 
     def __init__(self, session, on_status=None, **params):
-        self.plots = {name: ChainPlot(title=LABELS[name], height=330, width=330) for name in LABELS}
+        first = ChainPlot(title=LABELS["langevin"], height=330, width=330)
+        self.plots = {name: first if name == "langevin" else
+                      ChainPlot(title=LABELS[name], height=330, width=330, surface_of=first) for name in LABELS}
         self.table = pn.pane.HTML("", sizing_mode="stretch_width", name="race-table")
         self.plot_row = pn.Row(*[pn.pane.Bokeh(p.figure) for p in self.plots.values()])
         super().__init__(session, on_status, **params)
@@ -68,10 +70,14 @@ class RaceSection(LabPage):
         if [p.object for p in self.plot_row] != [self.plots[n].figure for n in names]:
             self.plot_row.objects = [pn.pane.Bokeh(self.plots[n].figure) for n in names]
         t = snapshot["knobs"]["temperature"]
+        surface = self.plots["langevin"]   # the three plots draw its surface: the grid is sent once
+        surface.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
+                          f"{LABELS['langevin']} at T = {t:g}")
         for racer in snapshot["racers"]:
             plot = self.plots[racer["name"]]
-            plot.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
-                           f"{LABELS[racer['name']]} at T = {t:g}")
+            if plot is not surface:
+                plot.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
+                               f"{LABELS[racer['name']]} at T = {t:g}")
             plot.show_trails(racer["trails"], racer["positions"], racer["last_accepted"])
         self.table.object = self._table(snapshot["racers"])
 

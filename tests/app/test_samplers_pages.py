@@ -1,4 +1,5 @@
 """Samplers and Constraints pages without a browser: in-process runner, real jobs and Bokeh sources."""
+import numpy as np
 import pytest
 
 from app.pages.constraints import ConstraintsPage
@@ -110,3 +111,22 @@ def test_page_bounds_match_the_engine_knobs():
             if spec.kind in ("float", "int"):
                 assert p.bounds[0] >= spec.low and p.bounds[1] <= spec.high, name
             assert spec.validate(p.default) == p.default, name
+
+
+def test_race_plots_share_one_surface_sent_once(samplers):
+    """The racers' plots draw one image source: a temperature change sends the grid once, and every
+    plot shows it under its own title."""
+    race = samplers.race
+    race.session.runner.command(race.job_id, "reset", {"resolution": 32, "racers": "mala,hmc"})
+    race.racers = "mala,hmc"
+    pump(samplers, 3)
+    shown = [race.plots[n] for n in ("mala", "hmc")]
+    sources = {id(r.data_source) for p in shown for r in p.figure.renderers if hasattr(r.glyph, "image")}
+    assert len(sources) == 1
+    race.temperature = 2.0
+    pump(samplers, 3)
+    density = race.last_snapshot["density"]
+    assert race.last_snapshot["knobs"]["temperature"] == 2.0
+    for plot in shown:
+        assert np.array_equal(plot.image.data["image"][0], density)
+        assert plot.figure.title.text.endswith("at T = 2")
