@@ -85,6 +85,7 @@ from ebm_engine.energies.targets import Banana  # noqa: E402
 from ebm_engine.metrics.diagnostics import ess  # noqa: E402
 from ebm_engine.models import SimpleEBM  # noqa: E402
 from ebm_engine.samplers import HMC, Langevin, sample  # noqa: E402
+from cpu_rates import gemm_rate, silu_seconds
 from machine import cpu_model
 
 try:
@@ -224,48 +225,6 @@ def measure(kernel: str, energy_name: str, energy, model, x0, steps: dict[str, f
                 cell.detail = (f"acc={acc:.2f} E[x1^2]={m1:.3g} E[x2]={m2:+.3g}"
                                f"{' NONFINITE' if bad else ''}{'' if cell.stable else '  (excluded: unstable/biased)'}")
     return cells
-
-
-def gemm_rate(m: int, k: int, n: int, seconds: float = 1.0, bias: bool = True) -> float:
-    """Sustained float32 GEMM rate (FLOP/s), median of timed batches of (m×k)·(k×n) [+ bias]."""
-    a, w, b = torch.randn(m, k), torch.randn(n, k), torch.randn(n)
-    out = torch.empty(m, n)
-    op = (lambda: torch.addmm(b, a, w.t(), out=out)) if bias else (lambda: torch.mm(a, w.t(), out=out))
-    for _ in range(3):
-        op()
-    t0 = time.perf_counter()
-    op()
-    per = max(time.perf_counter() - t0, 1e-6)
-    reps = max(1, int(0.1 / per))
-    rates = []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end or len(rates) < 5:
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            op()
-        rates.append(2.0 * m * k * n * reps / (time.perf_counter() - t0))
-    return statistics.median(rates)
-
-
-def silu_seconds(m: int, n: int, seconds: float = 1.0) -> float:
-    """Median seconds of the MLP's activation work in one gradient evaluation at ``m`` chains: SiLU
-    forward and its derivative (torch's fused ``silu_backward``) on both ``(m, n)`` hidden layers."""
-    z, g, out = torch.randn(m, n), torch.randn(m, n), torch.empty(m, n)
-
-    def op() -> None:
-        for _ in range(2):
-            torch.ops.aten.silu.out(z, out=out)
-            torch.ops.aten.silu_backward.grad_input(g, z, grad_input=out)
-
-    for _ in range(3):
-        op()
-    times = []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end or len(times) < 5:
-        t0 = time.perf_counter()
-        op()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 
