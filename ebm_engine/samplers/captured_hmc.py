@@ -17,7 +17,7 @@ import torch
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.graph_capture import GraphedFunction
 from ebm_engine.samplers.hmc import HMC
-from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive, rand_on, randn_on
+from ebm_engine.samplers.state import SamplerState, StepInfo, rand_on
 
 BACKENDS = ("auto", "cuda_graph", "eager")
 
@@ -43,11 +43,8 @@ class CapturedHMC(HMC):
 
     def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
              generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
-        step_size = check_positive("step_size", step_size)
-        temperature = check_positive("temperature", temperature)
+        temperature, p0, eps = self.draw_momentum_and_steps(state, step_size, temperature, generator)
         x = state.x
-        p0 = randn_on(x.shape, x, generator)
-        eps = self.chain_step_sizes(step_size, x, generator)
         u = rand_on(x.shape[0], x, generator)
         if not isinstance(eps, torch.Tensor):   # one step size: a tensor too, so it can change between replays
             eps = torch.full((x.shape[0], *([1] * (x.dim() - 1))), eps, device=x.device, dtype=x.dtype)

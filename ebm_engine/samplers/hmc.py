@@ -97,13 +97,17 @@ class HMC:
         u = rand_on(log_alpha.shape[0], like, generator)
         return valid & (torch.log(u) < log_alpha)
 
-    def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
-             generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
+    def draw_momentum_and_steps(self, state: SamplerState, step_size: float, temperature: float,
+                                generator: torch.Generator | None) -> tuple[float, torch.Tensor, float | torch.Tensor]:
+        """Check the knobs and draw a step's fresh randomness, in this order: ``(temperature, p0, eps)``."""
         step_size = check_positive("step_size", step_size)
         temperature = check_positive("temperature", temperature)
-        x = state.x
-        p0 = randn_on(x.shape, x, generator)
-        eps = self.chain_step_sizes(step_size, x, generator)
+        p0 = randn_on(state.x.shape, state.x, generator)
+        return temperature, p0, self.chain_step_sizes(step_size, state.x, generator)
+
+    def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
+             generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
+        temperature, p0, eps = self.draw_momentum_and_steps(state, step_size, temperature, generator)
         return self.transition(energy, state, p0, eps, temperature, generator=generator)
 
     def transition(self, energy: Energy, state: SamplerState, p0: torch.Tensor, eps: float | torch.Tensor,
