@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 lab: $(VENV)/.installed
-	$(BIN)/panel serve app/main.py --address $(ADDRESS) --port $(PORT) --allow-websocket-origin $(ORIGIN) \
+	$(BIN)/panel serve app/main.py --setup app/warm_up.py --address $(ADDRESS) --port $(PORT) --allow-websocket-origin $(ORIGIN) \
 		$(if $(BASIC_AUTH),--basic-auth $(BASIC_AUTH) --cookie-secret $(COOKIE_SECRET)) --show
 
 test: $(VENV)/.installed

@@ -173,6 +173,15 @@ def engine_context():
     return ctx
 
 
+def start_engine_server() -> None:
+    """Start the fork server now (it preloads torch and the jobs) rather than at the first engine's
+    start; nothing to do where engines are spawned. Like an engine, it must not re-run a main script."""
+    if engine_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        with _without_main_script():
+            forkserver.ensure_running()
+
+
 @contextmanager
 def _without_main_script():
     """Start children without re-running the parent's main script (``panel serve``'s launcher).

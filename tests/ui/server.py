@@ -25,12 +25,13 @@ def free_port() -> int:
 
 @contextmanager
 def served_lab(env: dict[str, str] | None = None, python: str | None = None):
-    """Yield ``(url, server_process)`` for ``panel serve app/main.py`` on a free localhost port."""
+    """Yield ``(url, server_process)`` for ``panel serve app/main.py`` (warmed up as ``make lab`` does)
+    on a free localhost port."""
     port = free_port()
     panel = str(Path(python or sys.executable).with_name("panel"))
     log = tempfile.NamedTemporaryFile("w+", prefix="ebm-lab-served-", suffix=".log", delete=False)
-    server = subprocess.Popen([panel, "serve", "app/main.py", "--port", str(port), "--address", "127.0.0.1",
-                               "--allow-websocket-origin", f"127.0.0.1:{port}"], cwd=ROOT,
+    server = subprocess.Popen([panel, "serve", "app/main.py", "--setup", "app/warm_up.py", "--port", str(port),
+                               "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"], cwd=ROOT,
                               env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
