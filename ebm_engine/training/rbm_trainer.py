@@ -110,7 +110,7 @@ class RBMTrainer:
         self._n_rows = len(self.data)
         self._order = torch.randperm(self._n_rows, generator=generator, device=self._gen_device())
         self._position = 0
-        self._batches: tuple[torch.Tensor, ...] | None = None
+        self._batches: list[tuple[torch.Tensor, int, int]] | None = None
         self._batches_of: tuple[int, int] | None = None
         self._next_batch_index = 0
         self._kernel = PackedRBMUpdate(generator)
@@ -231,12 +231,13 @@ class RBMTrainer:
             self._position = 0
             self._batches = None
         if self._batches is None or self._batches_of != (self.epoch, batch):
-            self._batches = self._order[self._position:].split(batch)   # views, made at once
+            # the rest of the epoch planned at once: (row indices, their number, position after)
+            start = self._position
+            self._batches = [(idx, idx.shape[0], min(start + (i + 1) * batch, n))
+                             for i, idx in enumerate(self._order[start:].split(batch))]
             self._batches_of, self._next_batch_index = (self.epoch, batch), 0
-        idx = self._batches[self._next_batch_index]
+        idx, count, stop = self._batches[self._next_batch_index]
         self._next_batch_index += 1
-        stop = min(self._position + batch, n)
-        count = stop - self._position
         self._position = stop
         return idx, count, self.epoch, stop / n
 

@@ -52,29 +52,35 @@ class ChainBuffers:
         self.neg_hidden = self.hidden[:n_neg, :n_hidden]
         self.h_sample_units = self.h_sample[:, :n_hidden]
         self.n_pos = 0
+        self._views_for: dict[int, tuple] = {}
         self.set_positive_rows(max_pos)
 
     def set_positive_rows(self, n_pos: int) -> None:
         """Prepare for ``n_pos`` positive rows: views, and the constant hidden unit weighted
-        ``-n_pos / n_neg`` on negative rows and 1 on positive ones."""
+        ``-n_pos / n_neg`` on negative rows and 1 on positive ones. The views of each row count
+        are made once (an epoch's last, shorter batch switches back and forth)."""
         if n_pos == self.n_pos:
             return
         if not 1 <= n_pos <= self.max_pos:
             raise ValueError(f"a batch of {n_pos} rows does not fit buffers for {self.max_pos}")
-        n_neg, n_v, n_h = self.n_neg, self.n_visible, self.n_hidden
-        rows = n_neg + n_pos
+        n_neg, n_h = self.n_neg, self.n_hidden
+        views = self._views_for.get(n_pos)
+        if views is None:
+            views = self._views_for[n_pos] = self._make_views(n_pos)
+        (self.pos_rows, self.positives, self.positive_hidden, self.all_rows, self.all_rows_t,
+         self.all_hidden, self.all_hidden_units, self.neg_scale) = views
         self.hidden[:n_neg, n_h] = -n_pos / n_neg
         self.hidden[n_neg:, n_h] = 1.0
         self.n_pos = n_pos
-        self.pos_rows = self.visible[n_neg:rows]
-        self.positives = self.visible[n_neg:rows, :n_v]
-        self.positive_hidden = self.hidden[n_neg:rows, :n_h]
-        self.all_rows = self.visible[:rows]
-        self.all_rows_t = self.all_rows.t()
-        self.all_hidden = self.hidden[:rows]
-        self.all_hidden_units = self.hidden[:rows, :n_h]
+
+    def _make_views(self, n_pos: int) -> tuple:
+        n_neg, n_v, n_h = self.n_neg, self.n_visible, self.n_hidden
+        rows = n_neg + n_pos
+        all_rows = self.visible[:rows]
         # a 0-dim tensor: in-place products with it skip the per-call wrapping of a Python number
-        self.neg_scale = torch.tensor(-n_pos / n_neg, device=self.hidden.device, dtype=self.hidden.dtype)
+        neg_scale = torch.tensor(-n_pos / n_neg, device=self.hidden.device, dtype=self.hidden.dtype)
+        return (self.visible[n_neg:rows], self.visible[n_neg:rows, :n_v], self.hidden[n_neg:rows, :n_h],
+                all_rows, all_rows.t(), self.hidden[:rows], self.hidden[:rows, :n_h], neg_scale)
 
 
 _FILLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ebm-rbm-uniforms")
@@ -126,12 +132,13 @@ class UniformStream:
              ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
         """Fresh independent U(0, 1) blocks for one update: ``k`` of ``(n, n_visible)`` and ``k``
         of ``(n, n_hidden)`` (views, made for the whole chunk at once)."""
-        key = (k, n, n_visible, n_hidden, device, dtype, self.prefetch and device.type == "cpu")
+        key = (k, n, n_visible, n_hidden, device, dtype, self.prefetch)
         if self._key != key:
             self._settle()
             steps = max(1, min(512, self.CHUNK_FLOATS // (k * n * (n_visible + n_hidden))))
             self._current = _Chunk(steps, k, n, n_visible, n_hidden, device, dtype)
-            self._spare = _Chunk(steps, k, n, n_visible, n_hidden, device, dtype) if key[-1] else None
+            drawn_ahead = self.prefetch and device.type == "cpu"
+            self._spare = _Chunk(steps, k, n, n_visible, n_hidden, device, dtype) if drawn_ahead else None
             self._key, self._next, self._steps = key, steps, steps
         if self._next >= self._steps:
             if self._spare is None:
@@ -171,16 +178,20 @@ class PackedRBMUpdate:
 
     def __init__(self, generator: torch.Generator | None):
         self.uniforms = UniformStream(generator)
-        self._packed: torch.Tensor | None = None
-        self._inv_t_key: tuple | None = None
+        self._setup_key: tuple | None = None
 
-    def _weights(self, packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(P[:, :n_h], P[:n_v].T)``: visible rows → hidden units, hidden rows → visible units."""
-        if packed is not self._packed:
+    def _setup(self, packed: torch.Tensor, temperature: float) -> tuple:
+        """``(P[:, :n_h], P[:n_v].T, 1/T or None, device, dtype)`` for ``packed``, made once per
+        parameter tensor and temperature: visible rows → hidden units, hidden rows → visible
+        units, and ``1/T`` as a 0-dim tensor (``None`` at ``T = 1``)."""
+        key = (packed, temperature)
+        if self._setup_key is None or self._setup_key[0] is not packed or self._setup_key[1] != temperature:
             n_v, n_h = packed.shape[0] - 1, packed.shape[1] - 1
-            self._to_hidden, self._to_visible = packed[:, :n_h], packed[:n_v].t()
-            self._packed = packed
-        return self._to_hidden, self._to_visible
+            inv_t = (None if temperature == 1.0 else
+                     torch.tensor(1.0 / temperature, device=packed.device, dtype=packed.dtype))
+            self._setup_key = key
+            self._set_up = (packed[:, :n_h], packed[:n_v].t(), inv_t, packed.device, packed.dtype)
+        return self._set_up
 
     @staticmethod
     def _probs(out: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, inv_t: torch.Tensor | None
@@ -190,15 +201,6 @@ class PackedRBMUpdate:
             out.mul_(inv_t)
         return out.sigmoid_()
 
-    def _inverse_temperature(self, temperature: float, like: torch.Tensor) -> torch.Tensor | None:
-        """``1/T`` as a cached 0-dim tensor, ``None`` at ``T = 1``."""
-        if temperature == 1.0:
-            return None
-        if self._inv_t_key != (temperature, like.device, like.dtype):
-            self._inv_t = torch.tensor(1.0 / temperature, device=like.device, dtype=like.dtype)
-            self._inv_t_key = (temperature, like.device, like.dtype)
-        return self._inv_t
-
     def negatives(self, packed: torch.Tensor, b: ChainBuffers, data: torch.Tensor, index: torch.Tensor,
                   n_pos: int, k: int, temperature: float, persistent: bool) -> None:
         """Fill the buffers for one update: the ``n_pos`` positive rows ``data[index]`` (``data``
@@ -206,25 +208,26 @@ class PackedRBMUpdate:
         ``v ~ p(v | h)`` of the negative chains, started at the data (CD, which needs
         ``b.n_neg == n_pos``) or at the chains' visible sample (PCD), with ``p(h | v_k)``.
         """
-        b.set_positive_rows(n_pos)
+        if n_pos != b.n_pos:
+            b.set_positive_rows(n_pos)
         torch.index_select(data, 0, index, out=b.pos_rows)
-        to_hidden, to_visible = self._weights(packed)
-        inv_t = self._inverse_temperature(temperature, packed)
-        u_vis, u_hid = self.uniforms.take(k, b.n_neg, b.n_visible, b.n_hidden, packed.device, packed.dtype)
+        to_hidden, to_visible, inv_t, device, dtype = self._setup(packed, temperature)
+        probs = self._probs
+        u_vis, u_hid = self.uniforms.take(k, b.n_neg, b.n_visible, b.n_hidden, device, dtype)
         if persistent:   # p(h | chains) and p(h | v0) in one product
-            self._probs(b.all_hidden_units, b.all_rows, to_hidden, inv_t)
+            probs(b.all_hidden_units, b.all_rows, to_hidden, inv_t)
             start = b.neg_hidden
         else:
             if b.n_neg != n_pos:
                 raise ValueError(f"CD needs one negative row per positive row, got {b.n_neg} and {n_pos}")
-            start = self._probs(b.positive_hidden, b.pos_rows, to_hidden, inv_t)
-        torch.lt(u_hid[0], start, out=b.h_sample_units)
+            start = probs(b.positive_hidden, b.pos_rows, to_hidden, inv_t)
+        neg_hidden, neg_rows, h_sample_units = b.neg_hidden, b.neg_rows, b.h_sample_units
+        torch.lt(u_hid[0], start, out=h_sample_units)
         for sweep in range(k):
-            torch.lt(u_vis[sweep], self._probs(b.v_probs, b.h_sample, to_visible, inv_t), out=b.negatives)
+            torch.lt(u_vis[sweep], probs(b.v_probs, b.h_sample, to_visible, inv_t), out=b.negatives)
             if sweep < k - 1:
-                torch.lt(u_hid[sweep + 1], self._probs(b.neg_hidden, b.neg_rows, to_hidden, inv_t),
-                         out=b.h_sample_units)
-        self._probs(b.neg_hidden, b.neg_rows, to_hidden, inv_t)
+                torch.lt(u_hid[sweep + 1], probs(neg_hidden, neg_rows, to_hidden, inv_t), out=h_sample_units)
+        probs(neg_hidden, neg_rows, to_hidden, inv_t)
 
     @staticmethod
     def apply(packed: torch.Tensor, increment: torch.Tensor, b: ChainBuffers, lr: float,
