@@ -20,9 +20,12 @@ Models, like for like
 
 Timing
   ``time.perf_counter`` around each epoch: ours around ``trainer.train_epoch()`` (construction of the
-  model and trainer excluded); sklearn inside one ``fit`` call, by timestamping the end of every
-  epoch's last mini-batch (its private ``_fit`` wrapped by a counter that adds one Python call per
-  mini-batch; the algorithm is untouched; ``fit``'s own set-up is excluded). Reported: the median
+  model and trainer excluded); sklearn inside one ``fit`` call, from the first to the last mini-batch
+  of every epoch (its private ``_fit`` wrapped by a counter that adds one Python call per mini-batch;
+  the algorithm is untouched; ``fit``'s own set-up is excluded). The two alternate epoch by epoch:
+  after each sklearn epoch, inside ``fit``, one epoch of ours runs (outside sklearn's timing), so
+  that the machine's speed, which drifts by up to 1.7× within a second on this VM, is sampled alike
+  for both. Reported: the median
   seconds per epoch over all epochs of all seeds. Both libraries get the same thread count:
   ``torch.set_num_threads(--threads)`` and ``threadpoolctl.threadpool_limits(--threads)`` for
   numpy's BLAS. The load average is printed: other processes on a 2-core machine distort timings,
@@ -60,6 +63,7 @@ import pstats
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,52 +145,81 @@ class Cell:
         return f"{self.ll:.2f} ± {self.ll_sd:.2f} (AIS ± {self.ais_std:.3f})"
 
 
-def train_sklearn(x: np.ndarray, hidden: int, batch: int, lr: float, epochs: int, seed: int) -> Run:
-    """Fit BernoulliRBM once for ``epochs`` epochs, timestamping the end of every epoch."""
+def train_sklearn(x: np.ndarray, hidden: int, batch: int, lr: float, epochs: int, seed: int,
+                  between_epochs: Callable[[], None] | None = None) -> Run:
+    """Fit BernoulliRBM once for ``epochs`` epochs, timing every epoch; ``between_epochs`` (untimed
+    for sklearn) runs after each of them, inside ``fit``."""
     model = BernoulliRBM(n_components=hidden, learning_rate=lr, batch_size=batch, n_iter=epochs,
                          random_state=seed)
     n_batches = math.ceil(x.shape[0] / batch)
-    stamps: list[float] = []
+    epoch_s: list[float] = []
     inner = model._fit  # bound method; fit() calls self._fit(X[batch_slice], rng) once per mini-batch
     calls = 0
+    started = 0.0
 
     def counted(v_pos, rng):
-        nonlocal calls
-        if calls == 0:
-            stamps.append(time.perf_counter())
+        nonlocal calls, started
+        if calls % n_batches == 0:
+            started = time.perf_counter()
         inner(v_pos, rng)
         calls += 1
         if calls % n_batches == 0:
-            stamps.append(time.perf_counter())
+            epoch_s.append(time.perf_counter() - started)
+            if between_epochs is not None:
+                between_epochs()
 
     model._fit = counted
     model.fit(x)
     del model._fit
     if calls != n_batches * epochs:
         raise RuntimeError(f"sklearn made {calls} mini-batch updates, expected {n_batches * epochs}")
-    epoch_s = [b - a for a, b in zip(stamps, stamps[1:])]
     return Run("sklearn", hidden, batch, seed, epoch_s, RBM.from_sklearn(model))
+
+
+class OursTimed:
+    """Our RBM and trainer for one configuration; ``epoch()`` trains and times one epoch."""
+
+    def __init__(self, who: str, train: torch.Tensor, hidden: int, config: RBMConfig, seed: int,
+                 profile: cProfile.Profile | None = None):
+        gen = torch.Generator().manual_seed(seed)
+        self.who, self.hidden, self.batch, self.seed = who, hidden, config.batch_size, seed
+        self.rbm = RBM(train.shape[1], hidden, generator=gen)
+        self.trainer = RBMTrainer(self.rbm, train, config, gen)
+        self.profile = profile
+        self.epoch_s: list[float] = []
+
+    def epoch(self) -> None:
+        if self.profile is not None:
+            self.profile.enable()
+        t0 = time.perf_counter()
+        self.trainer.train_epoch()
+        self.epoch_s.append(time.perf_counter() - t0)
+        if self.profile is not None:
+            self.profile.disable()
+
+    def run(self) -> Run:
+        if self.trainer.divergences:
+            print(f"#   WARNING: {self.who} H={self.hidden} B={self.batch} seed {self.seed}: "
+                  f"{self.trainer.divergences} diverged updates")
+        return Run(self.who, self.hidden, self.batch, self.seed, self.epoch_s, self.rbm)
 
 
 def train_ours(who: str, train: torch.Tensor, hidden: int, config: RBMConfig, epochs: int, seed: int,
                profile: cProfile.Profile | None = None) -> Run:
     """Train our RBM for ``epochs`` epochs with ``config``; time every ``train_epoch``."""
-    gen = torch.Generator().manual_seed(seed)
-    rbm = RBM(train.shape[1], hidden, generator=gen)
-    trainer = RBMTrainer(rbm, train, config, gen)
-    epoch_s = []
+    ours = OursTimed(who, train, hidden, config, seed, profile)
     for _ in range(epochs):
-        if profile is not None:
-            profile.enable()
-        t0 = time.perf_counter()
-        trainer.train_epoch()
-        epoch_s.append(time.perf_counter() - t0)
-        if profile is not None:
-            profile.disable()
-    if trainer.divergences:
-        print(f"#   WARNING: {who} H={hidden} B={config.batch_size} seed {seed}: {trainer.divergences} "
-              f"diverged updates")
-    return Run(who, hidden, config.batch_size, seed, epoch_s, rbm)
+        ours.epoch()
+    return ours.run()
+
+
+def train_side_by_side(x: np.ndarray, train: torch.Tensor, hidden: int, batch: int, lr: float, epochs: int,
+                       seed: int, profile: cProfile.Profile | None = None) -> tuple[Run, Run]:
+    """sklearn and our like-for-like trainer, one epoch of each in turn (so that drifts of the
+    machine's speed hit both alike)."""
+    ours = OursTimed("ours", train, hidden, like_for_like(lr, batch), seed, profile)
+    sk = train_sklearn(x, hidden, batch, lr, epochs, seed, between_epochs=ours.epoch)
+    return sk, ours.run()
 
 
 def like_for_like(lr: float, batch: int) -> RBMConfig:
@@ -246,8 +279,7 @@ def wide_timings(threads: int, epochs: int = 3, seed: int = 0) -> list[str]:
     x = (torch.rand(5000, 784, generator=gen) < 0.13).float()
     lines = []
     for batch in BATCHES:
-        sk = train_sklearn(x.numpy(), 500, batch, 0.05, epochs, seed)
-        ours = train_ours("ours", x, 500, like_for_like(0.05, batch), epochs, seed)
+        sk, ours = train_side_by_side(x.numpy(), x, 500, batch, 0.05, epochs, seed)
         s_sk, s_ours = statistics.median(sk.epoch_s), statistics.median(ours.epoch_s)
         lines.append(f"784×500 B={batch} (threads {threads}): sklearn {s_sk:.3f} s/epoch, ours {s_ours:.3f} s/epoch, "
                      f"speed-up {s_sk / s_ours:.2f}×")
@@ -319,8 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         for hidden in HIDDEN:
             for batch in BATCHES:
                 for seed in seeds:
-                    runs.append(train_sklearn(x_np, hidden, batch, lrs[batch], epochs, seed))
-                    runs.append(train_ours("ours", train, hidden, like_for_like(lrs[batch], batch), epochs, seed, profile))
+                    runs.extend(train_side_by_side(x_np, train, hidden, batch, lrs[batch], epochs, seed, profile))
                     runs.append(train_ours("default", train, hidden, RBMConfig(batch_size=batch), epochs, seed))
                     if args.lean:
                         lean.setdefault((hidden, batch), []).extend(
