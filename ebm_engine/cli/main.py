@@ -70,6 +70,10 @@ def command_train(args) -> int:
             raise UsageError(str(exc)) from None
         if summary["rank"] == 0:
             sync = "in sync" if summary["ranks_in_sync"] else "OUT OF SYNC"
+            if args.resume:
+                sync += (f"; resumed {', '.join(summary['restored'])} as saved" if summary["restored"] else
+                         "; resumed weights and step only: the checkpoint was written by another number of "
+                         "processes, so optimiser moments and replay buffers start afresh")
             print(f"trained {args.model} with {summary['world_size']} processes ({sync}, weight checksum "
                   f"{summary['checksum']:.12g}): step {summary['step']}, {summary['seconds_per_step']:.3g} "
                   f"s/iteration, {format_metrics(summary['metrics'])} -> {out}")

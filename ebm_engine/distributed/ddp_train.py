@@ -5,8 +5,11 @@ buffer shard (``buffer_size / world_size`` chains) and draws from its own genera
 (``seed + rank``); DDP averages the weight gradients, so every rank holds the same weights after
 every step; when one rank sees a step diverge, all ranks roll back together (``divergence_vote``).
 The training logic is the lab's own (``ContrastiveDivergence`` for ConvEBM,
-``JEMTrainer`` for JEM). Rank 0 alone writes the checkpoint (``ebm_engine.checkpoints``);
-``resume`` continues from one (weights and step; the optimiser moments and replay buffer start afresh).
+``JEMTrainer`` for JEM). Rank 0 alone writes the checkpoint (``ebm_engine.checkpoints``), with every
+rank's training state gathered into it (optimiser moments, replay-buffer shard, generator, epoch
+position, under ``train.rank<r>.``). ``resume`` continues from one: exactly, as if never stopped, with
+the same number of ranks; with another number, from the weights and step (optimiser moments and
+replay buffers start afresh, and the summary says so).
 
     torchrun --nproc_per_node=4 -m ebm_engine.distributed --model conv_ebm --steps 2000 --out run.pt
 """
@@ -28,6 +31,7 @@ from ebm_engine.distributed.process_group import RankContext, join_process_group
 from ebm_engine.distributed.replicated_model import ReplicatedModel
 from ebm_engine.models.conv_ebm import ConvEBM
 from ebm_engine.models.jem import JEM
+from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
 from ebm_engine.training.image_recipes import image_cd_trainer, lab_image_config
 from ebm_engine.training.jem_trainer import JEMConfig, JEMTrainer
 
@@ -114,6 +118,19 @@ def _metrics(model: str, stats, net: torch.nn.Module, split, device: torch.devic
     return out
 
 
+def rank_state_name(rank: int) -> str:
+    """The name of one rank's training state in a checkpoint (keys ``train.<name>.``)."""
+    return f"rank{rank}"
+
+
+def gathered_training_state(trainer, generator: torch.Generator, ctx: RankContext) -> dict[str, torch.Tensor]:
+    """Every rank's resumable training state, gathered on every rank (a collective call)."""
+    mine = {k: v.detach().cpu() for k, v in trainer_state(trainer, generator, rank_state_name(ctx.rank)).items()}
+    everyone: list[dict[str, torch.Tensor] | None] = [None] * ctx.world_size
+    dist.all_gather_object(everyone, mine)
+    return {k: v for part in everyone for k, v in part.items()}
+
+
 def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | None, device: str | None = None,
               batch_size: int | None = None, resume: str | Path | None = None, *, width: int = 32,
               precision: str = "fp32", sampler: str = "eager", save_every: int = 0) -> dict[str, Any]:
@@ -151,17 +168,24 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
         batch = batch_size or DEFAULT_BATCH[model]
         trainer = _make_trainer(model, replicated, split, ctx, batch, generator, precision, sampler)
         trainer.step_count = start_step
+        restored: list[str] = []
+        if state is not None and header.get("world_size") == ctx.world_size:
+            restored = load_trainer_state(trainer, generator, state, rank_state_name(ctx.rank))
         if ctx.world_size > 1:   # a step one rank sees diverge is rolled back on every rank
             trainer.last_good.agree = any_rank_diverged(ctx.device)
 
         def save(stats) -> Path | None:
-            if not ctx.is_main or out is None or stats is None:
+            """Rank 0 writes the checkpoint (every rank takes part in gathering the training state)."""
+            if out is None or stats is None:
+                return None
+            training = gathered_training_state(trainer, generator, ctx)
+            if not ctx.is_main:
                 return None
             header = make_header(model, model_args, data, trainer.step_count,
                                  _metrics(model, stats, net, split, ctx.device), seed=seed,
                                  world_size=ctx.world_size, batch_per_rank=batch, precision=precision,
                                  sampler=sampler, config={"model": model, "width": model_args["width"]})
-            return save_checkpoint(out, lab_state(model, net), header)
+            return save_checkpoint(out, {**lab_state(model, net), **training}, header)
 
         stats = None
         began = time.perf_counter()
@@ -181,6 +205,7 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
                 "step": trainer.step_count, "checksum": checksum, "ranks_in_sync": len(set(checksums)) == 1,
                 "metrics": {} if stats is None else _metrics(model, stats, net, split, ctx.device),
                 "seconds_per_step": elapsed / steps if steps else math.nan,
-                "divergences": trainer.divergences, "checkpoint": str(saved) if saved else None}
+                "divergences": trainer.divergences, "checkpoint": str(saved) if saved else None,
+                "restored": restored}
     finally:
         leave_process_group(ctx)

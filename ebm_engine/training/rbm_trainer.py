@@ -145,7 +145,8 @@ class RBMTrainer:
         if start is None:
             start = bernoulli(self.data.mean(dim=0).expand(n, -1).contiguous(), self.generator)
         chains.negatives.copy_(start)
-        chains.v_probs.copy_(start)
+        self._fantasy_probs = start.clone()
+        self._fantasy_probs_stale = False
         return chains
 
     @property
@@ -155,8 +156,12 @@ class RBMTrainer:
 
     @property
     def fantasy_probs(self) -> torch.Tensor:
-        """The persistent chains' last visible probabilities."""
-        return self._pcd_buffers.v_probs
+        """The persistent chains' last visible probabilities (a buffer, computed from the training
+        updates' pre-activations when first asked for after them)."""
+        if self._fantasy_probs_stale:
+            torch.sigmoid(self._pcd_buffers.v_logits, out=self._fantasy_probs)
+            self._fantasy_probs_stale = False
+        return self._fantasy_probs
 
     @property
     def _increments(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -260,8 +265,8 @@ class RBMTrainer:
         cfg = self.config
         rows = max(cfg.batch_size, cfg.n_persistent) * 2
         work = rows * (self.rbm.n_visible + 1) * (self.rbm.n_hidden + 1)
-        # a second CPU thread, when allowed, draws the next chunk of uniforms meanwhile
-        self._kernel.uniforms.prefetch = torch.get_num_threads() > 1
+        # a second CPU thread, when allowed, draws the next chunk of logistic variates meanwhile
+        self._kernel.logistic.prefetch = torch.get_num_threads() > 1
         with torch.no_grad(), threads_for_product(work, self.data.device):
             return self._train(n_updates)
 
@@ -290,6 +295,8 @@ class RBMTrainer:
                 step_norm = float((rbm.W - w_before).norm())
                 self._last_norms = (w_norm, step_norm / w_norm if w_norm > 0 else float("inf"))
             self.step_count += 1
+        if persistent:
+            self._fantasy_probs_stale = True
         diverged = not bool(torch.isfinite(packed.sum()))
         if diverged:
             packed.copy_(saved)
@@ -332,11 +339,11 @@ class RBMTrainer:
 
     def resume_state(self) -> dict[str, torch.Tensor]:
         """What an exact resume needs besides the weights: momentum, persistent chains, the epoch's
-        order and position, and the uniform stream of the Bernoulli draws."""
-        stream = self._kernel.uniforms.state()
+        order and position, and the stream of the Bernoulli draws' random numbers."""
+        stream = self._kernel.logistic.state()
         return {"increment": self._increment, "order": self._order, "position": torch.tensor(self._position),
                 "epoch": torch.tensor(self.epoch), "chains": self._pcd_buffers.negatives,
-                "chain_probs": self._pcd_buffers.v_probs, "uniforms_generator": stream["generator"],
+                "chain_probs": self.fantasy_probs, "uniforms_generator": stream["generator"],
                 "uniforms_next": stream["next"]}
 
     def load_resume_state(self, state: dict[str, torch.Tensor]) -> list[str]:
@@ -355,7 +362,7 @@ class RBMTrainer:
             self._batches = self._batches_of = None
             restored.append("epoch position")
         if state.get("uniforms_generator") is not None:
-            self._kernel.uniforms.load_state({"generator": state["uniforms_generator"],
+            self._kernel.logistic.load_state({"generator": state["uniforms_generator"],
                                               "next": state["uniforms_next"]})
             restored.append("Gibbs sampling stream")
         return restored

@@ -10,7 +10,9 @@ out to need as few operations as possible:
 - the negative rows (first) and the positive rows (after them) share one buffer, so both phases'
   hidden probabilities are one matrix product, and the negative rows' constant unit holds
   ``-n_pos / n_neg``: ``P += lr / (n_pos·T) · Vᵀ H`` is then the whole CD gradient step;
-- Bernoulli draws are ``u < p`` against uniforms drawn for many updates at once.
+- a Bernoulli draw with ``p = σ(a)`` is ``L < a`` for a logistic variate ``L = logit(U)``
+  (``P(L < a) = P(U < σ(a)) = σ(a)``): a unit that is only sampled needs its pre-activation and
+  no sigmoid. The variates are drawn for many updates at once (on a second thread when allowed).
 
 The algorithm is the usual one (see ``rbm_trainer``): positive statistics from the data and
 ``p(h | v0)``; negatives from ``k`` sample-driven sweeps started at the data (CD) or at the
@@ -31,9 +33,10 @@ class ChainBuffers:
     """Rows of one update: ``n_neg`` negative rows first, then up to ``max_pos`` positive rows.
 
     ``visible`` (rows, n_v + 1) and ``hidden`` (rows, n_h + 1) end in the constant unit;
-    ``h_sample`` (n_neg, n_h + 1) is the chains' current hidden sample; ``v_probs`` their last
-    visible probabilities. ``negatives`` is the visible sample of the chains (their state). Every view an update needs
-    is made once (per batch size), not per update.
+    ``h_sample`` (n_neg, n_h + 1) is the chains' current hidden sample; ``v_logits`` the
+    pre-activations (divided by T) their visible sample was drawn from, ``σ(v_logits)`` its
+    probabilities. ``negatives`` is the visible sample of the chains (their state). Every view an
+    update needs is made once (per batch size), not per update.
     """
 
     def __init__(self, n_neg: int, max_pos: int, n_visible: int, n_hidden: int,
@@ -46,7 +49,7 @@ class ChainBuffers:
         self.hidden = torch.zeros(rows, n_hidden + 1, device=device, dtype=dtype)
         self.h_sample = torch.zeros(n_neg, n_hidden + 1, device=device, dtype=dtype)
         self.h_sample[:, n_hidden] = 1.0
-        self.v_probs = torch.zeros(n_neg, n_visible, device=device, dtype=dtype)
+        self.v_logits = torch.zeros(n_neg, n_visible, device=device, dtype=dtype)
         self.negatives = self.visible[:n_neg, :n_visible]
         self.neg_rows = self.visible[:n_neg]
         self.neg_hidden = self.hidden[:n_neg, :n_hidden]
@@ -83,11 +86,11 @@ class ChainBuffers:
                 all_rows, all_rows.t(), self.hidden[:rows], self.hidden[:rows, :n_h], neg_scale)
 
 
-_FILLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ebm-rbm-uniforms")
+_FILLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ebm-rbm-logistic")
 
 
 class _Chunk:
-    """Uniform buffers for ``steps`` updates and their per-update views."""
+    """Logistic variates for ``steps`` updates and their per-update views."""
 
     def __init__(self, steps: int, k: int, n: int, n_visible: int, n_hidden: int, device, dtype):
         self.visible = torch.empty(steps, k, n, n_visible, device=device, dtype=dtype)
@@ -97,13 +100,14 @@ class _Chunk:
 
     def fill(self, generator: torch.Generator) -> None:
         self.start_state = generator.get_state()   # to draw the same chunk again after a resume
-        self.visible.uniform_(generator=generator)
-        self.hidden.uniform_(generator=generator)
+        self.visible.uniform_(generator=generator).logit_()
+        self.hidden.uniform_(generator=generator).logit_()
 
 
-class UniformStream:
-    """Uniforms for the Bernoulli draws of many updates, drawn in one call per chunk into reused
-    buffers (fresh memory for every chunk would cost as much as drawing the numbers).
+class LogisticStream:
+    """Standard logistic variates ``logit(U)``, ``U ~ U(0, 1)``, for the Bernoulli draws of many
+    updates, drawn in one call per chunk into reused buffers (fresh memory for every chunk would
+    cost as much as drawing the numbers).
 
     The stream has its own generator, seeded once from ``generator``: the numbers do not depend
     on how they are produced. With ``prefetch`` (on the CPU, when more than one thread may be
@@ -130,8 +134,8 @@ class UniformStream:
 
     def take(self, k: int, n: int, n_visible: int, n_hidden: int, device: torch.device, dtype: torch.dtype
              ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-        """Fresh independent U(0, 1) blocks for one update: ``k`` of ``(n, n_visible)`` and ``k``
-        of ``(n, n_hidden)`` (views, made for the whole chunk at once)."""
+        """Fresh independent blocks of logistic variates for one update: ``k`` of ``(n, n_visible)``
+        and ``k`` of ``(n, n_hidden)`` (views, made for the whole chunk at once)."""
         key = (k, n, n_visible, n_hidden, device, dtype, self.prefetch)
         if self._key != key:
             self._settle()
@@ -177,7 +181,7 @@ class PackedRBMUpdate:
     """
 
     def __init__(self, generator: torch.Generator | None):
-        self.uniforms = UniformStream(generator)
+        self.logistic = LogisticStream(generator)
         self._setup_key: tuple | None = None
 
     def _setup(self, packed: torch.Tensor, temperature: float) -> tuple:
@@ -194,12 +198,13 @@ class PackedRBMUpdate:
         return self._set_up
 
     @staticmethod
-    def _probs(out: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, inv_t: torch.Tensor | None
-               ) -> torch.Tensor:
+    def _logits(out: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor, inv_t: torch.Tensor | None
+                ) -> torch.Tensor:
+        """Pre-activations divided by T, written to ``out``."""
         torch.mm(rows, weights, out=out)
         if inv_t is not None:
             out.mul_(inv_t)
-        return out.sigmoid_()
+        return out
 
     def negatives(self, packed: torch.Tensor, b: ChainBuffers, data: torch.Tensor, index: torch.Tensor,
                   n_pos: int, k: int, temperature: float, persistent: bool) -> None:
@@ -212,22 +217,22 @@ class PackedRBMUpdate:
             b.set_positive_rows(n_pos)
         torch.index_select(data, 0, index, out=b.pos_rows)
         to_hidden, to_visible, inv_t, device, dtype = self._setup(packed, temperature)
-        probs = self._probs
-        u_vis, u_hid = self.uniforms.take(k, b.n_neg, b.n_visible, b.n_hidden, device, dtype)
-        if persistent:   # p(h | chains) and p(h | v0) in one product
-            probs(b.all_hidden_units, b.all_rows, to_hidden, inv_t)
-            start = b.neg_hidden
+        logits = self._logits
+        l_vis, l_hid = self.logistic.take(k, b.n_neg, b.n_visible, b.n_hidden, device, dtype)
+        neg_hidden, neg_rows, h_sample_units = b.neg_hidden, b.neg_rows, b.h_sample_units
+        if persistent:   # h's pre-activations for the chains and v0 in one product
+            logits(b.all_hidden_units, b.all_rows, to_hidden, inv_t)
+            torch.lt(l_hid[0], neg_hidden, out=h_sample_units)
         else:
             if b.n_neg != n_pos:
                 raise ValueError(f"CD needs one negative row per positive row, got {b.n_neg} and {n_pos}")
-            start = probs(b.positive_hidden, b.pos_rows, to_hidden, inv_t)
-        neg_hidden, neg_rows, h_sample_units = b.neg_hidden, b.neg_rows, b.h_sample_units
-        torch.lt(u_hid[0], start, out=h_sample_units)
+            torch.lt(l_hid[0], logits(b.positive_hidden, b.pos_rows, to_hidden, inv_t), out=h_sample_units)
+        b.positive_hidden.sigmoid_()
         for sweep in range(k):
-            torch.lt(u_vis[sweep], probs(b.v_probs, b.h_sample, to_visible, inv_t), out=b.negatives)
+            torch.lt(l_vis[sweep], logits(b.v_logits, b.h_sample, to_visible, inv_t), out=b.negatives)
             if sweep < k - 1:
-                torch.lt(u_hid[sweep + 1], probs(neg_hidden, neg_rows, to_hidden, inv_t), out=h_sample_units)
-        probs(neg_hidden, neg_rows, to_hidden, inv_t)
+                torch.lt(l_hid[sweep + 1], logits(neg_hidden, neg_rows, to_hidden, inv_t), out=h_sample_units)
+        logits(neg_hidden, neg_rows, to_hidden, inv_t).sigmoid_()
 
     @staticmethod
     def apply(packed: torch.Tensor, increment: torch.Tensor, b: ChainBuffers, lr: float,

@@ -221,8 +221,8 @@ def test_a_diverging_call_is_undone_as_a_whole():
         trainer.train(0)
 
 
-def test_uniforms_drawn_ahead_on_a_second_thread_change_nothing():
-    """With more than one thread the next chunk of uniforms is drawn in the background; the
+def test_random_numbers_drawn_ahead_on_a_second_thread_change_nothing():
+    """With more than one thread the next chunk of random numbers is drawn in the background; the
     training must be the very same as when every chunk is drawn in line."""
     weights = []
     before = torch.get_num_threads()
@@ -230,10 +230,10 @@ def test_uniforms_drawn_ahead_on_a_second_thread_change_nothing():
         for threads in (1, 2):
             torch.set_num_threads(threads)
             trainer = fresh(seed=6, persistent=True, n_persistent=10, batch_size=10, stats_every=0)
-            trainer._kernel.uniforms.CHUNK_FLOATS = 4096   # several chunks per epoch
+            trainer._kernel.logistic.CHUNK_FLOATS = 4096   # several chunks per epoch
             trainer.train_epoch()
             trainer.train_epoch()
-            assert trainer._kernel.uniforms.prefetch == (threads > 1)
+            assert trainer._kernel.logistic.prefetch == (threads > 1)
             weights.append(trainer.rbm.W.detach().clone())
     finally:
         torch.set_num_threads(before)

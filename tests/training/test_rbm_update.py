@@ -136,29 +136,31 @@ def test_buffers_refuse_a_batch_larger_than_allocated():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("prefetch", [False, True])
-def test_uniform_stream_draws_independent_uniforms(dtype, prefetch):
-    """Uniform on [0, 1) (Kolmogorov-Smirnov), uncorrelated across consecutive draws, the same
-    numbers for the same seed whether or not the next chunk is drawn ahead, fresh for every update."""
+def test_logistic_stream_draws_independent_logistic_variates(dtype, prefetch):
+    """Standard logistic (σ(L) uniform on [0, 1] by Kolmogorov-Smirnov), uncorrelated across
+    consecutive draws, the same numbers for the same seed whether or not the next chunk is drawn
+    ahead, fresh for every update."""
     from scipy import stats
 
-    from ebm_engine.training.rbm_update import UniformStream
+    from ebm_engine.training.rbm_update import LogisticStream
 
     def draws(prefetch_on: bool) -> torch.Tensor:
-        stream = UniformStream(gen(3))
+        stream = LogisticStream(gen(3))
         stream.CHUNK_FLOATS = 4 * 2 * 5 * (6 + 4) * 3      # a few updates per chunk, so chunks roll over
         stream.prefetch = prefetch_on
         blocks = []
         for _ in range(40):
-            u_vis, u_hid = stream.take(2, 5, 6, 4, torch.device("cpu"), dtype)
-            assert len(u_vis) == 2 and u_vis[0].shape == (5, 6) and u_hid[1].shape == (5, 4)
-            assert u_vis[0].dtype == dtype
-            blocks.append(torch.cat([t.reshape(-1) for t in (*u_vis, *u_hid)]).clone())
+            l_vis, l_hid = stream.take(2, 5, 6, 4, torch.device("cpu"), dtype)
+            assert len(l_vis) == 2 and l_vis[0].shape == (5, 6) and l_hid[1].shape == (5, 4)
+            assert l_vis[0].dtype == dtype
+            blocks.append(torch.cat([t.reshape(-1) for t in (*l_vis, *l_hid)]).clone())
         stream._settle()
         return torch.stack(blocks)
 
-    u = draws(prefetch)
-    assert torch.equal(u, draws(not prefetch))
-    flat = u.reshape(-1).double().numpy()
+    logistic = draws(prefetch)
+    assert torch.equal(logistic, draws(not prefetch))
+    u = torch.sigmoid(logistic.double())
+    flat = u.reshape(-1).numpy()
     assert 0.0 <= flat.min() and flat.max() < 1.0
     assert stats.kstest(flat, "uniform").pvalue > 1e-3
     assert abs(stats.pearsonr(flat[:-1], flat[1:])[0]) < 4 / len(flat) ** 0.5
