@@ -15,6 +15,7 @@ replay buffers start afresh, and the summary says so).
 """
 from __future__ import annotations
 
+import gc
 import math
 import time
 from pathlib import Path
@@ -143,69 +144,78 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
     _check_arguments(model, data, steps, seed, batch_size)
     ctx = join_process_group(device)
     try:
-        split = load_digits_grey(seed=0)
-        shape = tuple(split.shape)
-        model_args = default_model_args(model, shape, width)
-        start_step = 0
-        state = None
-        if resume is not None:
-            state, header = load_checkpoint(resume, expected_model=model)
-            if header.get("data") != data:
-                raise CheckpointError(f"{Path(resume).name} was trained on {header.get('data')!r}, not {data!r}")
-            model_args, start_step = dict(header["model_args"]), int(header["step"])
-        with torch.random.fork_rng(devices=[]):   # same initial weights on every rank (DDP also broadcasts)
-            torch.manual_seed(seed)
-            net = build_model(model, model_args)
-        if state is not None:
-            try:
-                net.load_state_dict(weights_from_lab_state(model, state))
-            except RuntimeError as exc:
-                raise CheckpointError(f"the checkpoint's weights do not fit {model}: "
-                                      f"{str(exc).strip().splitlines()[0][:160]}") from None
-        net = net.to(ctx.device)
-        replicated = ReplicatedModel(net, ctx.device)
-        generator = make_generator(seed + ctx.rank, ctx.device)   # one stream per rank
-        batch = batch_size or DEFAULT_BATCH[model]
-        trainer = _make_trainer(model, replicated, split, ctx, batch, generator, precision, sampler)
-        trainer.step_count = start_step
-        restored: list[str] = []
-        if state is not None and header.get("world_size") == ctx.world_size:
-            restored = load_trainer_state(trainer, generator, state, rank_state_name(ctx.rank))
-        if ctx.world_size > 1:   # a step one rank sees diverge is rolled back on every rank
-            trainer.last_good.agree = any_rank_diverged(ctx.device)
-
-        def save(stats) -> Path | None:
-            """Rank 0 writes the checkpoint (every rank takes part in gathering the training state)."""
-            if out is None or stats is None:
-                return None
-            training = gathered_training_state(trainer, generator, ctx)
-            if not ctx.is_main:
-                return None
-            header = make_header(model, model_args, data, trainer.step_count,
-                                 _metrics(model, stats, net, split, ctx.device), seed=seed,
-                                 world_size=ctx.world_size, batch_per_rank=batch, precision=precision,
-                                 sampler=sampler, config={"model": model, "width": model_args["width"]})
-            return save_checkpoint(out, {**lab_state(model, net), **training}, header)
-
-        stats = None
-        began = time.perf_counter()
-        for i in range(steps):
-            stats = trainer.step()
-            if save_every and (i + 1) % save_every == 0 and i + 1 < steps:
-                save(stats)
-        if ctx.device.type == "cuda":
-            torch.cuda.synchronize(ctx.device)
-        elapsed = time.perf_counter() - began
-        saved = save(stats)
-        dist.barrier()   # the checkpoint exists before any rank returns
-        checksum = parameter_checksum(net)
-        checksums = [None] * ctx.world_size
-        dist.all_gather_object(checksums, checksum)
-        return {"rank": ctx.rank, "world_size": ctx.world_size, "device": str(ctx.device),
-                "step": trainer.step_count, "checksum": checksum, "ranks_in_sync": len(set(checksums)) == 1,
-                "metrics": {} if stats is None else _metrics(model, stats, net, split, ctx.device),
-                "seconds_per_step": elapsed / steps if steps else math.nan,
-                "divergences": trainer.divergences, "checkpoint": str(saved) if saved else None,
-                "restored": restored}
+        summary = _train_in_group(ctx, model, data, steps, seed, out, batch_size, resume, width, precision,
+                                  sampler, save_every)
+        gc.collect()   # DDP's reducer and pending Gloo work go before their process group does
+        return summary
     finally:
         leave_process_group(ctx)
+
+
+def _train_in_group(ctx: RankContext, model: str, data: str, steps: int, seed: int, out, batch_size, resume,
+                    width: int, precision: str, sampler: str, save_every: int) -> dict[str, Any]:
+    """The body of ``train_ddp`` inside the process group (its objects are freed on return)."""
+    split = load_digits_grey(seed=0)
+    shape = tuple(split.shape)
+    model_args = default_model_args(model, shape, width)
+    start_step = 0
+    state = None
+    if resume is not None:
+        state, header = load_checkpoint(resume, expected_model=model)
+        if header.get("data") != data:
+            raise CheckpointError(f"{Path(resume).name} was trained on {header.get('data')!r}, not {data!r}")
+        model_args, start_step = dict(header["model_args"]), int(header["step"])
+    with torch.random.fork_rng(devices=[]):   # same initial weights on every rank (DDP also broadcasts)
+        torch.manual_seed(seed)
+        net = build_model(model, model_args)
+    if state is not None:
+        try:
+            net.load_state_dict(weights_from_lab_state(model, state))
+        except RuntimeError as exc:
+            raise CheckpointError(f"the checkpoint's weights do not fit {model}: "
+                                  f"{str(exc).strip().splitlines()[0][:160]}") from None
+    net = net.to(ctx.device)
+    replicated = ReplicatedModel(net, ctx.device)
+    generator = make_generator(seed + ctx.rank, ctx.device)   # one stream per rank
+    batch = batch_size or DEFAULT_BATCH[model]
+    trainer = _make_trainer(model, replicated, split, ctx, batch, generator, precision, sampler)
+    trainer.step_count = start_step
+    restored: list[str] = []
+    if state is not None and header.get("world_size") == ctx.world_size:
+        restored = load_trainer_state(trainer, generator, state, rank_state_name(ctx.rank))
+    if ctx.world_size > 1:   # a step one rank sees diverge is rolled back on every rank
+        trainer.last_good.agree = any_rank_diverged(ctx.device)
+
+    def save(stats) -> Path | None:
+        """Rank 0 writes the checkpoint (every rank takes part in gathering the training state)."""
+        if out is None or stats is None:
+            return None
+        training = gathered_training_state(trainer, generator, ctx)
+        if not ctx.is_main:
+            return None
+        header = make_header(model, model_args, data, trainer.step_count,
+                             _metrics(model, stats, net, split, ctx.device), seed=seed,
+                             world_size=ctx.world_size, batch_per_rank=batch, precision=precision,
+                             sampler=sampler, config={"model": model, "width": model_args["width"]})
+        return save_checkpoint(out, {**lab_state(model, net), **training}, header)
+
+    stats = None
+    began = time.perf_counter()
+    for i in range(steps):
+        stats = trainer.step()
+        if save_every and (i + 1) % save_every == 0 and i + 1 < steps:
+            save(stats)
+    if ctx.device.type == "cuda":
+        torch.cuda.synchronize(ctx.device)
+    elapsed = time.perf_counter() - began
+    saved = save(stats)
+    dist.barrier()   # the checkpoint exists before any rank returns
+    checksum = parameter_checksum(net)
+    checksums = [None] * ctx.world_size
+    dist.all_gather_object(checksums, checksum)
+    return {"rank": ctx.rank, "world_size": ctx.world_size, "device": str(ctx.device),
+            "step": trainer.step_count, "checksum": checksum, "ranks_in_sync": len(set(checksums)) == 1,
+            "metrics": {} if stats is None else _metrics(model, stats, net, split, ctx.device),
+            "seconds_per_step": elapsed / steps if steps else math.nan,
+            "divergences": trainer.divergences, "checkpoint": str(saved) if saved else None,
+            "restored": restored}
