@@ -12,12 +12,14 @@ import panel as pn  # noqa: E402
 
 import app.pages  # noqa: E402,F401  (registers the pages)
 from app.components.frame_pacer import FramePacer  # noqa: E402
+from app.components.widget_latency import answer_widgets_at_once  # noqa: E402
 from app.session import LabSession  # noqa: E402
 from app.shell import ASSETS, LabShell  # noqa: E402
 
 pn.extension("mathjax", raw_css=[(ASSETS / "lab.css").read_text()], notifications=False)
+answer_widgets_at_once()
 
-DRAIN_PERIOD_MS = 50
+DRAIN_PERIOD_MS = 25
 
 
 def session_args() -> dict[str, str]:

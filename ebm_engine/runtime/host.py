@@ -25,6 +25,7 @@ class JobSlot:
     error: str | None = None
     notice: str | None = None
     dirty: bool = True
+    answer_now: bool = False         # a knob changed: the next snapshot goes out at once, before any step
     last_emit: float = 0.0
     next_due: float = 0.0
     next_frame: float = 0.0          # when the job's animation (if any) may advance again
@@ -49,6 +50,7 @@ class EngineHost:
     def __init__(self, max_rate_hz: float = 15.0, device: str | None = None):
         self.slots: dict[str, JobSlot] = {}
         self.min_interval = 1.0 / max_rate_hz
+        self.min_answer_interval = min(self.min_interval, 1.0 / 30)   # knob answers: up to 30 per second
         self.device = device
         self.outbox: list[tuple[str, dict]] = []   # (job_id, snapshot) and status events
         self.fatal: dict[str, str] = {}             # job ids whose construction failed
@@ -84,6 +86,7 @@ class EngineHost:
                 slot.state, slot.error, slot.rate_steps = "paused", None, []
             elif op == "knobs":
                 slot.job.set_knobs(**payload)
+                slot.answer_now = True
             elif op == "action":
                 name, arguments = payload
                 slot.job.act(name, **(arguments or {}))
@@ -120,8 +123,17 @@ class EngineHost:
         return any(s.state == "playing" for s in self.slots.values())
 
     def tick(self) -> float:
-        """Step every playing job that is due, queue due snapshots; returns seconds until work is due."""
+        """Answer knob changes, step every playing job that is due, queue due snapshots; returns
+        seconds until work is due."""
         wait = 0.05
+        for job_id, slot in self.slots.items():   # the page shows a knob's effect before the next step
+            if slot.answer_now:
+                since = time.monotonic() - slot.last_emit
+                if since >= self.min_answer_interval:   # a dragged slider: at most this often
+                    self.outbox.append((job_id, self.snapshot(slot)))
+                    slot.dirty, slot.answer_now, slot.last_emit = False, False, time.monotonic()
+                else:
+                    wait = min(wait, self.min_answer_interval - since)
         for slot in list(self.slots.values()):
             if slot.state == "playing":
                 now = time.monotonic()

@@ -73,6 +73,39 @@ def test_snapshots_are_rate_limited_while_playing():
     assert 1 <= emitted <= 2
 
 
+def test_a_knob_change_is_answered_at_once_before_the_next_step():
+    """While playing, snapshots are rate-limited; a knob change still gets one right away, made
+    before the job steps again, so the page shows the new value without waiting for a frame slot."""
+    import time
+
+    host = EngineHost(max_rate_hz=0.5)            # one snapshot per 2 s while playing
+    host.handle("open", "c", (COUNTER, {}, {}))
+    host.handle("play", "c")
+    host.tick()
+    host.drain()
+    time.sleep(host.min_answer_interval)
+    host.handle("knobs", "c", {"increment": 7.0})
+    host.tick()
+    answered = drain_last(host)["c"]
+    assert answered["knobs"]["increment"] == 7.0
+    steps_before = answered["step"]
+    host.tick()
+    assert host.drain() == [] and host.slots["c"].job.step_count > steps_before   # stepping goes on, rate-limited
+
+
+def test_knob_answers_of_a_dragged_slider_are_rate_limited():
+    host = EngineHost(max_rate_hz=15.0)
+    host.handle("open", "c", (COUNTER, {}, {}))
+    host.handle("play", "c")
+    answered = 0
+    for i in range(40):                           # 40 knob messages in a burst
+        host.handle("knobs", "c", {"increment": float(i % 10)})
+        host.tick()
+        answered += len(host.drain())
+    assert 1 <= answered <= 3
+    assert host.tick() <= host.min_answer_interval   # the last value's answer is due soon
+
+
 def test_reset_with_new_settings_and_rejected_settings_keep_the_old_ones():
     host = EngineHost(max_rate_hz=1e9)
     host.handle("open", "c", (COUNTER, {"start": 3}, {}))
