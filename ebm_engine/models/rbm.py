@@ -84,13 +84,14 @@ class RBM(nn.Module):
         """
         n_v, n_h = self.W.shape
         p = self._packed
-        views_intact = (p is not None and p.device == self.W.device and p.dtype == self.W.dtype
-                        and p.shape == (n_v + 1, n_h + 1)
-                        and self.W.data_ptr() == p.data_ptr() and self.W.stride() == p.stride()
-                        and self.v_bias.data_ptr() == p[:n_v, n_h].data_ptr()
-                        and self.h_bias.data_ptr() == p[n_v, :n_h].data_ptr())
-        if views_intact:
-            return p
+        if p is not None:   # are W, b and c still the views of p? (addresses compared, no views made)
+            start, size = p.data_ptr(), p.element_size()
+            if (self.W.data_ptr() == start and self.W.stride() == p.stride() and p.shape == (n_v + 1, n_h + 1)
+                    and self.v_bias.data_ptr() == start + n_h * size
+                    and self.h_bias.data_ptr() == start + n_v * (n_h + 1) * size
+                    and self.v_bias.stride() == (n_h + 1,) and self.h_bias.stride() == (1,)
+                    and p.device == self.W.device and p.dtype == self.W.dtype):
+                return p
         p = torch.zeros(n_v + 1, n_h + 1, device=self.W.device, dtype=self.W.dtype)
         p[:n_v, :n_h] = self.W
         p[:n_v, n_h] = self.v_bias

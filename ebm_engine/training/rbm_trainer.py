@@ -297,7 +297,7 @@ class RBMTrainer:
             self.step_count += 1
         if persistent:
             self._fantasy_probs_stale = True
-        diverged = not bool(torch.isfinite(packed.sum()))
+        diverged = not math.isfinite(float(packed.sum()))
         if diverged:
             packed.copy_(saved)
             self._increment.zero_()
