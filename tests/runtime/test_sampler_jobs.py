@@ -114,6 +114,18 @@ def test_race_starts_every_sampler_from_the_same_points():
     assert all(torch.equal(starts[0], s) for s in starts[1:])
 
 
+def test_race_restarts_runaway_langevin_chains_instead_of_letting_them_diverge_forever():
+    """An unadjusted step far too large for banana's tails throws chains out; each is restarted
+    (counted, reported) rather than left stuck where every later step diverges."""
+    job = RaceJob({**FAST, "racers": "langevin,mala", "n_chains": 16}, {"step_langevin": 0.5})
+    snap = run(job, 30)
+    langevin = job.racers[0]
+    assert langevin.chains_reset > 0 and "ran away" in snap["warning"]
+    assert torch.isfinite(langevin.state.x).all() and langevin.state.x.norm(dim=1).max() <= job.escape_radius
+    positions = snap["racers"][0]["positions"]
+    assert np.isfinite(positions).all()
+
+
 def test_constraint_weights_change_the_surface_and_hard_walls_hold():
     job = ConstraintsJob(FAST, {"n_chains": 64, "step_size": 0.3})
     soft = job.snapshot()["density"].copy()

@@ -33,6 +33,7 @@ class Racer:
         self.state = self.kernel.init(energy, x0.clone())
         self.record = ChainRecord(len(x0), 2, trail, window)
         self.grad_debt = 0.0   # gradient evaluations owed from the last round (HMC steps are lumpy)
+        self.chains_reset = 0
 
     @property
     def grads_per_step(self) -> int:
@@ -64,8 +65,9 @@ class RaceJob(Job):
         self.energy = energy.to(self.device)
         lo = torch.tensor([b[0] for b in self.bounds], device=self.device)
         hi = torch.tensor([b[1] for b in self.bounds], device=self.device)
-        x0 = lo + (hi - lo) * torch.rand(int(self.config["n_chains"]), 2, generator=self.generator,
-                                         device=self.device)
+        self.box = (lo, hi)
+        self.escape_radius = 10.0 * float(torch.maximum(lo.abs(), hi.abs()).max())
+        x0 = self._fresh_starts(int(self.config["n_chains"]))
         self.racers = [Racer(n, self.energy, x0, self.knobs["n_leapfrog"], self.config["trail"],
                              self.config["window"]) for n in names]
         self.diag: dict[str, dict] = {}
@@ -73,6 +75,12 @@ class RaceJob(Job):
         _, _, grid = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
         self.grid = grid
         self.surface_temperature = None
+
+    def _fresh_starts(self, n: int) -> torch.Tensor:
+        """Starting points as on the Samplers page: standard normal draws clipped to the plotting box."""
+        lo, hi = self.box
+        x = torch.randn(n, 2, generator=self.generator, device=self.device)
+        return torch.maximum(torch.minimum(x, hi), lo)
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
         if "n_leapfrog" in changed:
@@ -98,12 +106,17 @@ class RaceJob(Job):
                 racer.record.record(racer.state.x, info.energy, info.accepted, info.divergent,
                                     info.n_grad_evals, time.perf_counter() - t0)
                 racer.grad_debt -= racer.grads_per_step
-                lost = ~torch.isfinite(racer.state.x).all(dim=1)
-                if lost.any():
-                    self.warn(f"{racer.name}: {int(lost.sum())} chain(s) diverged; lower its step size")
-                    x = racer.state.x.clone()
-                    x[lost] = 0.0
+                x = racer.state.x
+                lost = ~torch.isfinite(x).all(dim=1) | (x.norm(dim=1) > self.escape_radius)
+                if lost.any():   # unadjusted Langevin can run away (and then diverge at every step)
+                    idx = lost.nonzero().flatten()
+                    x = x.clone()
+                    x[idx] = self._fresh_starts(len(idx))
                     racer.state = racer.kernel.init(self.energy, x)
+                    racer.record.cut_trails(idx.cpu().numpy())
+                    racer.chains_reset += len(idx)
+                    self.warn(f"{racer.name}: {len(idx)} chain(s) ran away and were "
+                              f"restarted ({racer.chains_reset} in all); lower its step size")
 
     def payload(self) -> dict[str, Any]:
         if self.surface_temperature != self.knobs["temperature"]:
