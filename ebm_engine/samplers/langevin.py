@@ -22,8 +22,8 @@ class Langevin:
     """Unadjusted Langevin kernel in the ``init`` / ``step`` shape.
 
     ``noise_scale`` (optional) overrides the noise standard deviation; ``clamp`` (optional
-    ``(low, high)``) clamps positions after each step. An energy with a callable ``project``
-    attribute (not a submodule that happens to be called so) has each proposal, after clamping,
+    ``(low, high)``) clamps positions after each step. An energy whose class has a ``project``
+    method (not a submodule that happens to be called so) has each proposal, after clamping,
     passed through it. Chains whose new position, energy or gradient is not finite are flagged
     ``divergent`` and kept at their previous position.
     """
@@ -52,13 +52,14 @@ class Langevin:
         x_new = torch.add(state.x, state.grad, alpha=-step_size / temperature).add_(noise, alpha=noise_std)
         if self.clamp is not None:
             x_new = x_new.clamp(*self.clamp)
-        project = getattr(energy, "project", None)
-        if callable(project) and not isinstance(project, torch.nn.Module):
-            x_new = project(x_new)
+        if callable(getattr(type(energy), "project", None)):   # a method (looked up on the class: cheap)
+            project = energy.project
+            if not isinstance(project, torch.nn.Module):
+                x_new = project(x_new)
         e_new, g_new = energy.energy_and_grad(x_new)
         # One reduction for the common case: a NaN or inf anywhere makes the total non-finite (a
         # finite overflow only sends the step to the exact per-chain check below).
-        if torch.isfinite(torch.add(x_new, g_new).sum() + e_new.sum()):
+        if math.isfinite(float(torch.add(x_new, g_new).sum() + e_new.sum())):   # one host read, no isfinite op
             accepted, accept_prob, divergent = self._settled.get(x_new)
             return SamplerState(x_new, e_new, g_new), StepInfo(accepted, accept_prob, divergent, e_new,
                                                                all_accepted=True)
