@@ -48,8 +48,7 @@ class RBMPage(LabPage):
                                     height=200, width=420)
         self.readouts = Readouts([("test_ll", "test log-likelihood (AIS, nats)"), ("log_z", "log Z (AIS)"),
                                   ("ais_step", "measured at iteration")])
-        self.complete_button = pn.widgets.Button(label="Hide half and complete", color="primary",
-                                                 sizing_mode="stretch_width")
+        self.complete_button = pn.widgets.Button(label="Hide half and complete", color="primary", width=200)
         self.complete_button.on_click(lambda _e: self.session.act(self.job_id, "complete", half=self.half))
         super().__init__(session, on_status, **params)
 
@@ -73,10 +72,13 @@ class RBMPage(LabPage):
             self.secondary(w.FloatInput.from_param(self.param.weight_decay, label="Weight decay"),
                     w.IntInput.from_param(self.param.seed, label="Seed"),
                            title="More settings"),
-            pn.pane.Markdown("**Clamp and complete**", margin=(5, 5, 0, 5)),
-            w.RadioButtonGroup.from_param(self.param.half, color="primary", variant="outline"),
-            self.complete_button,
             sizing_mode="stretch_width")
+
+    @cached_property
+    def completion_controls(self) -> pn.Row:
+        """Which half to hide and the button, beside the plot they fill."""
+        half = pn.widgets.RadioButtonGroup.from_param(self.param.half, color="primary", variant="outline")
+        return pn.Row(half, self.complete_button)
 
     @cached_property
     def view(self) -> pn.Column:
@@ -85,7 +87,7 @@ class RBMPage(LabPage):
             self.alert,
             pn.Row(bk(self.recon.figure), bk(self.filters.figure), bk(self.fantasy.figure)),
             pn.Row(pn.Column(bk(self.curves.figure), bk(self.pl_curves.figure)),
-                   pn.Column(self.readouts.pane, bk(self.completion.figure))),
+                   pn.Column(self.readouts.pane, self.completion_controls, bk(self.completion.figure))),
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
