@@ -125,11 +125,12 @@ def rank_state_name(rank: int) -> str:
 
 
 def gathered_training_state(trainer, generator: torch.Generator, ctx: RankContext) -> dict[str, torch.Tensor]:
-    """Every rank's resumable training state, gathered on every rank (a collective call)."""
+    """Every rank's resumable training state, gathered on rank 0 (a collective call; other ranks get
+    an empty dict)."""
     mine = {k: v.detach().cpu() for k, v in trainer_state(trainer, generator, rank_state_name(ctx.rank)).items()}
-    everyone: list[dict[str, torch.Tensor] | None] = [None] * ctx.world_size
-    dist.all_gather_object(everyone, mine)
-    return {k: v for part in everyone for k, v in part.items()}
+    everyone: list[dict[str, torch.Tensor] | None] | None = [None] * ctx.world_size if ctx.is_main else None
+    dist.gather_object(mine, everyone, dst=0)
+    return {k: v for part in everyone for k, v in part.items()} if ctx.is_main else {}
 
 
 def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | None, device: str | None = None,
