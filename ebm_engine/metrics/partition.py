@@ -24,6 +24,10 @@ from ebm_engine.energies.targets import Gaussian
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 Bounds = Sequence[Sequence[float]]
 
+# Points per evaluation batch on grids: small enough that a 128-wide MLP's activations stay in the
+# CPU's cache (an 8-element group average of a 96x96 grid: 90 ms in one batch, 35 ms in batches of 2048).
+GRID_BATCH = 2048
+
 
 # --- validation -----------------------------------------------------------------------------------
 
@@ -76,8 +80,14 @@ def _placement(energy: EnergyFn, device: torch.device | str | None) -> tuple[tor
 
 def _evaluate(energy: EnergyFn, x: torch.Tensor, batch_size: int,
               device: torch.device | str | None = None) -> torch.Tensor:
-    """Energies of ``x`` in batches, without a graph, as a flat ``(n,)`` tensor on the eval device."""
+    """Energies of ``x`` in batches, without a graph, as a flat ``(n,)`` tensor on the eval device.
+
+    An energy with a true ``one_batch`` attribute (a stochastic estimate whose noise is shared
+    within one call) is evaluated in a single call, so a grid shows no seams between batches.
+    """
     place, dtype = _placement(energy, device)
+    if getattr(energy, "one_batch", False):
+        batch_size = max(1, x.shape[0])
     out = []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
@@ -95,7 +105,7 @@ def _evaluate(energy: EnergyFn, x: torch.Tensor, batch_size: int,
 
 def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
                    device: torch.device | str | None = None,
-                   batch_size: int = 65536) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   batch_size: int = GRID_BATCH) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Energies at the cell centres of a ``resolution x resolution`` grid over ``bounds``.
 
     Returns ``(xs, ys, E)``: ``xs`` and ``ys`` of shape ``(resolution,)``, and ``E`` of shape
@@ -160,7 +170,7 @@ def grid_nll(energy: EnergyFn, points: torch.Tensor, bounds: Bounds, resolution:
         raise ValueError(f"points must have shape (n, 2) with n >= 1, got {tuple(points.shape)}")
     t = _check_temperature(temperature)
     log_z = log_partition_grid(energy, bounds, resolution, t)
-    e = _evaluate(energy, points, 65536)
+    e = _evaluate(energy, points, GRID_BATCH)
     _check_no_nan(e, "energies of the points")
     return float(e.double().mean()) / t + log_z
 

@@ -116,6 +116,7 @@ class MarginalEnergy(Energy):
         self.n_samples = n_samples
         self.generator = generator
         self.common_noise = common_noise
+        self.one_batch = common_noise   # grids are evaluated in one call, so the noise is common to all points
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.marginal_energy(x, self.n_samples, self.generator, self.common_noise)[0]

@@ -54,6 +54,25 @@ def test_energy_on_grid_layout_and_batching():
     torch.testing.assert_close(small_batches, e)
 
 
+class CommonNoiseEnergy(Energy):
+    """A stochastic energy whose noise is drawn once per call and shared by every point of it."""
+
+    one_batch = True
+
+    def __init__(self):
+        super().__init__()
+        self.generator = torch.Generator().manual_seed(0)
+
+    def energy(self, x):
+        return x[:, 0] + torch.randn((), generator=self.generator)
+
+
+def test_a_common_noise_energy_is_evaluated_in_one_call():
+    _, _, e = energy_on_grid(CommonNoiseEnergy(), ((0.0, 4.0), (-1.0, 1.0)), 8, batch_size=5)
+    offsets = e - torch.linspace(0.25, 3.75, 8)[None, :]
+    torch.testing.assert_close(offsets, torch.full_like(e, float(offsets[0, 0])))   # one draw: no seams
+
+
 def test_energy_on_grid_follows_module_dtype_and_takes_plain_callables():
     _, _, e = energy_on_grid(Quadratic(), BOX, 8)
     assert e.dtype == torch.float64  # the buffer's dtype
