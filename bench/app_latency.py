@@ -6,9 +6,9 @@ For every page (a fresh browser session each, its job playing):
   moment the browser receives the first snapshot made with the new value (the status bar's
   ``data-knobs``, or a Race plot title, which arrive in the same server message as that snapshot's
   plot patches). Timed in the browser with ``performance.now()``; median and 95th percentile.
-- frames per second delivered to each live plot: Bokeh document change events on each plot's data
-  sources, counted in the browser over a window (plots send only data that changed: a plot whose
-  data stood still is not counted).
+- frames per second delivered to each live plot: server messages that change a plot's data sources,
+  counted in the browser over a window (one message counts one frame per plot, however many of its
+  sources it changes; plots send only data that changed: a plot whose data stood still is not counted).
 - server CPU (percent of one core) and memory (RSS of the server plus its engine processes).
 
 The baseline, measured in the same run on the same page, is the knob latency while the job is
@@ -74,12 +74,19 @@ WATCH_JS = r"""
     const m = text.match(re);
     if (m) w.changes.push([performance.now(), m[1]]);
   };
+  // One server message is applied in one synchronous task: the plots it touches count one frame
+  // each, however many of their data sources changed.
+  let framed = null;
   doc.on_change((ev) => {
     const model = ev.model || (ev.column_source);
     if (model && plotOf[model.id] !== undefined && (ev.column_source !== undefined || ev.attr === 'data')) {
       const p = plotOf[model.id];
-      w.frames[p] = (w.frames[p] || []);
-      w.frames[p].push(performance.now());
+      if (framed === null) { framed = new Set(); queueMicrotask(() => { framed = null; }); }
+      if (!framed.has(p)) {
+        framed.add(p);
+        w.frames[p] = (w.frames[p] || []);
+        w.frames[p].push(performance.now());
+      }
     }
     if (ev.attr !== undefined) seen(ev.value !== undefined ? ev.value : ev.new_);
   }, true);

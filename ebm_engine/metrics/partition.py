@@ -105,12 +105,17 @@ def _evaluate(energy: EnergyFn, x: torch.Tensor, batch_size: int,
 
 def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
                    device: torch.device | str | None = None,
-                   batch_size: int = GRID_BATCH) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   batch_size: int = GRID_BATCH, quarter_turn: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Energies at the cell centres of a ``resolution x resolution`` grid over ``bounds``.
 
     Returns ``(xs, ys, E)``: ``xs`` and ``ys`` of shape ``(resolution,)``, and ``E`` of shape
     ``(resolution, resolution)`` with ``E[i, j] = energy((xs[j], ys[i]))``, so row = y and
     ``E`` draws directly as an image. All three live on the evaluation device.
+
+    ``quarter_turn``: the energy is invariant under the rotation ``(x, y) -> (-y, x)``. On a square
+    box centred on the origin with an even resolution only one quadrant is evaluated, and the
+    other three are that quadrant turned (a quarter of the work); on other grids it changes nothing.
     """
     (x0, x1), (y0, y1) = _check_bounds(bounds)
     _check_int(resolution, "resolution", 2)
@@ -120,6 +125,8 @@ def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
     centres = (torch.arange(resolution, dtype=torch.float64) + 0.5) / resolution
     xs = (x0 + (x1 - x0) * centres).to(device=place, dtype=dtype)
     ys = (y0 + (y1 - y0) * centres).to(device=place, dtype=dtype)
+    if quarter_turn and resolution % 2 == 0 and x0 == -x1 == y0 == -y1:
+        return xs, ys, _turned_quadrant(energy, xs, batch_size, place)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
     e = _evaluate(energy, points, batch_size, place)
@@ -132,6 +139,23 @@ def _log_z_from_grid(e: torch.Tensor, box: tuple[tuple[float, float], ...], reso
     (x0, x1), (y0, y1) = box
     log_cell = math.log((x1 - x0) / resolution) + math.log((y1 - y0) / resolution)
     return float(torch.logsumexp(-e.double().reshape(-1) / temperature, dim=0)) + log_cell
+
+
+def _turned_quadrant(energy: EnergyFn, centres: torch.Tensor, batch_size: int, place: torch.device) -> torch.Tensor:
+    """The grid of a quarter-turn invariant energy from its quadrant ``x, y > 0``: ``E[i, j] = E[R-1-j, i]``."""
+    resolution = len(centres)
+    m = resolution // 2
+    grid_y, grid_x = torch.meshgrid(centres[m:], centres[m:], indexing="ij")
+    quadrant = _evaluate(energy, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1), batch_size, place)
+    block = quadrant.new_zeros(resolution, resolution)
+    block[m:, m:] = quadrant.reshape(m, m)
+    where = torch.zeros(resolution, resolution, dtype=torch.bool, device=block.device)
+    where[m:, m:] = True
+    e = block.clone()
+    for k in (1, 2, 3):   # each turn carries the quadrant to the next one
+        turned = torch.rot90(where, -k)
+        e[turned] = torch.rot90(block, -k)[turned]
+    return e
 
 
 def log_partition_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,

@@ -45,6 +45,11 @@ class PointGroup:
     def order(self) -> int:
         return self.n_rotations * (2 if self.reflections else 1)
 
+    @property
+    def has_quarter_turn(self) -> bool:
+        """Whether the rotation by π/2 is an element (then an invariant energy's grid is four turned quadrants)."""
+        return self.n_rotations % 4 == 0
+
     def elements(self) -> torch.Tensor:
         """The group's matrices, ``(order, 2, 2)`` float64: rotations first, then reflections."""
         step = 2 * math.pi / self.n_rotations

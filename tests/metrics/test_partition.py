@@ -73,6 +73,28 @@ def test_a_common_noise_energy_is_evaluated_in_one_call():
     torch.testing.assert_close(offsets, torch.full_like(e, float(offsets[0, 0])))   # one draw: no seams
 
 
+def four_fold(x):
+    """Invariant under the quarter turn, not under reflections (the last term changes sign)."""
+    u, v = x[:, 0], x[:, 1]
+    return u ** 4 + v ** 4 + u * v * (u ** 2 - v ** 2)
+
+
+@pytest.mark.parametrize("bounds, resolution, evaluated", [(((-2.0, 2.0), (-2.0, 2.0)), 8, 16),
+                                                           (((-2.0, 2.0), (-2.0, 2.0)), 7, 49),
+                                                           (((-2.0, 2.0), (-1.0, 3.0)), 8, 64)])
+def test_a_quarter_turn_invariant_energy_is_evaluated_on_one_quadrant(bounds, resolution, evaluated):
+    calls = []
+
+    def counted(x):
+        calls.append(len(x))
+        return four_fold(x)
+
+    _, _, full = energy_on_grid(FunctionEnergy(four_fold), bounds, resolution)
+    _, _, quick = energy_on_grid(FunctionEnergy(counted), bounds, resolution, quarter_turn=True)
+    torch.testing.assert_close(quick, full)
+    assert sum(calls) == evaluated   # a quarter of the points on a centred square with an even resolution
+
+
 def test_energy_on_grid_follows_module_dtype_and_takes_plain_callables():
     _, _, e = energy_on_grid(Quadratic(), BOX, 8)
     assert e.dtype == torch.float64  # the buffer's dtype

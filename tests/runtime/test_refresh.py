@@ -19,3 +19,14 @@ def test_refresh_throttles_while_training_and_catches_up_when_paused():
     fast.done(0)
     time.sleep(0.001)
     assert fast.due(1)
+
+
+def test_an_expensive_refresh_waits_in_proportion_to_its_cost():
+    r = Refresh(every_s=0.0, share=0.25)
+    r.done(0, seconds=10.0)        # took 10 s: the next one may start 40 s after it started
+    assert r.interval() == 40.0
+    assert not r.due(1)            # training goes on: 10 s have passed, not 40
+    assert r.due(1)                # paused: catch up at once, whatever the cost
+    cheap = Refresh(every_s=0.1, share=0.25)
+    cheap.done(0, seconds=0.01)
+    assert cheap.interval() == 0.1   # a cheap refresh keeps the frame interval

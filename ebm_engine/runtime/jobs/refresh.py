@@ -6,16 +6,30 @@ import time
 
 class Refresh:
     """``due(step)`` is true when the cached part is missing, invalidated, or stale and its interval has
-    passed, or stale while training has stopped (two calls at the same step). ``done(step)`` records it."""
+    passed, or stale while training has stopped (two calls at the same step). ``done(step, seconds)``
+    records it and what it cost.
 
-    def __init__(self, every_s: float):
+    ``share`` caps the fraction of wall time the refreshes take while training: after a refresh that
+    took ``c`` seconds the next one waits at least ``c / share`` from the start of this one, so an
+    expensive refresh slows down instead of slowing training.
+    """
+
+    def __init__(self, every_s: float, share: float = 1.0):
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"share must be in (0, 1], got {share}")
         self.every_s = every_s
+        self.share = share
         self.time = 0.0
+        self.cost = 0.0
         self.step = None
         self.last_call_step = None
 
     def invalidate(self) -> None:
         self.step = None
+
+    def interval(self) -> float:
+        """Seconds from the start of one refresh to the next while training."""
+        return max(self.every_s, self.cost / self.share)
 
     def due(self, step: int) -> bool:
         paused = step == self.last_call_step
@@ -23,8 +37,10 @@ class Refresh:
         if self.step is None:
             return True
         stale = self.step != step
-        return stale and (paused or time.monotonic() - self.time >= self.every_s)
+        return stale and (paused or time.monotonic() - self.time >= self.interval())
 
-    def done(self, step: int) -> None:
+    def done(self, step: int, seconds: float = 0.0) -> None:
+        """Record a refresh at ``step`` that has just finished after ``seconds``."""
         self.step = step
-        self.time = time.monotonic()
+        self.cost = max(0.0, seconds)
+        self.time = time.monotonic() - self.cost

@@ -46,7 +46,7 @@ class ScoreMatchingJob(Job):
     KIND = "score_matching"
     CONFIG = {"dataset": "8gaussians", "noise_levels": 1, "hidden": 128, "depth": 2, "seed": 0,
               "n_train": 10000, "n_test": 2000, "resolution": 96, "arrow_resolution": 19,
-              "readout_every_s": 2.0, "surface_every_s": 0.3, "nll_resolution": 160, "balance": "time"}
+              "readout_every_s": 2.0, "surface_every_s": 0.1, "surface_share": 0.25, "nll_resolution": 160, "balance": "time"}
     KNOBS = [
         KnobSpec("method", "denoising", kind="choice", choices=METHODS, label="Method"),
         KnobSpec("sigma", 0.1, low=0.01, high=1.0, log_scale=True, label="Noise level σ"),
@@ -90,7 +90,7 @@ class ScoreMatchingJob(Job):
         self.readouts: dict[str, Any] = {}
         self.readout_time = 0.0
         self.surfaces: dict[str, Any] = {}
-        self.surface_refresh = Refresh(cfg["surface_every_s"])
+        self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
         self.true_field = (true_arrows(self.data.log_prob, self.data.bounds, cfg["arrow_resolution"], self.device)
                            if self.data.smooth else None)
         self.true_log_density = None
@@ -197,6 +197,7 @@ class ScoreMatchingJob(Job):
 
     def _refresh_surfaces(self) -> None:
         """The learned energy and score field and the CD density on the display grids."""
+        started = time.perf_counter()
         cfg = self.config
         self.model.eval()
         self.cd_model.eval()
@@ -215,7 +216,7 @@ class ScoreMatchingJob(Job):
             "cd_density": to_numpy(cd_density), "cd_density_max": float(cd_density.max()),
             "learned_field": learned, "arrow_reference": float(np.median(reference)),
         }
-        self.surface_refresh.done(self.step_count)
+        self.surface_refresh.done(self.step_count, time.perf_counter() - started)
 
     def _schedule_readouts(self) -> None:
         """After a knob change: refresh the readouts at once when paused; while training, send the
