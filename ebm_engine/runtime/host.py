@@ -50,6 +50,7 @@ class EngineHost:
     def __init__(self, max_rate_hz: float = 15.0, device: str | None = None):
         self.slots: dict[str, JobSlot] = {}
         self.min_interval = 1.0 / max_rate_hz
+        self.slice_s = self.min_interval   # a playing job with long iterations shows them in slices this long
         self.min_answer_interval = min(self.min_interval, 1.0 / 30)   # knob answers: up to 30 per second
         self.device = device
         self.outbox: list[tuple[str, dict]] = []   # (job_id, snapshot) and status events
@@ -80,7 +81,7 @@ class EngineHost:
                 slot.state = "paused"
             elif op == "step":
                 slot.state = "paused"
-                self._step(slot)
+                self._step(slot, whole=True)
             elif op == "reset":
                 slot.job.reset(payload or None)
                 slot.state, slot.error, slot.rate_steps = "paused", None, []
@@ -99,9 +100,9 @@ class EngineHost:
                 slot.notice = describe_exception(exc)
                 slot.dirty = True
 
-    def _step(self, slot: JobSlot) -> None:
+    def _step(self, slot: JobSlot, whole: bool = False) -> None:
         try:
-            slot.job.step()
+            slot.job.step(None if whole else self.slice_s)
         except Exception as exc:
             slot.state, slot.error = "error", describe_exception(exc)
             try:

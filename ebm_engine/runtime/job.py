@@ -81,8 +81,21 @@ class Job:
         getattr(self, f"action_{name}")(**arguments)
 
     # --- the interface the host uses ------------------------------------------------------
-    def step(self) -> None:
+    def advance_slice(self, seconds: float) -> bool:
+        """Part of an iteration, for about ``seconds``; True when an iteration completed. Jobs whose
+        iterations are long override it to show work in progress; the default runs a whole one."""
         self.advance()
+        return True
+
+    def settle(self) -> None:
+        """Finish an iteration left in progress by ``advance_slice`` (before a checkpoint is saved)."""
+
+    def step(self, seconds: float | None = None) -> None:
+        """One iteration; with ``seconds``, possibly only a slice of one (``step_count`` counts whole ones)."""
+        if seconds is None:
+            self.advance()
+        elif not self.advance_slice(seconds):
+            return
         self.step_count += 1
 
     def set_knobs(self, **changes: Any) -> dict[str, Any]:
@@ -245,6 +258,7 @@ class Job:
         """Save the current model as ``checkpoint`` in the checkpoints folder; the result goes in the snapshot."""
         try:
             path = checkpoint_store.path_for_saving(checkpoint)
+            self.settle()
             save_checkpoint(path, self.model_state(), self.checkpoint_header(saved_from="app"))
         except (CheckpointError, OSError) as exc:
             return self._checkpoint_result(False, f"Not saved: {exc}")

@@ -89,6 +89,8 @@ def load_trainer_state(trainer: Any, generator: torch.Generator | None, state: d
     """Restore what ``trainer_state`` saved (skipping parts that do not fit); returns the parts restored."""
     prefix = prefix_of(name)
     restored = []
+    if getattr(trainer, "in_flight", None) is not None:   # chains of an unfinished iteration belong to the old state
+        trainer.in_flight = None
     for attribute, optimizer in _optimizers(trainer).items():
         try:
             if load_optimizer_tensors(optimizer, state, f"{prefix}{attribute}."):

@@ -16,6 +16,7 @@ import torch
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
 from ebm_engine.training.finite import host_values, parameters_finite
+from ebm_engine.training.in_flight_chains import InFlightChains
 from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
@@ -105,6 +106,7 @@ class ContrastiveDivergence:
         self._negative_sampler = NegativeSampler()
         self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
         self.step_count = 0
+        self.in_flight: InFlightChains | None = None   # this iteration's negatives, while sampled in slices
         self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
         self.last_good = LastGoodState([(self.energy, self.optimizer)], self.step_count, checkpoint_every,
                                        after_restore=self._after_restore)
@@ -124,24 +126,24 @@ class ContrastiveDivergence:
             group["lr"] = candidate.lr
             group["betas"] = tuple(candidate.betas)
 
-    def sample_negatives(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Evolve a batch of buffer chains by Langevin; returns positions and buffer indices."""
+    def sample_for(self, seconds: float | None = None) -> bool:
+        """Evolve this iteration's negatives (drawn from the buffer first if none are in flight) for
+        about ``seconds`` (None: to the end); True when they have taken all their Langevin steps.
+        Step size and temperature are read at every slice, so a knob change reaches chains in flight."""
         cfg = self.config
-        x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
-        kernel, energy = self._negative_sampler.get(self.energy, cfg.noise_scale, cfg.clamp, cfg.precision,
-                                                    cfg.sampler)
-        params = list(self.energy.parameters())
-        flags = [p.requires_grad for p in params]
-        for p in params:
-            p.requires_grad_(False)
-        try:
-            state = kernel.init(energy, x)
-            for _ in range(cfg.langevin_steps):
-                state, _ = kernel.step(energy, state, cfg.step_size, cfg.sample_temperature, self.generator)
-        finally:
-            for p, flag in zip(params, flags):
-                p.requires_grad_(flag)
-        return state.x, idx
+        if self.in_flight is None:
+            x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
+            kernel, energy = self._negative_sampler.get(self.energy, cfg.noise_scale, cfg.clamp, cfg.precision,
+                                                        cfg.sampler)
+            self.in_flight = InFlightChains(kernel, energy, self.energy, x, idx)
+        return self.in_flight.run(cfg.langevin_steps, cfg.step_size, cfg.sample_temperature, self.generator,
+                                  seconds)
+
+    def sample_negatives(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Evolve a batch of buffer chains by Langevin (continuing those in flight); positions and buffer indices."""
+        self.sample_for(None)
+        chains, self.in_flight = self.in_flight, None
+        return chains.x, chains.idx
 
     def step(self) -> CDStats:
         """One training iteration: sample negatives, take a gradient step, guard against divergence."""
@@ -188,6 +190,7 @@ class ContrastiveDivergence:
 
     def _after_restore(self) -> None:
         """Live settings back on the optimiser; chains the bad step left non-finite start afresh."""
+        self.in_flight = None
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr
             group["betas"] = tuple(self.config.betas)

@@ -1,6 +1,7 @@
 """The Images job driven directly: both models, knobs, sample quality, generate-from-noise animation."""
 import numpy as np
 import pytest
+import torch
 
 from ebm_engine.runtime.host import EngineHost
 from ebm_engine.runtime.jobs.images import ImagesJob
@@ -88,3 +89,45 @@ def test_same_seed_same_model_and_the_global_generator_is_untouched():
     assert torch.equal(torch.get_rng_state(), state)
     for a, b in zip(first.energy.parameters(), second.energy.parameters()):
         assert torch.equal(a, b)
+
+
+def test_iterations_in_slices_train_the_same_model_and_show_the_chains_in_flight():
+    config = {**SMALL, "model": "conv_ebm", "quality_every_s": 1e9}
+    whole, sliced = ImagesJob(config), ImagesJob(config)
+    for _ in range(3):
+        whole.step()
+    seen_in_flight = []
+    while sliced.step_count < 3:
+        sliced.step(seconds=1e-9)   # one Langevin step per slice
+        chains = sliced.trainer.in_flight
+        if chains is not None:
+            snap = sliced.snapshot()
+            seen_in_flight.append(snap["chain_step"])
+            assert np.array_equal(snap["samples"], sliced._mosaic(chains.x[:36]), equal_nan=True)
+    assert seen_in_flight[:19] == list(range(1, 20))   # 20 Langevin steps: 19 snapshots in flight, then the update
+    for a, b in zip(whole.energy.parameters(), sliced.energy.parameters()):
+        assert torch.equal(a, b)
+    assert torch.equal(whole.trainer.buffer.store, sliced.trainer.buffer.store)
+    assert sliced.snapshot()["chain_step"] is None
+
+
+def test_a_checkpoint_saved_mid_iteration_finishes_the_iteration_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("EBM_LAB_CHECKPOINTS", str(tmp_path))
+    job = ImagesJob({**SMALL, "model": "conv_ebm", "quality_every_s": 1e9})
+    job.step(seconds=1e-9)
+    assert job.trainer.in_flight is not None and job.step_count == 0
+    job.act("save_checkpoint", checkpoint="mid")
+    assert job.checkpoint_status["ok"], job.checkpoint_status
+    assert job.trainer.in_flight is None and job.step_count == 1
+
+
+def test_the_step_button_runs_a_whole_iteration_while_play_runs_slices():
+    host = EngineHost()
+    host.handle("open", "img", ("images", {**SMALL, "quality_every_s": 1e9}, {}))
+    host.slice_s = 1e-9
+    host.handle("play", "img")
+    host.tick()
+    job = host.slots["img"].job
+    assert job.step_count == 0 and job.trainer.in_flight.steps_done == 1
+    host.handle("step", "img")
+    assert job.step_count == 1 and job.trainer.in_flight is None

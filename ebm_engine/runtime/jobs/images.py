@@ -1,6 +1,7 @@
 """Images job: a ConvEBM, or an EBM + generator, learning to generate digits, live.
 
-Each ``step()`` is one training iteration. Snapshots carry mosaics of the current samples, the
+Each ``step()`` is one training iteration; while the page plays, a ConvEBM iteration's Langevin chains
+run in slices, and snapshots between slices show them moving. Snapshots carry mosaics of the current samples, the
 replay buffer (ConvEBM) or the generator's raw proposals beside their Langevin-refined versions
 (EBM + generator), curves of the data and sample energies and the loss, and the sample quality
 (Fréchet distance and inception score from the digit classifier of ``metrics.sample_quality``).
@@ -152,6 +153,18 @@ class ImagesJob(Job):
                                        entropy_weight=k["entropy_weight"], **common)
 
     # --- training ---------------------------------------------------------------------------
+    def advance_slice(self, seconds: float) -> bool:
+        """ConvEBM: the iteration's Langevin chains a slice at a time (the page shows them moving),
+        then its update; the chains take the same steps as in one go. EBM + generator: whole iterations."""
+        if self.generator_net is None and not self.trainer.sample_for(seconds):
+            return False
+        self.advance()
+        return True
+
+    def settle(self) -> None:
+        if self.generator_net is None and self.trainer.in_flight is not None:
+            self.step()
+
     def advance(self) -> None:
         stats = self.trainer.step()
         if stats.diverged:
@@ -277,8 +290,10 @@ class ImagesJob(Job):
             "divergences": self.trainer.divergences,
             **self.quality,
         }
-        if self.generator_net is None:
-            out["samples"] = self._mosaic(self.trainer.last_negatives[:n])
+        if self.generator_net is None:   # the chains in flight while an iteration samples, else its result
+            chains = self.trainer.in_flight
+            out["samples"] = self._mosaic((self.trainer.last_negatives if chains is None else chains.x)[:n])
+            out["chain_step"] = None if chains is None else chains.steps_done
             out["buffer"] = self._mosaic(self.trainer.buffer.store[:n])
         else:
             proposals, refined = self.trainer.last_proposals, self.trainer.last_refined

@@ -1,0 +1,55 @@
+"""A training iteration's negative chains, run a slice at a time so a live view can show them moving.
+
+The chains take exactly the kernel steps (and random draws) they would take in one go: cutting the
+run into slices changes when the steps happen, not what they compute. The model's weights are
+frozen during each slice (no parameter gradients are built while sampling).
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+
+from ebm_engine.samplers.state import SamplerState
+
+
+@contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """The module's parameters stop requiring gradients inside the block, and get their flags back after."""
+    params = list(module.parameters())
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
+class InFlightChains:
+    """Chains started from ``x`` (buffer rows ``idx``) under ``kernel`` on ``energy``; ``run`` advances them."""
+
+    def __init__(self, kernel, energy, model: torch.nn.Module, x: torch.Tensor, idx: torch.Tensor):
+        self.kernel, self.energy, self.model, self.idx = kernel, energy, model, idx
+        with frozen(model):
+            self.state: SamplerState = kernel.init(energy, x)
+        self.steps_done = 0
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.state.x
+
+    def run(self, steps: int, step_size: float, temperature: float, generator: torch.Generator | None,
+            seconds: float | None = None) -> bool:
+        """Advance towards ``steps`` steps in total, for about ``seconds`` (None: to the end); True when there."""
+        deadline = None if seconds is None else time.perf_counter() + seconds
+        with frozen(self.model):
+            while self.steps_done < steps:
+                self.state, _ = self.kernel.step(self.energy, self.state, step_size, temperature, generator)
+                self.steps_done += 1
+                if deadline is not None and time.perf_counter() >= deadline:
+                    break
+        return self.steps_done >= steps
