@@ -6,6 +6,8 @@ from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
 from bokeh.palettes import Greys256
 from bokeh.plotting import figure
 
+from app.components.last_sent import LastSent
+
 
 class ImageGrid:
     """An axis-free figure showing one 2D array with square pixels, fitted into ``width`` × ``height``."""
@@ -22,8 +24,12 @@ class ImageGrid:
         self.figure.image(image="image", x=0, y=0, dw="dw", dh="dh", source=self.source, color_mapper=self.mapper)
         self.figure.axis.visible = False
         self.figure.grid.visible = False
+        self.sent = LastSent()
 
     def show(self, image: np.ndarray) -> None:
+        """Draw ``image``; an image equal to the one shown is not sent again."""
+        if not self.sent.changed("image", image):
+            return
         h, w = image.shape
         if (self.figure.x_range.end, self.figure.y_range.end) != (w, h):
             self.figure.x_range.update(start=0, end=w)

@@ -1,10 +1,11 @@
-"""Plots send the browser only what changed: unchanged surfaces, fields and points are not re-sent,
-trails move without their colours, the energy trace streams new steps."""
+"""Plots send the browser only what changed: unchanged surfaces, fields, points and image mosaics are
+not re-sent, trails move without their colours, the energy trace streams new steps."""
 import numpy as np
 from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 
 from app.components.chain_plot import ChainPlot
+from app.components.image_grid import ImageGrid
 from app.components.last_sent import LastSent, same
 from app.components.marginals import TracePlot
 from app.components.vector_field_plot import VectorFieldPlot
@@ -55,6 +56,18 @@ def test_an_unchanged_surface_field_and_samples_are_not_sent_again():
     plot.show_grid(grid + 1, BOUNDS, 0.0, 1.0, "label")
     assert len(data_events(events, plot.image)) == 2
     assert np.array_equal(plot.image.data["image"][0], grid + 1)
+
+
+def test_an_unchanged_image_mosaic_is_not_sent_again():
+    grid = ImageGrid("digits")
+    events = recorded(grid.figure)
+    mosaic = np.random.default_rng(0).random((17, 17)).astype(np.float32)
+    mosaic[8, :] = np.nan                 # the gaps between tiles
+    for _ in range(3):
+        grid.show(mosaic.copy())
+    assert len(data_events(events, grid.source)) == 1
+    grid.show(mosaic * 0.5)
+    assert len(data_events(events, grid.source)) == 2
 
 
 def test_trails_move_without_resending_their_colours():
