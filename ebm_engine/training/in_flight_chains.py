@@ -16,25 +16,32 @@ from ebm_engine.samplers.state import SamplerState
 
 
 @contextmanager
-def frozen(module: torch.nn.Module) -> Iterator[None]:
-    """The module's parameters stop requiring gradients inside the block, and get their flags back after."""
+def frozen(module: torch.nn.Module, eval_mode: bool = False) -> Iterator[None]:
+    """The module's parameters stop requiring gradients inside the block (and, with ``eval_mode``, it
+    runs in eval mode); flags and mode are restored after."""
     params = list(module.parameters())
     flags = [p.requires_grad for p in params]
+    was_training = module.training
     for p in params:
         p.requires_grad_(False)
+    if eval_mode:
+        module.eval()
     try:
         yield
     finally:
         for p, flag in zip(params, flags):
             p.requires_grad_(flag)
+        module.train(was_training)
 
 
 class InFlightChains:
-    """Chains started from ``x`` (buffer rows ``idx``) under ``kernel`` on ``energy``; ``run`` advances them."""
+    """Chains started from ``x`` (buffer rows ``idx``) under ``kernel`` on ``energy``; ``run`` advances them.
+    ``model`` (whose weights ``energy`` uses) is frozen while they move, and in eval mode with ``eval_mode``."""
 
-    def __init__(self, kernel, energy, model: torch.nn.Module, x: torch.Tensor, idx: torch.Tensor):
-        self.kernel, self.energy, self.model, self.idx = kernel, energy, model, idx
-        with frozen(model):
+    def __init__(self, kernel, energy, model: torch.nn.Module, x: torch.Tensor, idx: torch.Tensor,
+                 eval_mode: bool = False):
+        self.kernel, self.energy, self.model, self.idx, self.eval_mode = kernel, energy, model, idx, eval_mode
+        with frozen(model, eval_mode):
             self.state: SamplerState = kernel.init(energy, x)
         self.steps_done = 0
 
@@ -46,7 +53,7 @@ class InFlightChains:
             seconds: float | None = None) -> bool:
         """Advance towards ``steps`` steps in total, for about ``seconds`` (None: to the end); True when there."""
         deadline = None if seconds is None else time.perf_counter() + seconds
-        with frozen(self.model):
+        with frozen(self.model, self.eval_mode):
             while self.steps_done < steps:
                 self.state, _ = self.kernel.step(self.energy, self.state, step_size, temperature, generator)
                 self.steps_done += 1

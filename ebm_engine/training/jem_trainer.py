@@ -26,6 +26,7 @@ from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
 from ebm_engine.training.finite import host_values, parameters_finite
+from ebm_engine.training.in_flight_chains import InFlightChains
 from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
 from ebm_engine.training.replay_buffer import ReplayBuffer
@@ -112,6 +113,7 @@ class JEMTrainer:
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
         self.step_count = 0
+        self.in_flight: tuple | None = None   # ((x, y), negatives or None) of an iteration sampled in slices
         self.epoch = 0
         self._order = self._permutation()
         self._cursor = 0
@@ -183,19 +185,30 @@ class JEMTrainer:
             group["lr"], group["weight_decay"] = candidate.lr, candidate.weight_decay
 
     # --- sampling ----------------------------------------------------------------------------
-    def sgld(self, energy, x: torch.Tensor, steps: int) -> torch.Tensor:
-        """``steps`` SGLD steps on ``energy`` from ``x`` with the config's step and noise; weights frozen."""
+    def sgld(self, energy, x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``steps`` SGLD steps on ``energy`` from ``x`` with the config's step and noise; weights frozen.
+        The noise comes from ``generator`` when given, else from the training stream."""
         cfg = self.config
         kernel, energy = self._negative_sampler.get(energy, cfg.sgld_noise, cfg.pixel_range, cfg.precision,
                                                     cfg.sampler)
-        return frozen_sgld(self.model, energy, x, steps, cfg, self.generator, kernel)
+        return frozen_sgld(self.model, energy, x, steps, cfg, generator or self.generator, kernel)
 
-    def sample_negatives(self) -> torch.Tensor:
+    def sample_for(self, seconds: float | None = None) -> bool:
+        """Start an iteration if none is in flight (its mini-batch, and its negatives from the buffer when
+        the generative term is on), then evolve the negatives for about ``seconds`` (None: to the end);
+        True when they have all their SGLD steps. The draws are those of one uninterrupted iteration."""
         cfg = self.config
-        x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
-        x_neg = self.sgld(self.model, x, cfg.sgld_steps)
-        self.buffer.update(idx, x_neg)
-        return x_neg
+        if self.in_flight is None:
+            batch = self.next_batch()
+            chains = None
+            if self.generative_weight_now() > 0:
+                x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
+                kernel, energy = self._negative_sampler.get(self.model, cfg.sgld_noise, cfg.pixel_range,
+                                                            cfg.precision, cfg.sampler)
+                chains = InFlightChains(kernel, energy, self.model, x, idx, eval_mode=True)
+            self.in_flight = (batch, chains)
+        chains = self.in_flight[1]
+        return chains is None or chains.run(cfg.sgld_steps, cfg.sgld_step_size, 1.0, self.generator, seconds)
 
     # --- training ----------------------------------------------------------------------------
     def generative_weight_now(self) -> float:
@@ -209,11 +222,16 @@ class JEMTrainer:
     def step(self) -> JEMStats:
         """One iteration: cross-entropy (+ the generative term), a guarded optimiser step."""
         cfg = self.config
+        self.sample_for(None)
+        (x, y), chains = self.in_flight
+        self.in_flight = None
         self.model.train()
-        x, y = self.next_batch()
         weight = self.generative_weight_now()
-        generative = weight > 0
-        x_neg = self.sample_negatives() if generative else None
+        generative = chains is not None
+        x_neg = None
+        if generative:
+            x_neg = chains.x
+            self.buffer.update(chains.idx, x_neg)
         with autocast_for(x.device, cfg.precision):   # losses are taken in float32
             logits = self.model.logits(x).float()
             e_neg = self.model.energy(x_neg).float() if generative else None
@@ -253,6 +271,7 @@ class JEMTrainer:
         self.last_good.restore()
 
     def _after_restore(self) -> None:
+        self.in_flight = None
         for group in self.optimizer.param_groups:
             group["lr"], group["weight_decay"] = self.config.lr, self.config.weight_decay
         self.buffer.reset(torch.ones(self.buffer.capacity, dtype=torch.bool, device=self.buffer.store.device),

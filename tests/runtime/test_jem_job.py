@@ -3,6 +3,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ebm_engine.data.ood import OOD_SET_NAMES
@@ -143,3 +144,24 @@ def test_scores_with_the_images_pages_conv_ebm():
     assert not job.snapshot()["checkpoint"]["ok"] and "Images page" in job.snapshot()["checkpoint"]["message"]
     images.close()
     job.close()
+
+
+def test_iterations_in_slices_train_the_same_model_while_the_samples_keep_moving():
+    config, knobs = {"eval_every_s": 1e9, "buffer_size": 500}, {"sgld_steps": 5}
+    whole, sliced = JEMJob(config, knobs), JEMJob(config, knobs)
+    for _ in range(3):
+        whole.step()
+    moves = 0
+    while sliced.step_count < 3:
+        before = sliced.samples.clone()
+        sliced.step(seconds=1e-9)   # one SGLD step of the negatives per slice
+        if sliced.trainer.in_flight is not None:
+            moves += int(not torch.equal(before, sliced.samples))
+    assert moves == 3 * 4   # 5 SGLD steps per iteration: 4 slices in flight, each moving the samples
+    for a, b in zip(whole.model.parameters(), sliced.model.parameters()):
+        assert torch.equal(a, b)
+    assert torch.equal(whole.trainer.buffer.store, sliced.trainer.buffer.store)
+    assert torch.equal(whole.generator.get_state(), sliced.generator.get_state())
+    sliced.step(seconds=1e-9)
+    sliced.settle()   # a checkpoint save finishes the iteration in flight
+    assert sliced.step_count == 4 and sliced.trainer.in_flight is None

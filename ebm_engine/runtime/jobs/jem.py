@@ -1,7 +1,8 @@
 """JEM & OOD job: train a JEM (or the plain classifier) on digits and score OOD sets live.
 
 Each ``step()`` is one training iteration plus a few SGLD steps of the class-conditional sample
-chains. About once a second (and at once when the score or temperature changes) the job scores the
+chains; while the page plays, an iteration's SGLD negatives run in slices, and the sample chains
+move a step between slices. About once a second (and at once when the score or temperature changes) the job scores the
 in-distribution test digits and every OOD set. The snapshot carries: histograms of the chosen score
 on shared bins; the acceptance / detection rates at every distinct score (they change only there, so
 the page can move a threshold and read exact rates without asking the engine); AUROC / AUPR / FPR95
@@ -70,6 +71,7 @@ class JEMJob(Job):
         self.test = split.test.to(self.device)
         self.test_labels = split.test_labels.to(self.device)
         self.generator = make_generator(seed, self.device)
+        self.display_generator = make_generator(seed + 1, self.device)   # the samples' steps between slices
         with torch.random.fork_rng(devices=[]):   # reproducible weights, global generator untouched
             torch.manual_seed(seed)
             self.model = JEM(self.shape, n_classes=10, width=int(cfg["width"])).to(self.device)
@@ -120,6 +122,20 @@ class JEMJob(Job):
             self.evaluate()
 
     # --- training and sampling ---------------------------------------------------------------
+    def advance_slice(self, seconds: float) -> bool:
+        """An iteration's SGLD negatives a slice at a time (the same draws as in one go), then its update.
+        Between slices the class-conditional samples take one more step, with noise from their own
+        stream, so they keep moving on the page while the training stream stays what it would be."""
+        if self.trainer is None or self.trainer.sample_for(seconds):
+            self.advance()
+            return True
+        self.samples = self._sgld(self.sample_energy, self.samples, 1, self.display_generator)
+        return False
+
+    def settle(self) -> None:
+        if self.trainer is not None and self.trainer.in_flight is not None:
+            self.step()
+
     def advance(self) -> None:
         if self.borrowed:   # nothing to train here: keep sampling and scoring the borrowed energy
             self.samples = self._sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
@@ -138,10 +154,10 @@ class JEMJob(Job):
         if time.monotonic() - self.last_eval >= float(self.config["eval_every_s"]):
             self.evaluate(step=self.step_count + 1)
 
-    def _sgld(self, energy, x: torch.Tensor, steps: int) -> torch.Tensor:
+    def _sgld(self, energy, x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.trainer is not None:
-            return self.trainer.sgld(energy, x, steps)
-        return frozen_sgld(self.model, energy, x, steps, JEMConfig(), self.generator)
+            return self.trainer.sgld(energy, x, steps, generator)
+        return frozen_sgld(self.model, energy, x, steps, JEMConfig(), generator or self.generator)
 
     def _start_samples(self) -> None:
         """Class-conditional chains: ``samples_per_class`` per digit, or 36 of the chosen class,
