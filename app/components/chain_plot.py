@@ -33,7 +33,9 @@ class ChainPlot(SurfacePlot):
         """Move the trails and heads; the colour columns are only sent when the number of chains changes."""
         n = len(trails["xs"])
         heads = positions[:n]
-        if len(self.trails.data["xs"]) == n:    # same chains: send the moved coordinates only
+        if not self.sent.changed("trails", trails["xs"], trails["ys"], heads):
+            pass                                # the chains stood still (paused, a knob answer): nothing to send
+        elif len(self.trails.data["xs"]) == n:  # same chains: send the moved coordinates only
             self.trails.data.update(xs=trails["xs"], ys=trails["ys"])
             self.heads.data.update(x=heads[:, 0], y=heads[:, 1])
         else:

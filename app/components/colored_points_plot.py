@@ -24,6 +24,9 @@ class ColoredPointsPlot(SurfacePlot):
         self.figure.add_layout(ColorBar(color_mapper=self.value_mapper, width=10, title=value_label), "left")
 
     def show_colored(self, xy: np.ndarray, values: np.ndarray) -> None:
+        """Points coloured by their values; unchanged ones are not sent again."""
+        if not self.sent.changed("colored", xy, values):
+            return
         self.colored.data = {"x": xy[:, 0], "y": xy[:, 1], "value": values}
         if len(values):
             low, high = float(np.quantile(values, 0.02)), float(np.quantile(values, 0.98))

@@ -9,6 +9,8 @@ from bokeh.models import ColumnDataSource, Label, Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
+from app.components.last_sent import LastSent
+
 ID_COLOR = "#2b6cb0"
 
 
@@ -26,6 +28,7 @@ class ScoreHistogram:
                              toolbar_inner=True,
                              x_axis_label="score (higher = more out-of-distribution)", y_axis_label="density",
                              name="ood-histogram", title="Scores: test digits vs OOD sets")
+        self.sent = LastSent()
         self.figure.toolbar.update(logo=None, autohide=True)   # the save button floats over the plot
         self.sources: dict[str, ColumnDataSource] = {}
         self.renderers = {}
@@ -67,16 +70,20 @@ class ScoreHistogram:
 
     def show(self, edges: np.ndarray, hist_id: np.ndarray, hist_sets: dict[str, np.ndarray],
              visible: set[str]) -> None:
+        """Draw the histograms on shared bins (an unchanged one is not sent again); show the ``visible`` sets."""
         left, right = edges[:-1], edges[1:]
-        self.sources["id"].data = {"left": left, "right": right, "top": hist_id}
+        if self.sent.changed("id", edges, hist_id):
+            self.sources["id"].data = {"left": left, "right": right, "top": hist_id}
         for name, source in self.sources.items():
             if name == "id":
                 continue
             top = hist_sets.get(name)
             shown = top is not None and name in visible
-            self.renderers[name].visible = shown
-            source.data = {"left": left, "right": right, "top": top} if top is not None else \
-                {"left": [], "right": [], "top": []}
+            if self.renderers[name].visible != shown:
+                self.renderers[name].visible = shown
+            if self.sent.changed(name, edges, top):
+                source.data = {"left": left, "right": right, "top": top} if top is not None else \
+                    {"left": [], "right": [], "top": []}
 
     def set_threshold(self, x: float) -> None:
         self._placing = True

@@ -110,6 +110,8 @@ class ConstraintsPage(LabPage):
                             f"{snapshot['config']['target']} with {mode} constraints, T = {t:g}")
         self.plot.show_trails(snapshot["trails"], snapshot["positions"], snapshot["last_accepted"])
         active = [c for c in snapshot["constraints"] if c["weight"] > 0 and c["kind"] != "box"]
-        self.outlines.data = {"xs": [c["outline"]["x"] for c in active], "ys": [c["outline"]["y"] for c in active],
-                              "color": [OUTLINE_COLORS[i % 4] for i, _ in enumerate(active)]}
+        outlines = {"xs": [c["outline"]["x"] for c in active], "ys": [c["outline"]["y"] for c in active],
+                    "color": [OUTLINE_COLORS[i % 4] for i, _ in enumerate(active)]}
+        if self.plot.sent.changed("outlines", outlines):   # they move with a constraint, not with the chains
+            self.outlines.data = outlines
         self.readouts.update(snapshot)

@@ -1,14 +1,19 @@
 """Plots send the browser only what changed: unchanged surfaces, fields, points and image mosaics are
 not re-sent, trails move without their colours, the energy trace streams new steps."""
 import numpy as np
+import pytest
 from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 
+import app.pages  # noqa: F401  (registers the pages)
 from app.components.chain_plot import ChainPlot
 from app.components.image_grid import ImageGrid
 from app.components.last_sent import LastSent, same
 from app.components.marginals import TracePlot
 from app.components.vector_field_plot import VectorFieldPlot
+from app.registry import PAGES
+from app.session import LabSession
+from tests.app.page_helpers import pump
 
 BOUNDS = ((-2.0, 2.0), (-1.0, 1.0))
 
@@ -16,6 +21,12 @@ BOUNDS = ((-2.0, 2.0), (-1.0, 1.0))
 def recorded(figure) -> list:
     doc = Document()
     doc.add_root(figure)
+    events = []
+    doc.on_change(events.append)
+    return events
+
+
+def recorded_in(doc: Document) -> list:
     events = []
     doc.on_change(events.append)
     return events
@@ -97,3 +108,28 @@ def test_trace_streams_new_steps_and_replaces_a_restarted_trace():
     assert len(data_events(events, plot.source)) == 2
     plot.update(np.array([7.5, 1.0]), 2)               # chains restarted: the trace starts over
     assert list(plot.source.data["step"]) == [0, 1] and list(plot.source.data["energy"]) == [7.5, 1.0]
+
+
+@pytest.fixture(scope="module")
+def session():
+    lab = LabSession(inline=True)
+    yield lab
+    lab.stop()
+
+
+@pytest.mark.parametrize("name", [entry.name for entry in PAGES])
+def test_a_repeated_snapshot_sends_no_data_on_any_page(session, name):
+    """A knob answer while paused repeats the chains, samples and surfaces: none of it goes out again."""
+    page = next(entry for entry in PAGES if entry.name == name).factory(session)
+    session.drain()
+    page.step_button.clicks += 1
+    pump(page, 3)
+    doc = Document()
+    doc.add_root(page.view.get_root(doc))
+    snapshot = dict(page.last_snapshot)
+    page.apply_snapshot(snapshot)
+    events = recorded_in(doc)
+    page.apply_snapshot(snapshot)
+    assert [e for e in events if isinstance(e, (ColumnDataChangedEvent, ColumnsStreamedEvent))] == []
+    session.command(page.job_id, "close")
+    session.sinks.pop(page.job_id, None)
