@@ -97,3 +97,14 @@ def test_common_noise_gives_a_smooth_unbiased_surface(model):
     exact = quadrature_marginal(model, x)
     assert float(((common - exact) / se).abs().max()) < 4.5
     assert float((common - exact).diff().abs().max()) < float((independent - exact).diff().abs().max())
+
+
+@pytest.mark.parametrize("common_noise", [True, False])
+def test_the_marginal_in_pieces_equals_the_marginal_in_one_go(model, monkeypatch, common_noise):
+    import ebm_engine.models.latent_ebm as latent_module
+    x = torch.randn(300, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    whole = model.marginal_energy(x, 16, torch.Generator().manual_seed(0), common_noise)
+    monkeypatch.setattr(latent_module, "JOINT_ROWS", 16 * 7)   # 7 points a piece: 43 pieces, the last one short
+    pieces = model.marginal_energy(x, 16, torch.Generator().manual_seed(0), common_noise)
+    for a, b in zip(whole, pieces):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
