@@ -11,6 +11,15 @@ from bokeh.palettes import Category20_20
 from app.components.surface_plot import SurfacePlot
 
 
+TRAIL_DIGITS = 4   # decimals sent per trail coordinate: far below a pixel on any of the lab's boxes
+
+
+def inline(arrays) -> list[list[float]]:
+    """Per-chain coordinates as plain lists: an array per chain would travel as a websocket frame of its
+    own (a Race frame of three plots took 215 frames), lists go inline in the frame's message."""
+    return [np.round(np.asarray(a, dtype=np.float64), TRAIL_DIGITS).tolist() for a in arrays]
+
+
 class ChainPlot(SurfacePlot):
     """A ``SurfacePlot`` with coloured trails per chain; rejected moves are marked with a cross."""
 
@@ -33,15 +42,15 @@ class ChainPlot(SurfacePlot):
         """Move the trails and heads; the colour columns are only sent when the number of chains changes."""
         n = len(trails["xs"])
         heads = positions[:n]
-        if not self.sent.changed("trails", trails["xs"], trails["ys"], heads):
-            pass                                # the chains stood still (paused, a knob answer): nothing to send
-        elif len(self.trails.data["xs"]) == n:  # same chains: send the moved coordinates only
-            self.trails.data.update(xs=trails["xs"], ys=trails["ys"])
-            self.heads.data.update(x=heads[:, 0], y=heads[:, 1])
-        else:
-            colors = [Category20_20[i % 20] for i in range(n)]
-            self.trails.data = {"xs": trails["xs"], "ys": trails["ys"], "color": colors}
-            self.heads.data = {"x": heads[:, 0], "y": heads[:, 1], "color": colors}
+        if self.sent.changed("trails", trails["xs"], trails["ys"], heads):   # unchanged while paused
+            xs, ys = inline(trails["xs"]), inline(trails["ys"])
+            if len(self.trails.data["xs"]) == n:  # same chains: send the moved coordinates only
+                self.trails.data.update(xs=xs, ys=ys)
+                self.heads.data.update(x=heads[:, 0], y=heads[:, 1])
+            else:
+                colors = [Category20_20[i % 20] for i in range(n)]
+                self.trails.data = {"xs": xs, "ys": ys, "color": colors}
+                self.heads.data = {"x": heads[:, 0], "y": heads[:, 1], "color": colors}
         rejected = heads[~accepted[:n]]
         if self.sent.changed("rejected", rejected):
             self.rejected.data = {"x": rejected[:, 0], "y": rejected[:, 1]}

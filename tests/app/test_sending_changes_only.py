@@ -96,6 +96,18 @@ def test_trails_move_without_resending_their_colours():
     assert len(plot.trails.data["color"]) == 3 and len(plot.heads.data["color"]) == 3
 
 
+def test_trails_travel_inline_not_as_one_binary_buffer_per_chain():
+    from bokeh.core.serialization import Serializer
+    plot = ChainPlot()
+    recorded(plot.figure)
+    rng = np.random.default_rng(0)
+    trails = {"xs": list(rng.normal(size=(16, 40)).astype(np.float32)), "ys": list(rng.normal(size=(16, 40)))}
+    plot.show_trails(trails, rng.normal(size=(16, 2)), np.ones(16, bool))
+    encoded = Serializer(deferred=True).serialize(plot.trails.data)
+    assert encoded.buffers == []   # the server would otherwise send each chain's array as a frame of its own
+    np.testing.assert_allclose(plot.trails.data["xs"][3], trails["xs"][3], atol=1e-4)
+
+
 def test_trace_streams_new_steps_and_replaces_a_restarted_trace():
     plot = TracePlot(length=5)
     events = recorded(plot.figure)
