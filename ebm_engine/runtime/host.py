@@ -139,8 +139,10 @@ class EngineHost:
             if slot.state == "playing":
                 now = time.monotonic()
                 if now >= slot.next_due:
+                    before = slot.job.step_count
                     self._step(slot)
-                    slot.next_due = now + slot.job.step_interval()
+                    finished = slot.job.step_count != before   # else a slice of an iteration: go on at once
+                    slot.next_due = now + slot.job.step_interval() if finished else time.monotonic()
                 wait = min(wait, max(0.0, slot.next_due - time.monotonic()))
         for slot in list(self.slots.values()):
             wait = min(wait, self._animate(slot))

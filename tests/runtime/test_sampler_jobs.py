@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from ebm_engine.runtime.host import EngineHost
 from ebm_engine.runtime.jobs.constraints import ConstraintsJob, constraint_outline
 from ebm_engine.runtime.jobs.landscape import LandscapeJob
 from ebm_engine.runtime.jobs.race import RaceJob
@@ -172,3 +173,24 @@ def test_temperature_at_its_bounds_keeps_chains_finite(sampler, temperature):
     snap = run(job, 30)
     assert np.isfinite(snap["positions"]).all() and np.isfinite(snap["density"]).all()
     assert snap["density_max"] > 0
+
+
+def test_race_rounds_in_slices_take_the_same_steps_and_the_host_goes_on_at_once():
+    config, knobs = {**FAST, "n_chains": 8}, {"budget": 20, "n_leapfrog": 10, "speed": 0.5}
+    whole, sliced = RaceJob(config, knobs), RaceJob(config, knobs)
+    for _ in range(3):
+        whole.step()
+    slices = 0
+    while sliced.step_count < 3:
+        sliced.step(seconds=1e-9)   # one sampler step per slice
+        slices += 1
+    assert slices == 3 * (20 + 20 + 2)   # Langevin and MALA 20 steps a round, HMC 2 of 10 leapfrog steps
+    for a, b in zip(whole.racers, sliced.racers):
+        assert torch.equal(a.state.x, b.state.x) and a.record.grad_evals == b.record.grad_evals
+    host = EngineHost()
+    host.handle("open", "race", ("race", config, knobs))   # 0.5 rounds per second: 2 s between rounds
+    host.slice_s = 1e-9
+    host.handle("play", "race")
+    for _ in range(42):   # the slices of one round follow each other without the 2 s wait
+        host.tick()
+    assert host.slots["race"].job.step_count == 1

@@ -21,6 +21,7 @@ from ebm_engine.runtime.jobs.sampler import make_kernel, resolve_target
 from ebm_engine.runtime.knobs import KnobSpec
 
 RACERS = ("langevin", "mala", "hmc")
+SLICE_S = 0.015   # longest piece of a round while the page plays
 
 
 class Racer:
@@ -72,6 +73,7 @@ class RaceJob(Job):
                              self.config["window"]) for n in names]
         self.diag: dict[str, dict] = {}
         self.diag_time = 0.0
+        self.in_round = False   # a round's steps are under way (its budget was handed out)
         _, _, grid = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
         self.grid = grid
         self.surface_temperature = None
@@ -95,11 +97,26 @@ class RaceJob(Job):
         return 1.0 / self.knobs["speed"]
 
     def advance(self) -> None:
-        budget = self.knobs["budget"]
+        self._run_round(None)
+
+    def advance_slice(self, seconds: float) -> bool:
+        """The round's steps for ``SLICE_S`` at most while playing, so that a knob change waits for a
+        short slice, not a whole round on a busy machine; True when the round is done."""
+        return self._run_round(time.perf_counter() + min(seconds, SLICE_S))
+
+    def _run_round(self, deadline: float | None) -> bool:
+        """Steps of the current round (a new one if none is under way) until ``deadline``; True when done."""
+        if not self.in_round:   # a new round: every racer is owed the same gradient budget
+            for racer in self.racers:
+                racer.grad_debt += self.knobs["budget"]
+            self.in_round = True
+        stepped = False
         for racer in self.racers:
-            racer.grad_debt += budget
             step_size = self.knobs[f"step_{racer.name}"]
             while racer.grad_debt >= racer.grads_per_step:
+                if stepped and deadline is not None and time.perf_counter() >= deadline:
+                    return False   # every slice takes at least one step
+                stepped = True
                 t0 = time.perf_counter()
                 racer.state, info = racer.kernel.step(self.energy, racer.state, step_size,
                                                       self.knobs["temperature"], self.generator)
@@ -117,6 +134,8 @@ class RaceJob(Job):
                     racer.chains_reset += len(idx)
                     self.warn(f"{racer.name}: {len(idx)} chain(s) ran away and were "
                               f"restarted ({racer.chains_reset} in all); lower its step size")
+        self.in_round = False
+        return True
 
     def payload(self) -> dict[str, Any]:
         if self.surface_temperature != self.knobs["temperature"]:
