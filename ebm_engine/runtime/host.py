@@ -29,6 +29,7 @@ class JobSlot:
     last_emit: float = 0.0
     next_due: float = 0.0
     next_frame: float = 0.0          # when the job's animation (if any) may advance again
+    iteration_start: float | None = None   # when the first slice of the iteration in progress ran
     rate_steps: list = field(default_factory=list)
 
     def steps_per_sec(self) -> float:
@@ -84,7 +85,7 @@ class EngineHost:
                 self._step(slot, whole=True)
             elif op == "reset":
                 slot.job.reset(payload or None)
-                slot.state, slot.error, slot.rate_steps = "paused", None, []
+                slot.state, slot.error, slot.rate_steps, slot.iteration_start = "paused", None, [], None
             elif op == "knobs":
                 slot.job.set_knobs(**payload)
                 slot.answer_now = True
@@ -139,10 +140,15 @@ class EngineHost:
             if slot.state == "playing":
                 now = time.monotonic()
                 if now >= slot.next_due:
+                    if slot.iteration_start is None:
+                        slot.iteration_start = now
                     before = slot.job.step_count
                     self._step(slot)
-                    finished = slot.job.step_count != before   # else a slice of an iteration: go on at once
-                    slot.next_due = now + slot.job.step_interval() if finished else time.monotonic()
+                    if slot.job.step_count != before:   # the pace counts from the start of the iteration
+                        slot.next_due = slot.iteration_start + slot.job.step_interval()
+                        slot.iteration_start = None
+                    else:                                # a slice of an iteration: go on at once
+                        slot.next_due = time.monotonic()
                 wait = min(wait, max(0.0, slot.next_due - time.monotonic()))
         for slot in list(self.slots.values()):
             wait = min(wait, self._animate(slot))

@@ -1,4 +1,6 @@
-from ebm_engine.runtime.host import EngineHost
+import time
+
+from ebm_engine.runtime.host import EngineHost, JobSlot
 from tests.runtime.fake_jobs import COUNTER
 
 
@@ -116,3 +118,38 @@ def test_reset_with_new_settings_and_rejected_settings_keep_the_old_ones():
     host.tick()
     snap = drain_last(host)["c"]
     assert "unknown setting" in snap["status"]["notice"] and snap["config"]["start"] == 7
+
+
+def test_the_pace_of_a_sliced_job_counts_from_the_start_of_its_iteration():
+    from ebm_engine.runtime.job import Job
+
+    class Sliced(Job):
+        """Iterations of three slices, at most 10 per second."""
+        KIND = "sliced"
+
+        def build(self):
+            self.slices = 0
+
+        def advance(self):
+            pass
+
+        def advance_slice(self, seconds):
+            self.slices += 1
+            return self.slices % 3 == 0
+
+        def step_interval(self):
+            return 0.1
+
+        def payload(self):
+            return {}
+
+    host = EngineHost()
+    slot = host.slots["j"] = JobSlot(Sliced())
+    host.handle("play", "j")
+    host.tick()                                   # the first slice: the iteration starts
+    started = slot.iteration_start
+    assert started is not None and slot.job.step_count == 0 and slot.next_due <= time.monotonic()
+    host.tick()
+    host.tick()                                   # the third slice ends the iteration
+    assert slot.job.step_count == 1 and slot.iteration_start is None
+    assert slot.next_due == started + 0.1         # not 0.1 s after the last slice
