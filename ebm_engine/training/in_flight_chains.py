@@ -31,7 +31,8 @@ def frozen(module: torch.nn.Module, eval_mode: bool = False) -> Iterator[None]:
     finally:
         for p, flag in zip(params, flags):
             p.requires_grad_(flag)
-        module.train(was_training)
+        if eval_mode:
+            module.train(was_training)
 
 
 class InFlightChains:

@@ -26,7 +26,7 @@ from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
 from ebm_engine.training.finite import host_values, parameters_finite
-from ebm_engine.training.in_flight_chains import InFlightChains
+from ebm_engine.training.in_flight_chains import InFlightChains, frozen
 from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
 from ebm_engine.training.replay_buffer import ReplayBuffer
@@ -288,18 +288,8 @@ def frozen_sgld(model: torch.nn.Module, energy, x: torch.Tensor, steps: int, con
     kernel a plain ``Langevin`` unless given) with ``model``'s weights frozen and in eval mode for the
     duration; both are restored afterwards."""
     kernel = kernel or Langevin(noise_scale=config.sgld_noise, clamp=config.pixel_range)
-    params = list(model.parameters())
-    flags = [p.requires_grad for p in params]
-    was_training = model.training
-    for p in params:
-        p.requires_grad_(False)
-    model.eval()
-    try:
+    with frozen(model, eval_mode=True):
         state = kernel.init(energy, x)
         for _ in range(steps):
             state, _ = kernel.step(energy, state, config.sgld_step_size, 1.0, generator)
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
-        model.train(was_training)
     return state.x
