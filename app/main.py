@@ -12,6 +12,7 @@ import panel as pn  # noqa: E402
 
 import app.pages  # noqa: E402,F401  (registers the pages)
 from app.components.frame_pacer import FramePacer  # noqa: E402
+from app.components.style_rewrite_guard import install_style_rewrite_guard  # noqa: E402
 from app.components.widget_latency import answer_widgets_at_once  # noqa: E402
 from app.session import LabSession  # noqa: E402
 from app.shell import ASSETS, LabShell  # noqa: E402
@@ -45,6 +46,8 @@ def build() -> pn.template.BootstrapTemplate:
     """One session: an engine process, the shell, the paced snapshot drain and the clean-up hooks."""
     args = session_args()
     doc = pn.state.curdoc
+    if doc is not None:
+        install_style_rewrite_guard(doc)
     pacer = FramePacer()
     session = LabSession(connections=lambda: browser_connections_of(doc), pacer=pacer)
     shell = LabShell(session, query=args, location=pn.state.location)
