@@ -36,17 +36,25 @@ from bench.machine import cpu_model, load_average  # noqa: E402
 from tests.ui.helpers import slider_handle  # noqa: E402
 from tests.ui.server import CHROMIUM, CHROMIUM_ARGS, served_lab  # noqa: E402
 
+
+def status_knob(name: str) -> str:
+    """Pattern of knob ``name``'s value in the status bar's ``data-knobs`` (HTML-escaped in the pane's
+    text). Only the status bar counts: the page's address (``?temperature=…``) is written by the server
+    as soon as the slider moves, before the engine has made anything with the new value."""
+    return rf'data-knobs=(?:&quot;|")(?:[^&"]*;)?{name}=([^;&"]+)'
+
+
 # page, slider label, knob echo pattern (a regex with one group over strings the server sends)
 PAGES = [
-    ("Energy Landscape", "Temperature T", r"temperature=([^;\"]+)"),
-    ("Samplers", "Temperature T", r"temperature=([^;\"]+)"),
+    ("Energy Landscape", "Temperature T", status_knob("temperature")),
+    ("Samplers", "Temperature T", status_knob("temperature")),
     ("Race", "Temperature T", r"(?:Langevin \(ULA\)|MALA|HMC) at T = ([0-9.e+-]+)"),
-    ("Constraints", "Temperature T", r"temperature=([^;\"]+)"),
-    ("RBM", "Sampling temperature", r"temperature=([^;\"]+)"),
-    ("Images", "Temperature", r"temperature=([^;\"]+)"),
-    ("JEM & OOD", "Energy temperature T", r"temperature=([^;\"]+)"),
-    ("Score Matching", "Noise level σ", r"sigma=([^;\"]+)"),
-    ("Symmetry & Latents", "Group order n", r"group_order=([^;\"]+)"),
+    ("Constraints", "Temperature T", status_knob("temperature")),
+    ("RBM", "Sampling temperature", status_knob("temperature")),
+    ("Images", "Temperature", status_knob("temperature")),
+    ("JEM & OOD", "Energy temperature T", status_knob("temperature")),
+    ("Score Matching", "Noise level σ", status_knob("sigma")),
+    ("Symmetry & Latents", "Group order n", status_knob("group_order")),
 ]
 
 # sliders inside a collapsed card, and the card's title to click first (once per page)
