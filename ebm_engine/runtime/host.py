@@ -14,6 +14,8 @@ from typing import Any
 from ebm_engine.runtime.registry import job_class
 
 COMMANDS = ("open", "close", "play", "pause", "step", "reset", "knobs", "action")
+# a knob at rest this long gets the readouts its answers left out (see ``Job.wait_for_knobs``)
+KNOB_SETTLE_S = 0.25
 
 
 @dataclass
@@ -30,6 +32,7 @@ class JobSlot:
     next_due: float = 0.0
     next_frame: float = 0.0          # when the job's animation (if any) may advance again
     iteration_start: float | None = None   # when the first slice of the iteration in progress ran
+    knobs_rest_at: float | None = None      # when the last knob change counts as settled
     rate_steps: list = field(default_factory=list)
 
     def steps_per_sec(self) -> float:
@@ -53,6 +56,7 @@ class EngineHost:
         self.min_interval = 1.0 / max_rate_hz
         self.slice_s = self.min_interval   # a playing job with long iterations shows them in slices this long
         self.min_answer_interval = min(self.min_interval, 1.0 / 30)   # knob answers: up to 30 per second
+        self.settle_s = KNOB_SETTLE_S
         self.device = device
         self.outbox: list[tuple[str, dict]] = []   # (job_id, snapshot) and status events
         self.fatal: dict[str, str] = {}             # job ids whose construction failed
@@ -89,6 +93,8 @@ class EngineHost:
             elif op == "knobs":
                 slot.job.set_knobs(**payload)
                 slot.answer_now = True
+                slot.job.knobs_moving = True
+                slot.knobs_rest_at = time.monotonic() + self.settle_s
             elif op == "action":
                 name, arguments = payload
                 slot.job.act(name, **(arguments or {}))
@@ -126,16 +132,28 @@ class EngineHost:
 
     def tick(self) -> float:
         """Answer knob changes, step every playing job that is due, queue due snapshots; returns
-        seconds until work is due."""
+        seconds until work is due. A tick that answered a knob change does nothing else: the answer
+        leaves the engine before the next step (a slice of an image model's iteration takes ~70 ms)."""
         wait = 0.05
+        answered = False
         for job_id, slot in self.slots.items():   # the page shows a knob's effect before the next step
             if slot.answer_now:
                 since = time.monotonic() - slot.last_emit
                 if since >= self.min_answer_interval:   # a dragged slider: at most this often
                     self.outbox.append((job_id, self.snapshot(slot)))
                     slot.dirty, slot.answer_now, slot.last_emit = False, False, time.monotonic()
+                    answered = True
                 else:
                     wait = min(wait, self.min_answer_interval - since)
+            if slot.knobs_rest_at is not None:
+                if time.monotonic() >= slot.knobs_rest_at and not slot.answer_now:   # the knob has rested
+                    slot.knobs_rest_at, slot.job.knobs_moving = None, False
+                    slot.dirty = slot.dirty or slot.job.waited_for_knobs   # the readouts it waited for
+                    slot.job.waited_for_knobs = False
+                else:
+                    wait = min(wait, max(0.0, slot.knobs_rest_at - time.monotonic()))
+        if answered:
+            return 0.0
         for slot in list(self.slots.values()):
             if slot.state == "playing":
                 now = time.monotonic()

@@ -38,6 +38,8 @@ class Job:
         self.knobs = Knobs.from_specs(self.KNOBS, **(knobs or {}))
         self.device = select_device(device)
         self.peers = peers or (lambda: {})   # other jobs of the same engine, by id
+        self.knobs_moving = False    # set by the host while a knob was changed moments ago (see ``wait_for_knobs``)
+        self.waited_for_knobs = False
         self.warning: str | None = None
         self.warning_step = 0
         self.step_count = 0
@@ -97,6 +99,14 @@ class Job:
         elif not self.advance_slice(seconds):
             return
         self.step_count += 1
+
+    def wait_for_knobs(self) -> bool:
+        """True while a knob is moving: slow parts of a snapshot that do not show the knob's effect
+        (readouts such as log Z, NLL, diagnostics) wait, so that the knob's answer goes out at once;
+        the host sends a snapshot with them once the knob has rested (``EngineHost.settle_s``)."""
+        if self.knobs_moving:
+            self.waited_for_knobs = True
+        return self.knobs_moving
 
     def set_knobs(self, **changes: Any) -> dict[str, Any]:
         applied = self.knobs.update(**changes)

@@ -37,6 +37,27 @@ class CounterJob(Job):
 COUNTER = "tests.runtime.fake_jobs:CounterJob"
 
 
+class ReadoutJob(CounterJob):
+    """A counter whose snapshot carries a slow readout: refreshed in every snapshot, except that a
+    refresh waits while a knob is moving (``Job.wait_for_knobs``)."""
+
+    KIND = "readout"
+
+    def build(self) -> None:
+        super().build()
+        self.readout = None
+        self.readouts_made = 0
+
+    def payload(self) -> dict:
+        if not (self.readout is not None and self.wait_for_knobs()):
+            self.readout = 10 * self.knobs["increment"]
+            self.readouts_made += 1
+        return {**super().payload(), "readout": self.readout, "readouts_made": self.readouts_made}
+
+
+READOUT = "tests.runtime.fake_jobs:ReadoutJob"
+
+
 class ModulesJob(Job):
     """Reports which heavy modules the process hosting it has imported."""
 

@@ -1,7 +1,7 @@
 import time
 
 from ebm_engine.runtime.host import EngineHost, JobSlot
-from tests.runtime.fake_jobs import COUNTER
+from tests.runtime.fake_jobs import COUNTER, READOUT
 
 
 def drain_last(host):
@@ -16,6 +16,7 @@ def test_play_pause_step_and_knobs():
     host.handle("step", "c")
     host.handle("knobs", "c", {"increment": 5.0})
     host.handle("play", "c")
+    host.tick()                                   # the knob's answer, and nothing else
     host.tick()
     host.tick()
     snap = drain_last(host)["c"]
@@ -87,10 +88,11 @@ def test_a_knob_change_is_answered_at_once_before_the_next_step():
     host.drain()
     time.sleep(host.min_answer_interval)
     host.handle("knobs", "c", {"increment": 7.0})
-    host.tick()
+    assert host.tick() == 0.0                     # answered: the engine sends it before any other work
     answered = drain_last(host)["c"]
     assert answered["knobs"]["increment"] == 7.0
     steps_before = answered["step"]
+    assert host.slots["c"].job.step_count == steps_before   # no step in the tick that answered
     host.tick()
     assert host.drain() == [] and host.slots["c"].job.step_count > steps_before   # stepping goes on, rate-limited
 
@@ -153,3 +155,42 @@ def test_the_pace_of_a_sliced_job_counts_from_the_start_of_its_iteration():
     host.tick()                                   # the third slice ends the iteration
     assert slot.job.step_count == 1 and slot.iteration_start is None
     assert slot.next_due == started + 0.1         # not 0.1 s after the last slice
+
+
+def test_readouts_wait_while_a_knob_moves_and_follow_once_it_rests():
+    """A knob's answer skips the job's slow readouts (they do not show the knob's effect); while the
+    knob keeps moving they keep waiting; once it has rested ``settle_s`` a snapshot brings them."""
+    host = EngineHost(max_rate_hz=1e9)
+    host.settle_s = 0.2
+    host.handle("open", "r", (READOUT, {}, {}))
+    host.tick()
+    assert drain_last(host)["r"]["readouts_made"] == 1
+    for value in (2.0, 3.0, 4.0):                 # a dragged slider, faster than it settles
+        host.handle("knobs", "r", {"increment": value})
+        time.sleep(host.min_answer_interval)
+        host.tick()
+        answer = drain_last(host)["r"]
+        assert answer["knobs"]["increment"] == value
+        assert answer["readouts_made"] == 1 and answer["readout"] == 10.0   # the old readout, not redone
+    host.tick()
+    assert host.drain() == []                     # paused and the knob still moving: nothing to send
+    time.sleep(host.settle_s + 0.02)
+    host.tick()
+    rested = drain_last(host)["r"]
+    assert rested["readouts_made"] == 2 and rested["readout"] == 40.0
+    host.tick()
+    assert host.drain() == []                     # one follow-up, not one per tick
+
+
+def test_a_job_that_waited_for_nothing_gets_no_follow_up():
+    host = EngineHost(max_rate_hz=1e9)
+    host.settle_s = 0.05
+    host.handle("open", "c", (COUNTER, {}, {}))
+    host.tick()
+    host.drain()
+    host.handle("knobs", "c", {"increment": 3.0})
+    host.tick()
+    assert drain_last(host)["c"]["knobs"]["increment"] == 3.0
+    time.sleep(host.settle_s + 0.02)
+    host.tick()
+    assert host.drain() == [] and not host.slots["c"].job.knobs_moving

@@ -114,24 +114,24 @@ def test_analytic_targets_are_data_with_an_exact_score():
     assert (np.sin(field["angle"][above]) < 0).all()
 
 
-def test_a_knob_change_while_training_is_sent_before_the_readouts_refresh():
-    """The snapshot that carries a new knob value goes out without waiting for the NLL, Fisher and
-    sample refresh; the refresh follows shortly after. Paused, the refresh comes with it."""
-    from ebm_engine.runtime.jobs.score_matching import KNOB_READOUT_DELAY_S
+def test_a_knob_change_is_answered_before_the_readouts_which_follow_once_it_rests():
+    """The snapshot that answers a knob goes out without waiting for the NLL, Fisher and sample
+    refresh (~80 ms); the host sends the refresh once the knob has rested, playing or paused."""
+    from ebm_engine.runtime.host import EngineHost
 
-    job = ScoreMatchingJob({**SMALL, "readout_every_s": 60.0}, device="cpu")
-    job.snapshot()
-    shown = job.readouts                         # replaced by each refresh
-    job.step()
-    job.set_knobs(sample_step=0.005)
-    job.step()                                   # training goes on
-    snap = job.snapshot()
-    assert snap["knobs"]["sample_step"] == 0.005 and job.readouts is shown
-    time.sleep(KNOB_READOUT_DELAY_S + 0.05)
-    job.step()
-    job.snapshot()
-    assert job.readouts is not shown
-    shown = job.readouts
-    job.set_knobs(sample_step=0.01)              # paused: no step before the snapshot
-    job.snapshot()
-    assert job.readouts is not shown
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "s", ("score_matching", {**SMALL, "readout_every_s": 60.0}, {}))
+    host.tick()
+    host.drain()
+    job = host.slots["s"].job
+    for state in ("play", "pause"):
+        shown = job.readouts                     # replaced by each refresh
+        host.handle(state, "s")
+        host.handle("knobs", "s", {"sample_step": 0.005 if state == "play" else 0.01})
+        host.tick()
+        answer = dict(host.drain())["s"]
+        assert answer["knobs"]["sample_step"] == job.knobs["sample_step"] and job.readouts is shown
+        time.sleep(host.settle_s + 0.02)
+        host.tick()
+        host.tick()
+        assert job.readouts is not shown and dict(host.drain())["s"]["fisher_sm"] == job.readouts["fisher_sm"]

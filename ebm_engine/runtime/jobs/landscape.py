@@ -141,7 +141,8 @@ class LandscapeJob(Job):
 
     def payload(self) -> dict[str, Any]:
         temperature = self.knobs["temperature"]
-        if time.monotonic() - self.readout_time >= self.config["readout_every_s"]:
+        due = time.monotonic() - self.readout_time >= self.config["readout_every_s"]
+        if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
             self._refresh_readouts(temperature)
         self.model.eval()
         _, _, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])

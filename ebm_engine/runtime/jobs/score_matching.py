@@ -37,7 +37,6 @@ from ebm_engine.training.score_trainer import METHODS, ScoreMatching, ScoreMatch
 HISTORY = 3000
 SIGMA_MAX = 2.0          # largest level of a noise ladder: about the spread of the toy sets' modes
 N_SAMPLES = 300
-KNOB_READOUT_DELAY_S = 0.3   # while training, readouts follow a knob change after this delay, not with its echo
 
 
 class ScoreMatchingJob(Job):
@@ -96,7 +95,6 @@ class ScoreMatchingJob(Job):
         self.true_log_density = None
         self.true_score_grid = (true_score_grid(self.data.log_prob, self.data.bounds, cfg["resolution"], self.device)
                                 if self.data.smooth else None)
-        self.readouts_stale_at: int | None = None
         if self.data.smooth:
             _, _, e = energy_on_grid(lambda x: -self.data.log_prob(x.double()).float(), self.data.bounds,
                                      cfg["resolution"], device=self.device)
@@ -115,7 +113,7 @@ class ScoreMatchingJob(Job):
             self.model.sigmas = geometric_ladder(max(SIGMA_MAX, k["sigma"]), k["sigma"], len(self.model.sigmas))
             self.surface_refresh.invalidate()   # the energy at the smallest level moved
         if changed:
-            self.readouts_stale_at = self.step_count   # refreshed soon: see ``_schedule_readouts``
+            self.readout_time = 0.0   # refreshed once the knob rests (``Job.wait_for_knobs``)
 
     def advance(self) -> None:
         if self.config["balance"] == "time":
@@ -218,22 +216,10 @@ class ScoreMatchingJob(Job):
         }
         self.surface_refresh.done(self.step_count, time.perf_counter() - started)
 
-    def _schedule_readouts(self) -> None:
-        """After a knob change: refresh the readouts at once when paused; while training, send the
-        snapshot that carries the new knob first (the echo the page waits for) and refresh shortly after."""
-        if self.readouts_stale_at is None:
-            return
-        if self.step_count == self.readouts_stale_at:
-            self.readout_time = 0.0
-        else:
-            due = time.monotonic() - self.config["readout_every_s"] + KNOB_READOUT_DELAY_S
-            self.readout_time = min(self.readout_time, due)
-        self.readouts_stale_at = None
-
     def payload(self) -> dict[str, Any]:
         cfg = self.config
-        self._schedule_readouts()
-        if time.monotonic() - self.readout_time >= cfg["readout_every_s"]:
+        due = time.monotonic() - self.readout_time >= cfg["readout_every_s"]
+        if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
             self._refresh_readouts()
         if self.surface_refresh.due(self.step_count):
             self._refresh_surfaces()

@@ -225,9 +225,7 @@ class SymmetryLatentsJob(Job):
         cfg = self.config
         res = cfg["nll_resolution"]
         bounds, test = self.data.bounds, self.data.test
-        out: dict[str, Any] = {"nll_true": self.data.true_nll, "mass_off_true": self.true_mass_off,
-                               "group_name": self.group.name, "group_order": self.group.order,
-                               "subset_size": len(self.subset)}
+        out: dict[str, Any] = {"nll_true": self.data.true_nll, "mass_off_true": self.true_mass_off}
         for name, model in (("equivariant", self.equivariant), ("plain", self.plain)):
             model.eval()
             _, _, e = energy_on_grid(model, bounds, res, quarter_turn=self._invariant_under_quarter_turn(model))
@@ -253,7 +251,8 @@ class SymmetryLatentsJob(Job):
 
     def payload(self) -> dict[str, Any]:
         cfg = self.config
-        if time.monotonic() - self.readout_time >= cfg["readout_every_s"]:
+        due = time.monotonic() - self.readout_time >= cfg["readout_every_s"]
+        if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
             self._refresh_readouts()
         snap: dict[str, Any] = {"bounds": self.data.bounds, "data": to_numpy(self.data.train[:600]),
                                 "subset": to_numpy(self.subset[:400])}
@@ -266,4 +265,6 @@ class SymmetryLatentsJob(Job):
         snap["joint_samples"] = to_numpy(joint[:, :2])
         snap["joint_latents"] = to_numpy(joint[:, 2])
         snap["sector_angle"] = math.pi / cfg["sectors"]
-        return {**snap, **self.readouts}
+        # the group and the training subset as they are now (the readouts may wait for a moving knob)
+        return {**snap, **self.readouts, "group_name": self.group.name, "group_order": self.group.order,
+                "subset_size": len(self.subset)}
