@@ -50,6 +50,37 @@ def input_gradient_norm(energy_fn, x: torch.Tensor) -> torch.Tensor:
     return grad.reshape(grad.shape[0], -1).norm(dim=1).detach()
 
 
+def forward_in_batches(model, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """What the scores are made of, in eval mode and batches: a classifier's logits ``(n, K)``, or a
+    plain energy's ``E(x)`` as one column. The temperature does not enter, so these can be kept while
+    the weights stay the same and scored again at another temperature."""
+    classifier = hasattr(model, "logits")
+    outputs = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(x), batch_size):
+                xb = x[start:start + batch_size]
+                outputs.append(model.logits(xb) if classifier else model.energy(xb)[:, None])
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs) if outputs else torch.zeros(0, 1, device=x.device)
+
+
+def scores_from_outputs(outputs: torch.Tensor, classifier: bool, temperature: float = 1.0) -> dict[str, np.ndarray]:
+    """The energy and softmax scores and the prediction of ``forward_in_batches`` outputs (no gradient
+    norm: that one needs the model). A plain energy has no softmax score or prediction (NaN, -1)."""
+    n = len(outputs)
+    if classifier:
+        out = {"energy": energy_score(outputs, temperature), "softmax": softmax_score(outputs),
+               "prediction": outputs.argmax(dim=1)}
+    else:
+        out = {"energy": outputs[:, 0], "softmax": torch.full((n,), float("nan"), device=outputs.device),
+               "prediction": torch.full((n,), -1, device=outputs.device)}
+    return {k: v.cpu().double().numpy() for k, v in out.items()}
+
+
 def score_batches(model, x: torch.Tensor, temperature: float = 1.0, batch_size: int = 512,
                   with_gradnorm: bool = True) -> dict[str, np.ndarray]:
     """All scores of ``x`` (and the logits' argmax) as float64 numpy arrays, in batches.
@@ -59,28 +90,20 @@ def score_batches(model, x: torch.Tensor, temperature: float = 1.0, batch_size: 
     no prediction: those come back as NaN and -1.
     """
     classifier = hasattr(model, "logits")
-    out: dict[str, list] = {"energy": [], "softmax": [], "gradnorm": [], "prediction": []}
-    was_training = model.training
-    model.eval()
-    try:
-        for start in range(0, len(x), batch_size):
-            xb = x[start:start + batch_size]
-            with torch.no_grad():
-                if classifier:
-                    logits = model.logits(xb)
-                    out["energy"].append(energy_score(logits, temperature))
-                    out["softmax"].append(softmax_score(logits))
-                    out["prediction"].append(logits.argmax(dim=1))
-                else:
-                    out["energy"].append(model.energy(xb))
-                    out["softmax"].append(torch.full((len(xb),), float("nan"), device=xb.device))
-                    out["prediction"].append(torch.full((len(xb),), -1, device=xb.device))
-            if with_gradnorm:
-                out["gradnorm"].append(gradient_norm_score(model, xb, temperature) if classifier
-                                       else input_gradient_norm(model.energy, xb))
-    finally:
-        model.train(was_training)
-    return {k: torch.cat(v).cpu().double().numpy() if v else np.zeros(0) for k, v in out.items()}
+    out = scores_from_outputs(forward_in_batches(model, x, batch_size), classifier, temperature)
+    gradnorm = []
+    if with_gradnorm:
+        was_training = model.training
+        model.eval()
+        try:
+            for start in range(0, len(x), batch_size):
+                xb = x[start:start + batch_size]
+                gradnorm.append(gradient_norm_score(model, xb, temperature) if classifier
+                                else input_gradient_norm(model.energy, xb))
+        finally:
+            model.train(was_training)
+    out["gradnorm"] = torch.cat(gradnorm).cpu().double().numpy() if gradnorm else np.zeros(0)
+    return out
 
 
 def _check(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:

@@ -91,10 +91,10 @@ class EngineHost:
                 slot.job.reset(payload or None)
                 slot.state, slot.error, slot.rate_steps, slot.iteration_start = "paused", None, [], None
             elif op == "knobs":
+                slot.job.knobs_moving = True   # already while the job takes the change (``Job.wait_for_knobs``)
+                slot.knobs_rest_at = time.monotonic() + self.settle_s
                 slot.job.set_knobs(**payload)
                 slot.answer_now = True
-                slot.job.knobs_moving = True
-                slot.knobs_rest_at = time.monotonic() + self.settle_s
             elif op == "action":
                 name, arguments = payload
                 slot.job.act(name, **(arguments or {}))

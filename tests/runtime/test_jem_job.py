@@ -1,4 +1,5 @@
 """The JEM & OOD job driven directly: live scores, histograms, rates, metrics, samples, probe images."""
+import time
 import io
 
 import numpy as np
@@ -165,3 +166,44 @@ def test_iterations_in_slices_train_the_same_model_while_the_samples_keep_moving
     sliced.step(seconds=1e-9)
     sliced.settle()   # a checkpoint save finishes the iteration in flight
     assert sliced.step_count == 4 and sliced.trainer.in_flight is None
+
+
+def test_a_new_temperature_is_scored_from_kept_logits_exactly():
+    """Paused, the logits of the test and OOD sets are kept; a temperature change scores them again
+    without a forward pass, and gives what a fresh evaluation gives."""
+    job_a = JEMJob({"buffer_size": 500, "eval_every_s": 60.0}, device="cpu")
+    job_a.set_knobs(temperature=2.0)
+    kept = {name: entry[1] for name, entry in job_a.kept_outputs.items()}
+    job_a.set_knobs(temperature=3.0)
+    assert all(job_a.kept_outputs[name][1] is kept[name] for name in kept)   # no new forward pass
+    job_b = JEMJob({"buffer_size": 500, "eval_every_s": 60.0}, device="cpu", knobs={"temperature": 3.0})
+    a, b = job_a.evaluation, job_b.evaluation
+    np.testing.assert_array_equal(a["hist_id"], b["hist_id"])
+    for name in a["hist_sets"]:
+        np.testing.assert_array_equal(a["hist_sets"][name], b["hist_sets"][name])
+        assert a["metrics"][name] == b["metrics"][name]
+    job_a.step()                                   # new weights: the logits are made again
+    job_a.set_knobs(temperature=2.0)
+    assert all(job_a.kept_outputs[name][1] is not kept[name] for name in kept)
+
+
+def test_the_metrics_table_waits_for_a_moving_temperature_knob():
+    """While the temperature slider moves, its answer carries the new histograms and the last metrics;
+    once it rests, the metrics at the new temperature follow."""
+    from ebm_engine.runtime.host import EngineHost
+
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "j", ("jem", {"buffer_size": 500, "eval_every_s": 60.0}, {}))
+    host.tick()
+    first = dict(host.drain())["j"]
+    host.handle("knobs", "j", {"temperature": 5.0})
+    host.tick()
+    answer = dict(host.drain())["j"]
+    assert answer["temperature"] == 5.0 and not np.array_equal(answer["edges"], first["edges"])
+    assert answer["metrics"] == first["metrics"]
+    time.sleep(host.settle_s + 0.02)
+    host.tick()
+    rested = dict(host.drain())["j"]
+    assert rested["temperature"] == 5.0 and rested["metrics"] != first["metrics"]
+    fresh = JEMJob({"buffer_size": 500, "eval_every_s": 60.0}, device="cpu", knobs={"temperature": 5.0})
+    assert rested["metrics"] == fresh.evaluation["metrics"]
