@@ -313,6 +313,12 @@ class Job:
                 "has_pretrained": any(c.pretrained for c in listing)}
 
 
+def weights_version(module: torch.nn.Module) -> tuple:
+    """Changes whenever a parameter of ``module`` is written in place (an optimiser step, a loaded
+    checkpoint) or replaced: a key for results computed from the weights."""
+    return id(module), tuple((p.data_ptr(), p._version) for p in module.parameters())
+
+
 def to_numpy(t: torch.Tensor):
     """Detach a tensor to a float32 numpy array on the CPU."""
     return t.detach().to("cpu", torch.float32).numpy()

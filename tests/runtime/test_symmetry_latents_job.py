@@ -63,3 +63,30 @@ def test_bad_settings_are_rejected(job):
         job.reset({"mode": "nope"})
     with pytest.raises(ValueError):
         job.set_knobs(group_order=0)
+
+
+def test_a_moving_group_knob_gets_a_coarse_density_at_once_and_the_full_one_at_rest():
+    """While the group order moves, the equivariant density comes at half the resolution in the
+    knob's answer; once the knob rests it comes at the full resolution. The plain MLP's density does
+    not depend on the group and is not drawn again while paused."""
+    import time
+
+    from ebm_engine.runtime.host import EngineHost
+
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "s", ("symmetry_latents", SMALL, {}))
+    host.tick()
+    first = dict(host.drain())["s"]
+    res = SMALL["resolution"]
+    assert first["equivariant_density"].shape == (res, res)
+    host.handle("knobs", "s", {"group_order": 5})
+    host.tick()
+    answer = dict(host.drain())["s"]
+    assert answer["group_name"] == "C5" and answer["equivariant_density"].shape == (res // 2, res // 2)
+    assert answer["plain_density"] is first["plain_density"]
+    time.sleep(host.settle_s + 0.02)
+    host.tick()
+    rested = dict(host.drain())["s"]
+    assert rested["equivariant_density"].shape == (res, res) and rested["group_name"] == "C5"
+    fresh = SymmetryLatentsJob(SMALL, {"group_order": 5}, device="cpu").snapshot()
+    np.testing.assert_allclose(rested["equivariant_density"], fresh["equivariant_density"], rtol=1e-5)

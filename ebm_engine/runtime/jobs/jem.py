@@ -27,7 +27,7 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.ood import (SCORE_LABELS, SCORES, OODDetector, forward_in_batches, ood_metrics, rate_curves,
                                    score_batches, scores_from_outputs)
 from ebm_engine.models.jem import JEM, ClassConditionalEnergy
-from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.job import Job, to_numpy, weights_version
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.training_state import untouched
@@ -198,7 +198,7 @@ class JEMJob(Job):
         same, so a new temperature is scored without a forward pass (paused: ~120 ms → a few ms)."""
         if gradnorm or kept is None:
             return score_batches(self.model, x, temperature=temperature, with_gradnorm=gradnorm)
-        weights = (id(self.model), tuple((p.data_ptr(), p._version) for p in self.model.parameters()))
+        weights = weights_version(self.model)
         cached = self.kept_outputs.get(kept)
         if cached is None or cached[0] != weights:
             cached = self.kept_outputs[kept] = (weights, forward_in_batches(self.model, x))
