@@ -14,8 +14,10 @@ from typing import Any
 from ebm_engine.runtime.registry import job_class
 
 COMMANDS = ("open", "close", "play", "pause", "step", "reset", "knobs", "action")
-# a knob at rest this long gets the readouts its answers left out (see ``Job.wait_for_knobs``)
-KNOB_SETTLE_S = 0.25
+# a knob at rest this long gets the readouts its answers left out (see ``Job.wait_for_knobs``); a knob
+# tapped with the arrow keys moves every 0.3-0.5 s, and readouts begun in between (0.1-0.4 s of work
+# on some pages) would hold the next tap's answer
+KNOB_SETTLE_S = 0.6
 
 
 @dataclass
