@@ -18,7 +18,8 @@ import panel as pn
 
 STALL_S = 1.0
 # frames sent and not yet answered: with 2 the browser has the next frame at hand when it finishes one
-# (measured on the Samplers page at load ~2: 12 frames/s and a 130 ms knob echo, against 9 and 112 ms with 1)
+# (idle machine, knob to status bar: Samplers 195 ms and 12.3 frames/s with 2, 235 ms and 12.0 with 1;
+# Energy Landscape 195 ms / 12.7 against 178 ms / 11.0: no clear difference in latency, more frames)
 IN_FLIGHT = 2
 
 
