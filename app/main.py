@@ -50,10 +50,14 @@ def build() -> pn.template.BootstrapTemplate:
     if doc is not None:
         install_style_rewrite_guard(doc)
     pacer = FramePacer()
-    session = LabSession(connections=lambda: browser_connections_of(doc), pacer=pacer)
+    loaded: list[bool] = []
+    # no snapshot before the browser has loaded the page: changes made earlier reached no browser
+    # (opened on ?page=Samplers, the trails' colours and the surface's placement were never shown)
+    session = LabSession(connections=lambda: browser_connections_of(doc) if loaded else 0, pacer=pacer)
     shell = LabShell(session, query=args, location=pn.state.location)
     shell.template.main.append(pacer.view)
     pacer.on_answer = lambda: drain_in_one_message(session)   # the browser is free: send what waits now
+    pn.state.onload(lambda: loaded.append(True))
     pn.state.onload(shell.write_url)        # the browser's address is known once the page has loaded
     # a background callback: Panel's busy bookkeeping (two global parameter updates per call, 40 calls a
     # second per session) cost the server ~4 % of a core for each open tab

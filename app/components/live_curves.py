@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, Range1d
 from bokeh.palettes import Category10_10
 from bokeh.core.properties import value
 from bokeh.plotting import figure
+
+from app.components.steady_range import SteadyRange
 
 
 class LiveCurves:
@@ -17,7 +19,10 @@ class LiveCurves:
         self.rollover = rollover
         self.source = ColumnDataSource({"step": [], **{key: [] for key in series}})
         self.figure = figure(title=title, height=height, width=width, tools="pan,wheel_zoom,reset,save",
-                             toolbar_location="above", x_axis_label="iteration", name="curves")
+                             toolbar_location="above", x_axis_label="iteration", name="curves",
+                             x_range=Range1d(0, 1), y_range=Range1d(0, 1))
+        # steady ranges set with the data: one paint per frame, axes that do not jitter
+        self.x_range, self.y_range = SteadyRange(self.figure.x_range), SteadyRange(self.figure.y_range)
         for (key, label), color in zip(series.items(), Category10_10):
             self.figure.line("step", key, source=self.source, legend_label=label, color=color, line_width=2)
         self.figure.legend.location = "top_right"
@@ -39,6 +44,9 @@ class LiveCurves:
             self.source.stream({"step": steps[new], **{k: history[k][new] for k in self.series}},
                                rollover=self.rollover)
             self.last_step = float(steps[-1])
+            shown = slice(-self.rollover, None)
+            self.x_range.fit_values(steps[shown])
+            self.y_range.fit_values(*(history[k][shown] for k in self.series if k in history))
         return n_new
 
     def relabel(self, labels: dict[str, str]) -> None:

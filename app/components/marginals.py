@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
 from app.components.last_sent import LastSent
+from app.components.steady_range import SteadyRange
 
 
 class MarginalPlot:
@@ -17,7 +18,8 @@ class MarginalPlot:
         self.exact = ColumnDataSource({"x": [], "y": []})
         self.figure = figure(title=f"marginal of {axis}", height=height, width=width, tools="save",
                              toolbar_location="right", toolbar_inner=True,
-                             name=f"marginal-{axis}")
+                             name=f"marginal-{axis}", y_range=Range1d(0, 1))
+        self.y_range = SteadyRange(self.figure.y_range, floor=0.0)
         self.figure.toolbar.update(logo=None, autohide=True)   # the save button floats over the plot
         self.figure.quad(left="left", right="right", top="top", bottom=0, source=self.hist,
                          fill_color="#4c78a8", line_color="white", alpha=0.7, legend_label="chains")
@@ -38,6 +40,7 @@ class MarginalPlot:
         x, y = (snapshot[f"grid_{a}"], snapshot[f"marginal_{a}"]) if exact else (np.zeros(0), np.zeros(0))
         if self.sent.changed("exact", x, y):
             self.exact.data = {"x": x, "y": y}
+        self.y_range.fit_values(top, y)
 
 
 class TracePlot:
@@ -48,7 +51,8 @@ class TracePlot:
         self.source = ColumnDataSource({"step": [], "energy": []})
         self.figure = figure(title="energy trace (mean over chains)", height=height, width=width,
                              tools="save", toolbar_location="right", toolbar_inner=True, x_axis_label="step",
-                             name="trace")
+                             name="trace", x_range=Range1d(0, 1), y_range=Range1d(0, 1))
+        self.y_range = SteadyRange(self.figure.y_range)
         self.figure.toolbar.update(logo=None, autohide=True)
         self.figure.line("step", "energy", source=self.source, color="#54a24b", line_width=1.5)
 
@@ -56,6 +60,11 @@ class TracePlot:
         """``trace`` holds the mean energies of the steps up to ``end``; a shorter history (restarted
         chains) replaces what is shown."""
         steps = np.arange(end - len(trace), end)
+        shown_energy = trace[-self.length:]
+        if len(shown_energy):   # set with the data, in the same message: one paint per frame
+            self.y_range.fit_values(shown_energy)
+            self.figure.x_range.update(start=float(max(end - self.length, steps[0])),
+                                       end=float(max(end - 1, steps[0] + 1)))
         shown = self.source.data
         if len(shown["step"]) and len(steps):
             overlap = np.flatnonzero(steps == shown["step"][-1])
