@@ -22,7 +22,7 @@ INCONSISTENT_SOURCES_JS = """() => {
 }"""
 
 
-@pytest.mark.parametrize("name", ["Samplers", "Energy Landscape", "Symmetry & Latents"])
+@pytest.mark.parametrize("name", ["Samplers", "Symmetry & Latents"])
 def test_a_page_opened_by_link_has_no_half_sent_plot(watched_page, lab_url, name):
     page = watched_page
     open_lab(page, lab_url, f"?page={quote(name)}")

@@ -18,7 +18,8 @@ COUNT_FRAMES_JS = """() => {
 }"""
 
 
-def test_an_identical_stylesheet_rewrite_leaves_the_sheet_alone(watched_page, lab_url):
+def test_the_guard_keeps_unchanged_sheets_and_a_playing_page_recalculates_styles_a_few_times_per_frame(
+        watched_page, lab_url):
     page = watched_page
     open_lab(page, lab_url)
     assert page.evaluate("() => window.__ebmStyleGuard") is True
@@ -33,10 +34,6 @@ def test_an_identical_stylesheet_rewrite_leaves_the_sheet_alone(watched_page, la
     assert kept, "an identical rewrite replaced the stylesheet's text"
     assert changed and text == ":host { left: 2px; }", "a different rewrite was not applied"
 
-
-def test_a_playing_page_recalculates_styles_a_few_times_per_frame(watched_page, lab_url):
-    page = watched_page
-    open_lab(page, lab_url)
     go_to(page, "Samplers")
     page.evaluate(COUNT_FRAMES_JS)
     cdp = page.context.new_cdp_session(page)
