@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from ebm_engine.training.in_flight_chains import frozen
+
 SCORES = ("energy", "softmax", "gradnorm")
 SCORE_LABELS = {"energy": "energy −T·logsumexp(f/T)", "softmax": "−max softmax probability",
                 "gradnorm": "input-gradient norm ‖∇ₓE‖"}
@@ -56,15 +58,10 @@ def forward_in_batches(model, x: torch.Tensor, batch_size: int = 512) -> torch.T
     the weights stay the same and scored again at another temperature."""
     classifier = hasattr(model, "logits")
     outputs = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(x), batch_size):
-                xb = x[start:start + batch_size]
-                outputs.append(model.logits(xb) if classifier else model.energy(xb)[:, None])
-    finally:
-        model.train(was_training)
+    with frozen(model, eval_mode=True), torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size]
+            outputs.append(model.logits(xb) if classifier else model.energy(xb)[:, None])
     return torch.cat(outputs) if outputs else torch.zeros(0, 1, device=x.device)
 
 
@@ -93,15 +90,11 @@ def score_batches(model, x: torch.Tensor, temperature: float = 1.0, batch_size: 
     out = scores_from_outputs(forward_in_batches(model, x, batch_size), classifier, temperature)
     gradnorm = []
     if with_gradnorm:
-        was_training = model.training
-        model.eval()
-        try:
+        with frozen(model, eval_mode=True):   # gradients with respect to the inputs only
             for start in range(0, len(x), batch_size):
                 xb = x[start:start + batch_size]
                 gradnorm.append(gradient_norm_score(model, xb, temperature) if classifier
                                 else input_gradient_norm(model.energy, xb))
-        finally:
-            model.train(was_training)
     out["gradnorm"] = torch.cat(gradnorm).cpu().double().numpy() if gradnorm else np.zeros(0)
     return out
 
