@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from ebm_engine.interruption import check_interrupted
 from ebm_engine.training.in_flight_chains import frozen
 
 SCORES = ("energy", "softmax", "gradnorm")
@@ -60,6 +61,7 @@ def forward_in_batches(model, x: torch.Tensor, batch_size: int = 512) -> torch.T
     outputs = []
     with frozen(model, eval_mode=True), torch.no_grad():
         for start in range(0, len(x), batch_size):
+            check_interrupted()
             xb = x[start:start + batch_size]
             outputs.append(model.logits(xb) if classifier else model.energy(xb)[:, None])
     return torch.cat(outputs) if outputs else torch.zeros(0, 1, device=x.device)

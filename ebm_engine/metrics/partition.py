@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ebm_engine.energies.targets import Gaussian
+from ebm_engine.interruption import check_interrupted
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 Bounds = Sequence[Sequence[float]]
@@ -91,6 +92,7 @@ def _evaluate(energy: EnergyFn, x: torch.Tensor, batch_size: int,
     out = []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
+            check_interrupted()   # a readout gives way to a waiting command (see ``ebm_engine.interruption``)
             chunk = x[start:start + batch_size].to(device=place, dtype=dtype or x.dtype)
             e = energy(chunk)
             if e.dim() == 2 and e.shape[1] == 1:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
 from ebm_engine import checkpoint_store
 from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, save_checkpoint
 from ebm_engine.device import describe_device, select_device
+from ebm_engine.interruption import Interrupted, interruptible
 from ebm_engine.runtime.knobs import KnobSpec, Knobs
 from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
 
@@ -40,6 +41,7 @@ class Job:
         self.peers = peers or (lambda: {})   # other jobs of the same engine, by id
         self.knobs_moving = False    # set by the host while a knob was changed moments ago (see ``wait_for_knobs``)
         self.waited_for_knobs = False
+        self.command_waiting: Callable[[], bool] | None = None   # set by the engine host (see ``readout``)
         self.warning: str | None = None
         self.warning_step = 0
         self.step_count = 0
@@ -107,6 +109,17 @@ class Job:
         if self.knobs_moving:
             self.waited_for_knobs = True
         return self.knobs_moving
+
+    def readout(self, compute: Callable[[], Any]) -> bool:
+        """Run a slow readout that gives way to a command waiting for the engine (a slider moved while it
+        ran): it is then dropped, and computed again by a later snapshot. True when it completed."""
+        try:
+            with interruptible(self.command_waiting):
+                compute()
+            return True
+        except Interrupted:
+            self.waited_for_knobs = True   # the host sends the readouts once the knob rests
+            return False
 
     def set_knobs(self, **changes: Any) -> dict[str, Any]:
         applied = self.knobs.update(**changes)

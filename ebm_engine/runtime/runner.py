@@ -87,6 +87,7 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
     torch.set_num_threads(max(1, threads))
     lower_priority()
     host = EngineHost(max_rate_hz=max_rate_hz, device=device)
+    host.commands_waiting = lambda: not commands.empty()   # one poll of the queue's pipe
     server = ServerWatch()
     wait = 0.05
     while True:

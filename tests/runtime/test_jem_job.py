@@ -207,3 +207,16 @@ def test_the_metrics_table_waits_for_a_moving_temperature_knob():
     assert rested["temperature"] == 5.0 and rested["metrics"] != first["metrics"]
     fresh = JEMJob({"buffer_size": 500, "eval_every_s": 60.0}, device="cpu", knobs={"temperature": 5.0})
     assert rested["metrics"] == fresh.evaluation["metrics"]
+
+
+def test_a_metrics_table_interrupted_by_a_waiting_command_stays_due():
+    job = JEMJob({"buffer_size": 500, "eval_every_s": 60.0}, device="cpu")
+    before = job.evaluation["metrics"]
+    job.knobs_moving = True                       # as the host marks a moving knob
+    job.set_knobs(temperature=5.0)
+    job.knobs_moving = False                      # at rest, but another command waits
+    job.command_waiting = lambda: True
+    snap = job.snapshot()
+    assert job.metrics_due and snap["metrics"] == before
+    job.command_waiting = lambda: False
+    assert job.snapshot()["metrics"] != before and not job.metrics_due

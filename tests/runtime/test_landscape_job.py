@@ -51,6 +51,18 @@ def test_temperature_changes_density_and_log_z(job):
     assert hot["nll_true"] is None
 
 
+def test_readouts_interrupted_by_a_waiting_command_keep_the_last_ones(job):
+    job.step()
+    first = job.snapshot()
+    job.set_knobs(temperature=2.0)
+    job.command_waiting = lambda: True            # a slider moved again while the readouts ran
+    answered = job.snapshot()
+    assert answered["log_z_grid"] == first["log_z_grid"] and answered["readout_temperature"] == 1.0
+    assert answered["density_max"] < first["density_max"]   # the surface itself follows the knob
+    job.command_waiting = lambda: False
+    assert job.snapshot()["readout_temperature"] == 2.0
+
+
 def test_reset_with_another_dataset_and_bad_settings(job):
     job.step()
     job.reset({"dataset": "moons"})

@@ -24,6 +24,7 @@ from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.data.ood import OOD_SET_LABELS, OOD_SET_NAMES, load_user_images, make_ood_set
 from ebm_engine.data.user_image import UserImageError, decode_png, rasterize_strokes
 from ebm_engine.device import make_generator
+from ebm_engine.interruption import check_interrupted
 from ebm_engine.metrics.ood import (SCORE_LABELS, SCORES, OODDetector, forward_in_batches, ood_metrics, rate_curves,
                                    score_batches, scores_from_outputs)
 from ebm_engine.models.jem import JEM, ClassConditionalEnergy
@@ -215,6 +216,7 @@ class JEMJob(Job):
                 if self.borrowed and kind == "softmax":   # a plain energy has no softmax score
                     table[name][kind] = dict(blank)
                     continue
+                check_interrupted()   # inside ``Job.readout``: a waiting command comes first
                 try:
                     table[name][kind] = ood_metrics(ids[kind], s[kind])
                 except ValueError as exc:
@@ -234,8 +236,8 @@ class JEMJob(Job):
         accuracy = (float("nan") if self.borrowed else
                     float((ids["prediction"] == to_numpy(self.test_labels)).mean()))
         sets = {name: self._scores(x, temperature, gradnorm, kept=f"ood:{name}") for name, x in self.ood.items()}
-        self.metrics_due = not metrics
         table = self._metrics_table(ids, sets) if metrics else self.evaluation.get("metrics", {})
+        self.metrics_due = not metrics
         chosen = {name: s[score] for name, s in sets.items()}
         pooled = np.concatenate([ids[score], *chosen.values()])
         pooled = pooled[np.isfinite(pooled)]
@@ -349,7 +351,7 @@ class JEMJob(Job):
 
     def payload(self) -> dict[str, Any]:
         if self.metrics_due and not self.wait_for_knobs():
-            self.evaluate()
+            self.readout(self.evaluate)
         ev = self.evaluation
         names = list(self.ood)
         examples = torch.cat([self.test[: self.config["n_examples"]]] +

@@ -143,7 +143,7 @@ class LandscapeJob(Job):
         temperature = self.knobs["temperature"]
         due = time.monotonic() - self.readout_time >= self.config["readout_every_s"]
         if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
-            self._refresh_readouts(temperature)
+            self.readout(lambda: self._refresh_readouts(temperature))
         self.model.eval()
         _, _, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])
         log_p = grid_density(energy, self.bounds, temperature)

@@ -220,7 +220,7 @@ class ScoreMatchingJob(Job):
         cfg = self.config
         due = time.monotonic() - self.readout_time >= cfg["readout_every_s"]
         if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
-            self._refresh_readouts()
+            self.readout(self._refresh_readouts)
         if self.surface_refresh.due(self.step_count):
             self._refresh_surfaces()
         snap: dict[str, Any] = {

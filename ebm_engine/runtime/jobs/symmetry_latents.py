@@ -266,7 +266,7 @@ class SymmetryLatentsJob(Job):
         cfg = self.config
         due = time.monotonic() - self.readout_time >= cfg["readout_every_s"]
         if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
-            self._refresh_readouts()
+            self.readout(self._refresh_readouts)
         snap: dict[str, Any] = {"bounds": self.data.bounds, "data": to_numpy(self.data.train[:600]),
                                 "subset": to_numpy(self.subset[:400])}
         if self.surfaces_coarse and not self.wait_for_knobs():   # the knob rests: the full resolution
