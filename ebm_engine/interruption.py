@@ -1,10 +1,14 @@
-"""Cooperative interruption: a slow readout gives way when the engine has a command waiting.
+"""Cooperative interruption: slow work gives way when the engine has a command waiting.
 
 The engine reads commands between ticks. A readout of 100-300 ms (log Z on a grid, held-out NLL, a
 metrics table) computed while a slider moves would hold the slider's change back that long. Inside
 ``interruptible(probe)``, batched evaluations call ``check_interrupted()`` between batches; it raises
 ``Interrupted`` when ``probe()`` says a command is waiting. The caller drops the readout and
 computes it again later (``Job.readout``). Outside such a block ``check_interrupted`` does nothing.
+
+A slice of a long training iteration (``Job.advance_slice``) ends early instead: inside
+``slices_end_early(probe)``, ``slice_should_end()`` tells a slicing loop to stop after its current
+step. Nothing is dropped; the iteration goes on with its next slice.
 """
 from __future__ import annotations
 
@@ -35,3 +39,20 @@ def check_interrupted() -> None:
     probe = getattr(_local, "probe", None)
     if probe is not None and probe():
         raise Interrupted
+
+
+@contextmanager
+def slices_end_early(probe: Callable[[], bool] | None) -> Iterator[None]:
+    """Let the slicing loops inside stop after their current step when ``probe()`` is true."""
+    previous = getattr(_local, "slice_probe", None)
+    _local.slice_probe = probe
+    try:
+        yield
+    finally:
+        _local.slice_probe = previous
+
+
+def slice_should_end() -> bool:
+    """Whether a slicing loop inside ``slices_end_early`` should stop now (a command is waiting)."""
+    probe = getattr(_local, "slice_probe", None)
+    return probe is not None and probe()

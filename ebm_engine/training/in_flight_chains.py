@@ -12,6 +12,7 @@ from typing import Iterator
 
 import torch
 
+from ebm_engine.interruption import slice_should_end
 from ebm_engine.samplers.state import SamplerState
 
 
@@ -58,6 +59,6 @@ class InFlightChains:
             while self.steps_done < steps:
                 self.state, _ = self.kernel.step(self.energy, self.state, step_size, temperature, generator)
                 self.steps_done += 1
-                if deadline is not None and time.perf_counter() >= deadline:
-                    break
+                if deadline is not None and (time.perf_counter() >= deadline or slice_should_end()):
+                    break   # the slice's time is up, or a command waits for the engine
         return self.steps_done >= steps

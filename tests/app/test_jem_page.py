@@ -16,6 +16,7 @@ def jem_page():
     session = LabSession(inline=True)
     view = JEMPage(session)
     session.runner.command(view.job_id, "reset", {"eval_every_s": 0.0, "buffer_size": 300})
+    session.runner.host.settle_s = 0.0           # knobs rest at once: these tests do not move sliders
     session.set_knobs(view.job_id, sgld_steps=3)
     session.drain()
     yield view

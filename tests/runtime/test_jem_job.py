@@ -182,9 +182,15 @@ def test_a_new_temperature_is_scored_from_kept_logits_exactly():
     for name in a["hist_sets"]:
         np.testing.assert_array_equal(a["hist_sets"][name], b["hist_sets"][name])
         assert a["metrics"][name] == b["metrics"][name]
-    job_a.step()                                   # new weights: the logits are made again
-    job_a.set_knobs(temperature=2.0)
+    job_a.step()                                   # new weights; a knob's answer rescores the evaluation
+    job_a.set_knobs(temperature=2.0)               # on the page, from its kept logits
+    assert all(job_a.kept_outputs[name][1] is kept[name] for name in kept)
+    assert job_a.evaluation["eval_step"] == 0 and job_a.evaluation["temperature"] == 2.0
+    assert list(job_a.eval_history["step"]) == [0.0]   # a rescoring is not a new evaluation
+    job_a.config["eval_every_s"] = 0.0
+    job_a.snapshot()                               # the next evaluation: the new weights' logits
     assert all(job_a.kept_outputs[name][1] is not kept[name] for name in kept)
+    assert job_a.evaluation["eval_step"] == 1 and list(job_a.eval_history["step"]) == [0.0, 1.0]
 
 
 def test_the_metrics_table_waits_for_a_moving_temperature_knob():

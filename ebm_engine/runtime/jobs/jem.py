@@ -124,7 +124,7 @@ class JEMJob(Job):
             self._start_samples()
         if ("score" in changed or "temperature" in changed) and self.evaluation:
             # the histograms at once; the AUROC/AUPR/FPR95 table (12 scikit-learn calls) once the knob rests
-            self.evaluate(metrics=not self.wait_for_knobs())
+            self.evaluate(metrics=not self.wait_for_knobs(), fresh=False)
 
     # --- training and sampling ---------------------------------------------------------------
     def advance_slice(self, seconds: float) -> bool:
@@ -144,8 +144,6 @@ class JEMJob(Job):
     def advance(self) -> None:
         if self.borrowed:   # nothing to train here: keep sampling and scoring the borrowed energy
             self.samples = self._sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
-            if time.monotonic() - self.last_eval >= float(self.config["eval_every_s"]):
-                self.evaluate(step=self.step_count + 1)
             return
         stats = self.trainer.step()
         self.history["step"].append(float(self.step_count + 1))
@@ -156,8 +154,6 @@ class JEMJob(Job):
             self.warn(f"training diverged at iteration {self.step_count + 1}; rolled back to the weights of "
                       f"iteration {self.trainer.last_good_step} and refilled the replay buffer")
         self.samples = self._sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
-        if time.monotonic() - self.last_eval >= float(self.config["eval_every_s"]):
-            self.evaluate(step=self.step_count + 1)
 
     def _sgld(self, energy, x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.trainer is not None:
@@ -193,15 +189,16 @@ class JEMJob(Job):
         self.samples = start
 
     # --- scoring -----------------------------------------------------------------------------
-    def _scores(self, x: torch.Tensor, temperature: float, gradnorm: bool, kept: str | None = None
-                ) -> dict[str, np.ndarray]:
+    def _scores(self, x: torch.Tensor, temperature: float, gradnorm: bool, kept: str | None = None,
+                reuse: bool = False) -> dict[str, np.ndarray]:
         """Scores of ``x``; with ``kept`` (a set's name) its logits are kept while the weights stay the
-        same, so a new temperature is scored without a forward pass (paused: ~120 ms → a few ms)."""
+        same, so a new temperature is scored without a forward pass (paused: ~120 ms → a few ms).
+        ``reuse`` takes the kept logits even if the weights have changed since they were computed."""
         if gradnorm or kept is None:
             return score_batches(self.model, x, temperature=temperature, with_gradnorm=gradnorm)
         weights = weights_version(self.model)
         cached = self.kept_outputs.get(kept)
-        if cached is None or cached[0] != weights:
+        if cached is None or (cached[0] != weights and not reuse):
             cached = self.kept_outputs[kept] = (weights, forward_in_batches(self.model, x))
         return scores_from_outputs(cached[1], hasattr(self.model, "logits"), temperature)
 
@@ -226,16 +223,22 @@ class JEMJob(Job):
             self.warn("some scores are not finite: " + "; ".join(problems[:3]))
         return table
 
-    def evaluate(self, step: int | None = None, metrics: bool = True) -> None:
+    def evaluate(self, metrics: bool = True, fresh: bool = True) -> None:
         """Score the test digits and every OOD set; histograms, rate curves and metrics for the page.
-        Without ``metrics`` the last metrics table stays and is marked due (``payload`` redoes it)."""
+        Without ``metrics`` the last metrics table stays and is marked due (``payload`` redoes it).
+        Without ``fresh`` (a knob's answer while training), the sets are scored again from the logits of
+        the evaluation on the page, not from weights that have moved on since: the answer shows that
+        evaluation at the new temperature, at once, and the next evaluation brings the new weights."""
         k = self.knobs
         score, temperature = k["score"], float(k["temperature"])
         gradnorm = score == "gradnorm"
-        ids = self._scores(self.test, temperature, gradnorm, kept="test")
+        names = ["test", *(f"ood:{name}" for name in self.ood)]
+        reuse = not fresh and not gradnorm and bool(self.evaluation) and all(n in self.kept_outputs for n in names)
+        ids = self._scores(self.test, temperature, gradnorm, kept="test", reuse=reuse)
         accuracy = (float("nan") if self.borrowed else
                     float((ids["prediction"] == to_numpy(self.test_labels)).mean()))
-        sets = {name: self._scores(x, temperature, gradnorm, kept=f"ood:{name}") for name, x in self.ood.items()}
+        sets = {name: self._scores(x, temperature, gradnorm, kept=f"ood:{name}", reuse=reuse)
+                for name, x in self.ood.items()}
         table = self._metrics_table(ids, sets) if metrics else self.evaluation.get("metrics", {})
         self.metrics_due = not metrics
         chosen = {name: s[score] for name, s in sets.items()}
@@ -254,7 +257,8 @@ class JEMJob(Job):
 
         finite_ids = ids[score][np.isfinite(ids[score])]
         self.evaluation = {
-            "score": score, "temperature": temperature, "eval_step": self.step_count if step is None else step,
+            "score": score, "temperature": temperature,
+            "eval_step": self.evaluation["eval_step"] if reuse else self.step_count,
             "accuracy": accuracy, "edges": edges, "hist_id": density(ids[score]),
             "hist_sets": {name: density(v) for name, v in chosen.items()},
             "thresholds": thresholds,
@@ -262,9 +266,10 @@ class JEMJob(Job):
             "threshold95": OODDetector(95.0).fit(finite_ids).threshold if len(finite_ids) else float("nan"),
             "metrics": table,
         }
-        self.eval_history["step"].append(float(self.evaluation["eval_step"]))
-        self.eval_history["test_accuracy"].append(accuracy)
-        self.last_eval = time.monotonic()
+        if not reuse:   # a new evaluation of the weights (a rescoring adds nothing to the history)
+            self.eval_history["step"].append(float(self.evaluation["eval_step"]))
+            self.eval_history["test_accuracy"].append(accuracy)
+            self.last_eval = time.monotonic()
 
     # --- checkpoints -------------------------------------------------------------------------
     def model_modules(self) -> dict[str, torch.nn.Module]:
@@ -350,7 +355,10 @@ class JEMJob(Job):
                 "source": self.probe_source}
 
     def payload(self) -> dict[str, Any]:
-        if self.metrics_due and not self.wait_for_knobs():
+        # the OOD scores of the current weights, every ``eval_every_s``: a readout of the snapshot (it gives
+        # way to a waiting command), not part of a training step
+        due = time.monotonic() - self.last_eval >= float(self.config["eval_every_s"])
+        if (self.metrics_due or due) and not self.wait_for_knobs():
             self.readout(self.evaluate)
         ev = self.evaluation
         names = list(self.ood)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ebm_engine.device import make_generator
+from ebm_engine.interruption import slice_should_end
 from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.job import Job, to_numpy
@@ -114,8 +115,8 @@ class RaceJob(Job):
         for racer in self.racers:
             step_size = self.knobs[f"step_{racer.name}"]
             while racer.grad_debt >= racer.grads_per_step:
-                if stepped and deadline is not None and time.perf_counter() >= deadline:
-                    return False   # every slice takes at least one step
+                if stepped and deadline is not None and (time.perf_counter() >= deadline or slice_should_end()):
+                    return False   # every slice takes at least one step; it ends early when a command waits
                 stepped = True
                 t0 = time.perf_counter()
                 racer.state, info = racer.kernel.step(self.energy, racer.state, step_size,
