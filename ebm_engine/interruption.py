@@ -16,7 +16,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-_local = threading.local()
+_local = threading.local()   # per thread: the probe of readouts ("readout") and of slices ("slice")
 
 
 class Interrupted(Exception):
@@ -24,35 +24,36 @@ class Interrupted(Exception):
 
 
 @contextmanager
-def interruptible(probe: Callable[[], bool] | None) -> Iterator[None]:
-    """Let the computations inside give way when ``probe()`` is true (``None``: never)."""
-    previous = getattr(_local, "probe", None)
-    _local.probe = probe
+def _probing(kind: str, probe: Callable[[], bool] | None) -> Iterator[None]:
+    previous = getattr(_local, kind, None)
+    setattr(_local, kind, probe)
     try:
         yield
     finally:
-        _local.probe = previous
+        setattr(_local, kind, previous)
+
+
+def _command_waiting(kind: str) -> bool:
+    probe = getattr(_local, kind, None)
+    return probe is not None and probe()
+
+
+def interruptible(probe: Callable[[], bool] | None):
+    """Let the computations inside give way when ``probe()`` is true (``None``: never)."""
+    return _probing("readout", probe)
 
 
 def check_interrupted() -> None:
     """Raise ``Interrupted`` inside an ``interruptible`` block whose probe reports a waiting command."""
-    probe = getattr(_local, "probe", None)
-    if probe is not None and probe():
+    if _command_waiting("readout"):
         raise Interrupted
 
 
-@contextmanager
-def slices_end_early(probe: Callable[[], bool] | None) -> Iterator[None]:
+def slices_end_early(probe: Callable[[], bool] | None):
     """Let the slicing loops inside stop after their current step when ``probe()`` is true."""
-    previous = getattr(_local, "slice_probe", None)
-    _local.slice_probe = probe
-    try:
-        yield
-    finally:
-        _local.slice_probe = previous
+    return _probing("slice", probe)
 
 
 def slice_should_end() -> bool:
     """Whether a slicing loop inside ``slices_end_early`` should stop now (a command is waiting)."""
-    probe = getattr(_local, "slice_probe", None)
-    return probe is not None and probe()
+    return _command_waiting("slice")
