@@ -9,9 +9,9 @@ import os
 import socket
 
 import torch
-import torch.multiprocessing as mp
 
 from ebm_engine.checkpoints import load_checkpoint
+from tests.distributed.ranks import run_ranks
 
 
 def _free_port() -> int:
@@ -34,7 +34,7 @@ def _rank(rank: int, world: int, port: int, folder: str, run: str, steps: int, r
 
 
 def _run(tmp_path, run: str, steps: int, resume: str | None = None, world: int = 2) -> list[dict]:
-    mp.spawn(_rank, args=(world, _free_port(), str(tmp_path), run, steps, resume), nprocs=world, join=True)
+    run_ranks(_rank, (world, _free_port(), str(tmp_path), run, steps, resume), world)
     return [json.loads((tmp_path / f"{run}-rank{r}.json").read_text()) for r in range(world)]
 
 

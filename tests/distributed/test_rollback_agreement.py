@@ -12,7 +12,8 @@ import os
 import socket
 
 import torch
-import torch.multiprocessing as mp
+
+from tests.distributed.ranks import run_ranks
 
 STEPS, FAULT_STEP = 4, 2
 
@@ -54,7 +55,7 @@ def _rank(rank: int, run: str, port: int, folder: str) -> None:
 
 def test_a_nan_on_one_rank_rolls_back_every_rank(tmp_path):
     for run in ("collective", "each-rank-alone"):
-        mp.spawn(_rank, args=(run, _free_port(), str(tmp_path)), nprocs=2, join=True)
+        run_ranks(_rank, (run, _free_port(), str(tmp_path)), 2)
     runs = {run: [json.loads((tmp_path / f"{run}-rank{r}.json").read_text()) for r in (0, 1)]
             for run in ("collective", "each-rank-alone")}
     rank0, rank1 = runs["collective"]
