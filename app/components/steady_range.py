@@ -28,7 +28,9 @@ class SteadyRange:
             low = self.floor
         if not (math.isfinite(low) and math.isfinite(high)) or high < low:
             return
-        span = max(high - low, 1e-12)
+        span = high - low
+        if span <= 1e-9 * max(1.0, abs(low), abs(high)):   # one value (a first point): a window its size,
+            span = max(1.0, abs(low), abs(high))           # not one of 1e-12 with unreadable tick labels
         start, end = self.range.start, self.range.end
         outside = low < start or high > end
         loose = span < SHRINK_BELOW * (end - start)

@@ -23,6 +23,17 @@ def test_grows_at_once_with_headroom_and_holds_for_small_moves():
     assert r.range.start < 3.0 < 3.2 < r.range.end and r.range.end - r.range.start < 1.0
 
 
+def test_a_single_value_gets_a_window_of_its_size_then_the_data_take_over():
+    r = SteadyRange(Range1d(0, 1))
+    r.fit(0.1139, 0.1139)                         # the first point of an accuracy curve
+    assert r.range.start < 0.1139 < r.range.end
+    assert r.range.end - r.range.start >= 0.1    # not a 1e-13-wide axis with unreadable ticks
+    r.fit(250.0, 250.0)
+    assert r.range.start <= 225.0 and r.range.end >= 275.0
+    r.fit(0.0, 10.0)                              # a real span: fitted to the data again
+    assert r.range.start == -1.0 and r.range.end == 11.0
+
+
 def test_a_floor_pins_the_start_and_bad_values_are_ignored():
     r = SteadyRange(Range1d(0, 1), floor=0.0)
     r.fit(0.3, 5.0)
