@@ -14,12 +14,14 @@ from panel.io.callbacks import PeriodicCallback  # noqa: E402
 import app.pages  # noqa: E402,F401  (registers the pages)
 from app.components.frame_pacer import FramePacer  # noqa: E402
 from app.components.style_rewrite_guard import install_style_rewrite_guard  # noqa: E402
+from app.components.websocket_nodelay import send_websocket_frames_at_once  # noqa: E402
 from app.components.widget_latency import answer_widgets_at_once  # noqa: E402
 from app.session import LabSession  # noqa: E402
 from app.shell import ASSETS, LabShell  # noqa: E402
 
 pn.extension("mathjax", raw_css=[(ASSETS / "lab.css").read_text()], notifications=False)
 answer_widgets_at_once()
+send_websocket_frames_at_once()
 
 DRAIN_PERIOD_MS = 25
 
