@@ -9,10 +9,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import panel as pn  # noqa: E402
+from panel.io.state import set_curdoc  # noqa: E402
 from panel.io.callbacks import PeriodicCallback  # noqa: E402
 
 import app.pages  # noqa: E402,F401  (registers the pages)
 from app.components.frame_pacer import FramePacer  # noqa: E402
+from app.components.snapshot_doorbell import SnapshotDoorbell  # noqa: E402
 from app.components.style_rewrite_guard import install_style_rewrite_guard  # noqa: E402
 from app.components.websocket_nodelay import send_websocket_frames_at_once  # noqa: E402
 from app.components.widget_latency import answer_widgets_at_once  # noqa: E402
@@ -45,6 +47,12 @@ def drain_in_one_message(session: LabSession) -> None:
         session.drain()
 
 
+def drain_on(doc, session: LabSession) -> None:
+    """A drain outside Panel's periodic callback (the doorbell's): with ``doc`` as the current document."""
+    with set_curdoc(doc):
+        drain_in_one_message(session)
+
+
 def build() -> pn.template.BootstrapTemplate:
     """One session: an engine process, the shell, the paced snapshot drain and the clean-up hooks."""
     args = session_args()
@@ -61,9 +69,22 @@ def build() -> pn.template.BootstrapTemplate:
     pacer.on_answer = lambda: drain_in_one_message(session)   # the browser is free: send what waits now
     pn.state.onload(lambda: loaded.append(True))
     pn.state.onload(shell.write_url)        # the browser's address is known once the page has loaded
+    # the engine's snapshots are taken in as they arrive; the periodic drain paces frames and keeps watch
+    doorbell = None
+    if doc is not None:
+        doorbell = SnapshotDoorbell(session.snapshot_signal, lambda: drain_on(doc, session),
+                                    doc.add_next_tick_callback)
+
+    def periodic_drain() -> None:
+        drain_in_one_message(session)
+        if doorbell is not None:
+            doorbell.follow()
+
     # a background callback: Panel's busy bookkeeping (two global parameter updates per call, 40 calls a
     # second per session) cost the server ~4 % of a core for each open tab
-    PeriodicCallback(callback=lambda: drain_in_one_message(session), period=DRAIN_PERIOD_MS, background=True).start()
+    PeriodicCallback(callback=periodic_drain, period=DRAIN_PERIOD_MS, background=True).start()
+    if doorbell is not None:
+        pn.state.on_session_destroyed(lambda _context: doorbell.close())
     pn.state.on_session_destroyed(session.stop)
     return shell.template
 

@@ -82,6 +82,10 @@ class LabSession:
         if not self.closed:
             self.runner.set_knobs(job_id, **knobs)
 
+    def snapshot_signal(self) -> tuple[int, int] | None:
+        """``(generation, fd)`` readable while a snapshot waits (engine processes only), else None."""
+        return None if self.closed else getattr(self.runner, "snapshot_signal", None)
+
     def drain(self) -> None:
         """Periodic callback: apply the newest snapshot of each job (when the pacer lets a frame go);
         restart a crashed engine. Listeners (recorders) see every snapshot polled."""

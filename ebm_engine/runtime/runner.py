@@ -256,6 +256,15 @@ class ProcessRunner(_RunnerBase):
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.exitcode
 
+    @property
+    def snapshot_signal(self) -> tuple[int, int] | None:
+        """``(generation, fd)``: a file descriptor that is readable while a snapshot waits to be
+        polled, so that an event loop can poll as soon as one arrives; the generation changes when a
+        restart replaces the queue. ``None`` before the engine has started."""
+        if self.process is None or self.stopped:
+            return None
+        return self.restarts, self._snapshots._reader.fileno()
+
     def poll(self) -> dict[str, dict]:
         """Drain every waiting snapshot without blocking (starting a lazy engine); newest per job."""
         if self.process is None and not self.stopped:

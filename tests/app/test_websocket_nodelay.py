@@ -58,21 +58,36 @@ def restored_open():
     WSHandler.open = installed
 
 
+def connect_and_read_nodelay(server: Server, url: str) -> tuple[int, list[int]]:
+    """Open a client session (in a thread: the test process may already run an event loop) and read
+    ``(number of roots the client received, TCP_NODELAY of the server's connections)``."""
+    result = {}
+
+    def client():
+        with pull_session(url=url) as session:
+            result["roots"] = len(session.document.roots)
+            result["nodelay"] = _nodelay_of_open_connections(server)
+    thread = threading.Thread(target=client)
+    thread.start()
+    thread.join(30)
+    return result["roots"], result["nodelay"]
+
+
 def test_connections_are_opened_with_nagle_off(bokeh_server, restored_open):
     server, url = bokeh_server
     send_websocket_frames_at_once()
     send_websocket_frames_at_once()      # twice: still one wrapper
-    with pull_session(url=url) as session:
-        assert session.document.roots            # the app's document reached the client over the socket
-        assert _nodelay_of_open_connections(server) == [1]
+    roots, nodelay = connect_and_read_nodelay(server, url)
+    assert roots == 1                    # the app's document reached the client over the socket
+    assert nodelay == [1]
 
 
 def test_without_it_tornado_leaves_nagle_on(bokeh_server, restored_open):
     """The reason for the setting: Bokeh and Tornado do not turn Nagle's algorithm off themselves."""
     server, url = bokeh_server
-    with pull_session(url=url) as session:
-        assert session.document.roots
-        assert _nodelay_of_open_connections(server) == [0]
+    roots, nodelay = connect_and_read_nodelay(server, url)
+    assert roots == 1
+    assert nodelay == [0]
 
 
 def test_installing_twice_wraps_once(restored_open):

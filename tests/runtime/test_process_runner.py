@@ -155,3 +155,25 @@ def test_the_engine_ends_when_its_server_is_killed(tmp_path):
         assert not engine.is_running()
     finally:
         proc.kill()
+
+
+def test_snapshot_signal_is_readable_exactly_while_a_snapshot_waits():
+    import select
+
+    runner = ProcessRunner(max_rate_hz=50.0, threads=1, lazy=True)
+    try:
+        assert runner.snapshot_signal is None                 # a lazy engine has not started
+        runner.open("c", COUNTER, {"start": 1})
+        runner.poll()                                         # starts it
+        generation, fd = runner.snapshot_signal
+        assert select.select([fd], [], [], 60)[0] == [fd]     # the opened job's first snapshot
+        wait_for(runner, "c", lambda s: "total" in s)
+        runner.poll()
+        assert select.select([fd], [], [], 0)[0] == []        # polled: nothing waits
+        runner.command("c", "step")
+        assert select.select([fd], [], [], 60)[0] == [fd]
+        runner.restart()
+        assert runner.snapshot_signal[0] == generation + 1    # a new queue, a new generation
+    finally:
+        runner.stop()
+    assert runner.snapshot_signal is None
