@@ -90,3 +90,25 @@ def test_a_moving_group_knob_gets_a_coarse_density_at_once_and_the_full_one_at_r
     assert rested["equivariant_density"].shape == (res, res) and rested["group_name"] == "C5"
     fresh = SymmetryLatentsJob(SMALL, {"group_order": 5}, device="cpu").snapshot()
     np.testing.assert_allclose(rested["equivariant_density"], fresh["equivariant_density"], rtol=1e-5)
+
+
+def test_the_full_resolution_density_gives_way_to_a_waiting_command_but_the_knobs_answer_does_not():
+    """Drawing the full resolution once the knob rests takes 30-100 ms: a command that arrives
+    meanwhile is read first, and the half-resolution density of the knob's answer stays until the
+    full one is drawn by a later snapshot. The answer itself is never dropped."""
+    job = SymmetryLatentsJob(SMALL, device="cpu")
+    res = SMALL["resolution"]
+    job.snapshot()
+    job.command_waiting = lambda: True               # a command is always waiting
+    job.knobs_moving = True
+    job.set_knobs(group_order=5)
+    answer = job.snapshot()
+    assert answer["group_name"] == "C5" and answer["equivariant_density"].shape == (res // 2, res // 2)
+    job.knobs_moving = False                         # the knob rests, but another command waits
+    job.waited_for_knobs = False
+    kept = job.snapshot()
+    assert kept["equivariant_density"].shape == (res // 2, res // 2)
+    assert job.waited_for_knobs                      # the host will send the full one once commands are read
+    job.command_waiting = lambda: False
+    full = job.snapshot()
+    assert full["equivariant_density"].shape == (res, res) and full["group_name"] == "C5"

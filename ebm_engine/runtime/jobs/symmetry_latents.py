@@ -272,7 +272,10 @@ class SymmetryLatentsJob(Job):
         if self.surfaces_coarse and not self.wait_for_knobs():   # the knob rests: the full resolution
             self.surface_refresh.invalidate()
         if self.surface_refresh.due(self.step_count):
-            self._refresh_surfaces()
+            if self.wait_for_knobs():
+                self._refresh_surfaces()            # the knob's answer (half resolution): always sent
+            else:                                   # full resolution (30-100 ms): gives way to a command
+                self.readout(self._refresh_surfaces)
         snap.update(self.surfaces)
         for name in self.trainers:
             snap[f"{name}_negatives"] = to_numpy(self.trainers[name].last_negatives[:300])
