@@ -23,6 +23,14 @@ STALL_S = 1.0
 IN_FLIGHT = 2
 
 
+class FrameAck(pn.widgets.IntInput):
+    """The hidden widget the browser answers frames in. Its changes are bookkeeping, not work a user
+    waits for: they do not mark the server busy (Panel's busy bookkeeping runs the global ``busy``
+    watchers twice per change, several milliseconds at every frame of every open tab)."""
+
+    _busy__ignore = ["value"]
+
+
 class FramePacer:
     """``ready()`` while fewer than ``in_flight`` frames await the browser's answer (or one is overdue);
     ``sent()`` numbers a new frame; ``on_answer`` is called when an answer makes room."""
@@ -32,7 +40,7 @@ class FramePacer:
         self.max_in_flight = in_flight
         self.on_answer: Callable[[], None] | None = None   # e.g. send the waiting frame at once
         self.frame = pn.widgets.IntInput(value=0, visible=False, label="frame")
-        self.ack = pn.widgets.IntInput(value=0, visible=False, label="frame-ack")
+        self.ack = FrameAck(value=0, visible=False, label="frame-ack")
         self.frame.jscallback(args={"ack": self.ack}, value="ack.value = cb_obj.value")
         self.ack.param.watch(self._answered, "value")
         self.sent_at = 0.0

@@ -2,6 +2,8 @@
 and then shows only the newest; recorders still see every snapshot."""
 import time
 
+import panel as pn
+
 from app.components.frame_pacer import FramePacer
 from app.session import LabSession
 
@@ -63,3 +65,20 @@ def test_frame_pacer_waits_for_the_answer_and_not_forever():
     pacer.sent()
     time.sleep(0.25)
     assert pacer.ready()                       # unanswered frames do not hold the page back
+
+
+def test_frame_answers_do_not_mark_the_server_busy():
+    """An answer arrives with every frame of every tab: it skips Panel's busy bookkeeping, which an
+    ordinary widget change goes through."""
+    pacer = FramePacer()
+    counted = []
+    watcher = pn.state.param.watch(lambda event: counted.append(event.new), "_busy_counter")
+    try:
+        pacer.ack._process_events({"value": 1})
+        assert pacer.ack.value == 1 and pacer.in_flight == -1
+        assert counted == []
+        ordinary = pn.widgets.IntInput(value=0)
+        ordinary._process_events({"value": 1})
+        assert ordinary.value == 1 and counted        # what the answer skips
+    finally:
+        pn.state.param.unwatch(watcher)
