@@ -7,6 +7,10 @@ dead engine process, which it reports and restarts.
 With a frame pacer (``app.components.frame_pacer``), snapshots wait while the browser has not yet
 applied the previous frame, and only the newest of each job is shown when it has.
 
+After a knob change, a snapshot the engine made before it read the change is held back (for at most
+``STALE_HOLD_S``): the browser would spend a frame's work drawing what the knob no longer shows, and
+the answer that follows would wait for that work.
+
 Playing goes through the server's device gate (``app.device_gate``): a job plays only while it
 holds one of its device's slots, and waits, shown as "queued", while the device is full.
 """
@@ -21,6 +25,8 @@ from ebm_engine.runtime import InlineRunner, ProcessRunner
 
 #: commands after which the engine no longer plays a job: its slot (or queue place) is given back
 STOPPING_OPS = ("pause", "step", "reset", "close")
+#: longest a snapshot older than the latest knob change waits for the engine's answer to it
+STALE_HOLD_S = 0.3
 
 
 class SnapshotSink(Protocol):
@@ -55,6 +61,7 @@ class LabSession:
         self.listeners: list[Callable[[str, dict], None]] = []
         self.pacer = pacer
         self.pending: dict[str, dict] = {}     # job id -> newest snapshot not yet shown
+        self.knobs_sent_at: dict[str, float] = {}   # job id -> when its latest knob change was sent
         self.engine_message: str | None = None
         self.closed = False
 
@@ -81,6 +88,16 @@ class LabSession:
     def set_knobs(self, job_id: str, **knobs) -> None:
         if not self.closed:
             self.runner.set_knobs(job_id, **knobs)
+            self.knobs_sent_at[job_id] = time.monotonic()
+
+    def made_before_latest_knobs(self, job_id: str, snapshot: dict) -> bool:
+        """The engine made ``snapshot`` before reading the job's latest knob change, which was sent less
+        than ``STALE_HOLD_S`` ago."""
+        read = snapshot.get("status", {}).get("knob_changes")
+        sent = getattr(self.runner, "knob_changes_sent", {}).get(job_id)
+        if read is None or sent is None or read >= sent:
+            return False
+        return time.monotonic() - self.knobs_sent_at.get(job_id, 0.0) < STALE_HOLD_S
 
     def snapshot_signal(self) -> tuple[int, int] | None:
         """``(generation, fd)`` readable while a snapshot waits (engine processes only), else None."""
@@ -112,7 +129,11 @@ class LabSession:
                 listener(job_id, snapshot)
         if not self.pending or (self.pacer is not None and not self.pacer.ready()):
             return
-        shown, self.pending = self.pending, {}
+        shown = {job_id: snapshot for job_id, snapshot in self.pending.items()
+                 if not self.made_before_latest_knobs(job_id, snapshot)}
+        if not shown:
+            return
+        self.pending = {job_id: snapshot for job_id, snapshot in self.pending.items() if job_id not in shown}
         for job_id, snapshot in shown.items():
             sink = self.sinks.get(job_id)
             if sink is not None:

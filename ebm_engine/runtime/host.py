@@ -41,6 +41,7 @@ class JobSlot:
     next_frame: float = 0.0          # when the job's animation (if any) may advance again
     iteration_start: float | None = None   # when the first slice of the iteration in progress ran
     knobs_rest_at: float | None = None      # when the last knob change counts as settled
+    knob_changes: int = 0            # knob commands read so far (snapshots carry it: see ``LabSession``)
     rate_steps: list = field(default_factory=list)
 
     def steps_per_sec(self) -> float:
@@ -103,6 +104,7 @@ class EngineHost:
                 slot.job.reset(payload or None)
                 slot.state, slot.error, slot.rate_steps, slot.iteration_start = "paused", None, [], None
             elif op == "knobs":
+                slot.knob_changes += 1
                 slot.job.knobs_moving = True   # already while the job takes the change (``Job.wait_for_knobs``)
                 slot.knobs_rest_at = time.monotonic() + self.settle_s
                 slot.job.set_knobs(**payload)
@@ -220,7 +222,8 @@ class EngineHost:
             slot.error = f"snapshot failed: {describe_exception(exc)}"
         rate = slot.steps_per_sec() if slot.state == "playing" else 0.0
         snap["status"] = {"state": slot.state, "error": slot.error, "notice": slot.notice,
-                          "steps_per_sec": rate if math.isfinite(rate) else 0.0}
+                          "steps_per_sec": rate if math.isfinite(rate) else 0.0,
+                          "knob_changes": slot.knob_changes}
         return snap
 
     def close_all(self) -> None:

@@ -2,7 +2,9 @@
 ``InlineRunner`` hosts them in the caller's process (notebooks, tests).
 
 Both offer the same calls: ``open``, ``command``, ``set_knobs``, ``poll`` (non-blocking, latest
-snapshot per job wins), ``alive``, ``restart`` and ``stop``.
+snapshot per job wins), ``alive``, ``restart`` and ``stop``. ``knob_changes_sent`` counts the knob
+commands each job's engine has been sent; a snapshot's ``status["knob_changes"]`` counts those it had
+read when it was made, so a snapshot made before the latest knob change can be told apart.
 """
 from __future__ import annotations
 
@@ -23,9 +25,11 @@ class _RunnerBase:
     def __init__(self) -> None:
         self.opened: dict[str, tuple[str, dict, dict]] = {}
         self.latest: dict[str, dict] = {}
+        self.knob_changes_sent: dict[str, int] = {}
 
     def open(self, job_id: str, kind: str, config: dict | None = None, knobs: dict | None = None) -> None:
         self.opened[job_id] = (kind, dict(config or {}), dict(knobs or {}))
+        self.knob_changes_sent[job_id] = 0     # the engine's count starts again with the job
         self._send("open", job_id, (kind, dict(config or {}), dict(knobs or {})))
 
     def command(self, job_id: str, op: str, payload: Any = None) -> None:
@@ -35,6 +39,7 @@ class _RunnerBase:
             self.opened[job_id] = (kind, {**config, **payload}, knobs)
         if op == "close":
             self.opened.pop(job_id, None)
+            self.knob_changes_sent.pop(job_id, None)
         self._send(op, job_id, payload)
 
     def act(self, job_id: str, name: str, **arguments: Any) -> None:
@@ -45,9 +50,11 @@ class _RunnerBase:
         if job_id in self.opened:
             kind, config, old = self.opened[job_id]
             self.opened[job_id] = (kind, config, {**old, **knobs})
-        self._send("knobs", job_id, knobs)
+        if self._send("knobs", job_id, knobs):
+            self.knob_changes_sent[job_id] = self.knob_changes_sent.get(job_id, 0) + 1
 
-    def _send(self, op: str, job_id: str, payload: Any) -> None:  # pragma: no cover - abstract
+    def _send(self, op: str, job_id: str, payload: Any) -> bool:  # pragma: no cover - abstract
+        """Deliver one command; False when it was not sent (it is replayed when the engine starts)."""
         raise NotImplementedError
 
 
@@ -58,8 +65,9 @@ class InlineRunner(_RunnerBase):
         super().__init__()
         self.host = EngineHost(max_rate_hz=max_rate_hz, device=device)
 
-    def _send(self, op: str, job_id: str, payload: Any) -> None:
+    def _send(self, op: str, job_id: str, payload: Any) -> bool:
         self.host.handle(op, job_id, payload)
+        return True
 
     def poll(self) -> dict[str, dict]:
         self.host.tick()
@@ -75,6 +83,7 @@ class InlineRunner(_RunnerBase):
         self.host = EngineHost(max_rate_hz=1.0 / self.host.min_interval, device=self.host.device)
         for job_id, (kind, config, knobs) in self.opened.items():
             self.host.handle("open", job_id, (kind, config, knobs))
+            self.knob_changes_sent[job_id] = 0
 
     def stop(self) -> None:
         self.host.close_all()
@@ -237,11 +246,14 @@ class ProcessRunner(_RunnerBase):
         self.stopped = False
         for job_id, (kind, config, knobs) in self.opened.items():
             self._commands.put(("open", job_id, (kind, config, knobs)))
+            self.knob_changes_sent[job_id] = 0   # the knobs travel with the open
 
-    def _send(self, op: str, job_id: str, payload: Any) -> None:
+    def _send(self, op: str, job_id: str, payload: Any) -> bool:
         """Send a command; before a lazy start, ``open`` and knob changes are replayed at start."""
         if self.alive:
             self._commands.put((op, job_id, payload))
+            return True
+        return False
 
     @property
     def alive(self) -> bool:

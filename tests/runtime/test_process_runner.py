@@ -34,7 +34,9 @@ def test_play_knobs_pause_in_a_separate_process(runner):
     snap = wait_for(runner, "c", lambda s: s["step"] >= 20)
     assert snap["status"]["steps_per_sec"] > 0
     runner.set_knobs("c", increment=0.0)
-    frozen = wait_for(runner, "c", lambda s: s["knobs"]["increment"] == 0.0)["total"]
+    answer = wait_for(runner, "c", lambda s: s["knobs"]["increment"] == 0.0)
+    assert answer["status"]["knob_changes"] == runner.knob_changes_sent["c"] == 1
+    frozen = answer["total"]
     later = wait_for(runner, "c", lambda s: s["step"] > frozen + 10 and s["knobs"]["increment"] == 0.0)
     assert later["total"] == frozen
     runner.command("c", "pause")
