@@ -23,3 +23,16 @@ class StubSession:
 
     def stop(self, *_args):
         pass
+
+
+class RecordingSink:
+    """A page stand-in for ``LabSession.attach``: keeps every snapshot shown to it."""
+
+    def __init__(self):
+        self.shown = []
+
+    def apply_snapshot(self, snapshot):
+        self.shown.append(snapshot)
+
+    def engine_event(self, message):
+        pass

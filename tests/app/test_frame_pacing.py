@@ -6,17 +6,7 @@ import panel as pn
 
 from app.components.frame_pacer import FramePacer
 from app.session import LabSession
-
-
-class Recorder:
-    def __init__(self):
-        self.shown = []
-
-    def apply_snapshot(self, snapshot):
-        self.shown.append(snapshot)
-
-    def engine_event(self, message):
-        pass
+from tests.app.stub_session import RecordingSink
 
 
 class SwitchPacer:
@@ -31,7 +21,7 @@ class SwitchPacer:
 
 
 def test_snapshots_wait_for_the_browser_and_the_newest_is_shown():
-    pacer, sink, heard = SwitchPacer(), Recorder(), []
+    pacer, sink, heard = SwitchPacer(), RecordingSink(), []
     session = LabSession(inline=True, pacer=pacer)
     session.listeners.append(lambda job_id, snap: heard.append(snap.get("step")))
     session.attach("chains", "sampler", sink, config={"resolution": 16})

@@ -7,17 +7,7 @@ import time
 import app.session as session_module
 from app.session import LabSession
 from ebm_engine.runtime.runner import InlineRunner
-
-
-class Recorder:
-    def __init__(self):
-        self.shown = []
-
-    def apply_snapshot(self, snapshot):
-        self.shown.append(snapshot)
-
-    def engine_event(self, message):
-        pass
+from tests.app.stub_session import RecordingSink
 
 
 class QueueRunner:
@@ -44,7 +34,7 @@ def snapshot(step: int, knob_changes: int) -> dict:
 
 
 def test_a_frame_made_before_the_knob_change_waits_for_the_answer():
-    runner, sink = QueueRunner(), Recorder()
+    runner, sink = QueueRunner(), RecordingSink()
     session = LabSession(runner=runner)
     session.attach("job", "sampler", sink)
     runner.queued["job"] = snapshot(1, 0)
@@ -61,7 +51,7 @@ def test_a_frame_made_before_the_knob_change_waits_for_the_answer():
 
 def test_a_held_frame_is_shown_when_no_answer_comes_in_time(monkeypatch):
     monkeypatch.setattr(session_module, "STALE_HOLD_S", 0.05)
-    runner, sink = QueueRunner(), Recorder()
+    runner, sink = QueueRunner(), RecordingSink()
     session = LabSession(runner=runner)
     session.attach("job", "sampler", sink)
     session.set_knobs("job", temperature=2.0)
@@ -74,7 +64,7 @@ def test_a_held_frame_is_shown_when_no_answer_comes_in_time(monkeypatch):
 
 
 def test_only_the_job_whose_knob_moved_waits():
-    runner, first, second = QueueRunner(), Recorder(), Recorder()
+    runner, first, second = QueueRunner(), RecordingSink(), RecordingSink()
     session = LabSession(runner=runner)
     session.attach("a", "sampler", first)
     session.attach("b", "sampler", second)
