@@ -38,7 +38,6 @@ class SnapshotDoorbell:
         self.loop = loop or IOLoop.current()
         self.watched: tuple[int, int] | None = None   # (generation, fd) with a handler on the loop
         self.armed = False
-        self.rings = 0
         self.closed = False
 
     def follow(self) -> None:
@@ -76,7 +75,6 @@ class SnapshotDoorbell:
     def _ring(self) -> None:
         if self.closed:
             return
-        self.rings += 1
         self.ring()
         watched = self.watched
         if not self.closed and watched is not None and not self.armed and self.signal() == watched \
