@@ -21,9 +21,10 @@ COMMANDS = ("open", "close", "play", "pause", "step", "reset", "knobs", "action"
 KNOB_SETTLE_S = 0.6
 # while a knob moves, training gets at most this share of the engine's time: the rest goes to the
 # knob's answers and, on a machine with few cores, to the server and the browser that show them
-# (Energy Landscape on 2 cores, key press to visible answer while training: median 173-184 ms at
-# a full share, 159-160 ms at half)
-KNOB_TRAINING_SHARE = 0.5
+# (2 cores, key press to visible answer while training: Energy Landscape 173-184 ms at a full share,
+# 159-160 ms at half; later, Score Matching 117-128 ms at half, 88-101 ms at 0.3, the Landscape and
+# Symmetry & Latents unchanged)
+KNOB_TRAINING_SHARE = 0.3
 
 
 @dataclass
