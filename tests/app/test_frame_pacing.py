@@ -25,6 +25,7 @@ def test_snapshots_wait_for_the_browser_and_the_newest_is_shown():
     session = LabSession(inline=True, pacer=pacer)
     session.listeners.append(lambda job_id, snap: heard.append(snap.get("step")))
     session.attach("chains", "sampler", sink, config={"resolution": 16})
+    session.runner.host.settle_s = 0.0      # the knob rests at once: training does not yield to it
     session.runner.set_knobs("chains", speed=2000.0)
     session.drain()
     assert len(sink.shown) == 1 and pacer.frames == 1

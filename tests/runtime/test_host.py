@@ -10,6 +10,7 @@ def drain_last(host):
 
 def test_play_pause_step_and_knobs():
     host = EngineHost(max_rate_hz=1e9)
+    host.settle_s = 0.0       # the knob rests at once: training does not yield to it (tested elsewhere)
     host.handle("open", "c", (COUNTER, {}, {}))
     host.tick()
     assert drain_last(host)["c"]["total"] == 0.0
