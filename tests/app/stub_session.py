@@ -26,13 +26,14 @@ class StubSession:
 
 
 class RecordingSink:
-    """A page stand-in for ``LabSession.attach``: keeps every snapshot shown to it."""
+    """A page stand-in for ``LabSession.attach``: keeps every snapshot shown to it and every engine event."""
 
     def __init__(self):
         self.shown = []
+        self.events = []
 
     def apply_snapshot(self, snapshot):
         self.shown.append(snapshot)
 
     def engine_event(self, message):
-        pass
+        self.events.append(message)

@@ -5,6 +5,7 @@ import app.pages  # noqa: F401  (registers the pages)
 from app.registry import PAGES, register_page
 from app.session import LabSession
 from app.shell import LabShell
+from tests.app.stub_session import RecordingSink
 
 PAGE_NAMES = ["Energy Landscape", "Samplers", "Constraints", "RBM", "Images", "JEM & OOD", "Score Matching",
               "Symmetry & Latents"]
@@ -61,21 +62,10 @@ class CrashedRunner:
         self.stopped = True
 
 
-class Sink:
-    def __init__(self):
-        self.events = []
-
-    def engine_event(self, message):
-        self.events.append(message)
-
-    def apply_snapshot(self, snapshot):
-        pass
-
-
 def test_session_reports_and_restarts_a_crashed_engine():
     runner = CrashedRunner()
     session = LabSession(runner=runner)
-    sink = Sink()
+    sink = RecordingSink()
     session.attach("job", "landscape", sink)
     session.drain()
     assert runner.restarted == 1
