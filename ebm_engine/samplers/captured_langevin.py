@@ -112,9 +112,18 @@ class CapturedLangevin:
             example = (state.x, state.energy, state.grad, torch.zeros_like(state.x), scalar, scalar)
             return GraphedFunction(lambda *values: langevin_update(energy, *values, clamp), example)
         if backend == "compile":
-            mode = "reduce-overhead" if state.x.is_cuda and self.compiler == "inductor" else None
-            compiled = torch.compile(langevin_update, mode=mode, dynamic=False, backend=self.compiler)
-            return lambda *values: compiled(energy, *values, clamp, functional=True)
+            graphs = state.x.is_cuda and self.compiler == "inductor"
+            compiled = torch.compile(langevin_update, mode="reduce-overhead" if graphs else None, dynamic=False,
+                                     backend=self.compiler)
+            if not graphs:
+                return lambda *values: compiled(energy, *values, clamp, functional=True)
+
+            def replay(*values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                # a replay overwrites the graph's outputs, and this step's inputs and the caller's last
+                # state are the previous step's outputs: copy them out of the graph's memory
+                torch.compiler.cudagraph_mark_step_begin()
+                return tuple(t.clone() for t in compiled(energy, *values, clamp, functional=True))
+            return replay
         return lambda *values: langevin_update(energy, *values, clamp)
 
     def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,

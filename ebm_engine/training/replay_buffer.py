@@ -39,7 +39,15 @@ class ReplayBuffer:
         return x, idx
 
     def update(self, indices: torch.Tensor, x: torch.Tensor) -> None:
-        self.store[indices] = x.detach().to(self.store)
+        """Write the chains back; where an index repeats, the last chain drawn for it wins.
+
+        A repeated index in a plain ``store[indices] = x`` leaves the winner to the device (on a GPU
+        it varies from run to run): every write of a slot carries the same chain here instead."""
+        indices = indices.to(self.store.device)
+        order = torch.arange(len(indices), device=indices.device)
+        last = torch.full((self.capacity,), -1, dtype=torch.long, device=indices.device)
+        last.scatter_reduce_(0, indices, order, reduce="amax")
+        self.store[indices] = x.detach().to(self.store)[last[indices]]
 
     def reset(self, indices: torch.Tensor, generator: torch.Generator | None = None) -> int:
         """Re-initialise the stored chains at ``indices`` (or a boolean mask); returns how many."""

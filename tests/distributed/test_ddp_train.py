@@ -42,9 +42,9 @@ def test_two_gloo_ranks_stay_in_sync_and_the_checkpoint_loads_in_the_app(tmp_pat
 
     job = ImagesJob({"quality_every_s": 1e9, "buffer_size": 64})       # the Images page's job loads it
     job.load_model_state(state, header)
-    x = torch.rand(5, 1, 8, 8)
+    x = torch.rand(5, 1, 8, 8, device=job.device)   # the app's device (a GPU where there is one)
     with torch.no_grad():
-        assert torch.allclose(job.energy(x), model.energy(x))
+        assert torch.allclose(job.energy(x), model.to(job.device).energy(x))
     assert job.step_count == 4
     job.close()
 

@@ -122,7 +122,7 @@ def test_scores_with_the_images_pages_conv_ebm():
     job.step()
     snap = job.snapshot()
     with torch.no_grad():
-        direct = images.energy(job.test.reshape(-1, 1, 8, 8)).double().numpy()
+        direct = images.energy(job.test.reshape(-1, 1, 8, 8)).double().cpu().numpy()
     lo, hi = snap["edges"][0], snap["edges"][-1]
     assert lo <= direct.min() and direct.max() <= hi
     counts = np.histogram(direct, bins=snap["edges"], density=True)[0]
@@ -211,7 +211,8 @@ def test_the_metrics_table_waits_for_a_moving_temperature_knob():
     host.tick()
     rested = dict(host.drain())["j"]
     assert rested["temperature"] == 5.0 and rested["metrics"] != first["metrics"]
-    fresh = JEMJob({"buffer_size": 500, "eval_every_s": 60.0}, device="cpu", knobs={"temperature": 5.0})
+    fresh = JEMJob({"buffer_size": 500, "eval_every_s": 60.0}, device=str(host.slots["j"].job.device),
+                   knobs={"temperature": 5.0})
     assert rested["metrics"] == fresh.evaluation["metrics"]
 
 

@@ -73,7 +73,7 @@ def test_a_cli_checkpoint_loads_in_the_app_job(folder):
     job = LandscapeJob(SMALL)
     job.act("load_checkpoint", checkpoint="from-cli")
     assert job.checkpoint_status["ok"] and job.config["dataset"] == "rings" and job.step_count == 3
-    assert torch.equal(job.model_state()["model.network.0.weight"], state["model.network.0.weight"])
+    assert torch.equal(job.model_state()["model.network.0.weight"].cpu(), state["model.network.0.weight"])
 
 
 def test_an_app_checkpoint_evaluates_and_resumes_in_the_cli(folder, capsys):

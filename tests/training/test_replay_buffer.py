@@ -130,3 +130,26 @@ def test_sampling_is_reproducible():
     a = labelled_buffer().sample(100, 0.3, gen(11))
     b = labelled_buffer().sample(100, 0.3, gen(11))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+
+def test_a_repeated_index_keeps_the_last_chain_written_for_it():
+    """Many chains drawn for the same slots (a large batch written by several threads, or a GPU):
+    each slot ends with the last of its chains, as written one by one, whatever the device does."""
+    capacity, n = 50_000, 200_000
+    g = gen(0)
+    indices = torch.randint(capacity, (n,), generator=g)
+    chains = torch.randn(n, 2, generator=g)
+    buffer = ReplayBuffer(capacity, lambda k, _g: torch.zeros(k, 2))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(4)   # a plain indexed write of this size is split between threads
+    try:
+        buffer.update(indices, chains)
+    finally:
+        torch.set_num_threads(threads)
+    last = {slot: i for i, slot in enumerate(indices.tolist())}   # the last chain drawn for each slot
+    slots = torch.tensor(list(last))
+    assert torch.equal(buffer.store[slots], chains[torch.tensor(list(last.values()))])
+    untouched = torch.ones(capacity, dtype=torch.bool)
+    untouched[slots] = False
+    assert (buffer.store[untouched] == 0).all()
