@@ -9,6 +9,8 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+# bit-for-bit tests on a GPU (``tests/devices.py``): cuBLAS reads this when CUDA starts
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 os.environ["EBM_LAB_CACHE"] = tempfile.mkdtemp(prefix="ebm-lab-test-cache-")
 
 

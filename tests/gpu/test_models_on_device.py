@@ -23,9 +23,8 @@ from ebm_engine.training import (CDConfig, ContrastiveDivergence, EBMGeneratorCo
                                  JEMTrainer, LatentEBMConfig, LatentEBMTrainer, RBMConfig, RBMTrainer, ScoreMatching,
                                  ScoreMatchingConfig)
 from ebm_engine.training.image_recipes import image_batches, image_cd_trainer, lab_image_config
+from tests.devices import DEVICES
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                                  reason="needs a CUDA GPU"))]
 
 
 def on(device: str, t: torch.Tensor) -> bool:

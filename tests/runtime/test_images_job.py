@@ -7,6 +7,7 @@ import torch
 
 from ebm_engine.runtime.host import EngineHost
 from ebm_engine.runtime.jobs.images import ImagesJob
+from tests.devices import DEVICES, bitwise_reproducible
 
 SMALL = {"buffer_size": 500, "batch_size": 32, "quality_every_s": 0.0, "quality_samples": 100,
          "generate_chains": 9, "width": 8}
@@ -94,14 +95,17 @@ def test_same_seed_same_model_and_the_global_generator_is_untouched():
         assert torch.equal(a, b)
 
 
-def test_iterations_in_slices_train_the_same_model_and_show_the_chains_in_flight():
+@pytest.mark.parametrize("device", DEVICES)
+def test_iterations_in_slices_train_the_same_model_and_show_the_chains_in_flight(device):
     config = {**SMALL, "model": "conv_ebm", "quality_every_s": 1e9}
-    whole, sliced = ImagesJob(config), ImagesJob(config)
-    for _ in range(3):
-        whole.step()
+    whole, sliced = ImagesJob(config, device=device), ImagesJob(config, device=device)
+    with bitwise_reproducible(device):
+        for _ in range(3):
+            whole.step()
     seen_in_flight = []
     while sliced.step_count < 3:
-        sliced.step(seconds=1e-9)   # one Langevin step per slice
+        with bitwise_reproducible(device):
+            sliced.step(seconds=1e-9)   # one Langevin step per slice
         chains = sliced.trainer.in_flight
         if chains is not None:
             snap = sliced.snapshot()

@@ -9,6 +9,7 @@ from PIL import Image
 
 from ebm_engine.data.ood import OOD_SET_NAMES
 from ebm_engine.runtime.jobs.jem import JEMJob
+from tests.devices import DEVICES, bitwise_reproducible
 
 
 @pytest.fixture(scope="module")
@@ -147,15 +148,18 @@ def test_scores_with_the_images_pages_conv_ebm():
     job.close()
 
 
-def test_iterations_in_slices_train_the_same_model_while_the_samples_keep_moving():
+@pytest.mark.parametrize("device", DEVICES)
+def test_iterations_in_slices_train_the_same_model_while_the_samples_keep_moving(device):
     config, knobs = {"eval_every_s": 1e9, "buffer_size": 500}, {"sgld_steps": 5}
-    whole, sliced = JEMJob(config, knobs), JEMJob(config, knobs)
-    for _ in range(3):
-        whole.step()
+    whole, sliced = JEMJob(config, knobs, device=device), JEMJob(config, knobs, device=device)
+    with bitwise_reproducible(device):
+        for _ in range(3):
+            whole.step()
     moves = 0
     while sliced.step_count < 3:
         before = sliced.samples.clone()
-        sliced.step(seconds=1e-9)   # one SGLD step of the negatives per slice
+        with bitwise_reproducible(device):
+            sliced.step(seconds=1e-9)   # one SGLD step of the negatives per slice
         if sliced.trainer.in_flight is not None:
             moves += int(not torch.equal(before, sliced.samples))
     assert moves == 3 * 4   # 5 SGLD steps per iteration: 4 slices in flight, each moving the samples

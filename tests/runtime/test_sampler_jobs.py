@@ -88,7 +88,7 @@ def test_huge_mh_step_rejects_and_warns_without_moving():
     job = SamplerJob(FAST, {"sampler": "hmc", "step_size": 1000.0, "n_chains": 16})
     start = job.state.x.clone()
     snap = run(job, 3)
-    assert np.allclose(snap["positions"], start.numpy()) and snap["warning"]
+    assert np.allclose(snap["positions"], start.cpu().numpy()) and snap["warning"]
 
 
 def test_trained_energy_target_needs_a_landscape_job():
