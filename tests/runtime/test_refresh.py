@@ -30,3 +30,35 @@ def test_an_expensive_refresh_waits_in_proportion_to_its_cost():
     cheap = Refresh(every_s=0.1, share=0.25)
     cheap.done(0, seconds=0.01)
     assert cheap.interval() == 0.1   # a cheap refresh keeps the frame interval
+
+
+class Clock:
+    """A stand-in for ``time`` whose ``monotonic`` is set by the test."""
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_refreshes_keep_their_rate_between_snapshots_that_do_not_divide_it(monkeypatch):
+    """Snapshots 1/15 s apart and a 0.1 s refresh interval: 10 refreshes a second (some a snapshot
+    late), not the 7.5 that counting each interval from the last refresh gives."""
+    clock = Clock()
+    monkeypatch.setattr("ebm_engine.runtime.jobs.refresh.time", clock)
+    r = Refresh(every_s=0.1, share=0.25)
+    made = 0
+    for step in range(15 * 6):                 # six seconds of snapshots while training
+        if r.due(step):
+            r.done(step, seconds=0.005)
+            made += 1
+        clock.now += 1 / 15
+    assert 59 <= made <= 61
+    slow = Refresh(every_s=0.1, share=0.25)    # a refresh that costs 50 ms: at most a quarter of the time
+    made = 0
+    for step in range(15 * 6):
+        if slow.due(step):
+            slow.done(step, seconds=0.05)
+            made += 1
+        clock.now += 1 / 15
+    assert 29 <= made <= 31                    # one every 0.2 s

@@ -135,3 +135,17 @@ def test_a_knob_change_is_answered_before_the_readouts_which_follow_once_it_rest
         host.tick()
         host.tick()
         assert job.readouts is not shown and dict(host.drain())["s"]["fisher_sm"] == job.readouts["fisher_sm"]
+
+
+def test_the_disagreement_map_follows_the_model_between_readouts():
+    """The map of ½‖∇log p + ∇E‖² is redrawn with the learned field, not only with the slow readouts."""
+    job = ScoreMatchingJob(SMALL, device="cpu")
+    job.step()
+    first = job.snapshot()
+    job.config["readout_every_s"] = 1e9
+    for _ in range(5):
+        job.step()
+    later = job.snapshot()
+    assert later["fisher_sm"] == first["fisher_sm"]                # the readout has not been redone
+    assert not np.array_equal(later["fisher_map"], first["fisher_map"])
+    assert not np.array_equal(later["energy"], first["energy"])

@@ -40,7 +40,14 @@ class Refresh:
         return stale and (paused or time.monotonic() - self.time >= self.interval())
 
     def done(self, step: int, seconds: float = 0.0) -> None:
-        """Record a refresh at ``step`` that has just finished after ``seconds``."""
+        """Record a refresh at ``step`` that has just finished after ``seconds``.
+
+        The refreshes keep a rhythm: one made a little late (at the first snapshot after it fell due)
+        counts from when it was due. Counted from when it ran, a 0.1 s interval between snapshots
+        1/15 s apart would fall due at every second snapshot only: 7.5 refreshes a second, not 10."""
+        interval = self.interval()   # the one this refresh fell due by
         self.step = step
         self.cost = max(0.0, seconds)
-        self.time = time.monotonic() - self.cost
+        started = time.monotonic() - self.cost
+        due_at = self.time + interval
+        self.time = due_at if due_at <= started < due_at + interval else started
