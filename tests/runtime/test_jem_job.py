@@ -231,3 +231,44 @@ def test_a_metrics_table_interrupted_by_a_waiting_command_stays_due():
     assert job.metrics_due and snap["metrics"] == before
     job.command_waiting = lambda: False
     assert job.snapshot()["metrics"] != before and not job.metrics_due
+
+
+def test_between_evaluations_the_histograms_follow_training_slice_by_slice():
+    """Each snapshot after a training step rescores a slice of every set with the new weights: the
+    histograms move at the frame rate, the metrics table and the accuracy curve wait for an evaluation."""
+    job = JEMJob({"eval_every_s": 1e9, "buffer_size": 500, "rescore_slices": 4}, {"sgld_steps": 2}, device="cpu")
+    first = job.snapshot()
+    shown = [first["hist_id"]]
+    for _ in range(3):
+        job.step()
+        snap = job.snapshot()
+        shown.append(snap["hist_id"])
+        assert snap["metrics"] == first["metrics"] and snap["eval_step"] == first["eval_step"]
+        assert len(snap["eval_history"]["step"]) == len(first["eval_history"]["step"])
+    assert all(not np.array_equal(a, b) for a, b in zip(shown, shown[1:]))
+
+
+def test_rescored_slices_add_up_to_a_full_evaluation():
+    """Once every slice has been rescored with the same weights, the histograms, rates and accuracy are
+    those a full evaluation of these weights gives."""
+    config = {"eval_every_s": 1e9, "buffer_size": 500, "rescore_slices": 3}
+    job = JEMJob(config, {"sgld_steps": 2}, device="cpu")
+    job.step()
+    for _ in range(3):                       # the three slices, one per snapshot, then nothing is stale
+        job.snapshot()
+    assert job._stale_slice() is None
+    rolled = job.snapshot()
+    job.evaluate()
+    full = job.snapshot()
+    for key in ("edges", "hist_id", "thresholds"):
+        np.testing.assert_array_equal(rolled[key], full[key])
+    for name in rolled["hist_sets"]:
+        np.testing.assert_array_equal(rolled["hist_sets"][name], full["hist_sets"][name])
+    assert rolled["accuracy"] == full["accuracy"]
+
+
+def test_the_gradient_norm_score_keeps_to_the_evaluations():
+    job = JEMJob({"eval_every_s": 1e9, "buffer_size": 500}, {"sgld_steps": 2, "score": "gradnorm"}, device="cpu")
+    before = job.snapshot()["hist_id"]
+    job.step()
+    np.testing.assert_array_equal(job.snapshot()["hist_id"], before)

@@ -3,7 +3,9 @@
 Each ``step()`` is one training iteration plus a few SGLD steps of the class-conditional sample
 chains; while the page plays, an iteration's SGLD negatives run in slices, and the sample chains
 move a step between slices. About once a second (and at once when the score or temperature changes) the job scores the
-in-distribution test digits and every OOD set. The snapshot carries: histograms of the chosen score
+in-distribution test digits and every OOD set; between those evaluations each snapshot rescores a
+slice of every set (a tenth by default) with the current weights, so the histograms follow training
+at the frame rate while the metrics table keeps to the evaluations. The snapshot carries: histograms of the chosen score
 on shared bins; the acceptance / detection rates at every distinct score (they change only there, so
 the page can move a threshold and read exact rates without asking the engine); AUROC / AUPR / FPR95
 of the energy and softmax scores per OOD set; test accuracy; the class-conditional samples; and the
@@ -46,7 +48,7 @@ class JEMJob(Job):
     KIND = "jem"
     CONFIG = {"model": "jem", "seed": 0, "width": 32, "batch_size": 64, "buffer_size": 5000,
               "eval_every_s": 1.0, "bins": 40, "samples_per_class": 6, "sample_steps": 4,
-              "n_examples": 8}
+              "n_examples": 8, "rescore_slices": 10}
     KNOBS = [
         KnobSpec("lr", 1e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
         KnobSpec("sgld_steps", 20, kind="int", low=1, high=100, label="SGLD steps per iteration"),
@@ -92,6 +94,8 @@ class JEMJob(Job):
         self.eval_history = {k: deque(maxlen=HISTORY) for k in ("step", "test_accuracy")}
         self.evaluation: dict[str, Any] = {}
         self.kept_outputs: dict[str, tuple] = {}   # per scored set: (weights it was made with, logits)
+        self.slice_weights: list[tuple | None] = []   # per slice of the sets: the weights that scored it
+        self.rescore_slice = 0                         # where the next rescoring starts looking
         self.metrics_due = False
         self.last_eval = -float("inf")
         self.probe_image: torch.Tensor | None = None
@@ -202,6 +206,42 @@ class JEMJob(Job):
             cached = self.kept_outputs[kept] = (weights, forward_in_batches(self.model, x))
         return scores_from_outputs(cached[1], hasattr(self.model, "logits"), temperature)
 
+    def _scored_sets(self) -> dict[str, torch.Tensor]:
+        """The sets an evaluation scores, by their name in ``kept_outputs``."""
+        return {"test": self.test, **{f"ood:{name}": x for name, x in self.ood.items()}}
+
+    def _stale_slice(self) -> int | None:
+        """The next slice (from the cursor on) scored by weights older than the current ones, if a
+        rescoring may run: there is an evaluation to update, the score is made from logits (the gradient
+        norm needs a backward pass per image: it keeps to the evaluations), and no knob is moving (its
+        answer goes first)."""
+        if (not self.evaluation or self.knobs["score"] == "gradnorm" or self.wait_for_knobs()
+                or len(self.slice_weights) < 2 or not all(n in self.kept_outputs for n in self._scored_sets())):
+            return None
+        current = weights_version(self.model)
+        slices = len(self.slice_weights)
+        for i in range(slices):
+            part = (self.rescore_slice + i) % slices
+            if self.slice_weights[part] != current:
+                return part
+        return None
+
+    def _rescore_slice(self, part: int) -> None:
+        """Score one slice of every set with the current weights and redraw the histograms and rate curves
+        from the kept logits; the metrics table and the accuracy curve wait for the evaluation."""
+        slices = len(self.slice_weights)
+        for name, x in self._scored_sets().items():
+            _, outputs = self.kept_outputs[name]
+            lo, hi = part * len(x) // slices, (part + 1) * len(x) // slices
+            if hi > lo:
+                outputs[lo:hi] = forward_in_batches(self.model, x[lo:hi])
+            self.kept_outputs[name] = ("rescored", outputs)   # made by several weights: never reused as fresh
+        self.slice_weights[part] = weights_version(self.model)
+        self.rescore_slice = part + 1
+        due = self.metrics_due
+        self.evaluate(metrics=False, fresh=False)
+        self.metrics_due = due
+
     def _metrics_table(self, ids: dict, sets: dict) -> dict[str, dict]:
         """AUROC, AUPR and FPR95 per OOD set for the energy and softmax scores; non-finite scores give
         blanks and a warning."""
@@ -270,6 +310,7 @@ class JEMJob(Job):
             self.eval_history["step"].append(float(self.evaluation["eval_step"]))
             self.eval_history["test_accuracy"].append(accuracy)
             self.last_eval = time.monotonic()
+            self.slice_weights = [weights_version(self.model)] * int(self.config["rescore_slices"])
 
     # --- checkpoints -------------------------------------------------------------------------
     def model_modules(self) -> dict[str, torch.nn.Module]:
@@ -360,6 +401,8 @@ class JEMJob(Job):
         due = time.monotonic() - self.last_eval >= float(self.config["eval_every_s"])
         if (self.metrics_due or due) and not self.wait_for_knobs():
             self.readout(self.evaluate)
+        elif (part := self._stale_slice()) is not None:
+            self._rescore_slice(part)
         ev = self.evaluation
         names = list(self.ood)
         examples = torch.cat([self.test[: self.config["n_examples"]]] +
