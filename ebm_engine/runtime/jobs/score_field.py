@@ -42,14 +42,14 @@ def true_score_grid(log_prob, bounds, resolution: int, device) -> tuple[torch.Te
     return points, true, density
 
 
-def fisher_integrand_on(energy, grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """``p(x) · ½||∇log p - s_model||²`` on a grid made by ``true_score_grid``."""
+def energy_and_fisher_integrand_on(energy, grid: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+                                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The energy and ``p(x) · ½||∇log p - s_model||²`` on a grid made by ``true_score_grid``, both
+    ``(resolution, resolution)`` with rows = y, from one energy-and-gradient pass."""
     points, true, density = grid
     resolution = int(round(len(points) ** 0.5))
-    diff = true - energy_score(energy, points)
-    return (density * 0.5 * (diff ** 2).sum(dim=1)).reshape(resolution, resolution)
+    e, grad = energy.energy_and_grad(points)
+    diff = true + grad   # the model's score is -∇E
+    integrand = density * 0.5 * (diff ** 2).sum(dim=1)
+    return e.reshape(resolution, resolution), integrand.reshape(resolution, resolution)
 
-
-def fisher_integrand(energy, log_prob, bounds, resolution: int, device) -> torch.Tensor:
-    """``p(x) · ½||∇log p - s_model||²`` on the grid: its integral is the Fisher divergence."""
-    return fisher_integrand_on(energy, true_score_grid(log_prob, bounds, resolution, device))
