@@ -71,9 +71,11 @@ WATCH_JS = r"""
   document.addEventListener('keydown', () => w.keys.push(performance.now()), true);
   const plotOf = {};
   const doc = window.Bokeh.documents[0];
-  const title = (p) => (p.title && p.title.text) || p.name || p.id;
+  // a plot without a title is named by its axis labels (then its id)
+  const axes = (p) => [...(p.left || []), ...(p.below || [])].map((a) => a.axis_label).filter(Boolean);
+  const title = (p) => (p.title && p.title.text) || p.name || (axes(p).length ? `[${axes(p).join(' / ')}]` : p.id);
   for (const m of doc.all_models) {
-    if (m.renderers) {
+    if (m.renderers && m.toolbar) {   // plots only: a tool's renderers belong to its plot
       for (const r of m.renderers) if (r.data_source) plotOf[r.data_source.id] = title(m);
     }
   }

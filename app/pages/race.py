@@ -35,7 +35,7 @@ class RaceSection(LabPage):
     n_leapfrog = param.Integer(default=10, bounds=(1, 100))
     budget = param.Integer(default=20, bounds=(1, 1000), doc="gradient evaluations per round, for each sampler")
     temperature = param.Number(default=1.0, bounds=(0.05, 20.0))
-    speed = param.Number(default=10.0, bounds=(0.5, 500.0), doc="rounds per second")
+    speed = param.Number(default=15.0, bounds=(0.5, 500.0), doc="rounds per second")
 
     def __init__(self, session, on_status=None, **params):
         first = ChainPlot(title=LABELS["langevin"], height=330, width=330)

@@ -55,7 +55,7 @@ class RaceJob(Job):
         KnobSpec("n_leapfrog", 10, kind="int", low=1, high=100, label="HMC leapfrog steps"),
         KnobSpec("budget", 20, kind="int", low=1, high=1000, label="Gradients per round"),
         KnobSpec("temperature", 1.0, low=0.05, high=20.0, log_scale=True, label="Temperature T"),
-        KnobSpec("speed", 10.0, low=0.5, high=500.0, log_scale=True, label="Rounds per second"),
+        KnobSpec("speed", 15.0, low=0.5, high=500.0, log_scale=True, label="Rounds per second"),
     ]
 
     def build(self) -> None:
