@@ -38,11 +38,14 @@ class JobSlot:
     dirty: bool = True
     answer_now: bool = False         # a knob changed: the next snapshot goes out at once, before any step
     last_emit: float = 0.0
+    frame_due: float = 0.0           # when a playing job's next frame is due, on a steady rhythm
     next_due: float = 0.0
     next_frame: float = 0.0          # when the job's animation (if any) may advance again
     iteration_start: float | None = None   # when the first slice of the iteration in progress ran
     knobs_rest_at: float | None = None      # when the last knob change counts as settled
     knob_changes: int = 0            # knob commands read so far (snapshots carry it: see ``LabSession``)
+    snapshot_cost: float = 0.0       # seconds the job's last snapshot took to build
+    step_cost: float = 0.0           # seconds the job's last step (or slice) took
     rate_steps: list = field(default_factory=list)
 
     def steps_per_sec(self) -> float:
@@ -122,10 +125,19 @@ class EngineHost:
                 slot.notice = describe_exception(exc)
                 slot.dirty = True
 
+    def slice_for(self, slot: JobSlot, now: float) -> float:
+        """How long the next slice of a long iteration may run: until the slot's next frame is due, less
+        what its snapshot takes to build, so that frames keep the frame rate (a whole frame interval of
+        work and then the snapshot made ~10 frames a second instead of 15). At least a quarter of the
+        slice length, so that training always moves on; at most the slice length."""
+        left = slot.frame_due - now - slot.snapshot_cost
+        return min(self.slice_s, max(self.slice_s / 4, left))
+
     def _step(self, slot: JobSlot, whole: bool = False) -> None:
+        started = time.monotonic()
         try:
             with slices_end_early(self.commands_waiting):   # a slice stops early when a command waits
-                slot.job.step(None if whole else self.slice_s)
+                slot.job.step(None if whole else self.slice_for(slot, time.monotonic()))
         except Exception as exc:
             slot.state, slot.error = "error", describe_exception(exc)
             try:
@@ -133,6 +145,7 @@ class EngineHost:
             except Exception as recover_exc:
                 slot.error += f" (recovery failed: {describe_exception(recover_exc)})"
         now = time.monotonic()
+        slot.step_cost = now - started
         slot.rate_steps.append((now, slot.job.step_count))
         while len(slot.rate_steps) > 2 and now - slot.rate_steps[0][0] > 2.0:
             slot.rate_steps.pop(0)
@@ -193,12 +206,21 @@ class EngineHost:
             wait = min(wait, self._animate(slot))
         now = time.monotonic()
         for job_id, slot in self.slots.items():
-            if slot.dirty and (now - slot.last_emit >= self.min_interval or slot.state != "playing"):
+            if slot.dirty and (now >= self.frame_time(slot) or slot.state != "playing"):
                 self.outbox.append((job_id, self.snapshot(slot)))
+                # a steady rhythm: a frame sent a little early or late does not move the ones after it
+                on_time = abs(now - slot.frame_due) < self.min_interval
+                slot.frame_due = (slot.frame_due if on_time else now) + self.min_interval
                 slot.dirty, slot.last_emit = False, now
             if slot.dirty:
-                wait = min(wait, max(0.0, slot.last_emit + self.min_interval - now))
+                wait = min(wait, max(0.0, self.frame_time(slot) - now))
         return wait
+
+    def frame_time(self, slot: JobSlot) -> float:
+        """When a playing slot's next frame may go: when it is due, less half a step (a frame that waited
+        for the step after this one would be later than one sent now is early). Frames keep a steady
+        rhythm (``frame_due``), so that jobs whose steps do not divide the frame interval keep its rate."""
+        return slot.frame_due - min(slot.step_cost, self.min_interval) / 2
 
     def _animate(self, slot: JobSlot) -> float:
         """Advance the job's animation one frame per snapshot interval; returns seconds until the next."""
@@ -216,11 +238,13 @@ class EngineHost:
         return self.min_interval
 
     def snapshot(self, slot: JobSlot) -> dict:
+        started = time.perf_counter()
         try:
             snap = slot.job.snapshot()
         except Exception as exc:
             snap = {"step": slot.job.step_count}
             slot.error = f"snapshot failed: {describe_exception(exc)}"
+        slot.snapshot_cost = time.perf_counter() - started
         rate = slot.steps_per_sec() if slot.state == "playing" else 0.0
         snap["status"] = {"state": slot.state, "error": slot.error, "notice": slot.notice,
                           "steps_per_sec": rate if math.isfinite(rate) else 0.0,

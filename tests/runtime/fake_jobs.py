@@ -75,3 +75,58 @@ class ModulesJob(Job):
 
 
 MODULES = "tests.runtime.fake_jobs:ModulesJob"
+
+
+class Clock:
+    """A stand-in for the ``time`` module whose clock only moves when a test (or a job) moves it."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    perf_counter = monotonic
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+CLOCK = Clock()
+
+
+class SlowStepJob(CounterJob):
+    """A counter whose steps take ``step_s`` and snapshots ``snapshot_s`` of ``CLOCK`` time; with
+    ``sliced``, an iteration is ``step_s`` of work that the host may run in slices (each overshooting
+    its deadline by ``overshoot_s``, as a slice ends only after its current Langevin step)."""
+
+    KIND = "slow_step"
+    CONFIG = {**CounterJob.CONFIG, "step_s": 0.04, "snapshot_s": 0.005, "sliced": False, "overshoot_s": 0.004}
+
+    def build(self) -> None:
+        super().build()
+        self.work_left = float(self.config["step_s"])
+
+    def advance(self) -> None:
+        CLOCK.sleep(float(self.config["step_s"]))
+        super().advance()
+
+    def advance_slice(self, seconds: float) -> bool:
+        if not self.config["sliced"]:
+            self.advance()
+            return True
+        spent = min(self.work_left, seconds + float(self.config["overshoot_s"]))
+        CLOCK.sleep(spent)
+        self.work_left -= spent
+        if self.work_left > 1e-12:
+            return False
+        self.work_left = float(self.config["step_s"])
+        super().advance()
+        return True
+
+    def payload(self) -> dict:
+        CLOCK.sleep(float(self.config["snapshot_s"]))
+        return super().payload()
+
+
+SLOW_STEP = "tests.runtime.fake_jobs:SlowStepJob"
