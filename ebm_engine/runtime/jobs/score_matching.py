@@ -46,7 +46,7 @@ class ScoreMatchingJob(Job):
     KIND = "score_matching"
     CONFIG = {"dataset": "8gaussians", "noise_levels": 1, "hidden": 128, "depth": 2, "seed": 0,
               "n_train": 10000, "n_test": 2000, "resolution": 96, "arrow_resolution": 19,
-              "readout_every_s": 2.0, "surface_every_s": 0.1, "surface_share": 0.25, "nll_resolution": 160, "balance": "time"}
+              "readout_every_s": 2.0, "surface_every_s": 0.08, "surface_share": 0.25, "nll_resolution": 160, "balance": "time"}
     KNOBS = [
         KnobSpec("method", "denoising", kind="choice", choices=METHODS, label="Method"),
         KnobSpec("sigma", 0.1, low=0.01, high=1.0, log_scale=True, label="Noise level σ"),
