@@ -50,7 +50,8 @@ class ImagesPage(LabPage):
 
     def __init__(self, session, on_status=None, **params):
         self.samples = ImageGrid("current samples", width=260, height=260, name="images-samples")
-        self.buffer = ImageGrid("replay buffer", width=260, height=260, name="images-buffer")
+        self.buffer = ImageGrid("replay buffer: the slots this iteration drew", width=260, height=260,
+                                name="images-buffer")
         self.proposals = ImageGrid("generator proposals | refined", width=260, height=260, name="images-proposals")
         self.generation = ImageGrid("generate from noise", width=260, height=260, name="images-generation")
         self.energy_curves = LiveCurves({"e_data": "E(data)", "e_samples": "E(samples)"}, title="Energies",

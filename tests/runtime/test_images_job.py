@@ -138,3 +138,18 @@ def test_the_step_button_runs_a_whole_iteration_while_play_runs_slices():
     assert job.step_count == 0 and job.trainer.in_flight.steps_done == 1
     host.handle("step", "img")
     assert job.step_count == 1 and job.trainer.in_flight is None
+
+
+def test_the_buffer_view_shows_the_slots_the_iteration_in_flight_drew():
+    job = ImagesJob({**SMALL, "model": "conv_ebm", "quality_every_s": 1e9}, device="cpu")
+    job.step()
+    job.step(seconds=1e-9)                      # one Langevin step of the next iteration
+    chains = job.trainer.in_flight
+    assert chains is not None
+    drawn = job.trainer.buffer.store[chains.idx[:36]]
+    np.testing.assert_array_equal(job.snapshot()["buffer"], job._mosaic(drawn))
+    first = job.snapshot()["buffer"]
+    while job.trainer.in_flight is not None:    # the iteration ends; the next one draws other slots
+        job.step(seconds=1e-9)
+    job.step(seconds=1e-9)
+    assert not np.array_equal(job.snapshot()["buffer"], first)

@@ -294,7 +294,9 @@ class ImagesJob(Job):
             chains = self.trainer.in_flight
             out["samples"] = self._mosaic((self.trainer.last_negatives if chains is None else chains.x)[:n])
             out["chain_step"] = None if chains is None else chains.steps_done
-            out["buffer"] = self._mosaic(self.trainer.buffer.store[:n])
+            # the buffer slots the iteration in flight drew (its update writes the chains back there)
+            store = self.trainer.buffer.store
+            out["buffer"] = self._mosaic(store[:n] if chains is None else store[chains.idx[:n]])
         else:
             proposals, refined = self.trainer.last_proposals, self.trainer.last_refined
             if proposals is None:
