@@ -5,6 +5,7 @@ import pytest
 from app.pages.constraints import ConstraintsPage
 from app.pages.samplers import SamplersPage
 from app.session import LabSession
+from tests.app.page_helpers import wait_until
 from ebm_engine.runtime.jobs.constraints import ConstraintsJob
 from ebm_engine.runtime.jobs.sampler import SamplerJob
 
@@ -28,8 +29,7 @@ def pump(view, n=1):
 
 def test_play_draws_trails_histograms_and_diagnostics(samplers):
     samplers.play_button.clicks += 1
-    pump(samplers, 40)
-    assert samplers.step_count > 10
+    wait_until(samplers, lambda: samplers.step_count > 10)   # steps are paced in time, not per drain
     assert len(samplers.plot.trails.data["xs"]) == 32
     assert len(samplers.marginal_x.hist.data["top"]) == 40 and len(samplers.marginal_x.exact.data["x"]) == 32
     assert samplers.table.verdicts["rhat"] is not None
