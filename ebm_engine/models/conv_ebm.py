@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ebm_engine.energies.base import Energy
+from ebm_engine.models.image_layout import conv_layout
 
 ACTIVATIONS = {"swish": F.silu, "leaky_relu": lambda h: F.leaky_relu(h, 0.2)}
 
@@ -78,8 +79,8 @@ class ConvEBM(Energy):
         self.head = wrap(nn.Linear(c * h * w, 1))
 
     def as_images(self, x: torch.Tensor) -> torch.Tensor:
-        """Reshape a batch to ``(batch, channels, H, W)``."""
-        return x.reshape(x.shape[0], self.channels, *self.image_shape)
+        """Reshape a batch to ``(batch, channels, H, W)`` (in ``conv_layout``)."""
+        return conv_layout(x.reshape(x.shape[0], self.channels, *self.image_shape))
 
     def _run_stage(self, h: torch.Tensor, stage: list[tuple[int, int, int]], *weights: torch.Tensor) -> torch.Tensor:
         for k, (_, stride, padding) in enumerate(stage):
