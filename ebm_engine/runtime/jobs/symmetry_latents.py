@@ -58,7 +58,7 @@ class SymmetryLatentsJob(Job):
     KIND = "symmetry_latents"
     CONFIG = {"model": "symmetry_latent_ebms", "dataset": "8gaussians", "sectors": 8, "mode": "average",
               "hidden": 128, "depth": 2, "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000,
-              "n_test": 2000, "resolution": 96, "latent_resolution": 64, "latent_bands": 16, "marginal_samples": 32,
+              "n_test": 2000, "resolution": 96, "latent_resolution": 64, "latent_bands": 8, "marginal_samples": 32,
               "readout_every_s": 2.0, "surface_every_s": 0.1, "surface_share": 0.25, "nll_resolution": 128}
     KNOBS = [
         KnobSpec("group_order", 8, kind="int", low=1, high=16, label="Group order n"),
