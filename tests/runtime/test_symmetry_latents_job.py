@@ -112,27 +112,3 @@ def test_the_full_resolution_density_gives_way_to_a_waiting_command_but_the_knob
     job.command_waiting = lambda: False
     full = job.snapshot()
     assert full["equivariant_density"].shape == (res, res) and full["group_name"] == "C5"
-
-
-def test_the_latent_density_follows_training_a_band_at_a_time_between_readouts():
-    """The marginal density redraws one band of rows per snapshot with the current weights while the
-    NLL readouts wait; once every band has the same weights it is that model's whole grid."""
-    job = SymmetryLatentsJob({**SMALL, "latent_bands": 4}, device="cpu")
-    job.step()
-    first = job.snapshot()
-    energies = job.latent_view.grid.clone()
-    job.config["readout_every_s"] = 1e9
-    job.step()
-    second = job.snapshot()
-    assert second["nll_latent"] == first["nll_latent"]              # the readout has not been redone
-    assert not np.array_equal(second["latent_density"], first["latent_density"])
-    rows = sorted(set((job.latent_view.grid != energies).nonzero()[:, 0].tolist()))
-    assert rows == list(range(6)) or rows == list(range(6, 12)) or rows == list(range(12, 18)) \
-        or rows == list(range(18, 24))                               # one band of the 24 rows
-    for _ in range(3):
-        job.snapshot()
-    assert not job.latent_view.update(lambda p: None, job.latent_view.drawn_by[0])   # nothing stale
-    whole = job.latent_view.grid.clone()
-    job.latent_view.grid = None
-    job._draw_latent_density()
-    torch.testing.assert_close(job.latent_view.grid, whole)

@@ -31,7 +31,6 @@ from ebm_engine.models.point_groups import PointGroup
 from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy, weights_version
 from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.jobs.rolling_grid import RollingGrid
 from ebm_engine.runtime.jobs.score_field import cell_centres
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.toy_data import ToyData
@@ -58,7 +57,7 @@ class SymmetryLatentsJob(Job):
     KIND = "symmetry_latents"
     CONFIG = {"model": "symmetry_latent_ebms", "dataset": "8gaussians", "sectors": 8, "mode": "average",
               "hidden": 128, "depth": 2, "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000,
-              "n_test": 2000, "resolution": 96, "latent_resolution": 64, "latent_bands": 8, "marginal_samples": 32,
+              "n_test": 2000, "resolution": 96, "latent_resolution": 64, "marginal_samples": 32,
               "readout_every_s": 2.0, "surface_every_s": 0.1, "surface_share": 0.25, "nll_resolution": 128}
     KNOBS = [
         KnobSpec("group_order", 8, kind="int", low=1, high=16, label="Group order n"),
@@ -119,8 +118,6 @@ class SymmetryLatentsJob(Job):
         self.surface_keys: dict[str, tuple] = {}   # per density: ((weights, group), resolution) it was drawn with
         self.surfaces_coarse = False
         self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
-        self.latent_view = RollingGrid(self.data.bounds, int(cfg["latent_resolution"]), int(cfg["latent_bands"]),
-                                       self.device)
         self.true_mass_off = None
         if self.data.log_prob is not None:
             _, _, e = energy_on_grid(lambda x: -self.data.log_prob(x.double()).float(), self.data.bounds,
@@ -251,32 +248,19 @@ class SymmetryLatentsJob(Job):
             out[f"invariance_{name}"] = relative_invariance_error(model, self.group, test[:500])
         self.latent.eval()
         marginal = self.latent.marginal(cfg["marginal_samples"], self.generator, common_noise=True)
-        _, _, e_latent = energy_on_grid(marginal, bounds, cfg["latent_resolution"])
+        lres = cfg["latent_resolution"]
+        _, _, e_latent = energy_on_grid(marginal, bounds, lres)
+        log_density = grid_density(e_latent, bounds, 1.0)
         with torch.no_grad():
             e_test, se_test = self.latent.marginal_energy(test[:500], cfg["marginal_samples"], self.generator)
             z_data = self.latent.encode(self.data.train[:600])[0][:, 0]
         out.update({"nll_latent": float(e_test.double().mean()) + self._log_z(e_latent),
                     "marginal_se": float(se_test.mean()),
+                    "latent_density": to_numpy(log_density.exp()),
+                    "latent_density_max": float(log_density.exp().max()),
                     "latent_of_data": to_numpy(z_data)})
         self.readouts = out
         self.readout_time = time.monotonic()
-
-    def _draw_latent_density(self) -> None:
-        """The latent model's marginal density for display, a band of rows per snapshot (``RollingGrid``:
-        the 64² importance-sampled grid takes ~70 ms whole). Every band uses the same importance draws
-        (a generator of its own, seeded alike each time), so the bands meet without seams."""
-        cfg = self.config
-
-        def marginal(points: torch.Tensor) -> torch.Tensor:
-            self.latent.eval()
-            with torch.no_grad():
-                draws = make_generator(int(cfg["seed"]) + 2, self.device)
-                return self.latent.marginal_energy(points, cfg["marginal_samples"], draws, common_noise=True)[0]
-
-        if self.latent_view.update(marginal, weights_version(self.latent)):
-            density = grid_density(self.latent_view.grid, self.data.bounds, 1.0).exp()
-            self.surfaces["latent_density"] = to_numpy(density)
-            self.surfaces["latent_density_max"] = float(density.max())
 
     def payload(self) -> dict[str, Any]:
         cfg = self.config
@@ -292,8 +276,6 @@ class SymmetryLatentsJob(Job):
                 self._refresh_surfaces()            # the knob's answer (half resolution): always sent
             else:                                   # full resolution (30-100 ms): gives way to a command
                 self.readout(self._refresh_surfaces)
-        if not self.wait_for_knobs():   # a knob's answer goes out first
-            self.readout(self._draw_latent_density)
         snap.update(self.surfaces)
         for name in self.trainers:
             snap[f"{name}_negatives"] = to_numpy(self.trainers[name].last_negatives[:300])
