@@ -68,9 +68,7 @@ class OODScoring:
             self.kept_outputs[name] = ("rescored", outputs)   # made by several weights: never reused as fresh
         self.slice_weights[part] = weights_version(self.model)
         self.rescore_slice = part + 1
-        due = self.metrics_due
-        self.evaluate(metrics=False, fresh=False)
-        self.metrics_due = due
+        self.evaluate(metrics=False, fresh=False, table_due=False)
 
     def _metrics_table(self, ids: dict, sets: dict) -> dict[str, dict]:
         """AUROC, AUPR and FPR95 per OOD set for the energy and softmax scores; non-finite scores give
@@ -93,24 +91,26 @@ class OODScoring:
             self.warn("some scores are not finite: " + "; ".join(problems[:3]))
         return table
 
-    def evaluate(self, metrics: bool = True, fresh: bool = True) -> None:
+    def evaluate(self, metrics: bool = True, fresh: bool = True, table_due: bool = True) -> None:
         """Score the test digits and every OOD set; histograms, rate curves and metrics for the page.
-        Without ``metrics`` the last metrics table stays and is marked due (``payload`` redoes it).
+        Without ``metrics`` the last metrics table stays and is marked due (``payload`` redoes it),
+        unless ``table_due`` is False (a rescoring between evaluations: the table waits for the next).
         Without ``fresh`` (a knob's answer while training), the sets are scored again from the logits of
         the evaluation on the page, not from weights that have moved on since: the answer shows that
         evaluation at the new temperature, at once, and the next evaluation brings the new weights."""
         k = self.knobs
         score, temperature = k["score"], float(k["temperature"])
         gradnorm = score == "gradnorm"
-        names = ["test", *(f"ood:{name}" for name in self.ood)]
-        reuse = not fresh and not gradnorm and bool(self.evaluation) and all(n in self.kept_outputs for n in names)
+        reuse = (not fresh and not gradnorm and bool(self.evaluation)
+                 and all(n in self.kept_outputs for n in self._scored_sets()))
         ids = self._scores(self.test, temperature, gradnorm, kept="test", reuse=reuse)
         accuracy = (float("nan") if self.borrowed else
                     float((ids["prediction"] == to_numpy(self.test_labels)).mean()))
         sets = {name: self._scores(x, temperature, gradnorm, kept=f"ood:{name}", reuse=reuse)
                 for name, x in self.ood.items()}
         table = self._metrics_table(ids, sets) if metrics else self.evaluation.get("metrics", {})
-        self.metrics_due = not metrics
+        if metrics or table_due:
+            self.metrics_due = not metrics
         chosen = {name: s[score] for name, s in sets.items()}
         pooled = np.concatenate([ids[score], *chosen.values()])
         pooled = pooled[np.isfinite(pooled)]
