@@ -105,6 +105,20 @@ def _evaluate(energy: EnergyFn, x: torch.Tensor, batch_size: int,
 
 # --- grid quadrature ------------------------------------------------------------------------------
 
+def grid_points(bounds: Bounds, resolution: int, device: torch.device | str = "cpu",
+                dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cell centres of a ``resolution x resolution`` grid over ``bounds``: ``(xs, ys, points)``, where
+    ``points`` is ``(resolution², 2)`` in row-major order (row = y), the order ``energy_on_grid`` uses."""
+    (x0, x1), (y0, y1) = _check_bounds(bounds)
+    _check_int(resolution, "resolution", 2)
+    dtype = dtype or torch.get_default_dtype()
+    centres = (torch.arange(resolution, dtype=torch.float64) + 0.5) / resolution
+    xs = (x0 + (x1 - x0) * centres).to(device=device, dtype=dtype)
+    ys = (y0 + (y1 - y0) * centres).to(device=device, dtype=dtype)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return xs, ys, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
+
+
 def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
                    device: torch.device | str | None = None,
                    batch_size: int = GRID_BATCH, quarter_turn: bool = False
@@ -123,14 +137,9 @@ def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
     _check_int(resolution, "resolution", 2)
     _check_int(batch_size, "batch_size", 1)
     place, dtype = _placement(energy, device)
-    dtype = dtype or torch.get_default_dtype()
-    centres = (torch.arange(resolution, dtype=torch.float64) + 0.5) / resolution
-    xs = (x0 + (x1 - x0) * centres).to(device=place, dtype=dtype)
-    ys = (y0 + (y1 - y0) * centres).to(device=place, dtype=dtype)
+    xs, ys, points = grid_points(bounds, resolution, place, dtype or torch.get_default_dtype())
     if quarter_turn and resolution % 2 == 0 and x0 == -x1 == y0 == -y1:
         return xs, ys, _turned_quadrant(energy, xs, batch_size, place)
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
     e = _evaluate(energy, points, batch_size, place)
     return xs, ys, e.reshape(resolution, resolution)
 

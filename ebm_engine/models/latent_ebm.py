@@ -90,17 +90,24 @@ class LatentEBM(nn.Module):
         k = n_samples or self.marginal_samples
         if k < 2:
             raise ValueError(f"n_samples must be >= 2 for a standard error, got {k}")
-        z, log_q = self.sample_latent(x, k, generator, common_noise)      # (K, n, l), (K, n)
-        step = max(1, JOINT_ROWS // k)   # points per evaluation: the K·n joint rows in cache-sized pieces
-        joint = [self.joint_energy(x[i:i + step].unsqueeze(0).expand(k, -1, -1).reshape(-1, x.shape[-1]),
-                                   z[:, i:i + step].reshape(-1, self.latent_dim)).reshape(k, -1)
-                 for i in range(0, x.shape[0], step)]
-        log_w = -(joint[0] if len(joint) == 1 else torch.cat(joint, dim=1)) - log_q
+        log_w = self.log_importance_weights(x, k, generator, common_noise)
         log_sum = torch.logsumexp(log_w, dim=0)
         estimate = -(log_sum - math.log(k))
         normalised = torch.exp(log_w - log_sum + math.log(k))            # mean 1 over k
         stderr = normalised.std(dim=0, unbiased=True) / math.sqrt(k)
         return estimate, stderr
+
+    def log_importance_weights(self, x: torch.Tensor, n_samples: int,
+                               generator: torch.Generator | None = None,
+                               common_noise: bool = False) -> torch.Tensor:
+        """``log ŵ_k = -E(x, z_k) - log q(z_k | x)`` for ``n_samples`` draws ``z_k ~ q(z|x)``: ``(K, batch)``."""
+        k = n_samples
+        z, log_q = self.sample_latent(x, k, generator, common_noise)      # (K, n, l), (K, n)
+        step = max(1, JOINT_ROWS // k)   # points per evaluation: the K·n joint rows in cache-sized pieces
+        joint = [self.joint_energy(x[i:i + step].unsqueeze(0).expand(k, -1, -1).reshape(-1, x.shape[-1]),
+                                   z[:, i:i + step].reshape(-1, self.latent_dim)).reshape(k, -1)
+                 for i in range(0, x.shape[0], step)]
+        return -(joint[0] if len(joint) == 1 else torch.cat(joint, dim=1)) - log_q
 
     def marginal(self, n_samples: int | None = None, generator: torch.Generator | None = None,
                  common_noise: bool = False) -> "MarginalEnergy":

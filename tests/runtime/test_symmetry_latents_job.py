@@ -8,7 +8,7 @@ import torch
 from ebm_engine.runtime.jobs.symmetry_latents import SymmetryLatentsJob, in_sector
 
 SMALL = {"n_train": 3000, "n_test": 500, "resolution": 32, "latent_resolution": 24, "marginal_samples": 16,
-         "readout_every_s": 0.0, "surface_every_s": 0.0, "nll_resolution": 64, "hidden": 64}
+         "readout_every_s": 0.0, "surface_every_s": 0.0, "latent_every_s": 0.0, "nll_resolution": 64, "hidden": 64}
 
 
 @pytest.fixture
@@ -112,3 +112,17 @@ def test_the_full_resolution_density_gives_way_to_a_waiting_command_but_the_knob
     job.command_waiting = lambda: False
     full = job.snapshot()
     assert full["equivariant_density"].shape == (res, res) and full["group_name"] == "C5"
+
+
+def test_the_latent_density_is_redrawn_with_the_surfaces_between_readouts():
+    """Every surface refresh after a training step renews a group of the latent density's draws (the
+    readouts, every 2 s, draw them all); a paused job's density stays as it was."""
+    job = SymmetryLatentsJob(SMALL, device="cpu")
+    job.step()
+    first = job.snapshot()
+    job.config["readout_every_s"] = 1e9
+    job.step()
+    second = job.snapshot()
+    assert second["nll_latent"] == first["nll_latent"]            # no readout in between
+    assert (second["latent_density"] != first["latent_density"]).all()
+    assert job.snapshot()["latent_density"] is second["latent_density"]   # paused: not drawn again
