@@ -1,4 +1,5 @@
-"""Live training curves: a Bokeh figure whose source grows by streaming only the new rows."""
+"""Live training curves: a Bokeh figure whose source grows by streaming only the new rows, and an
+optional dashed tail from the last row to a provisional point (an estimate that is still moving)."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,11 @@ class LiveCurves:
                              x_range=Range1d(0, 1), y_range=Range1d(0, 1))
         # steady ranges set with the data: one paint per frame, axes that do not jitter
         self.x_range, self.y_range = SteadyRange(self.figure.x_range), SteadyRange(self.figure.y_range)
+        self.tail = ColumnDataSource({"step": [], **{key: [] for key in series}})
         for (key, label), color in zip(series.items(), Category10_10):
             self.figure.line("step", key, source=self.source, legend_label=label, color=color, line_width=2)
+            self.figure.line("step", key, source=self.tail, color=color, line_width=2, line_dash="dashed")
+            self.figure.scatter("step", key, source=self.tail, color=color, size=5)
         self.figure.legend.location = "top_right"
         self.figure.legend.click_policy = "hide"
         self.last_step = -1.0
@@ -49,6 +53,17 @@ class LiveCurves:
             self.y_range.fit_values(*(history[k][shown] for k in self.series if k in history))
         return n_new
 
+    def show_tail(self, point: dict[str, float] | None) -> None:
+        """A dashed segment from the last row to ``point`` (``step`` and a value per series), or none."""
+        last = {key: column[-1:] for key, column in self.source.data.items()}
+        if point is None or not len(last["step"]) or point["step"] < last["step"][0]:
+            if len(self.tail.data["step"]):
+                self.tail.data = {"step": [], **{key: [] for key in self.series}}
+            return
+        self.tail.data = {key: [*last[key], point[key]] for key in ("step", *self.series)}
+        self.x_range.fit_values(np.asarray([self.source.data["step"][0], point["step"]], dtype=float))
+        self.y_range.fit_values(*(self.source.data[key] for key in self.series), [point[k] for k in self.series])
+
     def relabel(self, labels: dict[str, str]) -> None:
         """Rename the legend entries of the series in ``labels`` (keys as in ``series``)."""
         for key, item in zip(self.series, self.figure.legend.items):
@@ -57,4 +72,5 @@ class LiveCurves:
 
     def clear(self) -> None:
         self.source.data = {"step": [], **{key: [] for key in self.series}}
+        self.tail.data = {"step": [], **{key: [] for key in self.series}}
         self.last_step = -1.0

@@ -52,9 +52,10 @@ class JEMPage(LabPage):
         self.histogram = ScoreHistogram(list(ALL_SETS), OOD_SET_LABELS, on_threshold=self._threshold_from_plot)
         self.metrics_table = OODMetricsTable()
         self.rates_table = RatesTable()
-        self.accuracy = LiveCurves({"test_accuracy": "test accuracy"}, title="Test accuracy", height=200,
-                                   width=380)
+        self.accuracy = LiveCurves({"test_accuracy": "test accuracy"}, height=200, width=380,
+                                   title="Test accuracy (dashed: a tenth rescored per frame)")
         self.accuracy.figure.y_range.update(start=0.0, end=1.0)
+        self.accuracy.figure.legend.location = "bottom_right"   # accuracy rises towards the top right
         self.losses = LiveCurves({"cross_entropy": "cross-entropy", "e_data": "E(data)", "e_neg": "E(SGLD samples)"},
                                  title="Training curves", height=200, width=380)
         self.samples = ImageGrid("samples from E(x, y)", width=230, height=330, name="jem-samples")
@@ -151,6 +152,7 @@ class JEMPage(LabPage):
     def render(self, snapshot: dict) -> None:
         self._sync_set_options(snapshot)
         self.accuracy.update(snapshot["eval_history"])
+        self.accuracy.show_tail(snapshot.get("rolling_accuracy"))
         self.losses.update(snapshot["history"])
         self.samples.show(snapshot["samples"])
         self.examples.show(snapshot["examples"])

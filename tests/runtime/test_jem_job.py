@@ -245,6 +245,7 @@ def test_between_evaluations_the_histograms_follow_training_slice_by_slice():
         shown.append(snap["hist_id"])
         assert snap["metrics"] == first["metrics"] and snap["eval_step"] == first["eval_step"]
         assert len(snap["eval_history"]["step"]) == len(first["eval_history"]["step"])
+        assert snap["rolling_accuracy"]["step"] == job.step_count and snap["rolling_accuracy"]["test_accuracy"] == snap["accuracy"]
     assert all(not np.array_equal(a, b) for a, b in zip(shown, shown[1:]))
 
 
@@ -265,6 +266,9 @@ def test_rescored_slices_add_up_to_a_full_evaluation():
     for name in rolled["hist_sets"]:
         np.testing.assert_array_equal(rolled["hist_sets"][name], full["hist_sets"][name])
     assert rolled["accuracy"] == full["accuracy"]
+    # the accuracy curve's tail is the rescored accuracy at the step it was rescored; an evaluation ends it
+    assert rolled["rolling_accuracy"] == {"step": 1.0, "test_accuracy": full["accuracy"]}
+    assert full["rolling_accuracy"] is None and full["eval_history"]["test_accuracy"][-1] == full["accuracy"]
 
 
 def test_the_gradient_norm_score_keeps_to_the_evaluations():

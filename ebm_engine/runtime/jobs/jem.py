@@ -95,6 +95,7 @@ class JEMJob(OODScoring, Job):
         self.kept_outputs: dict[str, tuple] = {}   # per scored set: (weights it was made with, logits)
         self.slice_weights: list[tuple | None] = []   # per slice of the sets: the weights that scored it
         self.rescore_slice = 0                         # where the next rescoring starts looking
+        self.rolling_accuracy: dict[str, float] | None = None   # the accuracy of the rescored logits, at its step
         self.metrics_due = False
         self.last_eval = -float("inf")
         self.probe_image: torch.Tensor | None = None
@@ -305,6 +306,7 @@ class JEMJob(OODScoring, Job):
             "sample_class": self.knobs["sample_class"],
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "eval_history": {k: np.asarray(v, dtype=np.float64) for k, v in self.eval_history.items()},
+            "rolling_accuracy": self.rolling_accuracy,
             "epoch": self.trainer.epoch if self.trainer is not None else 0,
             "divergences": self.trainer.divergences if self.trainer is not None else 0,
             "probe": self._probe(),

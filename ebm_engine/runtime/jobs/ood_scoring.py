@@ -4,7 +4,8 @@ on shared bins, exact detection rates at every distinct score, and AUROC / AUPR 
 ``OODScoring`` is mixed into ``JEMJob``. ``evaluate`` scores the test digits and every OOD set (a
 full evaluation: one point of the accuracy curve, the metrics table); between evaluations
 ``_rescore_slice`` scores one slice of every set with the current weights, so the histograms follow
-training at the frame rate. The logits are kept per set, so a new temperature is scored without a
+training at the frame rate, and the accuracy of the rescored test logits is the accuracy curve's
+provisional tail. The logits are kept per set, so a new temperature is scored without a
 forward pass.
 """
 from __future__ import annotations
@@ -58,7 +59,8 @@ class OODScoring:
 
     def _rescore_slice(self, part: int) -> None:
         """Score one slice of every set with the current weights and redraw the histograms and rate curves
-        from the kept logits; the metrics table and the accuracy curve wait for the evaluation."""
+        from the kept logits; the metrics table and the accuracy curve's points wait for the evaluation
+        (the accuracy of the kept logits, made by the weights of the last few slices, is its tail)."""
         slices = len(self.slice_weights)
         for name, x in self._scored_sets().items():
             _, outputs = self.kept_outputs[name]
@@ -69,6 +71,8 @@ class OODScoring:
         self.slice_weights[part] = weights_version(self.model)
         self.rescore_slice = part + 1
         self.evaluate(metrics=False, fresh=False, table_due=False)
+        if not self.borrowed:   # the accuracy curve's provisional tail, between two evaluations
+            self.rolling_accuracy = {"step": float(self.step_count), "test_accuracy": self.evaluation["accuracy"]}
 
     def _metrics_table(self, ids: dict, sets: dict) -> dict[str, dict]:
         """AUROC, AUPR and FPR95 per OOD set for the energy and softmax scores; non-finite scores give
@@ -141,3 +145,4 @@ class OODScoring:
             self.eval_history["test_accuracy"].append(accuracy)
             self.last_eval = time.monotonic()
             self.slice_weights = [weights_version(self.model)] * int(self.config["rescore_slices"])
+            self.rolling_accuracy = None

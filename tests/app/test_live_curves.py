@@ -1,0 +1,39 @@
+"""LiveCurves: rows stream in; a dashed tail joins the last row to a provisional point."""
+import numpy as np
+
+from app.components.live_curves import LiveCurves
+
+
+def history(steps, values):
+    return {"step": np.asarray(steps, dtype=float), "acc": np.asarray(values, dtype=float)}
+
+
+def test_the_tail_joins_the_last_row_to_the_provisional_point():
+    curves = LiveCurves({"acc": "accuracy"})
+    curves.update(history([0, 10, 20], [0.1, 0.5, 0.6]))
+    curves.show_tail({"step": 27.0, "acc": 0.7})
+    assert list(curves.tail.data["step"]) == [20.0, 27.0] and list(curves.tail.data["acc"]) == [0.6, 0.7]
+    assert curves.figure.x_range.end >= 27.0
+    curves.update(history([0, 10, 20, 30], [0.1, 0.5, 0.6, 0.72]))   # the next evaluation: a row, and the tail goes
+    curves.show_tail(None)
+    assert len(curves.tail.data["step"]) == 0 and len(curves.source.data["step"]) == 4
+
+
+def test_a_tail_older_than_the_last_row_or_without_rows_is_not_drawn():
+    curves = LiveCurves({"acc": "accuracy"})
+    curves.show_tail({"step": 3.0, "acc": 0.5})
+    assert len(curves.tail.data["step"]) == 0
+    curves.update(history([0, 10], [0.1, 0.5]))
+    curves.show_tail({"step": 5.0, "acc": 0.4})
+    assert len(curves.tail.data["step"]) == 0
+    curves.show_tail({"step": 12.0, "acc": 0.4})
+    curves.clear()
+    assert len(curves.tail.data["step"]) == 0 and len(curves.source.data["step"]) == 0
+
+
+def test_the_axes_make_room_for_the_tail():
+    curves = LiveCurves({"acc": "accuracy"})
+    curves.update(history([0, 10, 20], [0.1, 0.5, 0.6]))
+    curves.show_tail({"step": 40.0, "acc": 0.95})
+    assert curves.figure.x_range.end >= 40.0 and curves.figure.y_range.end >= 0.95
+    assert curves.figure.y_range.start <= 0.1
