@@ -54,13 +54,14 @@ class LiveCurves:
         return n_new
 
     def show_tail(self, point: dict[str, float] | None) -> None:
-        """A dashed segment from the last row to ``point`` (``step`` and a value per series), or none."""
+        """A dashed segment from the last row to ``point`` (``step`` and a value for some of the series), or none."""
         last = {key: column[-1:] for key, column in self.source.data.items()}
         if point is None or not len(last["step"]) or point["step"] < last["step"][0]:
             if len(self.tail.data["step"]):
                 self.tail.data = {"step": [], **{key: [] for key in self.series}}
             return
-        self.tail.data = {key: [*last[key], point[key]] for key in ("step", *self.series)}
+        point = {key: point.get(key, float("nan")) for key in ("step", *self.series)}   # a series without one: no tail
+        self.tail.data = {key: [*last[key], point[key]] for key in point}
         self.x_range.fit_values(np.asarray([self.source.data["step"][0], point["step"]], dtype=float))
         self.y_range.fit_values(*(self.source.data[key] for key in self.series), [point[k] for k in self.series])
 

@@ -54,8 +54,8 @@ class ImagesPage(LabPage):
                                 name="images-buffer")
         self.proposals = ImageGrid("generator proposals | refined", width=260, height=260, name="images-proposals")
         self.generation = ImageGrid("generate from noise", width=260, height=260, name="images-generation")
-        self.energy_curves = LiveCurves({"e_data": "E(data)", "e_samples": "E(samples)"}, title="Energies",
-                                        height=220, width=400)
+        self.energy_curves = LiveCurves({"e_data": "E(data)", "e_samples": "E(samples)"}, height=220, width=400,
+                                        title="Energies (dashed: the chains in flight)")
         self.loss_curves = LiveCurves({"loss": "loss"}, title="Loss", height=220, width=400)
         self.fid_curves = LiveCurves({"fid": QUALITY_LABELS["conv_ebm"][0], "fid_other": QUALITY_LABELS["conv_ebm"][1]}, title="Fréchet distance (lower is better)",
                                      height=220, width=400)
@@ -140,6 +140,7 @@ class ImagesPage(LabPage):
         if "generation" in snapshot:
             self.generation.show(snapshot["generation"])
         self.energy_curves.update(snapshot["history"])
+        self.energy_curves.show_tail(snapshot.get("history_tail"))
         self.loss_curves.update(snapshot["history"])
         self.fid_curves.update(snapshot["quality_history"])
         self.is_curves.update(snapshot["quality_history"])

@@ -57,7 +57,7 @@ class JEMPage(LabPage):
         self.accuracy.figure.y_range.update(start=0.0, end=1.0)
         self.accuracy.figure.legend.location = "bottom_right"   # accuracy rises towards the top right
         self.losses = LiveCurves({"cross_entropy": "cross-entropy", "e_data": "E(data)", "e_neg": "E(SGLD samples)"},
-                                 title="Training curves", height=200, width=380)
+                                 title="Training curves (dashed: SGLD chains in flight)", height=200, width=380)
         self.samples = ImageGrid("samples from E(x, y)", width=230, height=330, name="jem-samples")
         self.examples = ImageGrid("test digits, then one row per OOD set", width=300, height=260,
                                   name="jem-examples")
@@ -154,6 +154,7 @@ class JEMPage(LabPage):
         self.accuracy.update(snapshot["eval_history"])
         self.accuracy.show_tail(snapshot.get("rolling_accuracy"))
         self.losses.update(snapshot["history"])
+        self.losses.show_tail(snapshot.get("history_tail"))
         self.samples.show(snapshot["samples"])
         self.examples.show(snapshot["examples"])
         self._redraw()

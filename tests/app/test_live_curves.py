@@ -37,3 +37,11 @@ def test_the_axes_make_room_for_the_tail():
     curves.show_tail({"step": 40.0, "acc": 0.95})
     assert curves.figure.x_range.end >= 40.0 and curves.figure.y_range.end >= 0.95
     assert curves.figure.y_range.start <= 0.1
+
+
+def test_a_series_without_a_provisional_value_gets_no_tail():
+    curves = LiveCurves({"e_data": "E(data)", "e_neg": "E(samples)"})
+    curves.update({"step": np.array([1.0, 2.0]), "e_data": np.array([0.1, 0.2]), "e_neg": np.array([1.0, 0.8])})
+    curves.show_tail({"step": 2.5, "e_neg": 0.5})
+    assert list(curves.tail.data["e_neg"]) == [0.8, 0.5]
+    assert curves.tail.data["e_data"][0] == 0.2 and np.isnan(curves.tail.data["e_data"][1])

@@ -153,3 +153,24 @@ def test_the_buffer_view_shows_the_slots_the_iteration_in_flight_drew():
         job.step(seconds=1e-9)
     job.step(seconds=1e-9)
     assert not np.array_equal(job.snapshot()["buffer"], first)
+
+
+def test_the_energy_curve_has_a_tail_to_the_chains_in_flight():
+    """While an iteration's chains move, the snapshot carries their mean energy at the fraction of the
+    iteration done; the curve's next point, at the next iteration, takes over when the iteration ends."""
+    job = ImagesJob({**SMALL, "model": "conv_ebm", "quality_every_s": 1e9}, {"langevin_steps": 4}, device="cpu")
+    job.step()
+    assert job.snapshot()["history_tail"] is None           # between iterations: no tail
+    fractions = []
+    while True:
+        job.step(seconds=1e-9)                              # one Langevin step per slice
+        chains = job.trainer.in_flight
+        if chains is None:
+            break
+        tail = job.snapshot()["history_tail"]
+        fractions.append(tail["step"])
+        with torch.no_grad():
+            assert tail["e_samples"] == pytest.approx(float(job.energy(chains.x).mean()), rel=1e-5, abs=1e-5)
+    assert fractions == [1.25, 1.5, 1.75]
+    snap = job.snapshot()
+    assert snap["history_tail"] is None and snap["history"]["step"][-1] == 2.0

@@ -276,3 +276,21 @@ def test_the_gradient_norm_score_keeps_to_the_evaluations():
     before = job.snapshot()["hist_id"]
     job.step()
     np.testing.assert_array_equal(job.snapshot()["hist_id"], before)
+
+
+def test_the_training_curves_have_a_tail_to_the_sgld_chains_in_flight():
+    job = JEMJob({"eval_every_s": 1e9, "buffer_size": 500}, {"sgld_steps": 4}, device="cpu")
+    job.step()
+    assert job.snapshot()["history_tail"] is None
+    fractions = []
+    while True:
+        job.step(seconds=1e-9)   # one SGLD step per slice
+        if job.trainer.in_flight is None:
+            break
+        chains = job.trainer.in_flight[1]
+        tail = job.snapshot()["history_tail"]
+        fractions.append(tail["step"])
+        job.model.eval()
+        with torch.no_grad():
+            assert tail["e_neg"] == pytest.approx(float(job.model.energy(chains.x).mean()), rel=1e-5, abs=1e-5)
+    assert fractions == [1.25, 1.5, 1.75] and job.snapshot()["history_tail"] is None

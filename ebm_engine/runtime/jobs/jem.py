@@ -29,6 +29,7 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.ood import SCORE_LABELS, SCORES
 from ebm_engine.models.jem import JEM, ClassConditionalEnergy
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.curve_tail import chains_tail
 from ebm_engine.runtime.jobs.ood_scoring import OODScoring
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
@@ -306,6 +307,8 @@ class JEMJob(OODScoring, Job):
             "sample_class": self.knobs["sample_class"],
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "eval_history": {k: np.asarray(v, dtype=np.float64) for k, v in self.eval_history.items()},
+            "history_tail": chains_tail(self.step_count, self.trainer.in_flight[1], int(self.knobs["sgld_steps"]), "e_neg")
+            if self.trainer is not None and self.trainer.in_flight is not None else None,
             "rolling_accuracy": self.rolling_accuracy,
             "epoch": self.trainer.epoch if self.trainer is not None else 0,
             "divergences": self.trainer.divergences if self.trainer is not None else 0,

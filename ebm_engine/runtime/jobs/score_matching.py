@@ -11,7 +11,6 @@ the samples, and the held-out NLL of both models.
 """
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from typing import Any
