@@ -82,3 +82,16 @@ def test_draws_must_split_into_equal_groups(n_samples, groups):
         RollingLatentDensity(BOUNDS, RES, n_samples, groups)
     with pytest.raises(RuntimeError, match="fill"):
         RollingLatentDensity(BOUNDS, RES, 16, 4).energy_grid()
+
+
+def test_it_is_behind_until_every_group_has_the_weights(models):
+    a, b = models
+    density = RollingLatentDensity(BOUNDS, RES, K, GROUPS, torch.Generator().manual_seed(4))
+    assert density.behind("a")
+    density.fill(a, "a")
+    assert not density.behind("a") and density.behind("b")
+    for _ in range(GROUPS - 1):
+        density.roll(b, "b")
+        assert density.behind("b")
+    density.roll(b, "b")
+    assert not density.behind("b") and density.rolls == GROUPS

@@ -114,15 +114,16 @@ def test_the_full_resolution_density_gives_way_to_a_waiting_command_but_the_knob
     assert full["equivariant_density"].shape == (res, res) and full["group_name"] == "C5"
 
 
-def test_the_latent_density_is_redrawn_with_the_surfaces_between_readouts():
-    """Every surface refresh after a training step renews a group of the latent density's draws (the
-    readouts, every 2 s, draw them all); a paused job's density stays as it was."""
-    job = SymmetryLatentsJob(SMALL, device="cpu")
+def test_the_latent_density_is_redrawn_a_group_at_a_time_until_every_group_has_the_weights():
+    """After a training step each snapshot renews a group of the latent density's draws with the new
+    weights (the readouts, every 2 s, draw them all); once every group has them, it rests."""
+    job = SymmetryLatentsJob({**SMALL, "latent_share": 1.0}, device="cpu")   # a roll may follow a roll at once
     job.step()
     first = job.snapshot()
     job.config["readout_every_s"] = 1e9
     job.step()
-    second = job.snapshot()
-    assert second["nll_latent"] == first["nll_latent"]            # no readout in between
-    assert (second["latent_density"] != first["latent_density"]).all()
-    assert job.snapshot()["latent_density"] is second["latent_density"]   # paused: not drawn again
+    rolled = [job.snapshot() for _ in range(job.latent_density.groups)]
+    assert all(s["nll_latent"] == first["nll_latent"] for s in rolled)          # no readout in between
+    shown = [first["latent_density"]] + [s["latent_density"] for s in rolled]
+    assert all(not np.array_equal(a, b) for a, b in zip(shown, shown[1:]))
+    assert job.snapshot()["latent_density"] is shown[-1]                       # all groups drawn: it rests

@@ -16,8 +16,8 @@ class RollingLatentDensity:
     ``fill`` draws all K at the model's current weights: the estimate of ``LatentEBM.marginal_energy``
     with common noise. ``roll`` replaces the oldest of ``groups`` groups of draws with fresh ones at
     the current weights: one roll costs 1/groups of a fill and moves the whole grid at once. While
-    the model trains, the estimate mixes the weights of the last ``groups`` rolls; a fill makes it
-    exact again.
+    the model trains, the estimate mixes the weights of the last ``groups`` rolls; ``behind`` says
+    whether a group was drawn with other weights than ``version``; a fill makes it exact again.
     """
 
     def __init__(self, bounds: Bounds, resolution: int, n_samples: int, groups: int,
@@ -30,23 +30,32 @@ class RollingLatentDensity:
         self.groups = groups
         self.generator = generator   # its own: the draws depend on how often it rolls
         self.partial: torch.Tensor | None = None   # (groups, resolution²): logsumexp of each group's log-weights
+        self.versions: list = [None] * groups      # the weights each group was drawn with
         self.oldest = 0
+        self.rolls = 0
 
-    def fill(self, model: LatentEBM) -> None:
-        """All ``K`` draws at the current weights."""
+    def behind(self, version) -> bool:
+        """Whether some group was drawn with weights other than ``version`` (or nothing is drawn yet)."""
+        return self.partial is None or any(v != version for v in self.versions)
+
+    def fill(self, model: LatentEBM, version=None) -> None:
+        """All ``K`` draws at the current weights (``version`` names them)."""
         check_interrupted()   # a readout gives way to a waiting command
         log_w = self._log_weights(model, self.n_samples)
         self.partial = torch.logsumexp(log_w.reshape(self.groups, -1, log_w.shape[-1]), dim=1)
+        self.versions = [version] * self.groups
         self.oldest = 0
 
-    def roll(self, model: LatentEBM) -> None:
+    def roll(self, model: LatentEBM, version=None) -> None:
         """The oldest group's draws replaced by fresh ones at the current weights (a fill when empty)."""
         if self.partial is None:
-            self.fill(model)
+            self.fill(model, version)
             return
         log_w = self._log_weights(model, self.n_samples // self.groups)
         self.partial[self.oldest] = torch.logsumexp(log_w, dim=0)
+        self.versions[self.oldest] = version
         self.oldest = (self.oldest + 1) % self.groups
+        self.rolls += 1
 
     def energy_grid(self) -> torch.Tensor:
         """The estimated marginal energy, ``(resolution, resolution)`` with row = y (as ``energy_on_grid``)."""

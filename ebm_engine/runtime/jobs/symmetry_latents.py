@@ -123,7 +123,6 @@ class SymmetryLatentsJob(Job):
         self.latent_density = RollingLatentDensity(self.data.bounds, int(cfg["latent_resolution"]),
                                                    int(cfg["marginal_samples"]), int(cfg["latent_groups"]),
                                                    make_generator(seed + 2, self.device))
-        self.latent_drawn = None   # the latent weights the density was last drawn with
         self.latent_refresh = Refresh(cfg["latent_every_s"], cfg["latent_share"])
         self.true_mass_off = None
         if self.data.log_prob is not None:
@@ -231,14 +230,21 @@ class SymmetryLatentsJob(Job):
         self.surfaces_coarse = coarse
         self.surface_refresh.done(self.step_count, time.perf_counter() - started)
 
-    def _roll_latent_density(self) -> None:
+    def _latent_density_key(self) -> tuple:
+        """What the latent density's refresh waits on: each roll while a group is behind the current
+        weights (also paused, until every group has them), nothing once all are drawn with them."""
+        version = weights_version(self.latent)
+        return (version, self.latent_density.rolls if self.latent_density.behind(version) else "settled")
+
+    def _roll_latent_density(self, key: tuple) -> None:
         """A group of the latent density's draws renewed at the current weights (~4.5 ms of 16 groups)."""
         started = time.perf_counter()
-        if weights_version(self.latent) != self.latent_drawn:
+        version = weights_version(self.latent)
+        if self.latent_density.behind(version):
             self.latent.eval()
-            self.latent_density.roll(self.latent)
+            self.latent_density.roll(self.latent, version)
             self._publish_latent_density()
-        self.latent_refresh.done(self.step_count, time.perf_counter() - started)
+        self.latent_refresh.done(key, time.perf_counter() - started)
 
     def _invariant_under_quarter_turn(self, model) -> bool:
         """The equivariant energy is invariant under its group; with the quarter turn in it, grids cost a quarter."""
@@ -263,7 +269,7 @@ class SymmetryLatentsJob(Job):
             out[f"mass_off_{name}"] = self.mass_off_sector(e)
             out[f"invariance_{name}"] = relative_invariance_error(model, self.group, test[:500])
         self.latent.eval()
-        self.latent_density.fill(self.latent)
+        self.latent_density.fill(self.latent, weights_version(self.latent))
         e_latent = self.latent_density.energy_grid()
         with torch.no_grad():
             e_test, se_test = self.latent.marginal_energy(test[:500], cfg["marginal_samples"], self.generator)
@@ -280,7 +286,6 @@ class SymmetryLatentsJob(Job):
         density = grid_density(self.latent_density.energy_grid(), self.data.bounds, 1.0).exp()
         self.surfaces["latent_density"] = to_numpy(density)
         self.surfaces["latent_density_max"] = float(density.max())
-        self.latent_drawn = weights_version(self.latent)
 
     def payload(self) -> dict[str, Any]:
         cfg = self.config
@@ -296,8 +301,9 @@ class SymmetryLatentsJob(Job):
                 self._refresh_surfaces()            # the knob's answer (half resolution): always sent
             else:                                   # full resolution (30-100 ms): gives way to a command
                 self.readout(self._refresh_surfaces)
-        if self.latent_refresh.due(self.step_count) and not self.wait_for_knobs():   # a knob's answer skips it
-            self._roll_latent_density()
+        key = self._latent_density_key()
+        if self.latent_refresh.due(key) and not self.wait_for_knobs():   # a knob's answer skips it
+            self._roll_latent_density(key)
         snap.update(self.surfaces)
         for name in self.trainers:
             snap[f"{name}_negatives"] = to_numpy(self.trainers[name].last_negatives[:300])
