@@ -32,6 +32,7 @@ class LiveCurves:
         self.figure.legend.location = "top_right"
         self.figure.legend.click_policy = "hide"
         self.last_step = -1.0
+        self._tail_shown: tuple | None = None   # the point and last row the tail was drawn with
 
     def update(self, history: dict[str, np.ndarray]) -> int:
         """Stream the rows of ``history`` newer than what is shown; a restart clears the curves."""
@@ -59,7 +60,12 @@ class LiveCurves:
         if point is None or not len(last["step"]) or point["step"] < last["step"][0]:
             if len(self.tail.data["step"]):
                 self.tail.data = {"step": [], **{key: [] for key in self.series}}
+            self._tail_shown = None
             return
+        shown = (dict(point), {key: list(column) for key, column in last.items()})
+        if shown == self._tail_shown:   # a repeated snapshot: nothing goes out again
+            return
+        self._tail_shown = shown
         point = {key: point.get(key, float("nan")) for key in ("step", *self.series)}   # a series without one: no tail
         self.tail.data = {key: [*last[key], point[key]] for key in point}
         self.x_range.fit_values(np.asarray([self.source.data["step"][0], point["step"]], dtype=float))
@@ -74,4 +80,5 @@ class LiveCurves:
     def clear(self) -> None:
         self.source.data = {"step": [], **{key: [] for key in self.series}}
         self.tail.data = {"step": [], **{key: [] for key in self.series}}
+        self._tail_shown = None
         self.last_step = -1.0

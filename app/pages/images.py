@@ -55,8 +55,9 @@ class ImagesPage(LabPage):
         self.proposals = ImageGrid("generator proposals | refined", width=260, height=260, name="images-proposals")
         self.generation = ImageGrid("generate from noise", width=260, height=260, name="images-generation")
         self.energy_curves = LiveCurves({"e_data": "E(data)", "e_samples": "E(samples)"}, height=220, width=400,
-                                        title="Energies (dashed: the chains in flight)")
-        self.loss_curves = LiveCurves({"loss": "loss"}, title="Loss", height=220, width=400)
+                                        title="Energies (dashed: the iteration in flight)")
+        self.loss_curves = LiveCurves({"loss": "loss"}, title="Loss (dashed: if the chains stopped now)",
+                                      height=220, width=400)
         self.fid_curves = LiveCurves({"fid": QUALITY_LABELS["conv_ebm"][0], "fid_other": QUALITY_LABELS["conv_ebm"][1]}, title="Fréchet distance (lower is better)",
                                      height=220, width=400)
         self.is_curves = LiveCurves({"inception_score": QUALITY_LABELS["conv_ebm"][0],
@@ -142,6 +143,7 @@ class ImagesPage(LabPage):
         self.energy_curves.update(snapshot["history"])
         self.energy_curves.show_tail(snapshot.get("history_tail"))
         self.loss_curves.update(snapshot["history"])
+        self.loss_curves.show_tail(snapshot.get("history_tail"))
         self.fid_curves.update(snapshot["quality_history"])
         self.is_curves.update(snapshot["quality_history"])
         self.readouts.update(snapshot)

@@ -3,7 +3,9 @@
 The maximum-likelihood gradient is ``E_data[∇θE] - E_model[∇θE]``; the model expectation is
 estimated with short Langevin runs started from a replay buffer (about 95% old chains, 5% fresh
 noise), and a small L2 penalty on both energies keeps them from drifting. Each ``step()`` is one
-training iteration and can be called with new knob values at any time.
+training iteration and can be called with new knob values at any time. An iteration draws its
+chains and its data batch when it starts, so while its chains move ``provisional()`` tells what
+the iteration would measure if they stopped now.
 """
 from __future__ import annotations
 
@@ -107,6 +109,8 @@ class ContrastiveDivergence:
         self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
         self.step_count = 0
         self.in_flight: InFlightChains | None = None   # this iteration's negatives, while sampled in slices
+        self.positive: torch.Tensor | None = None      # this iteration's data batch, drawn with its chains
+        self._positive_energy: torch.Tensor | None = None
         self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
         self.last_good = LastGoodState([(self.energy, self.optimizer)], self.step_count, checkpoint_every,
                                        after_restore=self._after_restore)
@@ -136,6 +140,7 @@ class ContrastiveDivergence:
             kernel, energy = self._negative_sampler.get(self.energy, cfg.noise_scale, cfg.clamp, cfg.precision,
                                                         cfg.sampler)
             self.in_flight = InFlightChains(kernel, energy, self.energy, x, idx)
+            self.positive, self._positive_energy = self.data_fn(cfg.batch_size, self.generator), None
         return self.in_flight.run(cfg.langevin_steps, cfg.step_size, cfg.sample_temperature, self.generator,
                                   seconds)
 
@@ -156,15 +161,11 @@ class ContrastiveDivergence:
         self.buffer.update(idx, x_neg)
         chains_reset = self.buffer.reset(idx[bad], self.generator)
         x_neg = x_neg[~bad]
-        x_pos = self.data_fn(cfg.batch_size, self.generator)
+        x_pos, self.positive = self.positive, None
         with autocast_for(x_pos.device, cfg.precision):   # the loss itself is taken in float32
             e_pos = self.energy(x_pos).float()
             e_neg = self.energy(x_neg).float() if len(x_neg) else e_pos.new_zeros(1)
-        if cfg.loss == "cd":
-            objective = e_pos.mean() - e_neg.mean()
-        else:
-            objective = torch.relu(cfg.hinge_margin + e_pos.mean() - e_neg.mean())
-        loss = objective + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+        loss = self.loss(e_pos, e_neg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for p in self.energy.parameters() if p.grad is not None]
@@ -181,6 +182,33 @@ class ContrastiveDivergence:
         self.last_negatives = x_neg.detach()
         return CDStats(self.step_count, loss_value, e_data, e_model, grad_norm, diverged, chains_reset)
 
+    def loss(self, e_pos: torch.Tensor, e_neg: torch.Tensor) -> torch.Tensor:
+        """The training loss from the data's and the negatives' energies."""
+        cfg = self.config
+        if cfg.loss == "cd":
+            objective = e_pos.mean() - e_neg.mean()
+        else:
+            objective = torch.relu(cfg.hinge_margin + e_pos.mean() - e_neg.mean())
+        return objective + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+
+    def provisional(self) -> dict[str, float] | None:
+        """``e_data``, ``e_neg`` and ``loss`` of the iteration in flight if its chains stopped now (the
+        batch's energy is taken once per iteration); None before its chains have moved."""
+        chains = self.in_flight
+        if chains is None or chains.steps_done == 0 or self.positive is None:
+            return None
+        with torch.no_grad():
+            if self._positive_energy is None:
+                with autocast_for(self.positive.device, self.config.precision):
+                    self._positive_energy = self.energy(self.positive).float()
+            e_neg = chains.state.energy.float()
+            e_neg = e_neg[torch.isfinite(e_neg)]
+            if not len(e_neg):
+                return None
+            e_data, e_model, loss = host_values(self._positive_energy.mean(), e_neg.mean(),
+                                                self.loss(self._positive_energy, e_neg))
+        return {"e_data": e_data, "e_neg": e_model, "loss": loss}
+
     @property
     def divergences(self) -> int:
         return self.last_good.divergences
@@ -190,7 +218,7 @@ class ContrastiveDivergence:
 
     def _after_restore(self) -> None:
         """Live settings back on the optimiser; chains the bad step left non-finite start afresh."""
-        self.in_flight = None
+        self.in_flight, self.positive = None, None
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr
             group["betas"] = tuple(self.config.betas)

@@ -45,3 +45,15 @@ def test_a_series_without_a_provisional_value_gets_no_tail():
     curves.show_tail({"step": 2.5, "e_neg": 0.5})
     assert list(curves.tail.data["e_neg"]) == [0.8, 0.5]
     assert curves.tail.data["e_data"][0] == 0.2 and np.isnan(curves.tail.data["e_data"][1])
+
+
+def test_the_same_tail_again_sends_nothing():
+    curves = LiveCurves({"acc": "accuracy"})
+    curves.update(history([0, 10], [0.1, 0.5]))
+    point = {"step": 12.0, "acc": 0.6}
+    curves.show_tail(point)
+    drawn = curves.tail.data
+    curves.show_tail(dict(point))
+    assert curves.tail.data is drawn
+    curves.show_tail({"step": 13.0, "acc": 0.6})
+    assert curves.tail.data is not drawn

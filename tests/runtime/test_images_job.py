@@ -155,22 +155,26 @@ def test_the_buffer_view_shows_the_slots_the_iteration_in_flight_drew():
     assert not np.array_equal(job.snapshot()["buffer"], first)
 
 
-def test_the_energy_curve_has_a_tail_to_the_chains_in_flight():
-    """While an iteration's chains move, the snapshot carries their mean energy at the fraction of the
-    iteration done; the curve's next point, at the next iteration, takes over when the iteration ends."""
+def test_the_curves_have_a_tail_to_what_the_iteration_in_flight_would_measure():
+    """While an iteration's chains move, the snapshot carries, at the fraction of the iteration done,
+    the energies and loss it would measure if the chains stopped now; its last slice ends where the
+    iteration's point lands."""
     job = ImagesJob({**SMALL, "model": "conv_ebm", "quality_every_s": 1e9}, {"langevin_steps": 4}, device="cpu")
     job.step()
     assert job.snapshot()["history_tail"] is None           # between iterations: no tail
-    fractions = []
+    tails = []
     while True:
         job.step(seconds=1e-9)                              # one Langevin step per slice
         chains = job.trainer.in_flight
         if chains is None:
             break
         tail = job.snapshot()["history_tail"]
-        fractions.append(tail["step"])
+        tails.append(tail)
         with torch.no_grad():
-            assert tail["e_samples"] == pytest.approx(float(job.energy(chains.x).mean()), rel=1e-5, abs=1e-5)
-    assert fractions == [1.25, 1.5, 1.75]
+            e_neg, e_pos = job.energy(chains.x), job.energy(job.trainer.positive)
+        assert tail["e_samples"] == pytest.approx(float(e_neg.mean()), rel=1e-5, abs=1e-5)
+        assert tail["e_data"] == pytest.approx(float(e_pos.mean()), rel=1e-5, abs=1e-5)
+        assert tail["loss"] == pytest.approx(float(job.trainer.loss(e_pos, e_neg)), rel=1e-5, abs=1e-5)
+    assert [t["step"] for t in tails] == [1.25, 1.5, 1.75]
     snap = job.snapshot()
     assert snap["history_tail"] is None and snap["history"]["step"][-1] == 2.0

@@ -381,3 +381,21 @@ def test_training_on_8gaussians_approaches_the_true_nll():
     assert diverged == 0
     assert nll_start - nll_end > 0.8, (nll_start, nll_end)
     assert nll_end - true_nll < 0.6, (nll_end, true_nll)
+
+
+@pytest.mark.parametrize("loss", ["cd", "hinge"])
+def test_the_provisional_figures_of_finished_chains_are_the_iterations_own(loss):
+    """An iteration draws its data batch with its chains; ``provisional`` (what it would measure if
+    the chains stopped now) therefore equals, once the chains are done, what ``step`` measures."""
+    cd = make_trainer(loss=loss, l2_weight=0.3)
+    cd.step()
+    assert cd.provisional() is None                 # no iteration in flight
+    cd.sample_for(0.0)                              # the next iteration's first Langevin step
+    first = cd.provisional()
+    cd.sample_for(None)                             # all its steps
+    done = cd.provisional()
+    assert done != first
+    stats = cd.step()
+    assert stats.e_data == pytest.approx(done["e_data"], rel=1e-5, abs=1e-6)
+    assert stats.e_neg == pytest.approx(done["e_neg"], rel=1e-5, abs=1e-6)
+    assert stats.loss == pytest.approx(done["loss"], rel=1e-5, abs=1e-6)

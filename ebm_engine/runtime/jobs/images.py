@@ -32,7 +32,7 @@ from ebm_engine.metrics.sample_quality import SampleQuality
 from ebm_engine.models.conv_ebm import ConvEBM
 from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.curve_tail import chains_tail
+from ebm_engine.runtime.jobs.curve_tail import curve_tail
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.training_state import untouched
@@ -295,7 +295,11 @@ class ImagesJob(Job):
             chains = self.trainer.in_flight
             out["samples"] = self._mosaic((self.trainer.last_negatives if chains is None else chains.x)[:n])
             out["chain_step"] = None if chains is None else chains.steps_done
-            out["history_tail"] = chains_tail(self.step_count, chains, int(self.knobs["langevin_steps"]), "e_samples")
+            # the curves' provisional ends: what the iteration in flight would measure if its chains stopped now
+            now = self.trainer.provisional()
+            out["history_tail"] = curve_tail(self.step_count, chains, int(self.knobs["langevin_steps"]),
+                                             now and {"e_data": now["e_data"], "e_samples": now["e_neg"],
+                                                      "loss": now["loss"]})
             # the buffer slots the iteration in flight drew (its update writes the chains back there)
             store = self.trainer.buffer.store
             out["buffer"] = self._mosaic(store[:n] if chains is None else store[chains.idx[:n]])

@@ -29,7 +29,7 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.ood import SCORE_LABELS, SCORES
 from ebm_engine.models.jem import JEM, ClassConditionalEnergy
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.curve_tail import chains_tail
+from ebm_engine.runtime.jobs.curve_tail import curve_tail
 from ebm_engine.runtime.jobs.ood_scoring import OODScoring
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
@@ -276,6 +276,12 @@ class JEMJob(OODScoring, Job):
                 "probability": float(probs.max()), "flagged_at_95": bool(value > threshold),
                 "source": self.probe_source}
 
+    def _history_tail(self) -> dict[str, float] | None:
+        """The E(SGLD samples) curve's provisional end: the mean energy of the chains in flight."""
+        chains = self.trainer.in_flight[1] if self.trainer is not None and self.trainer.in_flight else None
+        return curve_tail(self.step_count, chains, int(self.knobs["sgld_steps"]),
+                          chains and {"e_neg": float(chains.state.energy.mean())})
+
     def payload(self) -> dict[str, Any]:
         # the OOD scores of the current weights, every ``eval_every_s``: a readout of the snapshot (it gives
         # way to a waiting command), not part of a training step
@@ -307,8 +313,7 @@ class JEMJob(OODScoring, Job):
             "sample_class": self.knobs["sample_class"],
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "eval_history": {k: np.asarray(v, dtype=np.float64) for k, v in self.eval_history.items()},
-            "history_tail": chains_tail(self.step_count, self.trainer.in_flight[1], int(self.knobs["sgld_steps"]), "e_neg")
-            if self.trainer is not None and self.trainer.in_flight is not None else None,
+            "history_tail": self._history_tail(),
             "rolling_accuracy": self.rolling_accuracy,
             "epoch": self.trainer.epoch if self.trainer is not None else 0,
             "divergences": self.trainer.divergences if self.trainer is not None else 0,
