@@ -60,7 +60,8 @@ class SymmetryLatentsJob(Job):
     CONFIG = {"model": "symmetry_latent_ebms", "dataset": "8gaussians", "sectors": 8, "mode": "average",
               "hidden": 128, "depth": 2, "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000,
               "n_test": 2000, "resolution": 96, "latent_resolution": 64, "marginal_samples": 32,
-              "latent_groups": 16, "latent_every_s": 0.066, "latent_share": 0.1, "readout_every_s": 2.0, "surface_every_s": 0.1, "surface_share": 0.25, "nll_resolution": 128}
+              "latent_draws_per_roll": 1, "latent_every_s": 0.066, "latent_share": 0.1, "readout_every_s": 2.0,
+              "surface_every_s": 0.1, "surface_share": 0.25, "nll_resolution": 128}
     KNOBS = [
         KnobSpec("group_order", 8, kind="int", low=1, high=16, label="Group order n"),
         KnobSpec("reflections", False, kind="bool", label="Reflections"),
@@ -121,7 +122,8 @@ class SymmetryLatentsJob(Job):
         self.surfaces_coarse = False
         self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
         self.latent_density = RollingLatentDensity(self.data.bounds, int(cfg["latent_resolution"]),
-                                                   int(cfg["marginal_samples"]), int(cfg["latent_groups"]),
+                                                   int(cfg["marginal_samples"]),
+                                                   int(cfg["marginal_samples"]) // max(1, int(cfg["latent_draws_per_roll"])),
                                                    make_generator(seed + 2, self.device))
         self.latent_refresh = Refresh(cfg["latent_every_s"], cfg["latent_share"])
         self.true_mass_off = None
@@ -237,7 +239,7 @@ class SymmetryLatentsJob(Job):
         return (version, self.latent_density.rolls if self.latent_density.behind(version) else "settled")
 
     def _roll_latent_density(self, key: tuple) -> None:
-        """A group of the latent density's draws renewed at the current weights (~4.5 ms of 16 groups)."""
+        """A group of the latent density's draws renewed at the current weights (one of 32 draws: ~2.5 ms)."""
         started = time.perf_counter()
         version = weights_version(self.latent)
         if self.latent_density.behind(version):
