@@ -80,14 +80,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def sample(energy: Energy, x0: torch.Tensor, kernel: Any, n_steps: int, step_size: float,
+def sample(energy: Energy, x0: torch.Tensor | SamplerState, kernel: Any, n_steps: int, step_size: float,
            temperature: float = 1.0, warmup: int = 0, target_accept: float | None = None,
            generator: torch.Generator | None = None, keep_every: int = 1,
            callback: Callback | None = None) -> SampleRun:
     """Run ``kernel`` (an instance or a name in ``KERNELS``) from ``x0`` of shape ``(n_chains, *event)``.
 
     ``n_steps`` sampling steps follow ``warmup`` steps; every ``keep_every``-th sampling step is
-    kept (``n_steps // keep_every`` of them). ``callback(step, state, info)``, if given, is called
+    kept (``n_steps // keep_every`` of them). ``x0`` may be a previous run's ``final_state`` on the
+    same energy: the run continues from it without evaluating the energy at its start again. ``callback(step, state, info)``, if given, is called
     after every step, warm-up included (``step < warmup`` during warm-up).
     """
     kernel = _resolve_kernel(kernel)
@@ -98,6 +99,9 @@ def sample(energy: Energy, x0: torch.Tensor, kernel: Any, n_steps: int, step_siz
         raise ValueError(f"keep_every ({keep_every}) must not exceed n_steps ({n_steps}): nothing would be kept")
     step_size = check_positive("step_size", step_size)
     temperature = check_positive("temperature", temperature)
+    resumed = x0 if isinstance(x0, SamplerState) else None
+    if resumed is not None:
+        x0 = resumed.x
     if x0.dim() < 1 or x0.shape[0] < 1:
         raise ValueError(f"x0 must have shape (n_chains, *event_shape) with n_chains >= 1, got {tuple(x0.shape)}")
 
@@ -111,7 +115,7 @@ def sample(energy: Energy, x0: torch.Tensor, kernel: Any, n_steps: int, step_siz
                       "or warmup is 0, so its step size is not adapted", stacklevel=2)
 
     device = x0.device
-    state = kernel.init(energy, x0)
+    state = resumed if resumed is not None else kernel.init(energy, x0)
     n_chains, event_shape = x0.shape[0], tuple(x0.shape[1:])
 
     current = step_size

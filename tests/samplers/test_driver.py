@@ -160,3 +160,20 @@ def test_langevin_counts_mix_settled_and_divergent_steps():
     assert int(run.divergences.sum()) == poisoned_steps
     assert run.accept_rate[2] == pytest.approx(1 - poisoned_steps / 30)
     assert torch.equal(run.accept_rate[[0, 1, 3, 4]], torch.ones(4, dtype=run.accept_rate.dtype))
+
+
+@pytest.mark.parametrize("kernel", [Langevin(), MALA(), HMC(n_leapfrog=3)], ids=["langevin", "mala", "hmc"])
+def test_a_run_continued_from_its_final_state_is_the_longer_run(kernel):
+    """Continuing from ``final_state`` takes the same draws as one run twice as long, and evaluates
+    the energy only for its own steps (not again at its start)."""
+    target = Gaussian(torch.zeros(2), torch.tensor([[1.0, 0.5], [0.5, 2.0]]))
+    x0 = torch.randn(16, 2, generator=gen(1))
+    whole = sample(target, x0, kernel, n_steps=20, step_size=0.3, generator=gen(2))
+    first_half_gen = gen(2)
+    first = sample(target, x0, kernel, n_steps=10, step_size=0.3, generator=first_half_gen)
+    calls = []
+    counting = FunctionEnergy(lambda x: (calls.append(1), target.energy(x))[1])
+    counting.energy_and_grad = lambda x: (calls.append(1), target.energy_and_grad(x))[1]
+    second = sample(counting, first.final_state, kernel, n_steps=10, step_size=0.3, generator=first_half_gen)
+    torch.testing.assert_close(second.samples, whole.samples[10:], rtol=0, atol=0)
+    assert len(calls) == 10 * (getattr(kernel, "n_leapfrog", 1))
