@@ -7,7 +7,7 @@ sector) and one iteration of the latent-variable model. The group (order and ref
 live knob: the equivariant model changes its group at once. Snapshots carry both densities, the
 mass each puts outside the training sector, their NLL on the full symmetric held-out set and
 their invariance errors; for the latent model, its marginal density (importance-sampled with the
-encoder as proposal; redrawn with the other densities, a group of its draws at a time, and in full
+encoder as proposal; redrawn every frame, one of its importance draws at a time, and in full
 with each readout), the encoder's latent for each data point, and joint samples ``(x, z)``.
 
 The ``model`` setting names what is trained and saved: the page trains all three energies
