@@ -101,6 +101,7 @@ class EngineHost:
                 slot.state, slot.error = "playing", None
             elif op == "pause":
                 slot.state = "paused"
+                slot.job.on_pause()
             elif op == "step":
                 slot.state = "paused"
                 self._step(slot, whole=True)

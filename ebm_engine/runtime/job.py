@@ -70,6 +70,10 @@ class Job:
     def on_knobs(self, changed: dict[str, Any]) -> None:
         """React to knob changes (default: nothing; the job reads knobs at every step)."""
 
+    def on_pause(self) -> None:
+        """The host paused the job (default: nothing). A job whose readouts follow training a part at a
+        time may make them whole for the paused page, so it settles at once."""
+
     def animate(self) -> bool:
         """Advance a running animation one frame (the host calls it also while paused); False when none runs."""
         return False

@@ -294,3 +294,26 @@ def test_the_training_curves_have_a_tail_to_the_sgld_chains_in_flight():
         with torch.no_grad():
             assert tail["e_neg"] == pytest.approx(float(job.model.energy(chains.x).mean()), rel=1e-5, abs=1e-5)
     assert fractions == [1.25, 1.5, 1.75] and job.snapshot()["history_tail"] is None
+
+
+def test_a_paused_page_settles_at_once_on_a_full_evaluation():
+    """Between evaluations the histograms are rescored a slice at a time; on a pause the next
+    snapshot is a full evaluation of the weights training stopped at, so the paused page does not
+    keep changing afterwards."""
+    import time
+
+    from ebm_engine.runtime.host import EngineHost
+
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "j", ("jem", {"eval_every_s": 1e9, "buffer_size": 500}, {"sgld_steps": 2}))
+    host.handle("play", "j")
+    job = host.slots["j"].job
+    deadline = time.monotonic() + 30
+    while job.step_count < 3 and time.monotonic() < deadline:
+        host.tick()
+        host.drain()
+    host.handle("pause", "j")
+    host.tick()
+    paused = dict(host.drain())["j"]
+    assert paused["eval_step"] == job.step_count >= 3 and paused["eval_history"]["step"][-1] == job.step_count
+    assert paused["rolling_accuracy"] is None and job._stale_slice() is None

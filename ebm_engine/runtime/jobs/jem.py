@@ -276,6 +276,12 @@ class JEMJob(OODScoring, Job):
                 "probability": float(probs.max()), "flagged_at_95": bool(value > threshold),
                 "source": self.probe_source}
 
+    def on_pause(self) -> None:
+        """Paused, the page shows a full evaluation of the weights it stopped at (the next snapshot
+        makes it), not rescored slices still on their way to them."""
+        if self.evaluation:
+            self.metrics_due = True
+
     def _history_tail(self) -> dict[str, float] | None:
         """The E(SGLD samples) curve's provisional end: the mean energy of the chains in flight."""
         chains = self.trainer.in_flight[1] if self.trainer is not None and self.trainer.in_flight else None
