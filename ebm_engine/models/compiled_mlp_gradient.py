@@ -25,7 +25,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ebm_engine.models.mlp_gradient import MLPGradient
+from ebm_engine.models.mlp_gradient import MLPGradient, weights_key
 
 NARROW_INPUT = 8   # first layers with at most this many inputs are computed as broadcast products
 
@@ -116,8 +116,7 @@ class CompiledMLPGradient:
 
     def _weights(self) -> tuple:
         """Weights laid out for the program, rebuilt when a parameter changed (version or storage)."""
-        params = [p for layer in self.linears for p in (layer.weight, layer.bias)]
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+        key = weights_key(self.linears)
         if key != self._weights_key:
             with torch.no_grad():
                 first, *middle, last = self.linears

@@ -39,6 +39,12 @@ ACTIVATION_KERNELS = {
 }
 
 
+def weights_key(linears: list[nn.Linear]) -> tuple:
+    """What changes when any layer's weight or bias changes: its storage, version, dtype or device."""
+    return tuple((p.data_ptr(), p._version, p.dtype, p.device)
+                 for layer in linears for p in (layer.weight, layer.bias))
+
+
 class MLPGradient:
     """``(E(x), ∇ₓE(x))`` for ``Linear → act → … → Linear(·, 1)`` layers, without autograd."""
 
@@ -62,8 +68,7 @@ class MLPGradient:
 
     def _augmented_weights(self) -> list[torch.Tensor]:
         """``[Wᵀ; b]`` per layer, rebuilt when a parameter changed (its version or storage)."""
-        params = [p for layer in self.linears for p in (layer.weight, layer.bias)]
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+        key = weights_key(self.linears)
         if key != self._weights_key:
             with torch.no_grad():
                 self._weights = [torch.cat([layer.weight.t(), layer.bias[None]]).contiguous()
