@@ -1,10 +1,12 @@
 """Sample quality of generated digits: a Fréchet distance and an inception score from a small digit classifier.
 
 The classifier is scikit-learn's ``MLPClassifier`` (two ReLU layers) trained on the training split
-with a fixed ``random_state``: deterministic and a few seconds on a CPU. It is trained once per data
-set and kept in memory and in a small ``.npz`` file under the lab's cache folder (``EBM_LAB_CACHE``,
-default ``~/.cache/ebm-lab``), so later engine processes start scoring at once; a missing, damaged
-or unwritable cache only means fitting again.
+with a fixed ``random_state``: deterministic, but 5-20 s on a busy 2-core machine. The one for the
+default digits split ships in ``assets/classifiers/`` (written by ``python -m
+ebm_engine.metrics.classifier_asset``), so scoring starts at once without scikit-learn fitting
+anything. Other data sets are fitted once and kept in memory and in a small ``.npz`` file under the
+lab's cache folder (``EBM_LAB_CACHE``, default ``~/.cache/ebm-lab``); a missing, damaged or
+unwritable cache only means fitting again.
 
 - **Fréchet distance** (the FID recipe with this classifier in place of Inception): fit a Gaussian
   to the last hidden layer's features of each sample set and compute
@@ -27,6 +29,8 @@ from threadpoolctl import threadpool_limits
 from ebm_engine.data.digits import DigitSplit
 
 _CLASSIFIERS: dict[str, "DigitClassifier"] = {}
+# the shipped classifiers, beside the pretrained checkpoints
+CLASSIFIERS_FOLDER = Path(__file__).resolve().parents[2] / "assets" / "classifiers"
 
 
 @dataclass
@@ -71,21 +75,43 @@ def _cache_file(key: str) -> Path:
     return cache_folder() / f"digit-classifier-{name}.npz"
 
 
-def _read_cached(path: Path) -> DigitClassifier | None:
+def shipped_file(split: DigitSplit) -> Path:
+    """Where the shipped classifier of a data set like ``split`` lies (it may be absent)."""
+    height, width = split.shape
+    return CLASSIFIERS_FOLDER / f"digit-classifier-{split.name}-{height}x{width}.npz"
+
+
+def classifier_key(split: DigitSplit, seed: int = 0) -> str:
+    """What a classifier is fitted from: the split's exact rows and the fit's seed."""
+    return f"{_fingerprint(split)}:{seed}"
+
+
+def _read_cached(path: Path, key: str | None = None) -> DigitClassifier | None:
+    """The classifier stored in ``path``; None when it is missing, damaged or (``key``) fitted from other data."""
     try:
         with np.load(path, allow_pickle=False) as f:
+            if key is not None and ("key" not in f.files or str(f["key"]) != key):
+                return None
             layers = int(f["layers"])
             return DigitClassifier([f[f"coef{i}"] for i in range(layers)],
                                    [f[f"intercept{i}"] for i in range(layers)], float(f["test_accuracy"]))
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError):
         return None
+
+
+def classifier_arrays(classifier: DigitClassifier, key: str | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a classifier's ``.npz`` file (``_read_cached`` reads them back)."""
+    arrays = {"layers": np.array(len(classifier.coefs)), "test_accuracy": np.array(classifier.test_accuracy)}
+    if key is not None:
+        arrays["key"] = np.array(key)
+    arrays.update({f"coef{i}": np.asarray(c) for i, c in enumerate(classifier.coefs)})
+    arrays.update({f"intercept{i}": np.asarray(b) for i, b in enumerate(classifier.intercepts)})
+    return arrays
 
 
 def _write_cached(path: Path, classifier: DigitClassifier) -> None:
     """Write atomically (temp file, rename); a cache that cannot be written is skipped silently."""
-    arrays = {"layers": np.array(len(classifier.coefs)), "test_accuracy": np.array(classifier.test_accuracy)}
-    arrays.update({f"coef{i}": c for i, c in enumerate(classifier.coefs)})
-    arrays.update({f"intercept{i}": b for i, b in enumerate(classifier.intercepts)})
+    arrays = classifier_arrays(classifier)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
@@ -97,14 +123,18 @@ def _write_cached(path: Path, classifier: DigitClassifier) -> None:
 
 
 def digit_classifier(split: DigitSplit, seed: int = 0) -> DigitClassifier:
-    """The classifier for ``split`` (trained on its train rows with ``random_state=seed``), cached in
-    memory and on disk."""
-    key = f"{_fingerprint(split)}:{seed}"
+    """The classifier for ``split`` (trained on its train rows with ``random_state=seed``): the shipped
+    one when it was fitted from the same rows and seed, else the cached or a fresh fit."""
+    key = classifier_key(split, seed)
     if key not in _CLASSIFIERS:
-        path = _cache_file(key)
-        _CLASSIFIERS[key] = _read_cached(path) or _fit(split, seed)
-        if not path.exists():
-            _write_cached(path, _CLASSIFIERS[key])
+        shipped = _read_cached(shipped_file(split), key)
+        if shipped is not None:
+            _CLASSIFIERS[key] = shipped
+        else:
+            path = _cache_file(key)
+            _CLASSIFIERS[key] = _read_cached(path) or _fit(split, seed)
+            if not path.exists():
+                _write_cached(path, _CLASSIFIERS[key])
     return _CLASSIFIERS[key]
 
 

@@ -37,6 +37,7 @@ def test_inception_score_of_digits_beats_noise(quality, split):
 
 def test_classifier_is_deterministic_and_cached(split, monkeypatch, tmp_path):
     monkeypatch.setenv("EBM_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(sample_quality, "CLASSIFIERS_FOLDER", tmp_path / "none shipped")
     monkeypatch.setattr(sample_quality, "_CLASSIFIERS", {})
     first = sample_quality.digit_classifier(split)
     assert sample_quality.digit_classifier(split) is first
@@ -88,3 +89,53 @@ def test_inception_score_bounds():
     assert inception_score(np.eye(10)) == pytest.approx(10.0)
     assert inception_score(np.tile(np.eye(10)[3], (10, 1))) == pytest.approx(1.0)
     assert inception_score(np.full((10, 10), 0.1)) == pytest.approx(1.0)
+
+
+def test_the_shipped_classifier_loads_without_fitting_and_equals_a_fresh_fit(split, monkeypatch, tmp_path):
+    monkeypatch.setenv("EBM_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(sample_quality, "_CLASSIFIERS", {})
+    assert sample_quality.shipped_file(split).is_file()
+
+    def no_fit(*_args):
+        raise AssertionError("fitted although a classifier is shipped for this split")
+
+    fresh = sample_quality._fit(split, 0)
+    monkeypatch.setattr(sample_quality, "_fit", no_fit)
+    shipped = sample_quality.digit_classifier(split)
+    assert not list(tmp_path.iterdir())                   # nothing fitted, nothing cached
+    assert shipped.test_accuracy == fresh.test_accuracy
+    # the fit is deterministic for its seed; another BLAS may round its sums differently
+    np.testing.assert_allclose(shipped.probabilities(split.test.numpy()), fresh.probabilities(split.test.numpy()),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_a_shipped_file_fitted_from_other_rows_is_not_used(split, monkeypatch, tmp_path):
+    from ebm_engine.data import load_digits_grey
+    from ebm_engine.metrics.classifier_asset import npz_bytes
+
+    other = load_digits_grey(seed=1)                       # another split of the same images
+    wrong = sample_quality.DigitClassifier([np.zeros((64, 10))], [np.zeros(10)], 0.1)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    monkeypatch.setattr(sample_quality, "CLASSIFIERS_FOLDER", shipped)
+    sample_quality.shipped_file(split).write_bytes(
+        npz_bytes(sample_quality.classifier_arrays(wrong, sample_quality.classifier_key(other, 0))))
+    monkeypatch.setenv("EBM_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(sample_quality, "_CLASSIFIERS", {})
+    refit = sample_quality.DigitClassifier([np.ones((64, 10))], [np.zeros(10)], 0.9)
+    monkeypatch.setattr(sample_quality, "_fit", lambda *_args: refit)
+    assert sample_quality.digit_classifier(split) is refit
+
+
+def test_asset_files_depend_only_on_the_weights_and_carry_their_key(tmp_path):
+    from ebm_engine.metrics.classifier_asset import npz_bytes
+
+    classifier = sample_quality.DigitClassifier([np.arange(6.0).reshape(2, 3)], [np.ones(3)], 0.5)
+    arrays = sample_quality.classifier_arrays(classifier, "key")
+    first = npz_bytes(arrays)
+    assert npz_bytes(arrays) == first
+    path = tmp_path / "c.npz"
+    path.write_bytes(first)
+    again = sample_quality._read_cached(path, "key")
+    assert again.test_accuracy == 0.5 and np.array_equal(again.coefs[0], classifier.coefs[0])
+    assert sample_quality._read_cached(path, "another key") is None
