@@ -12,7 +12,7 @@ ORIGIN ?= localhost:$(PORT)
 BASIC_AUTH ?=
 COOKIE_SECRET ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_hex(32))")
 
-.PHONY: lab test bench clean
+.PHONY: lab test chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ lab: $(VENV)/.installed
 	$(BIN)/panel serve app/main.py --setup app/warm_up.py --address $(ADDRESS) --port $(PORT) --allow-websocket-origin $(ORIGIN) \
 		$(if $(BASIC_AUTH),--basic-auth $(BASIC_AUTH) --cookie-secret $(COOKIE_SECRET)) --show
 
-test: $(VENV)/.installed
+test: chromium $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# The browser tests' Chromium: installed with apt-get when missing and run as root, else one line says how.
+chromium:
+	@tools/ensure-chromium.sh
 
 # Each benchmark prints ratios against a baseline measured in the same run (results: bench/RESULTS.md);
 # a benchmark exits non-zero when a goal is missed, so the others still run.

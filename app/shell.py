@@ -5,7 +5,6 @@ are written to the query string as they change, and a link's values are restored
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping
 
 import panel as pn
@@ -17,8 +16,9 @@ from app.components.status_bar import StatusBar
 from app.registry import PAGES
 from app.session import LabSession
 from app.teaching import teaching_card
+from ebm_engine.assets import assets_folder
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = assets_folder()
 PRESENT_CLASS = "ebm-present"
 PRESENT_SCALE = 1.25
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import markdown
 import panel as pn
 
-TEACHING = Path(__file__).resolve().parent.parent / "assets" / "teaching"
+from ebm_engine.assets import assets_folder
+
+TEACHING = assets_folder() / "teaching"
 MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
 
 

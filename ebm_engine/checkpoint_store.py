@@ -2,8 +2,9 @@
 
 The app never reads or writes arbitrary paths: a checkpoint is named, the name is validated (no
 path separators, no ``..``, nothing absolute) and resolved inside ``checkpoints_folder()``
-(``EBM_LAB_CHECKPOINTS``, default ``checkpoints/`` at the repository root) or, with the
-``pretrained:`` prefix, inside ``assets/checkpoints/``.
+(``EBM_LAB_CHECKPOINTS``; default ``checkpoints/`` at the repository root, or for an installed
+package ``~/.local/share/ebm-lab/checkpoints``) or, with the ``pretrained:`` prefix, inside the
+shipped ``assets/checkpoints/``.
 """
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ebm_engine.assets import assets_folder, from_checkout, user_data_folder
 from ebm_engine.checkpoints import SUFFIX, CheckpointError, read_header
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSETS_FOLDER = ROOT / "assets" / "checkpoints"
+ASSETS_FOLDER = assets_folder() / "checkpoints"
 PRETRAINED = "pretrained:"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,79}$")
 
 
 def checkpoints_folder() -> Path:
-    """The writable folder (created on first use)."""
-    return Path(os.environ.get("EBM_LAB_CHECKPOINTS") or ROOT / "checkpoints")
+    """The writable folder (created on first use); site-packages is no place for user files."""
+    default = ROOT / "checkpoints" if from_checkout() else user_data_folder() / "checkpoints"
+    return Path(os.environ.get("EBM_LAB_CHECKPOINTS") or default)
 
 
 def validate_name(name: str) -> str:

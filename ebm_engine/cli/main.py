@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ebm_engine.cli.parser import UsageError, build_parser
+from ebm_engine.cli.serve import command_serve
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -175,7 +176,8 @@ def command_list(args) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "sample": command_sample, "evaluate": command_evaluate, "list": command_list}
+COMMANDS = {"train": command_train, "sample": command_sample, "evaluate": command_evaluate, "list": command_list,
+            "serve": command_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

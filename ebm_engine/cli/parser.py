@@ -33,6 +33,13 @@ def non_negative_int(text: str) -> int:
     return whole_number(text, 0)
 
 
+def port_number(text: str) -> int:
+    value = whole_number(text, 1)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number (1-65535)")
+    return value
+
+
 def setting(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
@@ -41,7 +48,8 @@ def setting(text: str) -> tuple[str, str]:
 
 
 def build_parser() -> LabArgumentParser:
-    parser = LabArgumentParser(prog="ebm-lab", description="Train, sample and evaluate the lab's models headless.")
+    parser = LabArgumentParser(prog="ebm-lab", description="Train, sample and evaluate the lab's models headless, "
+                                                               "or serve the web lab.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=LabArgumentParser)
 
     def common(sub: argparse.ArgumentParser) -> None:
@@ -84,4 +92,15 @@ def build_parser() -> LabArgumentParser:
     common(evaluate)
 
     commands.add_parser("list", help="list the models and their data sets")
+
+    serve = commands.add_parser("serve", help="serve the web lab (the app installed with this package)")
+    serve.add_argument("--port", type=port_number, default=5006, help="port to listen on (default 5006)")
+    serve.add_argument("--address", default="localhost",
+                       help="address to listen on (default localhost: this machine only)")
+    serve.add_argument("--origin", action="append", default=[], metavar="HOST:PORT",
+                       help="host name (with port) browsers use to reach the lab, its allowed WebSocket origin "
+                            "(repeatable; default ADDRESS:PORT)")
+    serve.add_argument("--basic-auth", default=None, metavar="PASSWORD_OR_FILE",
+                       help="ask every visitor for this password (or a JSON file of users and passwords)")
+    serve.add_argument("--show", action="store_true", help="open the lab in a browser")
     return parser
