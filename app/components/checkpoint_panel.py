@@ -1,8 +1,10 @@
 """Checkpoint controls of a page: start from the pretrained model, load a saved one, save the current one.
 
 The panel only sends the job's checkpoint actions (``load_pretrained``, ``load_checkpoint``,
-``save_checkpoint``) and shows what the job reports back in ``snapshot["checkpoint"]``: the result
-message and the compatible checkpoints it found in the checkpoints folder and the shipped assets.
+``save_checkpoint``, ``start_from_scratch``) and shows what the job reports back in
+``snapshot["checkpoint"]``: the result message and the compatible checkpoints it found in the
+checkpoints folder and the shipped assets. When the first Play continued a pretrained model
+(``started_from``), a "Start from scratch" button offers a new one.
 """
 from __future__ import annotations
 
@@ -29,11 +31,16 @@ class CheckpointPanel:
                                                sizing_mode="stretch_width")
         self.save_button = pn.widgets.Button(label="Save", color="primary", variant="outline", width=80,
                                             margin=BUTTON_MARGIN)
+        self.scratch_button = pn.widgets.Button(label="Start from scratch", color="warning", variant="outline",
+                                                min_width=150, margin=(0, 10, 5, 10), visible=False)
         self.message = pn.pane.Markdown("", name="checkpoint-message", sizing_mode="stretch_width",
                                         margin=(0, 10))
+        # how the page starts over (its Reset, which also pauses the job); without one, the job's action
+        self.restart: Callable[[], None] | None = None
         self.pretrained_button.on_click(lambda _e: self.act("load_pretrained"))
         self.load_button.on_click(lambda _e: self.load())
         self.save_button.on_click(lambda _e: self.save())
+        self.scratch_button.on_click(lambda _e: self.start_from_scratch())
         self._options_key: tuple | None = None
 
     def load(self) -> None:
@@ -41,6 +48,13 @@ class CheckpointPanel:
             self.act("load_checkpoint", checkpoint=self.select.value)
         else:
             self.message.object = "Choose a checkpoint to load first."
+
+    def start_from_scratch(self) -> None:
+        """A new model from iteration 0 instead of the pretrained one the first Play continued."""
+        if self.restart is not None:
+            self.restart()
+        else:
+            self.act("start_from_scratch")
 
     def save(self) -> None:
         self.act("save_checkpoint", checkpoint=self.name_input.value or self.name_input.value_input or "")
@@ -57,6 +71,9 @@ class CheckpointPanel:
             if chosen in self.select.options.values():
                 self.select.value = chosen
         self.pretrained_button.disabled = not info.get("has_pretrained", False)
+        continued = bool(info.get("started_from"))
+        if self.scratch_button.visible != continued:
+            self.scratch_button.visible = continued
         text = info.get("message") or ""
         shown = text if info.get("ok", True) else f"**{text}**"
         if self.message.object != shown:
@@ -69,5 +86,6 @@ class CheckpointPanel:
             self._view = pn.Column(
                 pn.Row(self.pretrained_button, self.select, self.load_button, self.name_input, self.save_button,
                        sizing_mode="stretch_width"),
-                self.message, visible=self.available, name="checkpoints", sizing_mode="stretch_width")
+                pn.Row(self.message, self.scratch_button, sizing_mode="stretch_width"),
+                visible=self.available, name="checkpoints", sizing_mode="stretch_width")
         return self._view

@@ -79,6 +79,7 @@ class ImagesPage(LabPage):
                                                 label="Export samples as PNG", color="default", variant="outline",
                                                 sizing_mode="stretch_width")
         super().__init__(session, on_status, **params)
+        self.checkpoints.restart = lambda: self.command("reset")   # pauses at iteration 0, a new model
 
     def samples_png(self) -> io.BytesIO | None:
         """The current sample grid as PNG bytes (the download button's callback)."""
@@ -154,7 +155,10 @@ class ImagesPage(LabPage):
                 f"with a small digit classifier's features.")
         if snapshot.get("quality_error"):
             note = f"Sample quality unavailable: {snapshot['quality_error']}"
+        elif snapshot.get("settling_step") is not None:
+            note = (f"Settling a replay buffer under the loaded model (Langevin step {snapshot['settling_step']} of "
+                    f"{snapshot['settling_steps']}, shown as the current samples); training follows.")
         elif snapshot.get("classifier_accuracy") is None:
-            note = "Fitting the digit classifier for the sample-quality scores…"
+            note = "Preparing the digit classifier for the sample-quality scores…"
         if note != self.quality_note.object:
             self.quality_note.object = note

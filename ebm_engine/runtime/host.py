@@ -98,6 +98,8 @@ class EngineHost:
             if op == "close":
                 self.slots.pop(job_id).job.close()
             elif op == "play":
+                if slot.state != "playing":
+                    slot.job.before_play()   # the first Play of a fresh job may continue a pretrained model
                 slot.state, slot.error = "playing", None
             elif op == "pause":
                 slot.state = "paused"

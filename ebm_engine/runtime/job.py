@@ -14,13 +14,13 @@ from typing import Any, Callable, ClassVar
 import torch
 
 from ebm_engine import checkpoint_store
-from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, save_checkpoint
+from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, read_header, save_checkpoint
 from ebm_engine.device import describe_device, select_device
 from ebm_engine.interruption import Interrupted, interruptible
 from ebm_engine.runtime.knobs import KnobSpec, Knobs
 from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
 
-CHECKPOINT_ACTIONS = ("save_checkpoint", "load_checkpoint", "load_pretrained", "list_checkpoints")
+CHECKPOINT_ACTIONS = ("save_checkpoint", "load_checkpoint", "load_pretrained", "list_checkpoints", "start_from_scratch")
 
 
 class Job:
@@ -48,6 +48,8 @@ class Job:
         self.checkpoint_status: dict[str, Any] = {"message": "", "ok": True, "loads": 0}
         self._checkpoint_listing: list | None = None
         self.restored_training_state: list[str] = []   # what the last loaded checkpoint restored besides weights
+        self.first_play_due = True      # nothing has run or been loaded yet (see ``before_play``)
+        self.started_from: str | None = None   # the pretrained model the first Play continued from
         self.build()
 
     # --- hooks for subclasses -------------------------------------------------------------
@@ -100,6 +102,7 @@ class Job:
 
     def step(self, seconds: float | None = None) -> None:
         """One iteration; with ``seconds``, possibly only a slice of one (``step_count`` counts whole ones)."""
+        self.first_play_due = False
         if seconds is None:
             self.advance()
         elif not self.advance_slice(seconds):
@@ -138,6 +141,9 @@ class Job:
         checked = self.checked_settings(config or {})
         previous = dict(self.config)
         self.config.update(checked)
+        if self.started_from is not None:   # the run that continued a pretrained model ends here
+            self.started_from = None
+            self._checkpoint_result(True, "Started from scratch: Play trains a new model from iteration 0.")
         try:
             self.step_count = 0
             self.warning = None
@@ -188,6 +194,7 @@ class Job:
                 **self.payload()}
         if self.CHECKPOINT_MODELS:
             snap["checkpoint"] = self.checkpoint_snapshot()
+            snap["started_from"] = self.started_from
         return snap
 
     # --- checkpoints ----------------------------------------------------------------------
@@ -196,6 +203,9 @@ class Job:
     DATA_KEY: ClassVar[str | None] = "dataset"          # the setting that names the data set
     DATA_NAME: ClassVar[str | None] = None              # the data set when no setting chooses it
     RESTORED_CONFIG: ClassVar[tuple[str, ...]] = ()     # other settings a loaded checkpoint brings along
+    # what the first Play of a fresh job starts from: None (a new model) or "pretrained" (the shipped
+    # checkpoint that fits the current settings, when there is one: trained samples at once)
+    FIRST_PLAY: ClassVar[str | None] = None
 
     def model_name(self) -> str:
         """The catalog name of the model the job trains now."""
@@ -271,6 +281,7 @@ class Job:
                 raise CheckpointError(f"the checkpoint's weights do not fit this model: "
                                       f"{str(exc).strip().splitlines()[0][:160]}") from None
         self.restored_training_state = []
+        self.first_play_due, self.started_from = False, None
         self.step_count = int(header.get("step", 0))
         for name, trainer in self.resumable_trainers().items():
             restored = load_trainer_state(trainer, self._trainer_generator(name, trainer), state, name)
@@ -305,9 +316,7 @@ class Job:
 
     def action_load_pretrained(self) -> None:
         """Load the shipped checkpoint that fits the current model and data best."""
-        candidates = [c for c in self._listing() if c.pretrained]
-        data = self.config.get(self.DATA_KEY) if self.DATA_KEY else self.DATA_NAME
-        ranked = sorted(candidates, key=lambda c: (c.model != self.model_name(), c.data != data))
+        ranked = [c for c in self._listing() if c.pretrained]
         if not ranked:
             return self._checkpoint_result(False, "No pretrained checkpoint is shipped for this page.")
         self.action_load_checkpoint(ranked[0].reference)
@@ -315,10 +324,49 @@ class Job:
     def action_list_checkpoints(self) -> None:
         self._checkpoint_listing = None
 
+    def action_start_from_scratch(self) -> None:
+        """Start over with the current settings; the next Play trains a new model, never a pretrained one."""
+        self.reset()
+        self.first_play_due = False
+        self._checkpoint_result(True, "Started from scratch: Play trains a new model from iteration 0.")
+
+    def before_play(self) -> None:
+        """Called by the host when Play is pressed. The first Play of a fresh job whose ``FIRST_PLAY`` is
+        "pretrained" continues from the shipped checkpoint made with the job's current settings, if any."""
+        due, self.first_play_due = self.first_play_due, False
+        if not due or self.FIRST_PLAY != "pretrained" or self.step_count != 0:
+            return
+        fitting = self.fitting_pretrained()
+        if fitting is None:
+            return
+        self.action_load_checkpoint(fitting.reference)
+        if self.checkpoint_status["ok"]:
+            name = fitting.reference[len(checkpoint_store.PRETRAINED):]
+            self.started_from = f"pretrained {name} (iteration {self.step_count})"
+            self._checkpoint_result(True, f"Continuing from {self.started_from} — Start from scratch trains a "
+                                          "new one.")
+
+    def fitting_pretrained(self):
+        """The shipped checkpoint whose model, data and constructor arguments are the current ones (loading
+        it changes no setting), or None."""
+        for candidate in self._listing():
+            if not candidate.pretrained or candidate.model != self.model_name():
+                continue
+            try:
+                header = read_header(checkpoint_store.resolve(candidate.reference))
+            except CheckpointError:
+                continue
+            if all(self.config.get(k) == v for k, v in self.config_from_header(header).items()):
+                return candidate
+        return None
+
     def _listing(self) -> list:
+        """The compatible checkpoints, those of the current model and data set first (then the user's
+        before the shipped ones, as ``checkpoint_store`` lists them)."""
         if self._checkpoint_listing is None:
             self._checkpoint_listing = checkpoint_store.list_checkpoints(self.CHECKPOINT_MODELS)
-        return self._checkpoint_listing
+        data = self.config.get(self.DATA_KEY) if self.DATA_KEY else self.DATA_NAME
+        return sorted(self._checkpoint_listing, key=lambda c: (c.model != self.model_name(), c.data != data))
 
     def _checkpoint_result(self, ok: bool, message: str) -> None:
         self.checkpoint_status.update(ok=ok, message=message)
@@ -327,7 +375,7 @@ class Job:
         listing = self._listing()
         return {**self.checkpoint_status, "model": self.model_name(),
                 "options": [(c.label, c.reference) for c in listing],
-                "has_pretrained": any(c.pretrained for c in listing)}
+                "has_pretrained": any(c.pretrained for c in listing), "started_from": self.started_from}
 
 
 def weights_version(module: torch.nn.Module) -> tuple:

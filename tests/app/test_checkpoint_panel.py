@@ -124,3 +124,45 @@ def test_start_from_pretrained_on_the_digit_pages(page_class, reset, asset):
     assert page.step_count == header["step"]
     if page_class == "JEMPage":   # the trained classifier at once: its accuracy is the recorded one
         assert page.last_snapshot["accuracy"] == pytest.approx(header["metrics"]["test_accuracy"])
+
+
+def test_images_first_play_continues_the_pretrained_model_and_start_from_scratch_undoes_it():
+    from app.pages.images import ImagesPage
+    from tests.app.page_helpers import wait_until
+
+    session = LabSession(inline=True)
+    page = ImagesPage(session)
+    page.view
+    session.runner.command(page.job_id, "reset", {"buffer_size": 300, "batch_size": 16, "quality_every_s": 1e9,
+                                                  "settle_chains": 16, "settle_steps": 3})
+    pump(page)
+    panel = page.checkpoints
+    try:
+        assert not panel.scratch_button.visible and page.step_count == 0
+        page.play_button.clicks += 1
+        wait_until(page, lambda: panel.scratch_button.visible)
+        _, header = load_checkpoint(ASSETS_FOLDER / "conv_ebm-digits.pt")
+        assert page.step_count >= header["step"]
+        assert panel.message.object.startswith(f"Continuing from pretrained conv_ebm-digits (iteration {header['step']})")
+        assert page.last_snapshot["started_from"] == f"pretrained conv_ebm-digits (iteration {header['step']})"
+        panel.scratch_button.clicks += 1
+        wait_until(page, lambda: page.step_count == 0 and page.state == "paused")
+        assert not panel.scratch_button.visible and panel.message.object.startswith("Started from scratch")
+        page.play_button.clicks += 1
+        wait_until(page, lambda: page.step_count >= 2)
+        assert page.step_count < header["step"] and not panel.scratch_button.visible
+    finally:
+        session.stop()
+
+
+def test_the_scratch_button_sends_the_engine_action_where_the_page_gives_no_restart():
+    from app.components.checkpoint_panel import CheckpointPanel
+
+    sent = []
+    panel = CheckpointPanel(lambda action, **arguments: sent.append(action))
+    panel.update({"options": [], "message": "Continuing from pretrained x (iteration 5) — …", "started_from": "x"})
+    assert panel.scratch_button.visible
+    panel.scratch_button.clicks += 1
+    assert sent == ["start_from_scratch"]
+    panel.update({"options": [], "message": "", "started_from": None})
+    assert not panel.scratch_button.visible

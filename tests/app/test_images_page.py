@@ -24,7 +24,7 @@ def images_page():
 def test_grids_curves_quality_and_png_export(images_page):
     page = images_page
     page.play_button.clicks += 1
-    wait_until(page, lambda: page.readouts.values.get("fid", "–") != "–")
+    wait_until(page, lambda: page.readouts.values.get("fid_other", "–") != "–")   # a whole measurement
     pump(page, 5)
     assert page.samples.source.data["image"][0].shape == (53, 53)
     assert page.buffer.source.data["image"][0].shape == (53, 53) and page.buffer.figure.visible and not page.proposals.figure.visible

@@ -135,3 +135,17 @@ def test_a_full_disk_during_an_app_save_keeps_the_previous_file(folder, monkeypa
     status = job.checkpoint_status
     assert not status["ok"] and "No space left on device" in status["message"] and "intact" in status["message"]
     assert (folder / "kept.pt").read_bytes() == before and [p.name for p in folder.iterdir()] == ["kept.pt"]
+
+
+def test_checkpoints_of_the_current_data_set_are_listed_first(folder):
+    def first_options(job):
+        return [reference for _, reference in job.snapshot()["checkpoint"]["options"]]
+
+    job = trained_landscape(steps=1, dataset="moons")
+    job.act("save_checkpoint", checkpoint="mine-moons")
+    assert first_options(job)[0] == "mine-moons"
+    job.reset({"dataset": "8gaussians"})
+    assert first_options(job)[:2] == ["pretrained:mlp_ebm-8gaussians", "mine-moons"]
+    job.reset({"dataset": "2spirals"})
+    assert first_options(job)[0] == "pretrained:mlp_ebm-2spirals"
+    assert set(first_options(job)) == {"mine-moons", "pretrained:mlp_ebm-8gaussians", "pretrained:mlp_ebm-2spirals"}

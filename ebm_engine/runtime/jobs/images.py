@@ -6,9 +6,14 @@ replay buffer (ConvEBM) or the generator's raw proposals beside their Langevin-r
 (EBM + generator), curves of the data and sample energies and the loss, and the sample quality
 (Fréchet distance and inception score from the digit classifier of ``metrics.sample_quality``).
 
-Sample quality is measured in the background: the classifier is fitted in a worker thread once
-per data set, and every ``quality_every_s`` seconds a frozen copy of the model runs a fresh
-short-run chain a few Langevin steps per training step, so training never waits for it.
+Sample quality is measured in the background: the classifier is loaded (shipped for the 8×8 digits)
+or fitted in a worker thread once per data set, and every ``quality_every_s`` seconds a frozen copy
+of the model runs a fresh short-run chain a few Langevin steps per training step, so training never
+waits for it.
+
+The first Play of a fresh page continues from the shipped ConvEBM when it fits the settings
+(``FIRST_PLAY``); a weights-only checkpoint brings no replay buffer, so a loaded ConvEBM first
+settles one (``BufferSettling``, about a second, shown as the current samples).
 
 "Generate from noise" (the ``generate`` action) starts a fresh short-run chain with the current
 knobs; ``animate()`` moves it one Langevin step per frame, also while training is paused.
@@ -32,6 +37,7 @@ from ebm_engine.metrics.sample_quality import SampleQuality
 from ebm_engine.models.conv_ebm import ConvEBM
 from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.buffer_settling import BufferSettling
 from ebm_engine.runtime.jobs.curve_tail import curve_tail
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
@@ -64,7 +70,8 @@ class ImagesJob(Job):
     CONFIG = {"model": "conv_ebm", "dataset": "digits", "mnist_folder": "", "mnist_limit": 10000, "seed": 0,
               "width": 32, "depth": 1, "activation": "swish", "spectral_norm": False, "checkpointing": False,
               "batch_size": 128, "buffer_size": 10000, "n_show": 36, "quality_every_s": 10.0,
-              "quality_samples": 500, "quality_steps_per_step": 3, "generate_chains": 36}
+              "quality_samples": 500, "quality_steps_per_step": 3, "generate_chains": 36,
+              "settle_chains": 256, "settle_steps": 30}
     KNOBS = [
         KnobSpec("lr", 1e-3, low=1e-5, high=1e-1, log_scale=True, label="Learning rate"),
         KnobSpec("langevin_steps", 20, kind="int", low=0, high=200, label="SGLD steps"),
@@ -80,6 +87,7 @@ class ImagesJob(Job):
     CHECKPOINT_MODELS = MODELS
     MODEL_ARGS = ("width", "depth", "activation", "spectral_norm")
     RESTORED_CONFIG = ("model",)
+    FIRST_PLAY = "pretrained"
 
     # --- building ---------------------------------------------------------------------------
     def build(self) -> None:
@@ -114,6 +122,7 @@ class ImagesJob(Job):
         self.quality_started = 0.0
         self.generation: ShortRunChain | None = None
         self.generation_steps = 0
+        self.settling: BufferSettling | None = None
         self.scorer: SampleQuality | None = None
         self.scorer_error: str | None = None
         self._start_scorer()
@@ -131,7 +140,7 @@ class ImagesJob(Job):
         raise ValueError(f"unknown data set {cfg['dataset']!r}; choose 'digits' or 'mnist'")
 
     def _start_scorer(self) -> None:
-        """Fit (or fetch the cached) digit classifier in a worker thread."""
+        """Load (or fit) the digit classifier in a worker thread."""
         split = self.split
 
         def fit() -> None:
@@ -156,17 +165,29 @@ class ImagesJob(Job):
     # --- training ---------------------------------------------------------------------------
     def advance_slice(self, seconds: float) -> bool:
         """ConvEBM: the iteration's Langevin chains a slice at a time (the page shows them moving),
-        then its update; the chains take the same steps as in one go. EBM + generator: whole iterations."""
+        then its update; the chains take the same steps as in one go. EBM + generator: whole iterations.
+        A buffer being settled after a load is finished first, also a slice at a time."""
+        if self.settling is not None:
+            if self.settling.run(seconds):
+                self.settling = None
+            return False
         if self.generator_net is None and not self.trainer.sample_for(seconds):
             return False
         self.advance()
         return True
 
     def settle(self) -> None:
+        self._finish_settling()
         if self.generator_net is None and self.trainer.in_flight is not None:
             self.step()
 
+    def _finish_settling(self) -> None:
+        if self.settling is not None:
+            self.settling.run()
+            self.settling = None
+
     def advance(self) -> None:
+        self._finish_settling()
         stats = self.trainer.step()
         if stats.diverged:
             self.warn(f"iteration {self.step_count + 1} diverged (non-finite loss or weights); the model was "
@@ -201,6 +222,8 @@ class ImagesJob(Job):
             index = torch.randperm(self.trainer.buffer.capacity, generator=self.generator,
                                    device=self.trainer.buffer.store.device)[:n]
             extra = {"buffer": to_numpy(self.trainer.buffer.store[index])}
+            if not self.quality:   # nothing measured yet: the buffer's scores now, the chain's when it ends
+                self.quality = {**self.scorer.evaluate(extra["buffer"]), "quality_step": self.step_count}
             start = noise_images(n, (1, *self.shape), self.generator, self.device)
             steps = k["generate_steps"]
         else:
@@ -242,10 +265,18 @@ class ImagesJob(Job):
         return {"fid": self.quality["fid"], "inception_score": self.quality["inception_score"]}
 
     def after_load(self) -> None:
-        """Show what the loaded model generates, and measure its sample quality soon."""
+        """Show what the loaded model generates, settle a replay buffer for it if the checkpoint brought
+        none, and measure its sample quality soon."""
         self.quality, self.quality_run, self.quality_started = {}, None, 0.0
         with untouched(self.generator):   # the training stream continues where the checkpoint left it
             self.action_generate()
+        self.settling = None
+        if self.generator_net is None and "replay buffer" not in self.restored_training_state:
+            k, cfg = self.knobs, self.config
+            self.settling = BufferSettling(self.energy, self.trainer.buffer, int(cfg["settle_chains"]),
+                                           int(cfg["settle_steps"]), k["step_size"], k["noise_scale"],
+                                           k["temperature"], self.generator)
+            self.trainer.in_flight = None
 
     # --- actions ----------------------------------------------------------------------------
     def action_measure_quality(self) -> None:
@@ -291,7 +322,11 @@ class ImagesJob(Job):
             "divergences": self.trainer.divergences,
             **self.quality,
         }
-        if self.generator_net is None:   # the chains in flight while an iteration samples, else its result
+        if self.settling is not None:    # a loaded ConvEBM settles its buffer: the chains doing it
+            out["samples"] = self._mosaic(self.settling.x[:n])
+            out["settling_step"], out["settling_steps"] = self.settling.steps_done, self.settling.steps
+            out["buffer"] = self._mosaic(self.trainer.buffer.store[:n])
+        elif self.generator_net is None:   # the chains in flight while an iteration samples, else its result
             chains = self.trainer.in_flight
             out["samples"] = self._mosaic((self.trainer.last_negatives if chains is None else chains.x)[:n])
             out["chain_step"] = None if chains is None else chains.steps_done
