@@ -7,6 +7,11 @@ resetting, an error or closing the tab gives the slot back. When jobs are waitin
 has played for a whole time slice yields its slot and goes to the back of the queue, so that
 with more jobs than slots every job still makes progress.
 
+Within one session, the page in view comes first: its jobs are *foreground* tickets. A foreground
+ticket that waits takes the slot of a background job of the same session (a page pinned to keep
+training while hidden), and never yields its slot to one of them when its time slice ends. Between
+sessions the queue stays first come, first served.
+
 Limits: ``EBM_LAB_JOBS_PER_DEVICE`` (one number for every device, or ``cpu=2,cuda=4``), defaulting
 to the core count (at least 2) on the CPU and 4 per GPU; ``EBM_LAB_TIME_SLICE_S`` sets the slice.
 """
@@ -67,6 +72,7 @@ class Ticket:
     job_id: str
     device: str
     since: float | None = None             # when the slot was granted; None while queued
+    foreground: bool = True                # the job's page is in view in its session
 
 
 @dataclass
@@ -110,15 +116,25 @@ class DeviceGate:
         return None
 
     # --- what sessions call ----------------------------------------------------------------------
-    def request(self, owner: object, job_id: str, device: str) -> bool:
+    def request(self, owner: object, job_id: str, device: str, foreground: bool = True) -> bool:
         """Ask to play ``job_id``: True when it holds a slot now, False when it waits in the queue."""
         with self.lock:
             ticket = self._find(owner, job_id)
             if ticket is None:
-                ticket = Ticket(weakref.ref(owner), job_id, device)
+                ticket = Ticket(weakref.ref(owner), job_id, device, foreground=foreground)
                 self._queue(device).waiting.append(ticket)
+            ticket.foreground = foreground
             self._rebalance()
             return ticket.since is not None
+
+    def set_foreground(self, owner: object, job_ids: set[str] | frozenset[str]) -> None:
+        """The jobs of ``owner`` whose page is in view now; its other tickets become background ones."""
+        with self.lock:
+            for q in self.devices.values():
+                for ticket in (*q.holders, *q.waiting):
+                    if ticket.owner() is owner:
+                        ticket.foreground = ticket.job_id in job_ids
+            self._rebalance()
 
     def release(self, owner: object, job_id: str | None = None) -> None:
         """Give back the slot or queue place of one job (``job_id``) or of every job of ``owner``."""
@@ -157,25 +173,54 @@ class DeviceGate:
             alive = lambda t: (o := t.owner()) is not None and not getattr(o, "closed", False)  # noqa: E731
             q.holders = [t for t in q.holders if alive(t)]
             q.waiting = [t for t in q.waiting if alive(t)]
+            self._preempt_for_foreground(q, now)
             while q.waiting and len(q.holders) < q.limit:
-                self._grant(q, now)
+                self._grant(q, self._next_waiting(q, q.waiting), now)
             # time slicing: while jobs wait, the longest-playing holder past its slice yields
-            while q.waiting:
-                expired = [t for t in q.holders if now - t.since >= self.time_slice_s]
-                if not expired:
-                    break
-                oldest = min(expired, key=lambda t: t.since)
-                q.holders.remove(oldest)
-                oldest.since = None
-                self._grant(q, now)
-                q.waiting.append(oldest)
+            for holder in sorted((t for t in q.holders if now - t.since >= self.time_slice_s), key=lambda t: t.since):
+                takers = [t for t in q.waiting if self._may_take(t, holder)]
+                if not takers:
+                    continue
+                q.holders.remove(holder)
+                holder.since = None
+                self._grant(q, self._next_waiting(q, takers), now)
+                q.waiting.append(holder)
 
     @staticmethod
-    def _grant(q: DeviceQueue, now: float) -> None:
-        ticket = q.waiting.pop(0)
+    def _may_take(waiting: Ticket, holder: Ticket) -> bool:
+        """A page in view never yields its slot to a hidden page of its own session."""
+        return not (waiting.owner() is holder.owner() and holder.foreground and not waiting.foreground)
+
+    @staticmethod
+    def _next_waiting(q: DeviceQueue, candidates: list[Ticket]) -> Ticket:
+        """The first candidate in queue order; a session's page in view goes before its hidden pages."""
+        first = candidates[0]
+        if not first.foreground:
+            for ticket in q.waiting:
+                if ticket.foreground and ticket.owner() is first.owner():
+                    return ticket
+        return first
+
+    def _preempt_for_foreground(self, q: DeviceQueue, now: float) -> None:
+        """A waiting job in view takes the slot of a background job of its own session; that one waits
+        at the head of the queue for the next free slot."""
+        for ticket in [t for t in q.waiting if t.foreground]:
+            if len(q.holders) < q.limit:
+                return
+            hidden = next((h for h in q.holders if h.owner() is ticket.owner() and not h.foreground), None)
+            if hidden is not None:
+                q.holders.remove(hidden)
+                hidden.since = None
+                q.waiting.insert(0, hidden)
+                q.waiting.remove(ticket)
+                ticket.since = now
+                q.holders.append(ticket)
+
+    @staticmethod
+    def _grant(q: DeviceQueue, ticket: Ticket, now: float) -> None:
+        q.waiting.remove(ticket)
         ticket.since = now
         q.holders.append(ticket)
-
 
 #: The gate shared by every browser session of this server process.
 SERVER_GATE = DeviceGate()

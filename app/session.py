@@ -13,6 +13,10 @@ the answer that follows would wait for that work.
 
 Playing goes through the server's device gate (``app.device_gate``): a job plays only while it
 holds one of its device's slots, and waits, shown as "queued", while the device is full.
+
+The page in view always runs: when a page plays, the hidden pages of the session that play too are
+paused ("suspended": they keep their whole state), unless the user pinned them to keep training in
+the background; a suspended page plays again when it comes back into view.
 """
 from __future__ import annotations
 
@@ -54,6 +58,10 @@ class LabSession:
         self.device: str | None = None
         self.holding: dict[str, float] = {}    # job id -> wall time its slot was granted
         self.queued: dict[str, int] = {}       # job id -> jobs ahead of it in the device queue
+        self.playing: set[str] = set()         # jobs whose Play is pressed (holding, queued or suspended)
+        self.suspended: set[str] = set()       # playing jobs paused while their page is out of view
+        self.in_view: frozenset[str] = frozenset()   # the jobs of the page on screen
+        self.pinned: set[str] = set()          # jobs that keep training while their page is hidden
         self.connections = connections
         self.was_connected = False
         self.disconnected_since: float | None = None
@@ -74,12 +82,47 @@ class LabSession:
     def command(self, job_id: str, op: str, payload=None) -> None:
         if self.closed:
             return
-        if self.gate is not None and op == "play":
-            self._request_play(job_id)
-            return
-        if self.gate is not None and op in STOPPING_OPS:
-            self._give_back(job_id)
+        if op == "play":
+            self.playing.add(job_id)
+            self.suspended.discard(job_id)
+            self._suspend_hidden(but=job_id)
+            if self.gate is not None:
+                self._request_play(job_id)
+                return
+        if op in STOPPING_OPS:
+            self.playing.discard(job_id)
+            self.suspended.discard(job_id)
+            if self.gate is not None:
+                self._give_back(job_id)
         self.runner.command(job_id, op, payload)
+
+    # --- the page in view -----------------------------------------------------------------------
+    def show(self, job_ids) -> None:
+        """The page of ``job_ids`` came into view: its jobs come first, and those that were suspended
+        while it was hidden play again."""
+        self.in_view = frozenset(job_ids)
+        if self.gate is not None and not self.closed:
+            self.gate.set_foreground(self, self.in_view)
+        for job_id in sorted(self.suspended & self.in_view):
+            self.command(job_id, "play")
+
+    def pin(self, job_id: str, pinned: bool) -> None:
+        """Let ``job_id`` keep training while its page is hidden (or not)."""
+        if pinned:
+            self.pinned.add(job_id)
+        else:
+            self.pinned.discard(job_id)
+
+    def _suspend_hidden(self, but: str) -> None:
+        """Pause the playing jobs of hidden, unpinned pages; they resume when shown again. Without a shell
+        that says which page is in view (a notebook shows several at once), nothing is suspended."""
+        if not self.in_view:
+            return
+        for job_id in sorted(self.playing - self.suspended - self.pinned - self.in_view - {but}):
+            self.suspended.add(job_id)
+            if self.gate is not None:
+                self._give_back(job_id)
+            self.runner.command(job_id, "pause")
 
     def act(self, job_id: str, name: str, **arguments) -> None:
         if not self.closed:
@@ -124,6 +167,8 @@ class LabSession:
         for job_id, snapshot in self.runner.poll().items():
             if self.gate is not None:
                 snapshot = self._gated_snapshot(job_id, snapshot)
+            elif snapshot.get("status", {}).get("state") == "error":
+                self.playing.discard(job_id)    # a failed job waits for a new Play
             self.pending[job_id] = snapshot
             for listener in self.listeners:
                 listener(job_id, snapshot)
@@ -144,7 +189,7 @@ class LabSession:
     # --- the device gate ----------------------------------------------------------------------
     def _request_play(self, job_id: str) -> None:
         self.device = self.device or resolve_device(getattr(self.runner, "device", None))
-        if self.gate.request(self, job_id, self.device):
+        if self.gate.request(self, job_id, self.device, foreground=job_id in self.in_view or not self.in_view):
             self._start_playing(job_id)
         else:
             self.queued[job_id] = -1
@@ -167,6 +212,8 @@ class LabSession:
             self.gate.release(self)
         self.holding.clear()
         self.queued.clear()
+        self.playing.clear()
+        self.suspended.clear()
 
     def _follow_gate(self) -> None:
         """Start jobs whose turn came, pause jobs whose time slice ended, show queue positions."""
@@ -193,6 +240,7 @@ class LabSession:
             sent_before_play = snapshot.get("time", float("inf")) < self.holding[job_id]
             if status.get("state") == "error" and not sent_before_play:
                 self.holding.pop(job_id)
+                self.playing.discard(job_id)
                 self.gate.release(self, job_id)
             elif status.get("state") == "paused" and sent_before_play:   # older than the play command
                 snapshot["status"] = {**status, "state": "playing"}

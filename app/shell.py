@@ -124,6 +124,7 @@ class LabShell:
         self.page_controls.objects = [page.controls, extras["exports"].view]
         self.page_view.objects = [page.checkpoints.view, page.view, extras["teaching"]]
         page.present(self.presenting)
+        self.session.show(page.job_ids())     # the page in view runs first; hidden ones may pause
         self._status_changed(page)
         self.write_url()
 

@@ -9,6 +9,11 @@ STATE_COLORS = {"playing": "#2e9d47", "paused": "#8a8f98", "error": "#d33a2c", "
                 "queued": "#3a7bd5"}
 
 
+def state_kind(state: str) -> str:
+    """'queued, 2 ahead' is a queued state; the others are one word."""
+    return state.split(",")[0].split(" ")[0]
+
+
 class StatusBar:
     """A one-line HTML bar the pages update from their snapshots."""
 
@@ -18,7 +23,7 @@ class StatusBar:
 
     @staticmethod
     def _render(state: str, device: str, rate: float, step: int, page: str, knobs: dict | None = None) -> str:
-        kind = state.split(" ")[0]    # 'queued (2 ahead)' is a queued state
+        kind = state_kind(state)
         color = STATE_COLORS.get(kind, "#8a8f98")
         # the knob values the shown snapshot was computed with (read by browser tests and benchmarks)
         applied = ";".join(f"{k}={v}" for k, v in sorted((knobs or {}).items()))

@@ -5,12 +5,14 @@ A page owns one engine job. Its knob parameters are sent to the job as soon as t
 """
 from __future__ import annotations
 
+import html
 from typing import Any, Callable, ClassVar
 
 import panel as pn
 import param
 
 from app.components.checkpoint_panel import CheckpointPanel
+from app.components.status_bar import STATE_COLORS, state_kind
 from ebm_engine.runtime.registry import job_class
 
 WARNING_VISIBLE_STEPS = 150
@@ -29,7 +31,8 @@ class LabPage(param.Parameterized):
     GIF_KEYS: ClassVar[tuple[str, str] | None] = None
 
     state = param.String(default="starting",
-                         doc="job state: starting, playing, paused, error or 'queued (n ahead)' for a full device")
+                         doc="job state: starting, playing, paused, error or 'queued, n ahead' for a full device")
+    keep_training = param.Boolean(default=False, doc="keep training while another page is in view")
     step_count = param.Integer(default=0)
     steps_per_sec = param.Number(default=0.0)
     device = param.String(default="…")
@@ -49,6 +52,10 @@ class LabPage(param.Parameterized):
         for button, op in ((self.play_button, "play"), (self.pause_button, "pause"),
                            (self.step_button, "step"), (self.reset_button, "reset")):
             button.on_click(lambda _event, op=op: self.command(op))
+        self.state_chip = pn.pane.HTML(state_chip("starting"), margin=(4, 5), name="state-chip")
+        self.pin_switch = pn.widgets.Checkbox.from_param(self.param.keep_training, label="Keep training in background",
+                                                         margin=(6, 5))
+        self.param.watch(lambda e: self.session.pin(self.job_id, e.new), "keep_training")
         self.checkpoints = CheckpointPanel(
             lambda action, **arguments: self.session.act(self.job_id, action, **arguments),
             available=bool(job_class(self.JOB_KIND).CHECKPOINT_MODELS))
@@ -95,9 +102,16 @@ class LabPage(param.Parameterized):
             for section in owner.secondary_sections:
                 section.visible = not presenting
 
-    def transport(self) -> pn.Row:
-        return pn.Row(self.play_button, self.pause_button, self.step_button, self.reset_button,
-                      sizing_mode="stretch_width")
+    def transport(self) -> pn.Column:
+        """Play, Pause, Step and Reset, the job's state and the keep-training-in-background pin."""
+        return pn.Column(pn.Row(self.play_button, self.pause_button, self.step_button, self.reset_button,
+                                sizing_mode="stretch_width"),
+                         pn.Row(self.state_chip, self.pin_switch, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width", margin=0)
+
+    def job_ids(self) -> list[str]:
+        """The engine jobs of this page and of its sections (all in view together)."""
+        return [self.job_id, *(section.job_id for section in self.url_sections().values())]
 
     def knob_values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.KNOBS}
@@ -122,10 +136,10 @@ class LabPage(param.Parameterized):
         status = snapshot.get("status", {})
         self.state = status.get("state", self.state)
         if self.state == "queued":
-            self.state = f"queued ({status.get('queued_ahead') or 0} ahead)"
-        play_label = "Play" if not self.state.startswith("queued") else self.state.capitalize()
-        if self.play_button.label != play_label:
-            self.play_button.label = play_label
+            self.state = f"queued, {status.get('queued_ahead') or 0} ahead"
+        chip = state_chip(self.state)
+        if self.state_chip.object != chip:
+            self.state_chip.object = chip
         self.steps_per_sec = float(status.get("steps_per_sec", 0.0))
         self.step_count = int(snapshot.get("step", self.step_count))
         self.device = snapshot.get("device", self.device)
@@ -173,6 +187,16 @@ class LabPage(param.Parameterized):
 
     def engine_event(self, message: str) -> None:
         self.state = "error"
+        self.state_chip.object = state_chip(self.state)
         self.alert.param.update(object=message, alert_type="danger", visible=True)
         if self.on_status:
             self.on_status(self)
+
+
+def state_chip(state: str) -> str:
+    """The job's state as a small coloured chip with its full text ("queued, 3 ahead")."""
+    kind = state_kind(state)
+    color = STATE_COLORS.get(kind, STATE_COLORS["paused"])
+    return (f'<span class="ebm-chip" data-state="{html.escape(kind)}" style="display:inline-block; '
+            f'padding:1px 10px; border-radius:10px; border:1px solid {color}; color:{color}; font-weight:600; '
+            f'white-space:nowrap">● {html.escape(state)}</span>')

@@ -18,6 +18,12 @@ class StubSession:
     def set_knobs(self, job_id, **knobs):
         self.sent.append(("knobs", job_id, knobs))
 
+    def show(self, job_ids):
+        self.sent.append(("show", tuple(job_ids), None))
+
+    def pin(self, job_id, pinned):
+        self.sent.append(("pin", job_id, pinned))
+
     def drain(self):
         pass
 

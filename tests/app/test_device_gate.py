@@ -108,3 +108,53 @@ def test_limits_from_the_environment(monkeypatch):
         monkeypatch.setenv("EBM_LAB_TIME_SLICE_S", bad)
         with pytest.raises(ValueError, match="time slice"):
             DeviceGate()
+
+
+def test_the_page_in_view_takes_the_slot_of_its_own_sessions_hidden_page(clock):
+    gate = DeviceGate({"*": 1}, time_slice_s=100, clock=clock)
+    a = Owner()
+    assert gate.request(a, "hidden", "cpu", foreground=False)
+    assert gate.request(a, "shown", "cpu", foreground=True)       # at once, not after the hidden one
+    assert gate.position(a, "hidden") == 1
+
+
+def test_the_page_in_view_waits_behind_other_sessions(clock):
+    gate = DeviceGate({"*": 1}, time_slice_s=100, clock=clock)
+    a, b = Owner(), Owner()
+    assert gate.request(b, "j", "cpu", foreground=False)
+    assert not gate.request(a, "shown", "cpu", foreground=True)
+    assert gate.position(b, "j") == 0 and gate.position(a, "shown") == 1
+
+
+def test_the_page_in_view_keeps_its_slot_when_only_its_hidden_pages_wait(clock):
+    gate = DeviceGate({"*": 1}, time_slice_s=5, clock=clock)
+    a, b = Owner(), Owner()
+    gate.request(a, "shown", "cpu", foreground=True)
+    gate.request(a, "pinned", "cpu", foreground=False)
+    for _ in range(5):
+        clock.now += 5
+        assert gate.position(a, "shown") == 0 and gate.position(a, "pinned") == 1
+    assert gate.request(b, "j", "cpu")            # another session: time slices rotate as before
+    assert gate.position(a, "shown") > 0
+    clock.now += 5                                # and the page in view comes back before its hidden one
+    assert gate.position(a, "shown") == 0 and gate.position(a, "pinned") > 0 and gate.position(b, "j") > 0
+
+
+def test_a_freed_slot_goes_to_the_page_in_view_before_its_hidden_pages(clock):
+    gate = DeviceGate({"*": 1}, time_slice_s=100, clock=clock)
+    a, b = Owner(), Owner()
+    gate.request(b, "j", "cpu")
+    gate.request(a, "pinned", "cpu", foreground=False)
+    gate.request(a, "shown", "cpu", foreground=True)
+    gate.release(b, "j")
+    assert gate.position(a, "shown") == 0 and gate.position(a, "pinned") == 1
+
+
+def test_changing_the_page_in_view_moves_the_priority(clock):
+    gate = DeviceGate({"*": 1}, time_slice_s=100, clock=clock)
+    a = Owner()
+    gate.request(a, "first", "cpu", foreground=True)
+    gate.request(a, "second", "cpu", foreground=False)
+    assert gate.position(a, "first") == 0
+    gate.set_foreground(a, {"second"})
+    assert gate.position(a, "second") == 0 and gate.position(a, "first") == 1

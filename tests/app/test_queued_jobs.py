@@ -1,4 +1,4 @@
-"""Pages behind a full device: 'queued (n ahead)', starting by themselves, pausing and closing free the slot."""
+"""Pages behind a full device: 'queued, n ahead', starting by themselves, pausing and closing free the slot."""
 import time
 
 import pytest
@@ -45,15 +45,16 @@ def test_second_and_third_play_wait_in_order_and_start_when_the_first_pauses(pag
         v.play_button.clicks += 1
     pump(pages, 3)
     assert a.state == "playing"
-    assert b.state == "queued (0 ahead)" and c.state == "queued (1 ahead)"
-    assert b.play_button.label == "Queued (0 ahead)"
+    assert b.state == "queued, 0 ahead" and c.state == "queued, 1 ahead"
+    assert b.play_button.label == "Play"                # the full state is in the chip, not the button
+    assert "queued, 0 ahead" in b.state_chip.object and 'data-state="queued"' in b.state_chip.object
     steps_b = b.step_count
     pump(pages, 5)
     assert b.step_count == steps_b                     # a queued job does not run
     a.pause_button.clicks += 1
     pump(pages, 3)
-    assert a.state == "paused" and b.state == "playing" and c.state == "queued (0 ahead)"
-    assert b.play_button.label == "Play"
+    assert a.state == "paused" and b.state == "playing" and c.state == "queued, 0 ahead"
+    assert "playing" in b.state_chip.object
     pump(pages, 5)
     assert b.step_count > steps_b
 
@@ -80,7 +81,7 @@ def test_closing_a_session_and_leaving_the_queue_free_places(pages):
     pump(pages, 3)
     b.pause_button.clicks += 1                         # leaves the queue: c moves up
     pump(pages, 2)
-    assert b.state == "paused" and c.state == "queued (0 ahead)"
+    assert b.state == "paused" and c.state == "queued, 0 ahead"
     a.session.stop()                                   # the tab closed
     pump(pages[1:], 3)
     assert c.state == "playing"
@@ -103,8 +104,8 @@ def test_a_job_that_fails_gives_its_slot_back(pages):
 
 def test_status_bar_shows_the_queue():
     bar = StatusBar()
-    bar.update("Samplers", "queued (2 ahead)", "cpu", 0.0, 3)
-    assert 'data-state="queued"' in bar.pane.object and "queued (2 ahead)" in bar.pane.object
+    bar.update("Samplers", "queued, 2 ahead", "cpu", 0.0, 3)
+    assert 'data-state="queued"' in bar.pane.object and "queued, 2 ahead" in bar.pane.object
 
 
 def test_no_engine_starts_before_a_browser_connects():
