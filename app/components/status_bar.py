@@ -22,7 +22,8 @@ class StatusBar:
                                  css_classes=["ebm-status-bar"], name="status-bar")
 
     @staticmethod
-    def _render(state: str, device: str, rate: float, step: int, page: str, knobs: dict | None = None) -> str:
+    def _render(state: str, device: str, rate: float, step: int, page: str, knobs: dict | None = None,
+                started_from: str | None = None) -> str:
         kind = state_kind(state)
         color = STATE_COLORS.get(kind, "#8a8f98")
         # the knob values the shown snapshot was computed with (read by browser tests and benchmarks)
@@ -33,7 +34,11 @@ class StatusBar:
                 f'<span class="ebm-state" style="color:{color}">● {html.escape(state)}</span>'
                 f'<span>device: <b>{html.escape(device)}</b></span>'
                 f'<span><b id="ebm-rate">{rate:.1f}</b> steps/s</span>'
-                f'<span>iteration <b id="ebm-step">{step}</b></span></div>')
+                f'<span>iteration <b id="ebm-step">{step}</b></span>'
+                + (f'<span id="ebm-started-from">continued from {html.escape(started_from)} '
+                   '(Start from scratch: above the plots)</span>' if started_from else '')
+                + '</div>')
 
-    def update(self, page: str, state: str, device: str, rate: float, step: int, knobs: dict | None = None) -> None:
-        self.pane.object = self._render(state, device, rate, step, page, knobs)
+    def update(self, page: str, state: str, device: str, rate: float, step: int, knobs: dict | None = None,
+               started_from: str | None = None) -> None:
+        self.pane.object = self._render(state, device, rate, step, page, knobs, started_from)

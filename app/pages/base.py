@@ -44,6 +44,7 @@ class LabPage(param.Parameterized):
         self.on_status = on_status
         self.job_id = self.JOB_KIND
         self.last_snapshot: dict | None = None
+        self.started_from: str | None = None   # the pretrained model this run continues, if any
         size = {"sizing_mode": "stretch_width", "min_width": 55}
         self.play_button = pn.widgets.Button(label="Play", color="success", **size)
         self.pause_button = pn.widgets.Button(label="Pause", color="warning", **size)
@@ -143,6 +144,7 @@ class LabPage(param.Parameterized):
         self.steps_per_sec = float(status.get("steps_per_sec", 0.0))
         self.step_count = int(snapshot.get("step", self.step_count))
         self.device = snapshot.get("device", self.device)
+        self.started_from = snapshot.get("started_from", self.started_from)
         self.show_alert(status.get("error"), status.get("notice"), snapshot)
         if "checkpoint" in snapshot:
             self.checkpoints.update(snapshot["checkpoint"])

@@ -123,3 +123,11 @@ def test_no_engine_starts_before_a_browser_connects():
         assert session.runner.process is not None
     finally:
         session.stop()
+
+
+def test_status_bar_says_when_a_run_continues_a_pretrained_model():
+    bar = StatusBar()
+    bar.update("Images", "playing", "cpu", 3.0, 1201, None, "pretrained conv_ebm-digits (iteration 1200)")
+    assert 'id="ebm-started-from"' in bar.pane.object and "conv_ebm-digits (iteration 1200)" in bar.pane.object
+    bar.update("Images", "playing", "cpu", 3.0, 2, None, None)
+    assert "ebm-started-from" not in bar.pane.object
