@@ -24,13 +24,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_lab(env: dict[str, str] | None = None, python: str | None = None):
-    """Yield ``(url, server_process)`` for ``panel serve app/main.py`` (warmed up as ``make lab`` does)
-    on a free localhost port."""
+def served_lab(env: dict[str, str] | None = None, python: str | None = None, warm_up: bool = True):
+    """Yield ``(url, server_process)`` for ``panel serve app/main.py`` (warmed up as ``make lab`` does;
+    ``warm_up=False``: plain, as a user of the installed package serves it) on a free localhost port."""
     port = free_port()
     panel = str(Path(python or sys.executable).with_name("panel"))
     log = tempfile.NamedTemporaryFile("w+", prefix="ebm-lab-served-", suffix=".log", delete=False)
-    server = subprocess.Popen([panel, "serve", "app/main.py", "--setup", "app/warm_up.py", "--port", str(port),
+    setup = ["--setup", "app/warm_up.py"] if warm_up else []
+    server = subprocess.Popen([panel, "serve", "app/main.py", *setup, "--port", str(port),
                                "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"], cwd=ROOT,
                               env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
