@@ -70,6 +70,10 @@ class LabShell:
             busy_indicator=None,
             logo=str(ASSETS / "logo.svg"), favicon=str(ASSETS / "logo.svg"))
         if self.presenting:
+            if pn.state.curdoc is not None:
+                # this session's widgets take the dark theme too: Panel sets it from a ?theme=dark link
+                # only, and pages opened later would otherwise get dark text on the dark template
+                pn.config.theme = "dark"
             self.template.config.raw_css.append((ASSETS / "present.css").read_text())
             self.template.main.append(pn.pane.HTML(f"<div class='{PRESENT_CLASS}'></div>", visible=False,
                                                    name="present-marker"))

@@ -24,9 +24,11 @@ class ChainPlot(SurfacePlot):
     """A ``SurfacePlot`` with coloured trails per chain; rejected moves are marked with a cross."""
 
     def __init__(self, title: str = "", height: int = 500, width: int = 540,
-                 on_tap: Callable[[float, float], None] | None = None, surface_of: SurfacePlot | None = None):
+                 on_tap: Callable[[float, float], None] | None = None, surface_of: SurfacePlot | None = None,
+                 **frame):
+        """``frame``: the empty frame's ``bounds`` and ``hint`` (see ``SurfacePlot``)."""
         super().__init__(title=title, height=height, width=width, points_legend=None, chains_legend=None,
-                         surface_of=surface_of)
+                         surface_of=surface_of, **frame)
         self.trails = ColumnDataSource({"xs": [], "ys": [], "color": []})
         self.heads = ColumnDataSource({"x": [], "y": [], "color": []})
         self.rejected = ColumnDataSource({"x": [], "y": []})

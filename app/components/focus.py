@@ -6,7 +6,7 @@ from bokeh.models import Plot
 
 ALL_PLOTS = "All plots"
 FOCUS_SCALE = 1.6
-SIZE_ATTRS = ("width", "height", "frame_width", "frame_height")
+SIZE_ATTRS = ("width", "height", "frame_width", "frame_height", "min_width", "max_width")
 
 
 def enlarge(figure: Plot, factor: float, originals: dict[str, dict]) -> None:

@@ -16,7 +16,8 @@ class ImageGrid:
                  name: str = "image-grid"):
         self.box = (width, height)
         self.mapper = LinearColorMapper(palette=Greys256[::-1], low=low, high=high, nan_color=(0, 0, 0, 0))
-        self.source = ColumnDataSource({"image": [np.zeros((2, 2), np.float32)], "dw": [2], "dh": [2]})
+        # NaN pixels are transparent: an empty frame until the first image, not a filled square
+        self.source = ColumnDataSource({"image": [np.full((2, 2), np.nan, np.float32)], "dw": [2], "dh": [2]})
         self.figure = figure(title=title, frame_width=width, frame_height=height, tools="save",
                              toolbar_location="right", toolbar_inner=True, x_range=Range1d(0, 2),
                              y_range=Range1d(0, 2), name=name, min_border=4)

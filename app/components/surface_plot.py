@@ -1,12 +1,31 @@
-"""A live 2D surface (image glyph) with data points and chains overlaid, updated by patching sources."""
+"""A live 2D surface (image glyph) with data points and chains overlaid, updated by patching sources.
+
+Until its first grid the surface is an empty frame over the page's box with a hint in its middle.
+"""
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColorBar, ColumnDataSource, Legend, LegendItem, LinearColorMapper, Range1d
+from bokeh.models import ColorBar, ColumnDataSource, Label, Legend, LegendItem, LinearColorMapper, Range1d
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
 from app.components.last_sent import LastSent
+
+WAITING_HINT = "press Play, or Start from pretrained"
+SAMPLING_HINT = "press Play"      # pages that sample a given energy: nothing to load
+DEFAULT_BOX = ((-4.0, 4.0), (-4.0, 4.0))
+
+
+def empty_image() -> dict[str, list]:
+    """An image source's columns with no image: nothing drawn."""
+    return {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+
+
+def hint_label(text: str, bounds) -> Label:
+    """Grey text centred on the box ``bounds``, readable on the light and the dark theme."""
+    (x0, x1), (y0, y1) = bounds
+    return Label(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, text_align="center", text_baseline="middle",
+                 text_color="#8a8a8a", text_font_size="15px", name="waiting-hint")
 
 
 class SurfacePlot:
@@ -14,19 +33,20 @@ class SurfacePlot:
     (only with what changed since they last did)."""
 
     def __init__(self, title: str = "", height: int = 500, width: int = 540, points_legend: str | None = "data",
-                 chains_legend: str | None = "chains", surface_of: SurfacePlot | None = None):
+                 chains_legend: str | None = "chains", surface_of: SurfacePlot | None = None,
+                 bounds=DEFAULT_BOX, hint: str = WAITING_HINT):
         """``surface_of``: draw that plot's surface (its image source and colour mapper) instead of one of
         our own; the grid then travels to the browser once for both, and ``show_grid`` here sets only
-        the title and ranges."""
+        the title and ranges. ``bounds`` and ``hint``: the empty frame shown until the first grid."""
+        (x0, x1), (y0, y1) = bounds
         self.owns_surface = surface_of is None
         self.mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0) if surface_of is None \
             else surface_of.mapper
         self.figure = figure(title=title, height=height, width=width, match_aspect=True,
                              tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
                              output_backend="canvas", name="surface",
-                             x_range=Range1d(-4, 4), y_range=Range1d(-4, 4))
-        self.image = surface_of.image if surface_of is not None else ColumnDataSource(
-            {"image": [np.zeros((2, 2), np.float32)], "x": [0.0], "y": [0.0], "dw": [1.0], "dh": [1.0]})
+                             x_range=Range1d(x0, x1), y_range=Range1d(y0, y1))
+        self.image = surface_of.image if surface_of is not None else ColumnDataSource(empty_image())
         self.points = ColumnDataSource({"x": [], "y": []})
         self.chains = ColumnDataSource({"x": [], "y": []})
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image,
@@ -42,8 +62,24 @@ class SurfacePlot:
             self.figure.legend.background_fill_alpha = 0.5
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
         self.figure.grid.visible = False
+        self.hint = hint_label(hint, bounds)
+        self.figure.add_layout(self.hint)
         self._bounds = None
         self.sent = LastSent()
+
+    def show_frame(self, bounds) -> None:
+        """Before the first grid: the empty frame over ``bounds``, the hint in its middle."""
+        (x0, x1), (y0, y1) = bounds
+        self.hint.update(x=(x0 + x1) / 2, y=(y0 + y1) / 2)
+        self._set_ranges(x0, x1, y0, y1)
+
+    def show_empty(self, bounds, label: str) -> None:
+        """No surface to draw (the page has none for this data): an empty frame titled ``label``."""
+        if self.owns_surface and self.sent.changed("grid", None, bounds):
+            self.image.data = empty_image()
+        self._retitle(label)
+        (x0, x1), (y0, y1) = bounds
+        self._set_ranges(x0, x1, y0, y1)
 
     def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
         (x0, x1), (y0, y1) = bounds
@@ -53,8 +89,16 @@ class SurfacePlot:
             if high <= low:
                 high = low + 1e-6
             self.mapper.update(low=float(low), high=float(high))
+        self._retitle(label)
+        self._set_ranges(x0, x1, y0, y1)
+
+    def _retitle(self, label: str) -> None:
+        if self.hint.visible:
+            self.hint.visible = False
         if self.figure.title.text != label:
             self.figure.title.text = label
+
+    def _set_ranges(self, x0: float, x1: float, y0: float, y1: float) -> None:
         if (x0, x1, y0, y1) != self._bounds:
             self._bounds = (x0, x1, y0, y1)
             self.figure.x_range.update(start=x0, end=x1)

@@ -3,6 +3,7 @@
 HoloViews renders the ``hv.Image * hv.VectorField`` overlay once; later frames patch the Bokeh
 sources of that figure (the image, the arrow segments laid out as HoloViews lays them out, and two
 scatter layers), so nothing is re-rendered per frame, and each source only when its data changed.
+Until its first grid the plot is an empty frame over the page's box with a hint in its middle.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
 
 from app.components.last_sent import LastSent
+from app.components.surface_plot import DEFAULT_BOX, WAITING_HINT, empty_image, hint_label
 
 ARROW_FILL = 0.9        # the longest arrow fills this share of a grid cell
 
@@ -34,7 +36,8 @@ class VectorFieldPlot:
     """Image + arrows + data points + samples; ``show_*`` methods patch the sources of one figure."""
 
     def __init__(self, title: str = "", width: int = 500, height: int = 470, arrow_color: str = "white",
-                 points_legend: str | None = "data", samples_legend: str | None = "samples", name: str = "field"):
+                 points_legend: str | None = "data", samples_legend: str | None = "samples", name: str = "field",
+                 bounds=DEFAULT_BOX, hint: str = WAITING_HINT):
         # imported here: only sessions that open a score field pay for loading HoloViews
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh renderer hv.render uses)
@@ -50,8 +53,11 @@ class VectorFieldPlot:
         self.image = by_glyph["Image"].data_source
         self.mapper = by_glyph["Image"].glyph.color_mapper
         self.arrows = by_glyph["Segment"].data_source
-        self.figure.x_range = Range1d(-4, 4)
-        self.figure.y_range = Range1d(-4, 4)
+        self.image.data = empty_image()       # HoloViews laid out a placeholder: nothing is drawn before data
+        self.arrows.data = {"x0": [], "y0": [], "x1": [], "y1": []}
+        (x0, x1), (y0, y1) = bounds
+        self.figure.x_range = Range1d(x0, x1)
+        self.figure.y_range = Range1d(y0, y1)
         self.points = ColumnDataSource({"x": [], "y": []})
         self.samples = ColumnDataSource({"x": [], "y": []})
         points = self.figure.scatter("x", "y", source=self.points, size=3, color="white", alpha=0.35)
@@ -61,16 +67,29 @@ class VectorFieldPlot:
         if items:
             self.figure.add_layout(Legend(items=items, location="top_left", background_fill_alpha=0.5))
         self.figure.grid.visible = False
+        self.hint = hint_label(hint, bounds)
+        self.figure.add_layout(self.hint)
         self._bounds = None
         self.sent = LastSent()
+
+    def show_frame(self, bounds) -> None:
+        """Before the first grid: the empty frame over ``bounds``, the hint in its middle."""
+        (x0, x1), (y0, y1) = bounds
+        self.hint.update(x=(x0 + x1) / 2, y=(y0 + y1) / 2)
+        self._set_ranges(x0, x1, y0, y1)
 
     def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
         (x0, x1), (y0, y1) = bounds
         if self.sent.changed("grid", grid, (x0, x1, y0, y1)):
             self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
         self.mapper.update(low=float(low), high=float(max(high, low + 1e-6)))
+        if self.hint.visible:
+            self.hint.visible = False
         if self.figure.title.text != label:
             self.figure.title.text = label
+        self._set_ranges(x0, x1, y0, y1)
+
+    def _set_ranges(self, x0: float, x1: float, y0: float, y1: float) -> None:
         if (x0, x1, y0, y1) != self._bounds:
             self._bounds = (x0, x1, y0, y1)
             self.figure.x_range.update(start=x0, end=x1)

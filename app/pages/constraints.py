@@ -8,6 +8,10 @@ import param
 from bokeh.models import BoxEditTool, ColumnDataSource
 
 from app.components.chain_plot import ChainPlot
+from app.components.fit import flow, plot, stack
+from app.components.log_slider import LogSlider
+from app.components.plot_box import plot_box
+from app.components.surface_plot import SAMPLING_HINT
 from app.components.readouts import Readouts
 from app.pages.base import LabPage
 from app.pages.samplers import SAMPLERS
@@ -41,7 +45,7 @@ class ConstraintsPage(LabPage):
     box_weight = param.Number(default=5.0, bounds=(0.0, 50.0), doc="weight of the drawn boxes")
 
     def __init__(self, session, on_status=None, **params):
-        self.plot = ChainPlot(title="Constrained density", on_tap=None)
+        self.plot = ChainPlot(title="Constrained density", on_tap=None, hint=SAMPLING_HINT)
         self.weights = [pn.widgets.FloatSlider(label=label, start=0.0, end=20.0, step=0.1, value=float(c["weight"]),
                                                sizing_mode="stretch_width")
                         for label, c in zip(PRESET_LABELS, DEFAULT_CONSTRAINTS)]
@@ -58,6 +62,7 @@ class ConstraintsPage(LabPage):
         self.boxes.on_change("data", lambda _attr, _old, _new: self.send_constraints())
         self.readouts = Readouts([("violation_rate", "share of chains violating"), ("n_boxes", "drawn boxes")])
         super().__init__(session, on_status, **params)
+        self.plot.show_frame(plot_box(self.target))
         self.param.watch(lambda _e: self.send_constraints(), ["box_mode", "box_weight"])
 
     def constraint_list(self) -> list[dict]:
@@ -91,8 +96,7 @@ class ConstraintsPage(LabPage):
                                           options={"keep out": "outside", "keep in": "inside"}),
             w.FloatSlider.from_param(self.param.box_weight, label="Box weight"),
             self.secondary(
-                w.EditableFloatSlider.from_param(self.param.step_size, label="Step size ε", start=0.001, end=2.0,
-                                                 step=0.001, format="0.[0000]"),
+                LogSlider(self, "step_size", "Step size ε", 0.001, 2.0).widget,
                 w.FloatSlider.from_param(self.param.temperature, label="Temperature T", start=0.1, end=5.0),
                 w.IntSlider.from_param(self.param.n_chains, label="Chains", start=1, end=256),
                 title="Sampler settings"),
@@ -100,7 +104,7 @@ class ConstraintsPage(LabPage):
 
     @cached_property
     def view(self) -> pn.Column:
-        return pn.Column(self.alert, pn.Row(pn.pane.Bokeh(self.plot.figure), self.readouts.pane),
+        return pn.Column(self.alert, flow(plot(self.plot.figure), stack(self.readouts.pane, min_width=280, max_width=420)),
                          sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:

@@ -6,7 +6,9 @@ from functools import cached_property
 import panel as pn
 import param
 
+from app.components.fit import flow, plot, stack
 from app.components.live_curves import LiveCurves
+from app.components.plot_box import plot_box
 from app.components.readouts import Readouts
 from app.components.surface_plot import SurfacePlot
 from app.pages.base import LabPage
@@ -49,6 +51,7 @@ class EnergyLandscapePage(LabPage):
                                   ("nll_heldout", "held-out NLL"), ("nll_true", "true NLL")])
         self._points_key = None
         super().__init__(session, on_status, **params)
+        self.surface.show_frame(plot_box(self.dataset))
         self.param.watch(lambda _e: self._redraw_surface(), ["show"])
 
     @cached_property
@@ -79,8 +82,8 @@ class EnergyLandscapePage(LabPage):
     def view(self) -> pn.Column:
         return pn.Column(
             self.alert,
-            pn.Row(pn.pane.Bokeh(self.surface.figure),
-                   pn.Column(pn.pane.Bokeh(self.curves.figure), self.readouts.pane)),
+            flow(plot(self.surface.figure),
+                 stack(plot(self.curves.figure), self.readouts.pane, min_width=320, max_width=640)),
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:

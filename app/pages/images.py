@@ -7,6 +7,7 @@ from functools import cached_property
 import panel as pn
 import param
 
+from app.components.fit import flow, plot
 from app.components.image_grid import ImageGrid
 from app.components.live_curves import LiveCurves
 from app.components.readouts import Readouts
@@ -123,11 +124,11 @@ class ImagesPage(LabPage):
         self.proposals.figure.visible = False
         return pn.Column(
             self.alert,
-            pn.Row(bk(self.samples.figure), bk(self.buffer.figure), bk(self.proposals.figure),
-                   bk(self.generation.figure)),
-            pn.Row(bk(self.energy_curves.figure), bk(self.loss_curves.figure)),
-            pn.Row(bk(self.fid_curves.figure), bk(self.is_curves.figure)),
-            pn.Row(self.readouts.pane, self.quality_note),
+            flow(bk(self.samples.figure), bk(self.buffer.figure), bk(self.proposals.figure),
+                 bk(self.generation.figure)),
+            flow(plot(self.energy_curves.figure), plot(self.loss_curves.figure)),
+            flow(plot(self.fid_curves.figure), plot(self.is_curves.figure)),
+            flow(self.readouts.pane, self.quality_note),
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:

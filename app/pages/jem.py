@@ -10,6 +10,7 @@ import param
 from bokeh.models import ColumnDataSource, FreehandDrawTool, Range1d
 from bokeh.plotting import figure
 
+from app.components.fit import flow, plot, stack
 from app.components.image_grid import ImageGrid
 from app.components.live_curves import LiveCurves
 from app.components.ood_table import OODMetricsTable, RatesTable
@@ -142,10 +143,11 @@ class JEMPage(LabPage):
             bk(self.canvas), self.clear_button, bk(self.probe_grid.figure), self.probe_text, width=320)
         return pn.Column(
             self.alert,
-            pn.Row(bk(self.histogram.figure), pn.Column(self.rates_table.pane, width=270)),
+            flow(plot(self.histogram.figure), stack(self.rates_table.pane, min_width=270, max_width=420)),
             self.metrics_table.pane,
-            pn.Row(pn.Column(bk(self.accuracy.figure), bk(self.losses.figure)), bk(self.samples.figure), probe),
-            pn.Row(bk(self.examples.figure)),
+            flow(stack(plot(self.accuracy.figure), plot(self.losses.figure), min_width=440, max_width=520),
+                 bk(self.samples.figure), probe),
+            bk(self.examples.figure),
             sizing_mode="stretch_width")
 
     # --- rendering -------------------------------------------------------------------------------

@@ -9,6 +9,10 @@ import param
 
 from app.components.chain_plot import ChainPlot
 from app.components.diagnostics_table import fmt
+from app.components.fit import flow, plot, stack
+from app.components.log_slider import LogSlider
+from app.components.plot_box import plot_box
+from app.components.surface_plot import SAMPLING_HINT
 from app.pages.base import LabPage
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.runtime.jobs.sampler import TRAINED
@@ -38,23 +42,26 @@ class RaceSection(LabPage):
     speed = param.Number(default=15.0, bounds=(0.5, 500.0), doc="rounds per second")
 
     def __init__(self, session, on_status=None, **params):
-        first = ChainPlot(title=LABELS["langevin"], height=330, width=330)
+        first = ChainPlot(title=LABELS["langevin"], height=330, width=330, hint=SAMPLING_HINT)
         self.plots = {name: first if name == "langevin" else
-                      ChainPlot(title=LABELS[name], height=330, width=330, surface_of=first) for name in LABELS}
+                      ChainPlot(title=LABELS[name], height=330, width=330, surface_of=first, hint=SAMPLING_HINT)
+                      for name in LABELS}
         self.table = pn.pane.HTML("", sizing_mode="stretch_width", name="race-table")
-        self.plot_row = pn.Row(*[pn.pane.Bokeh(p.figure) for p in self.plots.values()])
+        self.plot_row = flow(*[plot(p.figure) for p in self.plots.values()])
         super().__init__(session, on_status, **params)
+        for chains in self.plots.values():
+            chains.show_frame(plot_box(self.target))
 
     @cached_property
-    def controls(self) -> pn.Row:
+    def controls(self) -> pn.FlexBox:
         w = pn.widgets
-        slider = {"start": 0.001, "end": 2.0, "step": 0.001, "format": "0.[0000]", "width": 200}
-        return pn.Row(
-            pn.Column(w.Select.from_param(self.param.target, label="Target", width=200),
-                      w.Select.from_param(self.param.racers, label="Racers", width=200), self.transport()),
-            pn.Column(w.EditableFloatSlider.from_param(self.param.step_langevin, label="Langevin ε", **slider),
-                      w.EditableFloatSlider.from_param(self.param.step_mala, label="MALA ε", **slider),
-                      w.EditableFloatSlider.from_param(self.param.step_hmc, label="HMC ε", **slider)),
+        steps = [LogSlider(self, name, label, 0.001, 2.0, width=200, sizing_mode="fixed") for name, label in
+                 (("step_langevin", "Langevin ε"), ("step_mala", "MALA ε"), ("step_hmc", "HMC ε"))]
+        return flow(
+            stack(w.Select.from_param(self.param.target, label="Target", width=200),
+                  w.Select.from_param(self.param.racers, label="Racers", width=200), self.transport(),
+                  min_width=300, max_width=480),
+            pn.Column(*[s.widget for s in steps]),
             pn.Column(self.mark_secondary(w.IntSlider.from_param(self.param.n_leapfrog, label="HMC leapfrog steps",
                                                                  width=200)),
                       w.IntSlider.from_param(self.param.budget, label="Gradients per round", end=200, width=200),
@@ -68,7 +75,7 @@ class RaceSection(LabPage):
     def render(self, snapshot: dict) -> None:
         names = [r["name"] for r in snapshot["racers"]]
         if [p.object for p in self.plot_row] != [self.plots[n].figure for n in names]:
-            self.plot_row.objects = [pn.pane.Bokeh(self.plots[n].figure) for n in names]
+            self.plot_row.objects = [pn.pane.Bokeh(self.plots[n].figure) for n in names]   # figures keep their fit
         t = snapshot["knobs"]["temperature"]
         surface = self.plots["langevin"]   # the three plots draw its surface: the grid is sent once
         surface.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],

@@ -6,6 +6,7 @@ from functools import cached_property
 import panel as pn
 import param
 
+from app.components.fit import flow, plot, stack
 from app.components.image_grid import ImageGrid
 from app.components.live_curves import LiveCurves
 from app.components.readouts import Readouts
@@ -75,19 +76,19 @@ class RBMPage(LabPage):
             sizing_mode="stretch_width")
 
     @cached_property
-    def completion_controls(self) -> pn.Row:
+    def completion_controls(self) -> pn.FlexBox:
         """Which half to hide and the button, beside the plot they fill."""
         half = pn.widgets.RadioButtonGroup.from_param(self.param.half, color="primary", variant="outline")
-        return pn.Row(half, self.complete_button)
+        return flow(half, self.complete_button)
 
     @cached_property
     def view(self) -> pn.Column:
         bk = pn.pane.Bokeh
         return pn.Column(
             self.alert,
-            pn.Row(bk(self.recon.figure), bk(self.filters.figure), bk(self.fantasy.figure)),
-            pn.Row(pn.Column(bk(self.curves.figure), bk(self.pl_curves.figure)),
-                   pn.Column(self.readouts.pane, self.completion_controls, bk(self.completion.figure))),
+            flow(bk(self.recon.figure), bk(self.filters.figure), bk(self.fantasy.figure)),
+            flow(stack(plot(self.curves.figure), plot(self.pl_curves.figure), min_width=300, max_width=560),
+                 pn.Column(self.readouts.pane, self.completion_controls, bk(self.completion.figure))),
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:

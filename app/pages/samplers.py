@@ -8,7 +8,11 @@ import param
 
 from app.components.chain_plot import ChainPlot
 from app.components.diagnostics_table import DiagnosticsTable
+from app.components.fit import flow, plot, stack
+from app.components.log_slider import LogSlider
 from app.components.marginals import MarginalPlot, TracePlot
+from app.components.plot_box import plot_box
+from app.components.surface_plot import SAMPLING_HINT
 from app.pages.base import LabPage
 from app.pages.race import RaceSection
 from ebm_engine.energies.targets import TARGETS
@@ -39,7 +43,7 @@ class SamplersPage(LabPage):
     show = param.Selector(default="Density", objects=["Density", "Energy"])
 
     def __init__(self, session, on_status=None, **params):
-        self.plot = ChainPlot(title="Chains", on_tap=self.spawn, height=480, width=500)
+        self.plot = ChainPlot(title="Chains", on_tap=self.spawn, height=480, width=500, hint=SAMPLING_HINT)
         self.marginal_x, self.marginal_y = MarginalPlot("x"), MarginalPlot("y")
         self.trace = TracePlot()
         self.table = DiagnosticsTable()
@@ -47,6 +51,8 @@ class SamplersPage(LabPage):
                                                  sizing_mode="stretch_width")
         self.autotune_button.on_click(lambda _e: self.session.act(self.job_id, "autotune"))
         super().__init__(session, on_status, **params)
+        self.plot.show_frame(plot_box(self.target))
+        self.step_slider = LogSlider(self, "step_size", "Step size ε", 0.001, 2.0)
         self.race = RaceSection(session)
         self.param.watch(lambda _e: self._draw_surface(), ["show"])
 
@@ -66,8 +72,7 @@ class SamplersPage(LabPage):
             w.RadioButtonGroup.from_param(self.param.sampler, label="Sampler", color="primary", variant="outline",
                                           options=SAMPLERS, sizing_mode="stretch_width"),
             self.transport(),
-            w.EditableFloatSlider.from_param(self.param.step_size, label="Step size ε", start=0.001, end=2.0,
-                                             step=0.001, format="0.[0000]"),
+            self.step_slider.widget,
             self.autotune_button,
             w.IntSlider.from_param(self.param.n_leapfrog, label="Leapfrog steps (HMC)"),
             w.FloatSlider.from_param(self.param.temperature, label="Temperature T", start=0.1, end=5.0),
@@ -84,9 +89,9 @@ class SamplersPage(LabPage):
     def view(self) -> pn.Tabs:
         explore = pn.Column(
             self.alert,
-            pn.Row(pn.pane.Bokeh(self.plot.figure),
-                   pn.Column(pn.Row(pn.pane.Bokeh(self.marginal_x.figure), pn.pane.Bokeh(self.marginal_y.figure)),
-                             pn.Row(pn.pane.Bokeh(self.trace.figure), self.table.pane))),
+            flow(plot(self.plot.figure),
+                 flow(plot(self.marginal_x.figure), plot(self.marginal_y.figure), plot(self.trace.figure),
+                      stack(self.table.pane, min_width=300, max_width=400), min_width=340, max_width=720)),
             sizing_mode="stretch_width")
         return pn.Tabs(("Explore", explore), ("Race", self.race.view), dynamic=False, sizing_mode="stretch_width")
 

@@ -7,7 +7,9 @@ import numpy as np
 import panel as pn
 import param
 
+from app.components.fit import flow, plot, stack
 from app.components.live_curves import LiveCurves
+from app.components.plot_box import plot_box
 from app.components.readouts import Readouts
 from app.components.surface_plot import SurfacePlot
 from app.components.vector_field_plot import VectorFieldPlot
@@ -62,6 +64,8 @@ class ScoreMatchingPage(LabPage):
             ("steps_cd", "iterations, CD")])
         self._points_key = None
         super().__init__(session, on_status, **params)
+        for plot in (self.learned, self.truth, self.disagreement, self.contrastive):
+            plot.show_frame(plot_box(self.dataset))
 
     @cached_property
     def controls(self) -> pn.Column:
@@ -88,9 +92,9 @@ class ScoreMatchingPage(LabPage):
     def view(self) -> pn.Column:
         return pn.Column(
             self.alert,
-            pn.Row(pn.pane.Bokeh(self.learned.figure), pn.pane.Bokeh(self.truth.figure)),
-            pn.Row(pn.pane.Bokeh(self.disagreement.figure), pn.pane.Bokeh(self.contrastive.figure)),
-            pn.Row(pn.pane.Bokeh(self.curves.figure), self.readouts.pane),
+            flow(plot(self.learned.figure), plot(self.truth.figure)),
+            flow(plot(self.disagreement.figure), plot(self.contrastive.figure)),
+            flow(plot(self.curves.figure), stack(self.readouts.pane, min_width=320, max_width=560)),
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
@@ -119,6 +123,8 @@ class ScoreMatchingPage(LabPage):
         if snapshot.get("fisher_map") is not None:
             self.disagreement.show_grid(snapshot["fisher_map"], bounds, 0.0, snapshot["fisher_map_max"],
                                         "Disagreement p·½‖∇log p + ∇E‖²")
+        else:
+            self.disagreement.show_empty(bounds, "No closed-form score: no disagreement map")
         self.contrastive.show_grid(snapshot["cd_density"], bounds, 0.0, snapshot["cd_density_max"],
                                    "CD, same time budget: density")
         self.curves.update(snapshot["history"])

@@ -7,6 +7,8 @@ import panel as pn
 import param
 
 from app.components.colored_points_plot import ColoredPointsPlot
+from app.components.fit import flow, plot
+from app.components.plot_box import plot_box
 from app.components.readouts import Readouts
 from app.components.surface_plot import SurfacePlot
 from app.pages.base import LabPage
@@ -63,6 +65,8 @@ class SymmetryLatentsPage(LabPage):
         self.latent_readouts = Readouts([("nll_latent", "held-out NLL of the marginal (importance sampled)"),
                                          ("marginal_se", "mean standard error of the marginal energy")])
         super().__init__(session, on_status, **params)
+        for surface in (self.equivariant, self.plain, self.marginal, self.joint):
+            surface.show_frame(plot_box(self.dataset))
 
     @cached_property
     def controls(self) -> pn.Column:
@@ -88,9 +92,9 @@ class SymmetryLatentsPage(LabPage):
     def view(self) -> pn.Column:
         return pn.Column(
             self.alert,
-            pn.Row(pn.pane.Bokeh(self.equivariant.figure), pn.pane.Bokeh(self.plain.figure)),
+            flow(plot(self.equivariant.figure), plot(self.plain.figure)),
             self.symmetry_readouts.pane,
-            pn.Row(pn.pane.Bokeh(self.marginal.figure), pn.pane.Bokeh(self.joint.figure)),
+            flow(plot(self.marginal.figure), plot(self.joint.figure)),
             self.latent_readouts.pane,
             sizing_mode="stretch_width")
 

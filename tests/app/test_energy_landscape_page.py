@@ -1,6 +1,7 @@
 """The Energy Landscape page without a browser: an in-process runner, real jobs, real Bokeh sources."""
 import pytest
 
+from app.components.surface_plot import WAITING_HINT
 from app.pages.energy_landscape import LEARNING_RATES, STEP_SIZES, EnergyLandscapePage
 from app.session import LabSession
 from ebm_engine.runtime.jobs.landscape import LandscapeJob
@@ -29,6 +30,25 @@ def test_first_snapshot_fills_plots_and_readouts(landscape):
     assert page.readouts.values["log_z_grid"] != "–"
     assert page.statuses and page.statuses[-1] is page
     assert page.surface.figure.title.text.startswith("Density")
+
+
+def axes_of(figure) -> tuple:
+    return (figure.x_range.start, figure.x_range.end), (figure.y_range.start, figure.y_range.end)
+
+
+def test_before_the_first_grid_the_surface_is_an_empty_frame_with_a_hint():
+    session = LabSession(inline=True)
+    page = EnergyLandscapePage(session, dataset="checkerboard")
+    session.runner.command(page.job_id, "reset", SMALL)
+    surface = page.surface
+    assert surface.image.data["image"] == []            # no placeholder square
+    assert surface.hint.visible and surface.hint.text == WAITING_HINT
+    frame = axes_of(surface.figure)
+    assert (surface.hint.x, surface.hint.y) == (sum(frame[0]) / 2, sum(frame[1]) / 2)
+    pump(page)
+    assert page.last_snapshot["config"]["dataset"] == "checkerboard"
+    assert frame == tuple(tuple(b) for b in page.last_snapshot["bounds"])   # the grid came on the same axes
+    assert not surface.hint.visible and surface.image.data["image"][0].shape == (48, 48)
 
 
 def test_play_trains_and_streams_curves(landscape):

@@ -1,4 +1,6 @@
 """Samplers and Constraints pages without a browser: in-process runner, real jobs and Bokeh sources."""
+import math
+
 import numpy as np
 import pytest
 
@@ -6,6 +8,7 @@ from app.pages.constraints import ConstraintsPage
 from app.pages.samplers import SamplersPage
 from app.session import LabSession
 from tests.app.page_helpers import wait_until
+from tests.app.stub_session import StubSession
 from ebm_engine.runtime.jobs.constraints import ConstraintsJob
 from ebm_engine.runtime.jobs.sampler import SamplerJob
 
@@ -37,11 +40,41 @@ def test_play_draws_trails_histograms_and_diagnostics(samplers):
 
 
 def test_autotune_moves_the_step_size_slider(samplers):
-    samplers.step_size = 2.5
+    slider = samplers.step_slider.widget
+    samplers.step_size = 2.5                 # past the slider's end: the slider widens to show it
+    assert slider.end == pytest.approx(math.log10(2.5)) and slider.value == pytest.approx(math.log10(2.5))
     samplers.autotune_button.clicks += 1
     pump(samplers, 2)
     assert samplers.step_size != 2.5
     assert samplers.last_snapshot["autotuned_step_size"] == pytest.approx(samplers.step_size)
+    assert slider.value == pytest.approx(math.log10(samplers.step_size))
+
+
+def test_the_step_size_slider_is_logarithmic_and_sets_the_knob():
+    session = StubSession()
+    page = SamplersPage(session, step_size=0.3)
+    slider = page.step_slider.widget
+    assert (slider.start, slider.end) == (pytest.approx(-3.0), pytest.approx(math.log10(2.0)))
+    assert slider.value == pytest.approx(math.log10(0.3))
+    slider.value = -1.5                       # dragged to 10^-1.5
+    assert page.step_size == 0.0316           # three significant digits
+    assert session.sent[-1] == ("knobs", page.job_id, {"step_size": 0.0316})
+    sent = len(session.sent)
+    page.step_size = 0.28371                  # as auto-tune sets it: the slider follows, sends no rounded value back
+    assert slider.value == pytest.approx(math.log10(0.28371))
+    assert page.step_size == 0.28371 and session.sent[sent:] == [("knobs", page.job_id, {"step_size": 0.28371})]
+
+
+def test_a_fresh_chain_plot_is_an_empty_frame_on_the_targets_box():
+    session = LabSession(inline=True)
+    page = SamplersPage(session, target="banana")
+    session.runner.command(page.job_id, "reset", FAST)
+    figure = page.plot.figure
+    frame = ((figure.x_range.start, figure.x_range.end), (figure.y_range.start, figure.y_range.end))
+    assert page.plot.image.data["image"] == [] and page.plot.hint.visible
+    session.drain()
+    assert frame == tuple(tuple(b) for b in page.last_snapshot["bounds"])
+    assert not page.plot.hint.visible and len(page.plot.image.data["image"]) == 1
 
 
 def test_tap_spawns_chains(samplers):

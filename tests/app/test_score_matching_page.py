@@ -81,6 +81,32 @@ def test_a_set_without_a_closed_form_density_shows_data_only(sm_page):
     assert "data only" in page.truth.figure.title.text
 
 
+def test_before_the_first_grids_the_fields_and_heatmaps_are_empty_frames_with_a_hint():
+    session = LabSession(inline=True)
+    page = ScoreMatchingPage(session, dataset="banana")     # a box far from the default square
+    session.runner.command(page.job_id, "reset", SMALL)
+    plots = (page.learned, page.truth, page.disagreement, page.contrastive)
+    frames = [((p.figure.x_range.start, p.figure.x_range.end), (p.figure.y_range.start, p.figure.y_range.end))
+              for p in plots]
+    for plot in plots:
+        assert plot.image.data["image"] == [] and plot.hint.visible and "press Play" in plot.hint.text
+    assert page.learned.arrows.data["x0"] == []
+    pump(page)
+    bounds = tuple(tuple(b) for b in page.last_snapshot["bounds"])
+    assert frames == [bounds] * 4
+    for plot in plots:
+        assert not plot.hint.visible and plot.image.data["image"][0].shape == (32, 32)
+
+
+def test_a_set_without_a_closed_form_score_has_no_disagreement_map_and_no_hint():
+    session = LabSession(inline=True)
+    page = ScoreMatchingPage(session, dataset="moons")
+    session.runner.command(page.job_id, "reset", SMALL)
+    pump(page)
+    assert page.disagreement.image.data["image"] == [] and not page.disagreement.hint.visible
+    assert "no disagreement map" in page.disagreement.figure.title.text
+
+
 def test_page_bounds_lie_within_the_engine_knob_bounds():
     specs = {s.name: s for s in ScoreMatchingJob.KNOBS}
     for name, values in (("sigma", NOISE_LEVELS), ("lr", LEARNING_RATES), ("sample_step", SAMPLE_STEPS)):

@@ -13,6 +13,15 @@ def surface_canvas(page):
     return page.locator("canvas:visible").first
 
 
+def checkbox(page, label: str):
+    """The checkbox whose text is ``label`` (Bokeh draws the text beside the box, not in a <label>)."""
+    boxes = page.get_by_role("checkbox")
+    for i in range(boxes.count()):
+        if boxes.nth(i).evaluate("e => e.nextElementSibling && e.nextElementSibling.textContent") == label:
+            return boxes.nth(i)
+    raise AssertionError(f"no checkbox labelled {label!r}")
+
+
 def window_restarted(page, before: float, seconds: float = 4.0) -> bool:
     """Poll the diagnostics table until its draw count falls below ``before`` (a restarted window)."""
     for _ in range(int(seconds / 0.1)):
@@ -55,6 +64,21 @@ def test_samplers_play_slider_and_click_to_spawn(watched_page, lab_url):
     page.get_by_role("button", name="Pause").first.click()
 
 
+def test_the_step_size_is_one_log_scale_slider(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url, "?page=Samplers")
+    label = page.get_by_text(re.compile(r"^Step size ε: ")).first
+    expect(label).to_have_text("Step size ε: 0.1")
+    assert page.locator("input[type=number]").count() == 0        # no spinner beside the slider
+    drag(page, slider_handle(page, "Step size ε"), -60)               # left, a fraction of a decade
+    expect(label).not_to_have_text("Step size ε: 0.1", timeout=5000)
+    shown = float(label.inner_text().split(": ")[1])
+    assert 0.01 < shown < 0.1
+    # the knob takes the value the label shows, and a link carries it
+    page.wait_for_function("v => new URLSearchParams(location.search).get('step_size') === v", arg=f"{shown:g}",
+                           timeout=5000)
+
+
 def test_samplers_race_tab(watched_page, lab_url):
     page = watched_page
     open_lab(page, lab_url)
@@ -88,7 +112,7 @@ def test_constraints_weight_slider_hard_mode_and_drawn_box(watched_page, lab_url
     page.mouse.up()
     page.keyboard.up("Shift")
     expect(page.locator("#readout-n_boxes")).to_have_text("1", timeout=10000)
-    page.get_by_role("checkbox").first.check()
+    checkbox(page, "Hard constraints (walls)").check()
     page.get_by_role("button", name="Play").first.click()
     expect(page.locator("#ebm-status")).to_have_attribute("data-state", "playing", timeout=10000)
     page.wait_for_timeout(1500)

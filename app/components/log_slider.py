@@ -1,0 +1,58 @@
+"""One slider on a log scale for a positive number spanning decades (a step size), labelled with its value."""
+from __future__ import annotations
+
+import math
+
+import panel as pn
+import param
+from bokeh.models import CustomJSTickFormatter
+
+DIGITS = 3          # significant digits of a value set by dragging, and of the label
+LOG_STEP = 0.001    # slider step in log10 units: 0.23 % of the value, finer than DIGITS show
+# the label shows 10^position, the knob's own value, with DIGITS significant digits
+VALUE_LABEL = f"return String(Number(Math.pow(10, tick).toPrecision({DIGITS})))"
+
+
+def rounded(value: float) -> float:
+    """``value`` to ``DIGITS`` significant digits: 0.287, not 0.28708199."""
+    return float(f"{value:.{DIGITS}g}")
+
+
+class LogSlider:
+    """A ``FloatSlider`` over log10 of ``owner.<name>``, kept in step with that parameter both ways.
+
+    The parameter stays the knob (links and the engine see its value); the slider spans ``start`` to
+    ``end`` and widens to take in a value outside them, as a link or the auto-tuner may set.
+    """
+
+    def __init__(self, owner: param.Parameterized, name: str, label: str, start: float, end: float,
+                 **widget_params):
+        self.owner, self.name = owner, name
+        self.range = (math.log10(start), math.log10(end))
+        self._following = False
+        widget_params.setdefault("sizing_mode", "stretch_width")
+        self.widget = pn.widgets.FloatSlider(label=label, step=LOG_STEP,
+                                             format=CustomJSTickFormatter(code=VALUE_LABEL),
+                                             **self._position(getattr(owner, name)), **widget_params)
+        self.widget.param.watch(self._moved, "value")
+        owner.param.watch(self._follow, name)
+
+    def _position(self, value: float) -> dict[str, float]:
+        at = math.log10(value)
+        return {"start": min(self.range[0], at), "end": max(self.range[1], at), "value": at}
+
+    def _moved(self, event) -> None:
+        if not self._following:
+            value = rounded(10 ** event.new)
+            if value != getattr(self.owner, self.name):
+                setattr(self.owner, self.name, value)
+
+    def _follow(self, event) -> None:
+        """Move the slider to a value set elsewhere, without sending it back."""
+        if event.new is None or event.new <= 0 or rounded(10 ** self.widget.value) == rounded(event.new):
+            return
+        self._following = True
+        try:
+            self.widget.param.update(**self._position(event.new))
+        finally:
+            self._following = False
