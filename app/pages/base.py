@@ -55,7 +55,7 @@ class LabPage(param.Parameterized):
             button.on_click(lambda _event, op=op: self.command(op))
         self.state_chip = pn.pane.HTML(state_chip("starting"), margin=(4, 5), name="state-chip")
         self.pin_switch = pn.widgets.Checkbox.from_param(self.param.keep_training, label="Keep training in background",
-                                                         margin=(6, 5))
+                                                         margin=(2, 5), sizing_mode="stretch_width")
         self.param.watch(lambda e: self.session.pin(self.job_id, e.new), "keep_training")
         self.checkpoints = CheckpointPanel(
             lambda action, **arguments: self.session.act(self.job_id, action, **arguments),
@@ -107,7 +107,7 @@ class LabPage(param.Parameterized):
         """Play, Pause, Step and Reset, the job's state and the keep-training-in-background pin."""
         return pn.Column(pn.Row(self.play_button, self.pause_button, self.step_button, self.reset_button,
                                 sizing_mode="stretch_width"),
-                         pn.Row(self.state_chip, self.pin_switch, sizing_mode="stretch_width"),
+                         self.state_chip, self.pin_switch,
                          sizing_mode="stretch_width", margin=0)
 
     def job_ids(self) -> list[str]:

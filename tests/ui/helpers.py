@@ -65,3 +65,12 @@ def pause(page):
         except AssertionError:
             if attempt == 1:
                 raise
+
+
+def checkbox(page, label: str):
+    """The checkbox whose text is ``label`` (Bokeh draws the text beside the box, not in a <label>)."""
+    boxes = page.get_by_role("checkbox")
+    for i in range(boxes.count()):
+        if boxes.nth(i).evaluate("e => e.nextElementSibling && e.nextElementSibling.textContent") == label:
+            return boxes.nth(i)
+    raise AssertionError(f"no checkbox labelled {label!r}")

@@ -4,22 +4,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.helpers import drag, go_to, number, open_lab, slider_handle
+from tests.ui.helpers import checkbox, drag, go_to, number, open_lab, slider_handle
 
 pytestmark = pytest.mark.ui
 
 
 def surface_canvas(page):
     return page.locator("canvas:visible").first
-
-
-def checkbox(page, label: str):
-    """The checkbox whose text is ``label`` (Bokeh draws the text beside the box, not in a <label>)."""
-    boxes = page.get_by_role("checkbox")
-    for i in range(boxes.count()):
-        if boxes.nth(i).evaluate("e => e.nextElementSibling && e.nextElementSibling.textContent") == label:
-            return boxes.nth(i)
-    raise AssertionError(f"no checkbox labelled {label!r}")
 
 
 def window_restarted(page, before: float, seconds: float = 4.0) -> bool:

@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.helpers import drag, go_to, number, open_lab, pause, slider_handle
+from tests.ui.helpers import checkbox, drag, go_to, number, open_lab, pause, slider_handle
 
 pytestmark = pytest.mark.ui
 
@@ -50,6 +50,6 @@ def test_symmetry_page_group_slider_and_latent_readouts(watched_page, lab_url):
     order = int(label.inner_text().rsplit(":", 1)[1])   # where the slider came to rest
     expect(page.locator("#readout-group_order")).to_have_text(str(order), timeout=10000)
     assert number(page, "#readout-invariance_equivariant") < 1e-5
-    page.get_by_role("checkbox").first.check()   # the only checkbox: Reflections
+    checkbox(page, "Reflections (dihedral group)").check()
     expect(page.locator("#readout-group_order")).to_have_text(str(2 * order), timeout=10000)
     page.get_by_role("button", name="Pause").first.click()
