@@ -7,11 +7,16 @@ page's own quality readout every ~0.2 s until it passes (or the time limit):
 
 - Images: the replay buffer's Fréchet distance (``#readout-fid``) ≤ 20 (the "rough digits" of a run
   from scratch: FID 23 after 75 iterations, 15 after 100) and ≤ 10 ("clear digits": from scratch
-  ~125 iterations; 4-5 once trained); and the first *recognisable frame*: the 36 samples the page
-  shows (read from the plot's data in the browser) have a Fréchet distance ≤ 25 to the test digits,
-  computed here with the same classifier (36 random test digits score 6-17, uniform noise 84; a
-  36-sample distance is noisy and biased high, hence the looser bound). The readout is measured
-  every 10 s (``quality_every_s``), so its times step in about that.
+  ~125 iterations; 4-5 once trained). The page measures it every 10 s (``quality_every_s``), so
+  these times step by about that. And the first *recognisable frame*: the 36 samples the page shows
+  (read from the plot's data in the browser) are near digits both in pixels and in the classifier's
+  features: half of them lie within 1.9 of a training digit (Euclidean, 64 pixels in [0, 1]) and
+  their Fréchet distance to the test digits is ≤ 30. Calibration (in-process, 3 batches of 36 each):
+  36 test digits 1.1 and 6-17; uniform noise 3.5 and 73-93; a run from scratch passes after ~70
+  iterations (the issue's "rough digits at 30 s"), its smooth blobs of iterations 9-15 pass the
+  pixel test (1.84-1.99) but not the features (40-65), its speckled samples of iterations 20-50 the
+  features (16-35) but not the pixels (2.0-2.2); the pretrained ConvEBM's settling chains pass after
+  40-50 Langevin steps. That frame is saved as a PNG beside the results, to be looked at.
 - JEM & OOD: the energy AUROC (``#ood-<set>-energy-auroc``) ≥ 0.9 on the shown sets but rotated
   digits (noise, inverted, natural images: the histograms separate), and on all five.
 - Energy Landscape: held-out NLL within 0.5 and within 0.3 nats of the true NLL (the shipped model,
@@ -50,7 +55,8 @@ from bench.machine import cpu_model, load_average  # noqa: E402
 from tests.ui.server import CHROMIUM, CHROMIUM_ARGS, served_lab  # noqa: E402
 
 OOD_SETS = ("gaussian", "uniform", "inverted", "rotated", "natural")   # the JEM page's default sets
-RECOGNISABLE_FID36 = 25.0
+RECOGNISABLE_DISTANCE = 1.9   # median distance to the nearest training digit
+RECOGNISABLE_FID36 = 30.0     # Fréchet distance of the 36 shown samples to the test digits
 TRACE_EVERY_S = 0.0   # > 0 (``--trace``): print the readouts this often while a page runs
 MOSAIC_JS = """(name) => {
   for (const doc of window.Bokeh.documents) {
@@ -109,6 +115,7 @@ class Run:
     passed: dict[str, float | None] = field(default_factory=dict)   # threshold -> seconds after Play
     last: dict[str, float] = field(default_factory=dict)
     steps: int = 0
+    seconds: float = 0.0           # after Play, when the page stopped being read
     started_from: str = ""
 
 
@@ -130,6 +137,23 @@ def tiles(mosaic: dict, size: int = 8, pad: int = 1) -> np.ndarray:
             if (tile >= 0).all():
                 out.append(tile.reshape(-1))
     return np.asarray(out)
+
+
+def nearest_distance(images: np.ndarray, train: np.ndarray) -> float:
+    """Median over ``images`` of the Euclidean distance to the nearest training image."""
+    squared = (images ** 2).sum(1)[:, None] - 2 * images @ train.T + (train ** 2).sum(1)[None]
+    return float(np.median(np.sqrt(np.clip(squared.min(1), 0, None))))
+
+
+def save_mosaic(images: np.ndarray, path: Path) -> None:
+    """The samples as a 6-wide PNG (dark strokes on white, 6x enlarged)."""
+    from PIL import Image
+
+    from ebm_engine.runtime.mosaic import tile
+
+    mosaic = np.nan_to_num(tile(images.reshape(-1, 8, 8), cols=6, bottom_up=False), nan=1.0)
+    pixels = np.kron(1 - np.clip(mosaic, 0, 1), np.ones((6, 6)))
+    Image.fromarray((255 * pixels).astype(np.uint8)).save(path)
 
 
 def readouts(page, ids: tuple[str, ...]) -> dict[str, float]:
@@ -164,15 +188,18 @@ def start_from_scratch(page) -> None:
     expect(page.locator("#ebm-status")).to_have_attribute("data-state", "paused", timeout=30000)
 
 
-def run_page(browser, url: str, spec: PageSpec, mode: str, limit: float, scorer, scratch: bool = False) -> Run:
+def run_page(browser, url: str, spec: PageSpec, mode: str, limit: float, train: np.ndarray, scorer, out: Path,
+             scratch: bool = False) -> Run:
     context, page, ready = open_page(browser, url, spec.name)
     run = Run(spec.name + (" (from scratch)" if scratch else ""), mode, ready)
     try:
         if scratch:
             start_from_scratch(page)
         tests = dict(spec.thresholds)
+        frame_test = "recognisable frame"
         if spec.mosaic:
-            tests[f"frame FID36 ≤ {RECOGNISABLE_FID36:g}"] = lambda r: r.get("frame_fid36", math.inf) <= RECOGNISABLE_FID36
+            tests[frame_test] = lambda r: (r.get("frame_distance", math.inf) <= RECOGNISABLE_DISTANCE
+                                           and r.get("frame_fid36", math.inf) <= RECOGNISABLE_FID36)
         run.passed = {name: None for name in tests}
         page.get_by_role("button", name="Play").first.click()
         pressed, traced = time.monotonic(), -math.inf
@@ -181,17 +208,21 @@ def run_page(browser, url: str, spec: PageSpec, mode: str, limit: float, scorer,
             if spec.mosaic:
                 mosaic = page.evaluate(MOSAIC_JS, spec.mosaic)
                 images = tiles(mosaic) if mosaic else np.zeros((0, 64))
+                values["frame_distance"] = nearest_distance(images, train) if len(images) else math.inf
                 values["frame_fid36"] = scorer.fid(images) if len(images) >= 2 else math.inf
             now = time.monotonic() - pressed
             for name, test in tests.items():
                 if run.passed[name] is None and test(values):
                     run.passed[name] = round(now, 1)
+                    if name == frame_test:
+                        save_mosaic(images, out.with_name(f"{out.name}-{mode}{'-scratch' if scratch else ''}.png"))
             if TRACE_EVERY_S and now - traced >= TRACE_EVERY_S:
                 traced = now
                 print(f"  {now:5.1f} s  " + "  ".join(f"{k}={v:.3f}" for k, v in values.items()), flush=True)
             run.last = values
             time.sleep(0.2)
         run.steps = int(number(page.locator("#ebm-step").text_content()))
+        run.seconds = round(time.monotonic() - pressed, 1)
         message = page.locator("text=Continuing from")
         run.started_from = (message.first.text_content() or "").split("—")[0].strip() if message.count() else ""
     finally:
@@ -204,11 +235,12 @@ def fmt(seconds: float | None, limit: float) -> str:
 
 
 def table(runs: list[Run], limit: float) -> str:
-    lines = ["| served | page | open → ready (s) | threshold | Play → first passing frame (s) | iteration at end |",
+    lines = ["| served | page | open → ready (s) | threshold | Play → first passing frame (s) | iteration at end (s) |",
              "|---|---|---|---|---|---|"]
     for run in runs:
         for name, seconds in run.passed.items():
-            lines.append(f"| {run.mode} | {run.page} | {run.ready_s:.1f} | {name} | {fmt(seconds, limit)} | {run.steps} |")
+            lines.append(f"| {run.mode} | {run.page} | {run.ready_s:.1f} | {name} | {fmt(seconds, limit)} "
+                         f"| {run.steps} ({run.seconds:.0f}) |")
     return "\n".join(lines)
 
 
@@ -223,11 +255,16 @@ def main() -> int:
     args = parser.parse_args()
     global TRACE_EVERY_S
     TRACE_EVERY_S = args.trace
+    import torch
+
     from ebm_engine.data.digits import load_digits_grey
     from ebm_engine.metrics.sample_quality import SampleQuality
 
-    import torch
-    scorer = SampleQuality(load_digits_grey())
+    split = load_digits_grey()
+    train, scorer = split.train.numpy().astype(np.float64), SampleQuality(split)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M")
+    args.out.mkdir(parents=True, exist_ok=True)
+    frames = args.out / f"first-play-{stamp}-images-frame"
     header = (f"first_play: seconds from Play on a fresh page to the first frame passing each threshold\n"
               f"cpu: {cpu_model()} ({len(__import__('os').sched_getaffinity(0))} cores), torch {torch.__version__}, "
               f"python {sys.version.split()[0]}\nload average at start: {load_average()}")
@@ -244,7 +281,8 @@ def main() -> int:
                 if args.scratch and mode == "warm" and any(s.name == "Images" for s in specs):
                     jobs.append((next(s for s in specs if s.name == "Images"), True))
                 for spec, scratch in jobs:
-                    run = run_page(browser, url, spec, mode, args.limit * (3 if scratch else 1), scorer, scratch)
+                    run = run_page(browser, url, spec, mode, args.limit * (3 if scratch else 1), train, scorer, frames,
+                                  scratch)
                     runs.append(run)
                     print(f"[{mode}] {run.page}: ready {run.ready_s:.1f} s, {run.passed}, last "
                           f"{ {k: round(v, 3) for k, v in run.last.items()} }, iteration {run.steps}"
@@ -252,8 +290,6 @@ def main() -> int:
         browser.close()
     text = f"{header}\n\n{table(runs, args.limit)}\n\nload average at end: {load_average()}"
     print("\n" + text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M")
     (args.out / f"first-play-{stamp}.md").write_text(text + "\n")
     (args.out / f"first-play-{stamp}.json").write_text(json.dumps([run.__dict__ for run in runs], indent=1))
     return 0

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ebm_engine.assets import assets_folder
 from ebm_engine.data.digits import DigitSplit
 
 _CLASSIFIERS: dict[str, "DigitClassifier"] = {}
-# the shipped classifiers, beside the pretrained checkpoints
-CLASSIFIERS_FOLDER = Path(__file__).resolve().parents[2] / "assets" / "classifiers"
+CLASSIFIERS_FOLDER = assets_folder() / "classifiers"   # the shipped ones, beside the pretrained checkpoints
 
 
 @dataclass

@@ -346,7 +346,7 @@ class Job:
             self._checkpoint_result(True, f"Continuing from {self.started_from} — Start from scratch trains a "
                                           "new one.")
 
-    def fitting_pretrained(self):
+    def fitting_pretrained(self) -> checkpoint_store.StoredCheckpoint | None:
         """The shipped checkpoint whose model, data and constructor arguments are the current ones (loading
         it changes no setting), or None."""
         for candidate in self._listing():

@@ -2,11 +2,13 @@
 
 A weights-only checkpoint brings no replay buffer, and a buffer of noise is drawn 128 slots an
 iteration: with 10,000 slots the chains a trained model continues would stay noise for a minute.
-Settling every slot takes about as long (10,000 chains × 30 steps, ~30 s on one core); settling a few
-hundred chains and filling the buffer with copies of them takes under a second and gives digits in
-every slot at once (the shipped ConvEBM: 256 chains × 30 steps, 0.2-0.7 s on one busy core, buffer
-FID 17 against the test digits; 500 chains: FID 16 in twice the time). The copies drift apart as
-training moves them (Langevin noise, and the 5% of chains restarted from noise at every draw).
+Settling every slot takes as long (10,000 chains × 60 steps, ~50 s on one core); settling a few
+hundred chains and filling the buffer with copies of them takes a second or two and gives digits in
+every slot at once. The shipped ConvEBM, 256 chains: after 30 steps FID 17 against the test digits
+but grey noise around the strokes; after 60 steps (1.2 s on one quiet core) FID 18 and clean enough
+to read, like a run from scratch after ~100 iterations; longer chains look cleaner still but lose
+the digits' grey levels (FID 23 at 100 steps). The copies drift apart as training moves them
+(Langevin noise, and the 5% of chains restarted from noise at every draw).
 """
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ class ImagesJob(Job):
               "width": 32, "depth": 1, "activation": "swish", "spectral_norm": False, "checkpointing": False,
               "batch_size": 128, "buffer_size": 10000, "n_show": 36, "quality_every_s": 10.0,
               "quality_samples": 500, "quality_steps_per_step": 3, "generate_chains": 36,
-              "settle_chains": 256, "settle_steps": 30}
+              "settle_chains": 256, "settle_steps": 60}
     KNOBS = [
         KnobSpec("lr", 1e-3, low=1e-5, high=1e-1, log_scale=True, label="Learning rate"),
         KnobSpec("langevin_steps", 20, kind="int", low=0, high=200, label="SGLD steps"),
