@@ -213,7 +213,8 @@ class ContrastiveDivergence:
     def divergences(self) -> int:
         return self.last_good.divergences
 
-    def _restore(self) -> None:
+    def restore_last_good(self) -> None:
+        """Back to the last good weights and optimiser moments (after a failed step)."""
         self.last_good.restore()
 
     def _after_restore(self) -> None:

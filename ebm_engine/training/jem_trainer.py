@@ -266,7 +266,7 @@ class JEMTrainer:
     def divergences(self) -> int:
         return self.last_good.divergences
 
-    def _restore(self) -> None:
+    def restore_last_good(self) -> None:
         """Back to the last good weights and optimiser moments; the replay buffer starts afresh."""
         self.last_good.restore()
 

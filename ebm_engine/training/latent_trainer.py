@@ -87,6 +87,10 @@ class LatentEBMTrainer:
     def divergences(self) -> int:
         return self.last_good.divergences
 
+    def restore_last_good(self) -> None:
+        """Back to the last good weights and optimiser moments (after a failed step)."""
+        self.last_good.restore()
+
     def set_lr(self, lr: float) -> None:
         self.config.lr = lr
         for group in self.optimizer.param_groups:

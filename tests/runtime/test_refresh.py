@@ -62,3 +62,20 @@ def test_refreshes_keep_their_rate_between_snapshots_that_do_not_divide_it(monke
             made += 1
         clock.now += 1 / 15
     assert 29 <= made <= 31                    # one every 0.2 s
+
+
+def test_a_clock_timed_refresh_is_due_every_interval_from_its_mark_or_at_once_when_invalidated(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr("ebm_engine.runtime.jobs.refresh.time", clock)
+    r = Refresh(every_s=2.0)
+    assert r.elapsed()             # never made
+    r.mark(5)
+    assert not r.elapsed()
+    clock.now += 1.9
+    assert not r.elapsed()         # whatever the step: the clock alone
+    clock.now += 0.1
+    assert r.elapsed()
+    r.mark()
+    assert not r.elapsed()
+    r.invalidate()
+    assert r.elapsed()

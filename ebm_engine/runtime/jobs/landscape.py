@@ -8,7 +8,6 @@ the data's density is known).
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from typing import Any
 
@@ -20,6 +19,7 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.partition import energy_on_grid, grid_nll, log_partition_grid, log_partition_mc
 from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.samplers.short_run import ShortRunChain
@@ -80,7 +80,7 @@ class LandscapeJob(Job):
         self.history = {k: deque(maxlen=HISTORY) for k in ("step", "loss", "e_data", "e_neg")}
         self.readouts: dict[str, Any] = {}
         self.chains_reset_total = 0
-        self.readout_time = 0.0
+        self.readout_refresh = Refresh(lambda: self.config["readout_every_s"])
         self.on_knobs(self.knobs.as_dict())
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
@@ -90,7 +90,7 @@ class LandscapeJob(Job):
             reinit_fraction=k["reinit_fraction"], l2_weight=k["l2_weight"],
             noise_scale=None if k["noise"] == 1.0 else k["noise"] * math.sqrt(2 * k["step_size"]))
         if "temperature" in changed or "step_size" in changed:
-            self.readout_time = 0.0   # refresh readouts with the next snapshot
+            self.readout_refresh.invalidate()   # refresh readouts with the next snapshot
 
     def advance(self) -> None:
         stats = self.trainer.step()
@@ -115,7 +115,7 @@ class LandscapeJob(Job):
 
     def after_load(self) -> None:
         """Readouts of the loaded model with the next snapshot; chains that already follow it."""
-        self.readout_time = 0.0
+        self.readout_refresh.invalidate()
         if "replay buffer" not in self.restored_training_state:   # a weights-only file: settle fresh chains
             k = self.knobs
             chain = ShortRunChain(self.model, self.trainer.buffer.store, k["step_size"],
@@ -124,7 +124,7 @@ class LandscapeJob(Job):
         self.trainer.last_negatives = self.trainer.buffer.store[: self.config["batch_size"]].clone()
 
     def recover(self) -> str:
-        self.trainer._restore()
+        self.trainer.restore_last_good()
         return f"weights restored from iteration {self.trainer.last_good_step}"
 
     def _refresh_readouts(self, temperature: float) -> None:
@@ -137,12 +137,12 @@ class LandscapeJob(Job):
         self.readouts = {"log_z_grid": log_z, "log_z_mc": mc, "log_z_mc_se": mc_se,
                          "nll_heldout": nll, "nll_true": self.true_nll if temperature == 1.0 else None,
                          "readout_temperature": temperature}
-        self.readout_time = time.monotonic()
+        self.readout_refresh.mark(self.step_count)
 
     def payload(self) -> dict[str, Any]:
         temperature = self.knobs["temperature"]
-        due = time.monotonic() - self.readout_time >= self.config["readout_every_s"]
-        if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
+        # a knob's answer goes out first
+        if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
             self.readout(lambda: self._refresh_readouts(temperature))
         self.model.eval()
         _, _, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])

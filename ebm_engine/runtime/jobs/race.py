@@ -17,6 +17,7 @@ from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.chain_record import ChainRecord
+from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.sampler import make_kernel, resolve_target
 from ebm_engine.runtime.knobs import KnobSpec
@@ -73,7 +74,7 @@ class RaceJob(Job):
         self.racers = [Racer(n, self.energy, x0, self.knobs["n_leapfrog"], self.config["trail"],
                              self.config["window"]) for n in names]
         self.diag: dict[str, dict] = {}
-        self.diag_time = 0.0
+        self.diag_refresh = Refresh(lambda: self.config["diagnostics_every_s"])
         self.in_round = False   # a round's steps are under way (its budget was handed out)
         _, _, grid = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
         self.grid = grid
@@ -142,7 +143,7 @@ class RaceJob(Job):
         if self.surface_temperature != self.knobs["temperature"]:
             self.density = to_numpy(grid_density(self.grid, self.bounds, self.knobs["temperature"]).exp())
             self.surface_temperature = self.knobs["temperature"]
-        if time.monotonic() - self.diag_time >= self.config["diagnostics_every_s"]:
+        if self.diag_refresh.elapsed():
             self.diag = {}
             for racer in self.racers:
                 draws, _ = racer.record.window()
@@ -151,7 +152,7 @@ class RaceJob(Job):
                                                    accept_rate=racer.record.acceptance(),
                                                    divergences=racer.record.divergent)
                                          if len(draws) >= 8 else {})
-            self.diag_time = time.monotonic()
+            self.diag_refresh.mark(self.step_count)
         return {
             "bounds": self.bounds, "density": self.density, "density_max": float(self.density.max()),
             "racers": [{"name": r.name, "trails": r.record.trails(), "positions": to_numpy(r.state.x),

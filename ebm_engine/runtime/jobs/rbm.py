@@ -10,7 +10,6 @@ few seconds.
 from __future__ import annotations
 
 import copy
-import time
 from collections import deque
 from typing import Any
 
@@ -25,6 +24,7 @@ from ebm_engine.metrics.rbm_partition import AISRun, base_bias_from_data
 from ebm_engine.metrics.rbm_likelihood import pseudo_likelihood, rbm_log_likelihood
 from ebm_engine.models.rbm import RBM
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.training_state import untouched
@@ -98,7 +98,7 @@ class RBMJob(Job):
         self.base_bias = base_bias_from_data(self.train)
         self.ais_run: AISRun | None = None
         self.ais: dict[str, Any] = {}
-        self.ais_started = 0.0
+        self.ais_refresh = Refresh(lambda: self.config["ais_every_s"])
         self.last_good = (0, copy.deepcopy(self.rbm.state_dict()))
         self.on_knobs(self.knobs.as_dict())
 
@@ -150,7 +150,8 @@ class RBMJob(Job):
     def after_load(self) -> None:
         """Fantasy particles from the loaded model, a fresh AIS estimate soon."""
         self.fantasy_view = self.trainer.fantasy.clone()
-        self.completion, self.ais_run, self.ais, self.ais_started = None, None, {}, 0.0
+        self.completion, self.ais_run, self.ais = None, None, {}
+        self.ais_refresh.invalidate()
 
     # --- actions ----------------------------------------------------------------------------
     def action_complete(self, half: str = "bottom", n: int = 8) -> None:
@@ -163,7 +164,7 @@ class RBMJob(Job):
                            "probs": start.clone(), "masked": torch.where(mask, original, torch.full_like(original, 0.5))}
 
     def action_refresh_ais(self) -> None:
-        self.ais_started = 0.0
+        self.ais_refresh.invalidate()
         self._poll_ais(force=True)
 
     # --- AIS, a slice per training step ------------------------------------------------------
@@ -180,11 +181,11 @@ class RBMJob(Job):
                 self.ais = {**self.ais, "ais_error": f"{type(exc).__name__}: {exc}"}
                 self.ais_run = None
             return
-        due = force or time.monotonic() - self.ais_started >= self.config["ais_every_s"]
+        due = force or self.ais_refresh.elapsed()
         if due and self.step_count > 0:
             self.ais_model = copy.deepcopy(self.rbm)
             self.ais_step = self.step_count
-            self.ais_started = time.monotonic()
+            self.ais_refresh.mark(self.step_count)
             self.ais_run = AISRun(self.ais_model, self.config["ais_chains"], self.config["ais_betas"],
                                   generator=self.generator, base_visible_bias=self.base_bias)
 

@@ -1,7 +1,9 @@
-"""When to recompute an expensive part of a snapshot: at most every so often while training, at once when paused."""
+"""When to recompute an expensive part of a snapshot: at most every so often while training, at once when
+paused; or, for readouts and background runs that follow the clock alone, every so often."""
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 
 class Refresh:
@@ -12,17 +14,25 @@ class Refresh:
     ``share`` caps the fraction of wall time the refreshes take while training: after a refresh that
     took ``c`` seconds the next one waits at least ``c / share`` from the start of this one, so an
     expensive refresh slows down instead of slowing training.
+
+    Readouts and background runs timed by the clock alone (whatever the step) ask ``elapsed()`` and
+    record with ``mark()``: the next falls due ``every_s`` after the mark, or at once after ``invalidate()``.
     """
 
-    def __init__(self, every_s: float, share: float = 1.0):
+    def __init__(self, every_s: float | Callable[[], float], share: float = 1.0):
         if not 0.0 < share <= 1.0:
             raise ValueError(f"share must be in (0, 1], got {share}")
-        self.every_s = every_s
+        # a callable is read at every call: the interval follows a job's setting
+        self._every_s = every_s if callable(every_s) else (lambda: every_s)
         self.share = share
         self.time = 0.0
         self.cost = 0.0
         self.step = None
         self.last_call_step = None
+
+    @property
+    def every_s(self) -> float:
+        return float(self._every_s())
 
     def invalidate(self) -> None:
         self.step = None
@@ -38,6 +48,14 @@ class Refresh:
             return True
         stale = self.step != step
         return stale and (paused or time.monotonic() - self.time >= self.interval())
+
+    def elapsed(self) -> bool:
+        """Due by the clock alone: never marked, invalidated, or ``every_s`` has passed since the mark."""
+        return self.step is None or time.monotonic() - self.time >= self.every_s
+
+    def mark(self, step: int = 0) -> None:
+        """Record a clock-timed refresh (or the start of a background run) now, at ``step``."""
+        self.step, self.time = step, time.monotonic()
 
     def done(self, step: int, seconds: float = 0.0) -> None:
         """Record a refresh at ``step`` that has just finished after ``seconds``.

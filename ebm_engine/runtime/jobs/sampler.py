@@ -21,6 +21,7 @@ from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.chain_record import ChainRecord
+from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.surface import exact_marginals, grid_density
 from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.samplers import HMC, MALA, DualAveraging, Langevin
@@ -87,7 +88,7 @@ class SamplerJob(Job):
         self.chains_reset = 0
         self.autotuned: float | None = None
         self.diag: dict[str, Any] = {}
-        self.diag_time = 0.0
+        self.diag_refresh = Refresh(lambda: self.config["diagnostics_every_s"])
         self.surface_key = None
         self._new_chains(self.knobs["n_chains"])
 
@@ -121,7 +122,7 @@ class SamplerJob(Job):
                                       self.knobs["noise"])
             self.state = self.kernel.init(self.energy, self.state.x)
             self.record.restart()
-            self.diag_time = 0.0
+            self.diag_refresh.invalidate()
 
     def step_interval(self) -> float:
         return 1.0 / self.knobs["speed"]
@@ -191,7 +192,7 @@ class SamplerJob(Job):
         return self.surface
 
     def _diagnostics(self) -> dict[str, Any]:
-        if time.monotonic() - self.diag_time >= self.config["diagnostics_every_s"]:
+        if self.diag_refresh.elapsed():
             draws, energies = self.record.window()
             if len(draws) >= 8:
                 self.diag = summarize(draws, elapsed_s=self.record.sampling_time,
@@ -199,7 +200,7 @@ class SamplerJob(Job):
                                       accept_rate=self.record.acceptance(), divergences=self.record.divergent)
             else:
                 self.diag = {}
-            self.diag_time = time.monotonic()
+            self.diag_refresh.mark(self.step_count)
         return self.diag
 
     def payload(self) -> dict[str, Any]:

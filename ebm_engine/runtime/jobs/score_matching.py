@@ -87,7 +87,7 @@ class ScoreMatchingJob(Job):
         self.history = {k: deque(maxlen=HISTORY) for k in ("step", "loss")}
         self.samples = self.data.uniform(N_SAMPLES, self.sample_generator)
         self.readouts: dict[str, Any] = {}
-        self.readout_time = 0.0
+        self.readout_refresh = Refresh(lambda: self.config["readout_every_s"])
         self.surfaces: dict[str, Any] = {}
         self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
         self.true_field = (true_arrows(self.data.log_prob, self.data.bounds, cfg["arrow_resolution"], self.device)
@@ -113,7 +113,7 @@ class ScoreMatchingJob(Job):
             self.model.sigmas = geometric_ladder(max(SIGMA_MAX, k["sigma"]), k["sigma"], len(self.model.sigmas))
             self.surface_refresh.invalidate()   # the energy at the smallest level moved
         if changed:
-            self.readout_time = 0.0   # refreshed once the knob rests (``Job.wait_for_knobs``)
+            self.readout_refresh.invalidate()   # refreshed once the knob rests (``Job.wait_for_knobs``)
 
     def advance(self) -> None:
         if self.config["balance"] == "time":
@@ -143,12 +143,12 @@ class ScoreMatchingJob(Job):
         return {"": self.trainer, "cd": self.cd_trainer}
 
     def after_load(self) -> None:
-        self.readout_time = 0.0
+        self.readout_refresh.invalidate()
         self.surface_refresh.invalidate()
 
     def recover(self) -> str:
-        self.trainer._restore()
-        self.cd_trainer._restore()
+        self.trainer.restore_last_good()
+        self.cd_trainer.restore_last_good()
         return "weights restored from the last good iteration"
 
     # --- readouts ------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ class ScoreMatchingJob(Job):
             readouts["fisher_cd"] = fisher_divergence(self.cd_model, log_prob, test[:1000])
         self._draw_samples()
         self.readouts = readouts
-        self.readout_time = time.monotonic()
+        self.readout_refresh.mark(self.step_count)
 
     def _refresh_surfaces(self) -> None:
         """The learned energy and score field and the CD density on the display grids."""
@@ -220,9 +220,8 @@ class ScoreMatchingJob(Job):
         self.surface_refresh.done(self.step_count, time.perf_counter() - started)
 
     def payload(self) -> dict[str, Any]:
-        cfg = self.config
-        due = time.monotonic() - self.readout_time >= cfg["readout_every_s"]
-        if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
+        # a knob's answer goes out first
+        if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
             self.readout(self._refresh_readouts)
         if self.surface_refresh.due(self.step_count):
             self._refresh_surfaces()

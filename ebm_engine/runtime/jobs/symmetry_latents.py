@@ -116,7 +116,7 @@ class SymmetryLatentsJob(Job):
                                                                max_chain_norm=3 * self.data.radius),
                                                generator=make_generator(seed + 1, self.device))
         self.readouts: dict[str, Any] = {}
-        self.readout_time = 0.0
+        self.readout_refresh = Refresh(lambda: self.config["readout_every_s"])
         self.surfaces: dict[str, Any] = {}
         self.surface_keys: dict[str, tuple] = {}   # per density: ((weights, group), resolution) it was drawn with
         self.surfaces_coarse = False
@@ -145,7 +145,7 @@ class SymmetryLatentsJob(Job):
         self.latent_trainer.set_lr(k["lr"])
         self.latent_trainer.config.step_size = k["latent_step_size"]
         if changed:
-            self.readout_time = 0.0
+            self.readout_refresh.invalidate()
             self.surface_refresh.invalidate()
 
     @property
@@ -187,13 +187,13 @@ class SymmetryLatentsJob(Job):
         return {name: trainer for name, trainer in trainers.items() if name in self.parts}
 
     def after_load(self) -> None:
-        self.readout_time = 0.0
+        self.readout_refresh.invalidate()
         self.surface_refresh.invalidate()
 
     def recover(self) -> str:
         for trainer in self.trainers.values():
-            trainer._restore()
-        self.latent_trainer.last_good.restore()
+            trainer.restore_last_good()
+        self.latent_trainer.restore_last_good()
         return "weights restored from the last good iteration"
 
     # --- readouts ------------------------------------------------------------------------------
@@ -281,7 +281,7 @@ class SymmetryLatentsJob(Job):
                     "latent_of_data": to_numpy(z_data)})
         self.readouts = out
         self._publish_latent_density()
-        self.readout_time = time.monotonic()
+        self.readout_refresh.mark(self.step_count)
 
     def _publish_latent_density(self) -> None:
         """The latent model's marginal density as drawn now, into the surfaces every snapshot carries."""
@@ -291,8 +291,8 @@ class SymmetryLatentsJob(Job):
 
     def payload(self) -> dict[str, Any]:
         cfg = self.config
-        due = time.monotonic() - self.readout_time >= cfg["readout_every_s"]
-        if due and not (self.readouts and self.wait_for_knobs()):   # a knob's answer goes out first
+        # a knob's answer goes out first
+        if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
             self.readout(self._refresh_readouts)
         snap: dict[str, Any] = {"bounds": self.data.bounds, "data": to_numpy(self.data.train[:600]),
                                 "subset": to_numpy(self.subset[:400])}
