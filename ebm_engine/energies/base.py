@@ -1,12 +1,17 @@
-"""The ``Energy`` base class and its composition (sum, scaling, temperature).
+"""The ``Energy`` base class, its composition (sum, scaling, temperature) and ``as_energy``.
 
 An energy maps a batch ``x`` of shape ``(batch, *event_shape)`` to one scalar per sample,
 shape ``(batch,)``. The density it defines at temperature ``T`` is ``p(x) ∝ exp(-E(x)/T)``.
+``as_energy`` turns any ``nn.Module`` or callable with that contract into an ``Energy``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+
+Projection = Callable[[torch.Tensor], torch.Tensor]
 
 
 class Energy(nn.Module):
@@ -35,6 +40,14 @@ class Energy(nn.Module):
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """Gradient of the energy w.r.t. ``x`` (detached)."""
         return self.energy_and_grad(x)[1]
+
+    def hard_projection(self) -> Projection | None:
+        """The map onto the feasible set of this energy's hard constraints, or ``None`` if it has none.
+
+        Kernels without a Metropolis test (Langevin) apply it after every move; wrappers that keep
+        their base's walls delegate to it.
+        """
+        return None
 
     def __add__(self, other: "Energy") -> "Energy":
         if not isinstance(other, Energy):
@@ -96,7 +109,7 @@ class TemperedEnergy(Energy):
 
 
 class FunctionEnergy(Energy):
-    """Wrap a plain function ``f(x) -> (batch,)`` as an ``Energy``."""
+    """Wrap a plain function ``f(x) -> (batch,)`` as an ``Energy`` (an ``nn.Module`` ``f`` becomes a submodule)."""
 
     def __init__(self, fn, name: str = "function"):
         super().__init__()
@@ -105,3 +118,21 @@ class FunctionEnergy(Energy):
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
+
+
+EnergyLike = Energy | nn.Module | Callable[[torch.Tensor], torch.Tensor]
+"""What ``as_energy`` (and so ``sample``) accepts."""
+
+
+def as_energy(obj: EnergyLike) -> Energy:
+    """``obj`` itself if it is an ``Energy``; any other ``nn.Module`` or callable mapping ``(batch, *event)``
+    to ``(batch,)`` (or ``(batch, 1)``) energies wrapped in a ``FunctionEnergy``, differentiated by autograd.
+
+    Gradients are taken with respect to ``x`` only, so a wrapped module's parameters get no ``.grad``.
+    """
+    if isinstance(obj, Energy):
+        return obj
+    if not callable(obj):
+        raise TypeError(f"expected an Energy, an nn.Module or a callable x -> energies, got {type(obj).__name__}")
+    name = type(obj).__name__ if isinstance(obj, nn.Module) else getattr(obj, "__name__", "function")
+    return FunctionEnergy(obj, name=name)

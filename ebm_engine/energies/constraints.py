@@ -2,7 +2,7 @@
 
 A constraint describes a feasible set for one sample. Every method works per sample: ``x`` has
 shape ``(batch, *event_shape)`` and is flattened to ``(batch, d)``, so a violation in one sample
-never changes another sample's energy (the guide's version sums violations over the batch).
+never changes another sample's energy.
 
 - ``violation(x) -> (batch,)``: ``>= 0``, zero exactly on the feasible set. For the geometric sets
   (half-plane, ball, box, orthant) it is the Euclidean distance to the set, so weights are
@@ -15,7 +15,8 @@ never changes another sample's energy (the guide's version sums violations over 
 ``weight · violation²`` with ``power=2``) to any ``Energy``; ``weight = math.inf`` makes the
 constraint hard (``E = +inf`` where violated, ``base + 0`` where satisfied) and ``weight = 0``
 disables it. Its ``project`` applies the hard constraints' projections; the Langevin kernel calls
-it after every move, so hard constraints are never violated by Langevin chains.
+it (through ``Energy.hard_projection``) after every move, so hard constraints are never violated by
+Langevin chains.
 """
 from __future__ import annotations
 

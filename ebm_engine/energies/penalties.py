@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ebm_engine.energies.base import Energy
+from ebm_engine.energies.base import Energy, Projection
 from ebm_engine.energies.constraints import Constraint, flat_events, per_sample_norm, rounding_tolerance
 
 __all__ = ["ConstrainedEnergy", "ConstraintPenalty", "penalty"]
@@ -90,7 +90,8 @@ class ConstrainedEnergy(Energy):
 
     ``constraints`` holds ``(constraint, weight)`` or ``(constraint, weight, power)`` entries;
     ``weight = math.inf`` makes a constraint hard and ``0`` switches it off. Weights can change
-    live with ``set_weight``. ``project`` maps samples onto the hard constraints' feasible set.
+    live with ``set_weight``. ``project`` maps samples onto the hard constraints' feasible set;
+    ``hard_projection`` hands it to samplers while at least one constraint is hard.
     """
 
     def __init__(self, base: Energy, constraints: Sequence[PenaltySpec], projection_rounds: int = 50):
@@ -134,6 +135,9 @@ class ConstrainedEnergy(Energy):
                 if p.is_active:
                     bad |= ~p.constraint.satisfied(x)
         return float(bad.float().mean()) if x.shape[0] else 0.0
+
+    def hard_projection(self) -> Projection | None:
+        return self.project if self.has_hard else None
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """Project each sample onto the hard constraints (soft ones are ignored); ``x`` if none.

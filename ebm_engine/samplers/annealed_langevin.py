@@ -10,7 +10,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from ebm_engine.energies.base import Energy
+from ebm_engine.energies.base import Energy, as_energy
+from ebm_engine.energies.frozen import frozen
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.state import check_positive
 
@@ -21,7 +22,7 @@ def annealed_langevin(energy_at: Callable[[float], Energy], sigmas: Sequence[flo
     """Positions after annealing through ``sigmas`` (sorted largest first); no graph is kept.
 
     ``energy_at(σ)`` returns the energy at level σ (``NoiseConditionalEBM.at``; for a model
-    trained at one level, ``lambda σ: model``).
+    trained at one level, ``lambda σ: model``), or any module or callable ``as_energy`` takes.
     """
     if not sigmas or steps_per_level < 1:
         raise ValueError("need at least one noise level and one step per level")
@@ -30,18 +31,11 @@ def annealed_langevin(energy_at: Callable[[float], Energy], sigmas: Sequence[flo
     kernel = Langevin()
     x = x0.detach()
     for sigma in ladder:
-        energy = energy_at(sigma)
+        energy = as_energy(energy_at(sigma))
         step = step_scale * (sigma / ladder[-1]) ** 2
-        params = list(energy.parameters())
-        flags = [p.requires_grad for p in params]
-        for p in params:   # gradients w.r.t. x only: no graph through the weights
-            p.requires_grad_(False)
-        try:
+        with frozen(energy):   # gradients w.r.t. x only: no graph through the weights
             state = kernel.init(energy, x)
             for _ in range(steps_per_level):
                 state, _ = kernel.step(energy, state, step, temperature, generator)
-        finally:
-            for p, flag in zip(params, flags):
-                p.requires_grad_(flag)
         x = state.x
     return x

@@ -16,7 +16,8 @@ update, energy and gradient run as one captured unit on a fixed-shape batch:
 The noise is drawn eagerly from the caller's generator and fed in, so a captured chain follows
 the eager chain draw for draw. Step size and temperature enter as tensors: changing them does not
 recapture. If capture or compilation fails, the kernel falls back to the eager step and says so
-in ``active_backend``. Energies with a hard-constraint ``project`` are refused (use ``Langevin``).
+in ``active_backend``. Energies with a hard projection (``Energy.hard_projection``) are refused
+(use ``Langevin``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ import torch
 
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.graph_capture import GraphedFunction
-from ebm_engine.samplers.state import SamplerState, StepInfo, all_finite, check_positive, randn_on
+from ebm_engine.samplers.kernel import Kernel
+from ebm_engine.samplers.state import SamplerState, StepInfo, all_finite, check_positive, randn_on, select_chains
 
 BACKENDS = ("auto", "cuda_graph", "compile", "eager")
 
@@ -58,11 +60,11 @@ def langevin_update(energy: Energy, x: torch.Tensor, e: torch.Tensor, grad: torc
         x_new = x_new.clamp(clamp[0], clamp[1])
     e_new, g_new = (_functional_energy_and_grad if functional else _energy_and_grad)(energy, x_new)
     finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(g_new)
-    keep = finite.view(-1, *([1] * (x.dim() - 1)))
-    return torch.where(keep, x_new, x), torch.where(finite, e_new, e), torch.where(keep, g_new, grad), finite
+    kept = select_chains(finite, SamplerState(x_new, e_new, g_new), SamplerState(x, e, grad))
+    return kept.x, kept.energy, kept.grad, finite
 
 
-class CapturedLangevin:
+class CapturedLangevin(Kernel):
     """Unadjusted Langevin (as ``Langevin``) whose step runs captured; see the module docstring."""
 
     name = "langevin"
@@ -83,10 +85,6 @@ class CapturedLangevin:
         self._key: tuple | None = None
         self._run = None
         self._scalar_key: tuple | None = None
-
-    def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
-        e, g = energy.energy_and_grad(x)
-        return SamplerState(x.detach().clone(), e, g)
 
     def _choose(self, state: SamplerState) -> str:
         if self.backend == "auto":
@@ -130,7 +128,7 @@ class CapturedLangevin:
              generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
         step_size = check_positive("step_size", step_size)
         temperature = check_positive("temperature", temperature)
-        if callable(getattr(energy, "project", None)):
+        if energy.hard_projection() is not None:
             raise ValueError("CapturedLangevin does not project onto hard constraints; use Langevin")
         noise_std = math.sqrt(2.0 * step_size) if self.noise_scale is None else self.noise_scale
         noise = randn_on(state.x.shape, state.x, generator)

@@ -7,6 +7,10 @@ step size by dual averaging towards ``target_accept`` (default per kernel in
 no acceptance to aim at: its step size is never adapted (a warning says so if a
 ``target_accept`` was asked for), and warm-up is plain burn-in.
 
+The energy may be an ``Energy``, any ``nn.Module`` or any callable mapping ``(n_chains, *event)`` to
+``(n_chains,)`` energies: it is wrapped once by ``as_energy`` (gradients by autograd, with respect to the
+positions only, so a module's parameters are neither changed nor given a ``.grad``).
+
 Kept positions are copied to the CPU as float32, so a long run of many chains stays bounded in
 memory whatever the device. Every per-chain count (acceptance, divergences) covers the sampling
 phase only, as do ``elapsed_s`` and ``n_grad_evals``, so that ESS per second and per gradient
@@ -22,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ebm_engine.energies.base import Energy
+from ebm_engine.energies.base import EnergyLike, as_energy
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT, DualAveraging
 from ebm_engine.samplers.hmc import HMC
 from ebm_engine.samplers.langevin import Langevin
@@ -80,7 +84,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def sample(energy: Energy, x0: torch.Tensor | SamplerState, kernel: Any, n_steps: int, step_size: float,
+def sample(energy: EnergyLike, x0: torch.Tensor | SamplerState, kernel: Any, n_steps: int, step_size: float,
            temperature: float = 1.0, warmup: int = 0, target_accept: float | None = None,
            generator: torch.Generator | None = None, keep_every: int = 1,
            callback: Callback | None = None) -> SampleRun:
@@ -88,9 +92,11 @@ def sample(energy: Energy, x0: torch.Tensor | SamplerState, kernel: Any, n_steps
 
     ``n_steps`` sampling steps follow ``warmup`` steps; every ``keep_every``-th sampling step is
     kept (``n_steps // keep_every`` of them). ``x0`` may be a previous run's ``final_state`` on the
-    same energy: the run continues from it without evaluating the energy at its start again. ``callback(step, state, info)``, if given, is called
-    after every step, warm-up included (``step < warmup`` during warm-up).
+    same energy: the run continues from it without evaluating the energy at its start again.
+    ``callback(step, state, info)``, if given, is called after every step, warm-up included
+    (``step < warmup`` during warm-up). ``energy`` is anything ``as_energy`` takes.
     """
+    energy = as_energy(energy)
     kernel = _resolve_kernel(kernel)
     n_steps = _check_count("n_steps", n_steps, 1)
     warmup = _check_count("warmup", warmup, 0)

@@ -4,9 +4,9 @@ Each step draws a fresh momentum ``p ~ N(0, I)``, integrates the Hamiltonian
 ``H(x, p) = E(x)/T + |p|²/2`` with ``n_leapfrog`` leapfrog steps of size ``ε`` and accepts the
 end point with probability ``min(1, exp(H_old - H_new))``, separately for every chain.
 
-Unlike the guide's sketch: one uniform and one decision per chain (never one for the batch),
-energies are never summed across chains before the test, and gradients come from
-``Energy.energy_and_grad`` (detached), so no autograd graph lives through the trajectory.
+Every chain gets its own uniform and its own decision (``metropolis_select``; energies are never
+summed across chains before the test), and gradients come from ``Energy.energy_and_grad``
+(detached), so no autograd graph lives through the trajectory.
 The starting energy and gradient are reused from the state: ``n_leapfrog`` gradients per step.
 
 With a fixed trajectory length, HMC on (near-)Gaussian targets resonates: at some step sizes a
@@ -27,11 +27,20 @@ import math
 import torch
 
 from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.kernel import Kernel
+from ebm_engine.samplers.metropolis import metropolis_select
 from ebm_engine.samplers.state import (SamplerState, StepInfo, all_finite, check_positive, per_chain_sum,
                                        rand_on, randn_on)
 
 
-class HMC:
+def axpy(y: torch.Tensor, a: float | torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``y + a·x`` as one op, for a number ``a`` or a tensor ``a`` broadcast over ``x`` (``out=y``: in place)."""
+    if isinstance(a, torch.Tensor):
+        return torch.addcmul(y, a, x, out=out)
+    return torch.add(y, x, alpha=a, out=out)
+
+
+class HMC(Kernel):
     """Static-trajectory HMC kernel in the ``init`` / ``step`` shape, identity mass matrix."""
 
     name = "hmc"
@@ -50,10 +59,6 @@ class HMC:
         self.divergence_threshold = threshold
         self.jitter = jitter
 
-    def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
-        e, g = energy.energy_and_grad(x)
-        return SamplerState(x.detach().clone(), e, g)
-
     def chain_step_sizes(self, step_size: float, like: torch.Tensor,
                          generator: torch.Generator | None) -> float | torch.Tensor:
         """The step size (``jitter=0``) or one jittered step size per chain, shaped to broadcast over events."""
@@ -64,38 +69,23 @@ class HMC:
         return eps.view(-1, *([1] * (like.dim() - 1)))
 
     def leapfrog(self, energy: Energy, state: SamplerState, p: torch.Tensor, step_size: float | torch.Tensor,
-                 temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                 temperature: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Integrate ``n_leapfrog`` steps from ``(state.x, p)``: returns ``(x, p, energy, grad)`` at the end.
 
-        ``step_size`` is a float or a per-chain tensor broadcastable over the event dimensions.
+        ``step_size`` is a float or a per-chain tensor broadcastable over the event dimensions. The
+        gradient at the start is the state's; consecutive half kicks are merged into one full kick.
         """
-        x, g = state.x, state.grad
-        e = state.energy
+        x, g, e = state.x, state.grad, state.energy
         e_max = e.clone()   # the highest energy on the path: +inf where it touched a hard wall
-        if isinstance(step_size, torch.Tensor):   # per-chain (jittered) step sizes
-            p = p - (0.5 * step_size / temperature) * g
-            for i in range(self.n_leapfrog):
-                x = x + step_size * p
-                e, g = energy.energy_and_grad(x)
-                torch.maximum(e_max, e, out=e_max)
-                scale = step_size if i < self.n_leapfrog - 1 else 0.5 * step_size
-                p = p - (scale / temperature) * g
-        else:                                     # one step size: fused, allocation-light updates
-            p = torch.add(p, g, alpha=-0.5 * step_size / temperature)
-            for i in range(self.n_leapfrog):
-                x = torch.add(x, p, alpha=step_size)
-                e, g = energy.energy_and_grad(x)
-                torch.maximum(e_max, e, out=e_max)
-                scale = step_size if i < self.n_leapfrog - 1 else 0.5 * step_size
-                p.add_(g, alpha=-scale / temperature)
+        kick = -step_size / temperature   # p ← p + kick·∇E is a full momentum step
+        p = axpy(p, 0.5 * kick, g)        # a new tensor: the caller's p stays the starting momentum
+        for i in range(self.n_leapfrog):
+            x = axpy(x, step_size, p)
+            e, g = energy.energy_and_grad(x)
+            torch.maximum(e_max, e, out=e_max)
+            axpy(p, kick if i < self.n_leapfrog - 1 else 0.5 * kick, g, out=p)
         # a trajectory that crossed a hard wall (E = +inf) anywhere is rejected, even if it ends outside it
         return x, p, torch.where(torch.isposinf(e_max), e_max, e), g
-
-    def accept(self, log_alpha: torch.Tensor, valid: torch.Tensor, like: torch.Tensor,
-               generator: torch.Generator | None) -> torch.Tensor:
-        """One Metropolis decision per chain, each with its own uniform."""
-        u = rand_on(log_alpha.shape[0], like, generator)
-        return valid & (torch.log(u) < log_alpha)
 
     def draw_momentum_and_steps(self, state: SamplerState, step_size: float, temperature: float,
                                 generator: torch.Generator | None) -> tuple[float, torch.Tensor, float | torch.Tensor]:
@@ -117,9 +107,8 @@ class HMC:
 
         Given the accept uniforms ``u`` (drawn after ``p0`` and ``eps``: the leapfrog draws nothing,
         so the stream is the same) it is deterministic and free of host syncs, so it can be captured
-        as one graph; without them ``accept`` draws them from ``generator``.
+        as one graph; without them they are drawn from ``generator``.
         """
-        x = state.x
         x_new, p_new, e_new, g_new = self.leapfrog(energy, state, p0, eps, temperature)
 
         h_old = state.energy / temperature + 0.5 * per_chain_sum(p0 * p0)
@@ -128,19 +117,12 @@ class HMC:
         finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(p_new) & all_finite(g_new)
         log_alpha = -energy_error
         valid = finite & ~torch.isnan(log_alpha)
-        accept_prob = torch.where(valid, torch.exp(log_alpha.clamp(max=0.0)), torch.zeros_like(log_alpha))
-        if u is None:
-            accepted = self.accept(log_alpha, valid, x, generator)
-        else:
-            accepted = valid & (torch.log(u) < log_alpha)   # one uniform and one decision per chain
+        new_state, accepted, accept_prob = metropolis_select(state, x_new, e_new, g_new, log_alpha, valid, u,
+                                                             generator)
         # NaN energy errors compare False with <=, so they count as divergent too; a trajectory
         # stopped by a hard wall (E = +inf at finite positions) is an ordinary rejection.
         wall = torch.isposinf(e_new) & all_finite(x_new) & all_finite(p_new)
         divergent = ~wall & (~valid | ~(energy_error <= self.divergence_threshold))
-
-        keep = accepted.view(-1, *([1] * (x.dim() - 1)))
-        new_state = SamplerState(torch.where(keep, x_new, x), torch.where(accepted, e_new, state.energy),
-                                 torch.where(keep, g_new, state.grad))
         info = StepInfo(accepted=accepted, accept_prob=accept_prob, divergent=divergent,
                         energy=new_state.energy, n_grad_evals=self.n_leapfrog)
         return new_state, info

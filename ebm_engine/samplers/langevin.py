@@ -4,7 +4,8 @@ Update: ``x' = x - ε ∇E(x)/T + sqrt(2ε) ξ`` with ``ξ ~ N(0, I)``. The shor
 mode of image EBMs replaces ``sqrt(2ε)`` by a separate ``noise_scale`` and clamps positions
 to a data range; it is a heuristic, not an exact sampler, and is off by default.
 
-Hard constraints: if the energy has a ``project`` method (``ConstrainedEnergy`` does), every
+Hard constraints: if the energy has a hard projection (``Energy.hard_projection``; a
+``ConstrainedEnergy`` with a hard constraint does, directly or under ``AutocastEnergy``), every
 proposal is projected back onto the feasible set (projected Langevin), so chains never leave it.
 """
 from __future__ import annotations
@@ -14,18 +15,18 @@ import math
 import torch
 
 from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.kernel import Kernel
 from ebm_engine.samplers.state import (SamplerState, SettledChains, StepInfo, all_finite, check_positive,
-                                       randn_on)
+                                       randn_on, select_chains)
 
 
-class Langevin:
+class Langevin(Kernel):
     """Unadjusted Langevin kernel in the ``init`` / ``step`` shape.
 
     ``noise_scale`` (optional) overrides the noise standard deviation; ``clamp`` (optional
-    ``(low, high)``) clamps positions after each step. An energy whose class has a ``project``
-    method (not a submodule that happens to be called so) has each proposal, after clamping,
-    passed through it. Chains whose new position, energy or gradient is not finite are flagged
-    ``divergent`` and kept at their previous position.
+    ``(low, high)``) clamps positions after each step. Each proposal is then passed through the
+    energy's hard projection, if it has one. Chains whose new position, energy or gradient is not
+    finite are flagged ``divergent`` and kept at their previous position.
     """
 
     name = "langevin"
@@ -39,10 +40,6 @@ class Langevin:
         self.clamp = clamp
         self._settled = SettledChains()
 
-    def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
-        e, g = energy.energy_and_grad(x)
-        return SamplerState(x.detach().clone(), e, g)
-
     def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
              generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
         step_size = check_positive("step_size", step_size)
@@ -52,10 +49,9 @@ class Langevin:
         x_new = torch.add(state.x, state.grad, alpha=-step_size / temperature).add_(noise, alpha=noise_std)
         if self.clamp is not None:
             x_new = x_new.clamp(*self.clamp)
-        if callable(getattr(type(energy), "project", None)):   # a method (looked up on the class: cheap)
-            project = energy.project
-            if not isinstance(project, torch.nn.Module):
-                x_new = project(x_new)
+        project = energy.hard_projection()
+        if project is not None:
+            x_new = project(x_new)
         e_new, g_new = energy.energy_and_grad(x_new)
         # One reduction for the common case: a NaN or inf anywhere makes the total non-finite (a
         # finite overflow only sends the step to the exact per-chain check below).
@@ -64,9 +60,7 @@ class Langevin:
             return SamplerState(x_new, e_new, g_new), StepInfo(accepted, accept_prob, divergent, e_new,
                                                                all_accepted=True)
         finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(g_new)
-        keep = finite.view(-1, *([1] * (x_new.dim() - 1)))
-        new_state = SamplerState(torch.where(keep, x_new, state.x), torch.where(finite, e_new, state.energy),
-                                 torch.where(keep, g_new, state.grad))
+        new_state = select_chains(finite, SamplerState(x_new, e_new, g_new), state)
         info = StepInfo(accepted=finite, accept_prob=finite.to(state.x.dtype), divergent=~finite,
                         energy=new_state.energy)
         return new_state, info

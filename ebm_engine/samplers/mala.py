@@ -16,19 +16,16 @@ from __future__ import annotations
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.state import (SamplerState, StepInfo, all_finite, check_positive, per_chain_sum,
-                                       rand_on, randn_on)
+from ebm_engine.samplers.kernel import Kernel
+from ebm_engine.samplers.metropolis import metropolis_select
+from ebm_engine.samplers.state import SamplerState, StepInfo, all_finite, check_positive, per_chain_sum, randn_on
 
 
-class MALA:
+class MALA(Kernel):
     """Metropolis-adjusted Langevin kernel in the ``init`` / ``step`` shape (one gradient per step)."""
 
     name = "mala"
     metropolis_adjusted = True
-
-    def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
-        e, g = energy.energy_and_grad(x)
-        return SamplerState(x.detach().clone(), e, g)
 
     def log_proposal(self, x_to: torch.Tensor, x_from: torch.Tensor, grad_from: torch.Tensor,
                      step_size: float, temperature: float) -> torch.Tensor:
@@ -40,7 +37,7 @@ class MALA:
              generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
         step_size = check_positive("step_size", step_size)
         temperature = check_positive("temperature", temperature)
-        x, n = state.x, state.x.shape[0]
+        x = state.x
         noise = randn_on(x.shape, x, generator)
         x_new = x - (step_size / temperature) * state.grad + (2.0 * step_size) ** 0.5 * noise
         e_new, g_new = energy.energy_and_grad(x_new)
@@ -50,13 +47,8 @@ class MALA:
                      - self.log_proposal(x_new, x, state.grad, step_size, temperature))
         finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(g_new)
         valid = finite & ~torch.isnan(log_alpha)
-        accept_prob = torch.where(valid, torch.exp(log_alpha.clamp(max=0.0)), torch.zeros_like(log_alpha))
-        u = rand_on(n, x, generator)
-        accepted = valid & (torch.log(u) < log_alpha)
-
-        keep = accepted.view(-1, *([1] * (x.dim() - 1)))
-        new_state = SamplerState(torch.where(keep, x_new, x), torch.where(accepted, e_new, state.energy),
-                                 torch.where(keep, g_new, state.grad))
+        new_state, accepted, accept_prob = metropolis_select(state, x_new, e_new, g_new, log_alpha, valid,
+                                                             generator=generator)
         wall = torch.isposinf(e_new) & all_finite(x_new)   # a hard constraint: an ordinary rejection
         info = StepInfo(accepted=accepted, accept_prob=accept_prob, divergent=~valid & ~wall,
                         energy=new_state.energy, n_grad_evals=1)

@@ -13,7 +13,7 @@ import contextlib
 
 import torch
 
-from ebm_engine.energies.base import Energy
+from ebm_engine.energies.base import Energy, Projection, as_energy
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -32,14 +32,14 @@ def autocast_for(device: torch.device | str, precision: str):
 
 
 class AutocastEnergy(Energy):
-    """``base`` evaluated under bf16 autocast; energies come back as float32."""
+    """``base`` (anything ``as_energy`` takes) evaluated under bf16 autocast; energies come back as float32."""
 
     def __init__(self, base: Energy):
         super().__init__()
-        self.base = base
-        project = getattr(base, "project", None)
-        if callable(project) and not isinstance(project, torch.nn.Module):
-            self.project = project   # hard constraints keep working through the wrapper
+        self.base = as_energy(base)
+
+    def hard_projection(self) -> Projection | None:
+        return self.base.hard_projection()   # the walls are the base's: bf16 does not move them
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         # no cast cache: safe inside a captured CUDA graph (each weight is used once per call anyway)

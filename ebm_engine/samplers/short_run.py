@@ -1,4 +1,4 @@
-"""Short-run generation from noise (the guide's "ModernEBMGenerator" mode), one step at a time.
+"""Short-run generation from noise (the generation mode of modern image EBMs), one step at a time.
 
 A batch of chains starts from noise (uniform in the data range, or Gaussian) and runs ``steps``
 Langevin updates ``x ← clamp(x - ε ∇E(x)/T + σ ξ)`` with step size ``ε`` and noise scale ``σ``
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from ebm_engine.energies.base import Energy
+from ebm_engine.energies.base import Energy, as_energy
+from ebm_engine.energies.frozen import frozen
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.state import SamplerState
 
@@ -33,14 +34,14 @@ class ShortRunChain:
     def __init__(self, energy: Energy, start: torch.Tensor, step_size: float, noise_scale: float,
                  temperature: float = 1.0, clamp: tuple[float, float] | None = (0.0, 1.0),
                  generator: torch.Generator | None = None):
-        self.energy = energy
+        self.energy = as_energy(energy)
         self.kernel = Langevin(noise_scale=noise_scale, clamp=clamp)
         self.step_size = step_size
         self.temperature = temperature
         self.generator = generator
         self.steps_done = 0
-        with frozen(energy):
-            self.state: SamplerState = self.kernel.init(energy, start.clamp(*clamp) if clamp else start)
+        with frozen(self.energy):
+            self.state: SamplerState = self.kernel.init(self.energy, start.clamp(*clamp) if clamp else start)
 
     @property
     def x(self) -> torch.Tensor:
@@ -58,22 +59,6 @@ class ShortRunChain:
                                                  self.generator)
                 self.steps_done += 1
         return self.state.x
-
-
-class frozen:
-    """Context manager: the module's parameters do not require gradients inside it."""
-
-    def __init__(self, module: torch.nn.Module):
-        self.params = list(module.parameters())
-
-    def __enter__(self):
-        self.flags = [p.requires_grad for p in self.params]
-        for p in self.params:
-            p.requires_grad_(False)
-
-    def __exit__(self, *exc):
-        for p, flag in zip(self.params, self.flags):
-            p.requires_grad_(flag)
 
 
 def short_run_samples(energy: Energy, n: int, shape: tuple[int, ...], steps: int, step_size: float,

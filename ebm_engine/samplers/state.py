@@ -48,6 +48,13 @@ class SettledChains:
         return self._values
 
 
+def select_chains(mask: torch.Tensor, new: SamplerState, old: SamplerState) -> SamplerState:
+    """Per chain: the ``new`` position, energy and gradient where ``mask`` holds, the ``old`` ones elsewhere."""
+    keep = mask.view(-1, *([1] * (new.x.dim() - 1)))
+    return SamplerState(torch.where(keep, new.x, old.x), torch.where(mask, new.energy, old.energy),
+                        torch.where(keep, new.grad, old.grad))
+
+
 def per_chain_norm(t: torch.Tensor) -> torch.Tensor:
     """Euclidean norm of each chain's event, whatever the event shape."""
     return t.reshape(t.shape[0], -1).norm(dim=1)

@@ -17,7 +17,8 @@ from ebm_engine.energies.base import Energy, FunctionEnergy
 from ebm_engine.energies.targets import Gaussian
 from tests.samplers.gaussian_target import (accept_dispersion, CHUNK, COV, MEAN, N_CHAINS, TARGET, Z, final_positions, gen,
                                             moment_z_scores, overdispersed_start, run_chains)
-from ebm_engine.samplers import HMC, SamplerState
+from ebm_engine.samplers import HMC, SamplerState, StepInfo, metropolis_select
+from ebm_engine.samplers.state import per_chain_sum
 
 def run(kernel, energy: Energy, x0: torch.Tensor, step_size: float, n_steps: int, temperature: float = 1.0,
         seed: int = 1) -> tuple[SamplerState, torch.Tensor, torch.Tensor]:
@@ -26,11 +27,16 @@ def run(kernel, energy: Energy, x0: torch.Tensor, step_size: float, n_steps: int
 
 
 class HMCBatchAccept(HMC):
-    """Broken on purpose, as in the guide: one decision for the batch, on the summed energy error."""
+    """Broken on purpose: one uniform and one decision for the whole batch, on the summed energy error."""
 
-    def accept(self, log_alpha, valid, like, generator):
-        u = torch.rand((), generator=generator, dtype=like.dtype)
-        return valid & (torch.log(u) < log_alpha.sum())
+    def transition(self, energy, state, p0, eps, temperature, u=None, generator=None):
+        n = state.x.shape[0]
+        x, p, e, g = self.leapfrog(energy, state, p0, eps, temperature)
+        log_alpha = -((e - state.energy) / temperature + 0.5 * per_chain_sum(p * p - p0 * p0)).sum()
+        shared = torch.rand((), generator=generator, dtype=state.x.dtype)
+        new_state, accepted, accept_prob = metropolis_select(state, x, e, g, log_alpha.expand(n),
+                                                             torch.isfinite(log_alpha).expand(n), shared.expand(n))
+        return new_state, StepInfo(accepted, accept_prob, ~accepted & False, new_state.energy, self.n_leapfrog)
 
 
 @pytest.mark.parametrize("temperature, step_size, jitter", [(1.0, 0.5, 0.1), (1.0, 0.5, 0.0), (2.0, 0.7, 0.1)])
@@ -44,7 +50,7 @@ def test_recovers_gaussian_mean_and_tempered_covariance(temperature, step_size, 
 
 
 def test_batch_wide_accept_is_detected():
-    """The guide's single decision on the summed energy error is detected by its acceptance pattern.
+    """A single decision on the summed energy error is detected by its acceptance pattern.
 
     It is a valid MH kernel on the product space of all chains (the summed H is the joint H), so
     its moments are right in the limit, but it mixes hopelessly: decisions are all-or-nothing, the
@@ -150,7 +156,7 @@ def test_far_away_chain_does_not_touch_the_others():
     assert torch.equal(s_ref.x[1:], s_far.x[1:])
     assert float(i_far[0].energy[0]) > 1e5   # it really started far out (and HMC then brings it in)
     assert not any(info.divergent[1:].any() for info in i_far)
-    # The guide's batch-wide decision does not pass this: the far chain's huge energy drop
+    # A batch-wide decision does not pass this: the far chain's huge energy drop
     # dictates every other chain's decision.
     broken = HMCBatchAccept(n_leapfrog=10)
     _, acc_ref_b, _ = run(broken, TARGET, x0, 0.25, 30, seed=7)
