@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from ebm_engine.energies.frozen import frozen
 from ebm_engine.interruption import check_interrupted
-from ebm_engine.training.in_flight_chains import frozen
 
 SCORES = ("energy", "softmax", "gradnorm")
 SCORE_LABELS = {"energy": "energy −T·logsumexp(f/T)", "softmax": "−max softmax probability",
@@ -156,7 +156,7 @@ def rate_curves(id_scores, ood_sets: dict[str, np.ndarray], thresholds: np.ndarr
 
 @dataclass
 class OODDetector:
-    """A threshold at the ``percentile``-th percentile of in-distribution scores (the guide's detector):
+    """A threshold at the ``percentile``-th percentile of in-distribution scores:
     the lowest in-distribution score with at least ``percentile``% of the scores at or below it.
 
     ``fit(id_scores)`` sets the threshold; ``rates(id_scores, ood_scores)`` gives the in-distribution

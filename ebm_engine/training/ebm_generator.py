@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from ebm_engine.energies.base import Energy
+from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.image_generator import ImageGenerator
-from ebm_engine.samplers.short_run import ShortRunChain, frozen
+from ebm_engine.samplers.short_run import ShortRunChain
 from ebm_engine.training.finite import parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
 

@@ -7,33 +7,12 @@ frozen during each slice (no parameter gradients are built while sampling).
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 
+from ebm_engine.energies.frozen import frozen
 from ebm_engine.interruption import slice_should_end
 from ebm_engine.samplers.state import SamplerState
-
-
-@contextmanager
-def frozen(module: torch.nn.Module, eval_mode: bool = False) -> Iterator[None]:
-    """The module's parameters stop requiring gradients inside the block (and, with ``eval_mode``, it
-    runs in eval mode); flags and mode are restored after."""
-    params = list(module.parameters())
-    flags = [p.requires_grad for p in params]
-    was_training = module.training
-    for p in params:
-        p.requires_grad_(False)
-    if eval_mode:
-        module.eval()
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
-        if eval_mode:
-            module.train(was_training)
 
 
 class InFlightChains:

@@ -22,11 +22,12 @@ from dataclasses import asdict, dataclass, fields
 import torch
 import torch.nn.functional as F
 
+from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
 from ebm_engine.training.finite import host_values, parameters_finite
-from ebm_engine.training.in_flight_chains import InFlightChains, frozen
+from ebm_engine.training.in_flight_chains import InFlightChains
 from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
 from ebm_engine.training.replay_buffer import ReplayBuffer

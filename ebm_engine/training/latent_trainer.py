@@ -21,6 +21,7 @@ from typing import Callable
 
 import torch
 
+from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.training.finite import parameters_finite
@@ -100,16 +101,10 @@ class LatentEBMTrainer:
         cfg = self.config
         xz, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
         kernel = Langevin()
-        params = list(self.model.parameters())
-        for p in params:
-            p.requires_grad_(False)
-        try:
+        with frozen(self.model):
             state = kernel.init(self.joint, xz)
             for _ in range(cfg.langevin_steps):
                 state, _ = kernel.step(self.joint, state, cfg.step_size, 1.0, self.generator)
-        finally:
-            for p in params:
-                p.requires_grad_(True)
         return state.x, idx
 
     def step(self) -> LatentEBMStats:

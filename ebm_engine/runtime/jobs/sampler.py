@@ -7,7 +7,6 @@ plot) are counted, reset and reported.
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 from ebm_engine.device import make_generator
+from ebm_engine.energies.frozen import frozen_copy
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
@@ -51,10 +51,7 @@ def resolve_target(name: str, peers) -> tuple[torch.nn.Module, tuple, bool]:
         landscape = peers().get("landscape")
         if landscape is None:
             raise ValueError("no trained energy yet: open the Energy Landscape page and train a model first")
-        model = copy.deepcopy(landscape.model).eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        return model, landscape.bounds, False
+        return frozen_copy(landscape.model), landscape.bounds, False
     raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS) + [TRAINED]}")
 
 
