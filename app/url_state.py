@@ -7,89 +7,27 @@ problem list, so a hand-edited or hostile link never raises.
 """
 from __future__ import annotations
 
-import math
-import re
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 import param
 
+from ebm_engine.runtime import controls
+
 #: query keys the shell itself uses
 PAGE_KEY, THEME_KEY, PRESENT_KEY, FOCUS_KEY = "page", "theme", "present", "focus"
 RESERVED = (PAGE_KEY, THEME_KEY, PRESENT_KEY, FOCUS_KEY)
-MAX_TEXT = 64
-TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-SHAREABLE_TYPES = (param.Boolean, param.Number, param.Selector)
+SHAREABLE_TYPES = controls.TEXT_TYPES
+TRUE_WORDS = controls.TRUE_WORDS
+format_value, parse_value = controls.format_value, controls.parse_text
 
 
 def shareable_names(owner: type[param.Parameterized] | param.Parameterized) -> tuple[str, ...]:
     """The settings and knobs of a page that a link carries (numbers, booleans, choices)."""
+    if controls.declared(owner):
+        return controls.shareable_names(owner)
     names = tuple(getattr(owner, "SETTINGS", ())) + tuple(getattr(owner, "KNOBS", ()))
     return tuple(n for n in dict.fromkeys(names) if isinstance(owner.param[n], SHAREABLE_TYPES))
-
-
-def format_value(value: Any) -> str:
-    """One parameter value as query text (the inverse of ``parse_value``)."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return f"{value:.12g}"        # 1.5, not 1.5000000000000004 from slider arithmetic
-    return str(value)
-
-
-def parse_value(parameter: param.Parameter, text: str) -> Any:
-    """Parse ``text`` for ``parameter`` and validate it with param; raise ``ValueError`` with the reason."""
-    if not isinstance(text, str):
-        raise ValueError("not text")
-    text = text.strip()
-    if not text:
-        raise ValueError("empty")
-    if len(text) > MAX_TEXT:
-        raise ValueError("too long")
-    if isinstance(parameter, param.Boolean):
-        word = text.lower()
-        if word not in TRUE_WORDS + FALSE_WORDS:
-            raise ValueError("not a yes/no value")
-        value: Any = word in TRUE_WORDS
-    elif isinstance(parameter, param.Selector):
-        value = _choice(parameter, text)
-    elif isinstance(parameter, param.Integer):
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError("not a whole number") from None
-    elif isinstance(parameter, param.Number):
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError("not a number") from None
-        if not math.isfinite(value):
-            raise ValueError("not a finite number")
-    else:
-        raise ValueError("not shareable")
-    try:
-        parameter._validate(value)
-    except (ValueError, TypeError) as error:
-        reason = "out of range" if re.search(r"at (most|least)|bound", str(error)) else "not allowed"
-        raise ValueError(reason) from None
-    return value
-
-
-def _choice(parameter: param.Selector, text: str) -> Any:
-    """The option of a selector whose text (or numeric value) equals ``text``."""
-    objects = list(parameter.objects.values() if isinstance(parameter.objects, dict) else parameter.objects)
-    for option in objects:
-        if format_value(option) == text:
-            return option
-    try:
-        number = float(text)
-    except ValueError:
-        number = None
-    if number is not None and math.isfinite(number):
-        for option in objects:
-            if isinstance(option, (int, float)) and not isinstance(option, bool) and math.isclose(option, number):
-                return option
-    raise ValueError("not one of the options")
 
 
 def encode(owner: param.Parameterized, prefix: str = "") -> dict[str, str]:

@@ -8,7 +8,9 @@ import param
 from bokeh.models import CustomJSTickFormatter
 
 DIGITS = 3          # significant digits of a value set by dragging, and of the label
-LOG_STEP = 0.001    # slider step in log10 units: 0.23 % of the value, finer than DIGITS show
+# slider step in log10 units: 2.3 % of the value, so that one press of an arrow key changes the value
+# shown with DIGITS significant digits (a finer step rounded back to the same value on each press)
+LOG_STEP = 0.01
 # the label shows 10^position, the knob's own value, with DIGITS significant digits
 VALUE_LABEL = f"return String(Number(Math.pow(10, tick).toPrecision({DIGITS})))"
 

@@ -1,7 +1,8 @@
 """``LabPage``: what every page shares — transport buttons, knob and setting wiring, status and alerts.
 
-A page owns one engine job. Its knob parameters are sent to the job as soon as they change
-(no restart); its setting parameters need a new model or data, so changing one resets the job.
+A page owns one engine job and inherits the job's declared controls (``ebm_engine.runtime.controls``)
+as its own parameters: its knobs are sent to the job as soon as they change (no restart); its
+settings need a new model or data, so changing one resets the job.
 """
 from __future__ import annotations
 
@@ -12,17 +13,24 @@ import panel as pn
 import param
 
 from app.components.checkpoint_panel import CheckpointPanel
+from app.components.control_widgets import control
 from app.components.status_bar import STATE_COLORS, state_kind
+from ebm_engine.runtime import controls
 from ebm_engine.runtime.registry import job_class
 
 WARNING_VISIBLE_STEPS = 150
 
 
 class LabPage(param.Parameterized):
-    """Base of the lab's pages; subclasses set ``TITLE``, ``JOB_KIND``, ``KNOBS``, ``SETTINGS``."""
+    """Base of the lab's pages; subclasses set ``TITLE`` and ``JOB_KIND`` and inherit the job's controls
+    (a page whose job has no declared controls lists ``KNOBS`` and ``SETTINGS`` itself)."""
 
     TITLE: ClassVar[str] = ""
     JOB_KIND: ClassVar[str] = ""
+    #: a setting that picks the job kind (the page's model), and the kind each of its values opens: changing
+    #: it opens that kind in place of the job (``reopen``); it is not one of the job's settings
+    KIND_SETTING: ClassVar[str] = ""
+    KINDS: ClassVar[dict[str, str]] = {}
     KNOBS: ClassVar[tuple[str, ...]] = ()
     SETTINGS: ClassVar[tuple[str, ...]] = ()
     #: snapshot arrays offered as .npz / CSV downloads: {name in the file: snapshot key}
@@ -39,6 +47,7 @@ class LabPage(param.Parameterized):
 
     def __init__(self, session, on_status: Callable[["LabPage"], None] | None = None, **params: Any):
         self.secondary_sections: list[pn.viewable.Viewable] = []
+        self.widgets: dict[str, pn.viewable.Viewable] = {}   # the controls' widgets by name, once built
         super().__init__(**params)
         self.session = session
         self.on_status = on_status
@@ -58,17 +67,32 @@ class LabPage(param.Parameterized):
                                                          margin=(2, 5), sizing_mode="stretch_width")
         self.param.watch(lambda e: self.session.pin(self.job_id, e.new), "keep_training")
         self.checkpoints = CheckpointPanel(
-            lambda action, **arguments: self.session.act(self.job_id, action, **arguments),
+            self.checkpoint_action,
             available=bool(job_class(self.JOB_KIND).CHECKPOINT_MODELS))
         self._checkpoint_loads = 0
         self._syncing_settings = False
         self.alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
                                    name="page-alert")
-        if self.KNOBS:
-            self.param.watch(self._knobs_changed, list(self.KNOBS))
-        if self.SETTINGS:
-            self.param.watch(self._settings_changed, list(self.SETTINGS))
-        session.attach(self.job_id, self.JOB_KIND, self, config=self.settings(), knobs=self.knob_values())
+        if self.knob_names():
+            self.param.watch(self._knobs_changed, list(self.knob_names()))
+        if self.setting_names():
+            self.param.watch(self._settings_changed, list(self.setting_names()))
+        session.attach(self.job_id, self.job_kind(), self, config=self.settings(), knobs=self.knob_values())
+
+    @classmethod
+    def knob_names(cls) -> tuple[str, ...]:
+        """The job's knobs, as the page's parameters."""
+        return controls.knob_names(cls) if controls.declared(cls) else cls.KNOBS
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        """The job's settings a user sees (a change resets the job)."""
+        return controls.setting_names(cls, shown_only=True) if controls.declared(cls) else cls.SETTINGS
+
+    def control(self, name: str, **overrides: Any) -> pn.viewable.Viewable:
+        """The widget of a declared control (see ``app.components.control_widgets``), kept in ``widgets``."""
+        self.widgets[name] = control(self, name, **overrides)
+        return self.widgets[name]
 
     # --- what subclasses provide ----------------------------------------------------------
     def render(self, snapshot: dict) -> None:
@@ -115,10 +139,10 @@ class LabPage(param.Parameterized):
         return [self.job_id, *(section.job_id for section in self.url_sections().values())]
 
     def knob_values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.KNOBS}
+        return {name: getattr(self, name) for name in self.knob_names()}
 
     def settings(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.SETTINGS}
+        return {name: getattr(self, name) for name in self.setting_names() if name != self.KIND_SETTING}
 
     def command(self, op: str) -> None:
         self.session.command(self.job_id, op, self.settings() if op == "reset" else None)
@@ -129,7 +153,33 @@ class LabPage(param.Parameterized):
     def _settings_changed(self, *events) -> None:
         if self._syncing_settings:   # the job already runs with these settings (a checkpoint was loaded)
             return
-        self.session.command(self.job_id, "reset", self.settings())
+        if any(e.name == self.KIND_SETTING for e in events):
+            self.reopen()
+        else:
+            self.session.command(self.job_id, "reset", self.settings())
+
+    def job_kind(self) -> str:
+        """The job kind the page's settings pick."""
+        return self.KINDS[getattr(self, self.KIND_SETTING)] if self.KIND_SETTING else self.JOB_KIND
+
+    def reopen(self) -> None:
+        """Open the job kind the settings pick in place of the page's job: a new job, paused, with the
+        page's settings and knobs (if it cannot be built, the page shows why and the old job stays)."""
+        self.session.command(self.job_id, "pause")
+        self._checkpoint_loads = 0
+        self.session.attach(self.job_id, self.job_kind(), self, config=self.settings(), knobs=self.knob_values())
+
+    def checkpoint_action(self, action: str, **arguments: Any) -> None:
+        """Send an action of the checkpoint panel. A checkpoint of a model that another of the page's job
+        kinds trains first switches the kind setting to that kind, which opens it."""
+        info = (self.last_snapshot or {}).get("checkpoint") or {}
+        model = info.get("option_models", {}).get(arguments.get("checkpoint"))
+        if model is not None and model not in job_class(self.job_kind()).CHECKPOINT_MODELS:
+            for value, kind in self.KINDS.items():
+                if model in job_class(kind).CHECKPOINT_MODELS:
+                    setattr(self, self.KIND_SETTING, value)
+                    break
+        self.session.act(self.job_id, action, **arguments)
 
     def apply_snapshot(self, snapshot: dict) -> None:
         """Update status and alerts, then let the page render its plots."""
@@ -159,7 +209,7 @@ class LabPage(param.Parameterized):
     def sync_settings(self, config: dict[str, Any]) -> None:
         """Show the settings a loaded checkpoint brought along, without resetting the job again."""
         changes = {}
-        for name in self.SETTINGS:
+        for name in self.setting_names():
             value, parameter = config.get(name), self.param[name]
             objects = getattr(parameter, "objects", None)
             if value is None or value == getattr(self, name) or (objects and value not in objects):

@@ -9,38 +9,24 @@ from bokeh.models import BoxEditTool, ColumnDataSource
 
 from app.components.chain_plot import ChainPlot
 from app.components.fit import flow, plot, stack
-from app.components.log_slider import LogSlider
 from app.components.plot_box import plot_box
 from app.components.surface_plot import SAMPLING_HINT
 from app.components.readouts import Readouts
 from app.pages.base import LabPage
-from app.pages.samplers import SAMPLERS
-from ebm_engine.energies.targets import TARGETS
-from ebm_engine.runtime.jobs.constraints import DEFAULT_CONSTRAINTS, MAX_WEIGHT
-from ebm_engine.runtime.jobs.sampler import TRAINED
+from ebm_engine.runtime.jobs.constraints import DEFAULT_CONSTRAINTS, MAX_WEIGHT, ConstraintsControls
 
 PRESET_LABELS = ("Half-plane x + y ≤ 1.5", "Ball ‖x‖ ≤ 2", "Non-negative x, y ≥ 0", "Simplex x + y = 1, x, y ≥ 0")
 OUTLINE_COLORS = ("#ffb000", "#00e5ff", "#ff4fd8", "#b6ff00")
 
 
-class ConstraintsPage(LabPage):
+class ConstraintsPage(LabPage, ConstraintsControls):
     """Chains under ``base + Σ w_i · penalty_i``; drag boxes on the plot to add box constraints."""
 
     TITLE = "Constraints"
     JOB_KIND = "constraints"
-    KNOBS = ("sampler", "step_size", "temperature", "n_chains", "speed", "hard")
-    SETTINGS = ("target", "seed")
     EXPORTS = {"positions": "positions"}
     GIF_KEYS = ("positions", "density")
 
-    target = param.Selector(default="mixture", objects=sorted(TARGETS) + [TRAINED], doc="the base energy")
-    sampler = param.Selector(default="mala", objects=list(SAMPLERS.values()))
-    step_size = param.Number(default=0.1, bounds=(1e-4, 1e3))
-    temperature = param.Number(default=1.0, bounds=(0.05, 20.0))
-    n_chains = param.Integer(default=32, bounds=(1, 1024))
-    speed = param.Number(default=30.0, bounds=(1.0, 2000.0))
-    hard = param.Boolean(default=False, doc="every active constraint becomes a wall (infinite weight)")
-    seed = param.Integer(default=0, bounds=(0, 1_000_000))
     box_mode = param.Selector(default="outside", objects=["outside", "inside"], doc="chains stay out of / in boxes")
     box_weight = param.Number(default=5.0, bounds=(0.0, 50.0), doc="weight of the drawn boxes")
 
@@ -80,14 +66,13 @@ class ConstraintsPage(LabPage):
 
     @cached_property
     def controls(self) -> pn.Column:
-        w = pn.widgets
+        w, c = pn.widgets, self.control
         return pn.Column(
             pn.pane.Markdown("### Constraints", margin=(0, 5)),
-            w.Select.from_param(self.param.target, label="Base energy"),
-            w.RadioButtonGroup.from_param(self.param.sampler, label="Sampler", color="primary", variant="outline",
-                                          options=SAMPLERS, sizing_mode="stretch_width"),
+            c("target"),
+            c("sampler", buttons=True),
             self.transport(),
-            w.Checkbox.from_param(self.param.hard, label="Hard constraints (walls)"),
+            c("hard"),
             pn.pane.Markdown("**Constraint weights**", margin=(5, 5, 0, 5)),
             *self.weights,
             pn.pane.Markdown("**Drawn boxes** — pick the box tool above the plot, then shift-drag to draw",
@@ -96,9 +81,7 @@ class ConstraintsPage(LabPage):
                                           options={"keep out": "outside", "keep in": "inside"}),
             w.FloatSlider.from_param(self.param.box_weight, label="Box weight"),
             self.secondary(
-                LogSlider(self, "step_size", "Step size ε", 0.001, 2.0).widget,
-                w.FloatSlider.from_param(self.param.temperature, label="Temperature T", start=0.1, end=5.0),
-                w.IntSlider.from_param(self.param.n_chains, label="Chains", start=1, end=256),
+                c("step_size"), c("temperature"), c("n_chains"),
                 title="Sampler settings"),
             sizing_mode="stretch_width")
 

@@ -12,36 +12,17 @@ from app.components.plot_box import plot_box
 from app.components.readouts import Readouts
 from app.components.surface_plot import SurfacePlot
 from app.pages.base import LabPage
-from ebm_engine.data.toy2d import NAMES as DATASETS
+from ebm_engine.runtime.jobs.landscape import LandscapeControls
 
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2]
-STEP_SIZES = [1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
-
-
-class EnergyLandscapePage(LabPage):
+class EnergyLandscapePage(LabPage, LandscapeControls):
     """Controls for the landscape job and its live surface, chains, curves and readouts."""
 
     TITLE = "Energy Landscape"
     JOB_KIND = "landscape"
-    KNOBS = ("lr", "step_size", "noise", "langevin_steps", "reinit_fraction", "l2_weight", "temperature")
-    SETTINGS = ("dataset", "hidden", "depth", "activation", "seed")
     EXPORTS = {"negatives": "negatives", "data": "data"}
     GIF_KEYS = ("negatives", "density")
 
-    dataset = param.Selector(default="8gaussians", objects=list(DATASETS), doc="2D training data")
-    lr = param.Selector(default=3e-3, objects=LEARNING_RATES, doc="Adam learning rate")
-    step_size = param.Selector(default=0.02, objects=STEP_SIZES, doc="Langevin step size ε")
-    noise = param.Number(default=1.0, bounds=(0.0, 2.0), step=0.05, doc="Langevin noise, × √(2ε)")
-    langevin_steps = param.Integer(default=10, bounds=(1, 200), doc="Langevin steps per iteration")
-    reinit_fraction = param.Number(default=0.05, bounds=(0.0, 1.0), step=0.01,
-                                   doc="share of chains restarted from noise")
-    l2_weight = param.Number(default=0.1, bounds=(0.0, 1.0), step=0.01, doc="L2 penalty on energies")
-    temperature = param.Number(default=1.0, bounds=(0.1, 5.0), step=0.05, doc="T in exp(-E/T)/Z")
     show = param.Selector(default="Density", objects=["Density", "Energy"], doc="what the surface shows")
-    hidden = param.Selector(default=128, objects=[32, 64, 128, 256], doc="hidden units per layer")
-    depth = param.Integer(default=2, bounds=(1, 4), doc="hidden layers")
-    activation = param.Selector(default="silu", objects=["silu", "relu", "elu", "tanh", "softplus"])
-    seed = param.Integer(default=0, bounds=(0, 1_000_000), doc="random seed of data, model and chains")
 
     def __init__(self, session, on_status=None, **params):
         self.surface = SurfacePlot(title="Density exp(-E/T)/Z")
@@ -56,26 +37,16 @@ class EnergyLandscapePage(LabPage):
 
     @cached_property
     def controls(self) -> pn.Column:
-        w = pn.widgets
+        c = self.control
         return pn.Column(
             pn.pane.Markdown("### Energy Landscape", margin=(0, 5)),
-            w.Select.from_param(self.param.dataset, label="Data set"),
+            c("dataset"),
             self.transport(),
-            w.RadioButtonGroup.from_param(self.param.show, label="Show", color="primary",
-                                          variant="outline"),
-            w.FloatSlider.from_param(self.param.temperature, label="Temperature T"),
-            w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
-            w.DiscreteSlider.from_param(self.param.step_size, label="Langevin step size ε"),
-            w.FloatSlider.from_param(self.param.noise, label="Langevin noise (× √2ε)"),
-            w.IntSlider.from_param(self.param.langevin_steps, label="Langevin steps per iteration"),
-            w.FloatSlider.from_param(self.param.reinit_fraction, label="Buffer re-init fraction"),
-            self.secondary(
-                w.FloatSlider.from_param(self.param.l2_weight, label="Energy L2 weight"),
-                w.Select.from_param(self.param.hidden, label="Hidden units"),
-                w.IntSlider.from_param(self.param.depth, label="Hidden layers"),
-                w.Select.from_param(self.param.activation, label="Activation"),
-                w.IntInput.from_param(self.param.seed, label="Seed"),
-                title="Model and regularisation"),
+            pn.widgets.RadioButtonGroup.from_param(self.param.show, label="Show", color="primary",
+                                                   variant="outline"),
+            c("temperature"), c("lr"), c("step_size"), c("noise"), c("langevin_steps"), c("reinit_fraction"),
+            self.secondary(c("l2_weight"), c("hidden"), c("depth"), c("activation"), c("seed"),
+                           title="Model and regularisation"),
             sizing_mode="stretch_width")
 
     @cached_property

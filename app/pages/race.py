@@ -5,41 +5,23 @@ import html
 from functools import cached_property
 
 import panel as pn
-import param
 
 from app.components.chain_plot import ChainPlot
 from app.components.diagnostics_table import fmt
 from app.components.fit import flow, plot, stack
-from app.components.log_slider import LogSlider
 from app.components.plot_box import plot_box
 from app.components.surface_plot import SAMPLING_HINT
 from app.pages.base import LabPage
-from ebm_engine.energies.targets import TARGETS
-from ebm_engine.runtime.jobs.sampler import TRAINED
+from ebm_engine.runtime.jobs.race import RaceControls
 
 LABELS = {"langevin": "Langevin (ULA)", "mala": "MALA", "hmc": "HMC"}
 
 
-class RaceSection(LabPage):
+class RaceSection(LabPage, RaceControls):
     """The race's controls, one small chain plot per sampler and a comparison table."""
 
     TITLE = "Samplers"
     JOB_KIND = "race"
-    KNOBS = ("step_langevin", "step_mala", "step_hmc", "n_leapfrog", "budget", "temperature", "speed")
-    SETTINGS = ("target", "racers", "n_chains", "seed")
-
-    target = param.Selector(default="banana", objects=sorted(TARGETS) + [TRAINED])
-    racers = param.Selector(default="langevin,mala,hmc",
-                            objects=["langevin,mala,hmc", "mala,hmc", "langevin,mala", "langevin,hmc"])
-    n_chains = param.Integer(default=16, bounds=(2, 256))
-    seed = param.Integer(default=0, bounds=(0, 1_000_000))
-    step_langevin = param.Number(default=0.05, bounds=(1e-4, 1e3))
-    step_mala = param.Number(default=0.2, bounds=(1e-4, 1e3))
-    step_hmc = param.Number(default=0.2, bounds=(1e-4, 1e3))
-    n_leapfrog = param.Integer(default=10, bounds=(1, 100))
-    budget = param.Integer(default=20, bounds=(1, 1000), doc="gradient evaluations per round, for each sampler")
-    temperature = param.Number(default=1.0, bounds=(0.05, 20.0))
-    speed = param.Number(default=15.0, bounds=(0.5, 500.0), doc="rounds per second")
 
     def __init__(self, session, on_status=None, **params):
         first = ChainPlot(title=LABELS["langevin"], height=330, width=330, hint=SAMPLING_HINT)
@@ -54,19 +36,13 @@ class RaceSection(LabPage):
 
     @cached_property
     def controls(self) -> pn.FlexBox:
-        w = pn.widgets
-        steps = [LogSlider(self, name, label, 0.001, 2.0, width=200, sizing_mode="fixed") for name, label in
-                 (("step_langevin", "Langevin ε"), ("step_mala", "MALA ε"), ("step_hmc", "HMC ε"))]
+        c = self.control
+        fixed = {"width": 200, "sizing_mode": "fixed"}
         return flow(
-            stack(w.Select.from_param(self.param.target, label="Target", width=200),
-                  w.Select.from_param(self.param.racers, label="Racers", width=200), self.transport(),
-                  min_width=300, max_width=480),
-            pn.Column(*[s.widget for s in steps]),
-            pn.Column(self.mark_secondary(w.IntSlider.from_param(self.param.n_leapfrog, label="HMC leapfrog steps",
-                                                                 width=200)),
-                      w.IntSlider.from_param(self.param.budget, label="Gradients per round", end=200, width=200),
-                      w.FloatSlider.from_param(self.param.temperature, label="Temperature T", start=0.1, end=5,
-                                               width=200)))
+            stack(c("target", width=200), c("racers", width=200), self.transport(), min_width=300, max_width=480),
+            pn.Column(c("step_langevin", **fixed), c("step_mala", **fixed), c("step_hmc", **fixed)),
+            pn.Column(self.mark_secondary(c("n_leapfrog", width=200)), c("budget", width=200),
+                      c("temperature", width=200)))
 
     @cached_property
     def view(self) -> pn.Column:

@@ -11,30 +11,15 @@ from app.components.image_grid import ImageGrid
 from app.components.live_curves import LiveCurves
 from app.components.readouts import Readouts
 from app.pages.base import LabPage
+from ebm_engine.runtime.jobs.rbm import RBMControls
 
-LEARNING_RATES = [0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.2]
-
-
-class RBMPage(LabPage):
+class RBMPage(LabPage, RBMControls):
     """Reconstructions, filters, fantasy particles, clamp-and-complete, curves and AIS log-likelihood."""
 
     TITLE = "RBM"
     JOB_KIND = "rbm"
-    KNOBS = ("lr", "k", "method", "momentum", "weight_decay", "temperature")
-    SETTINGS = ("dataset", "mnist_folder", "n_hidden", "seed")
     EXPORTS = {"fantasy": "fantasy", "reconstructions": "reconstructions", "filters": "filters"}
 
-    dataset = param.Selector(default="digits", objects=["digits", "mnist"],
-                             doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
-    mnist_folder = param.String(default="", doc="folder holding train-images-idx3-ubyte[.gz] and friends")
-    n_hidden = param.Selector(default=64, objects=[16, 32, 64, 128, 256, 512])
-    seed = param.Integer(default=0, bounds=(0, 1_000_000))
-    lr = param.Selector(default=0.1, objects=LEARNING_RATES)
-    k = param.Integer(default=1, bounds=(1, 50), doc="Gibbs steps per update")
-    method = param.Selector(default="pcd", objects=["cd", "pcd"])
-    momentum = param.Number(default=0.5, bounds=(0.0, 0.99), step=0.05)
-    weight_decay = param.Number(default=1e-4, bounds=(0.0, 0.1), step=1e-4)
-    temperature = param.Number(default=1.0, bounds=(0.1, 10.0), step=0.05, doc="temperature of the fantasy chains")
     half = param.Selector(default="bottom", objects=["bottom", "top", "left", "right"], doc="half to hide")
 
     def __init__(self, session, on_status=None, **params):
@@ -55,24 +40,13 @@ class RBMPage(LabPage):
 
     @cached_property
     def controls(self) -> pn.Column:
-        w = pn.widgets
+        c = self.control
         return pn.Column(
             pn.pane.Markdown("### RBM", margin=(0, 5)),
-            w.RadioButtonGroup.from_param(self.param.dataset, color="primary", variant="outline",
-                                          options={"8×8 digits": "digits", "MNIST folder": "mnist"}),
-            w.TextInput.from_param(self.param.mnist_folder, label="MNIST-format folder",
-                                   placeholder="/path/to/mnist"),
+            c("dataset", buttons=True, label=""), c("mnist_folder", placeholder="/path/to/mnist"),
             self.transport(),
-            w.RadioButtonGroup.from_param(self.param.method, color="primary", variant="outline",
-                                          options={"CD-k": "cd", "PCD": "pcd"}),
-            w.IntSlider.from_param(self.param.k, label="Gibbs steps k", end=20),
-            w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
-            w.FloatSlider.from_param(self.param.momentum, label="Momentum"),
-            w.FloatSlider.from_param(self.param.temperature, label="Sampling temperature", end=5.0),
-            w.Select.from_param(self.param.n_hidden, label="Hidden units"),
-            self.secondary(w.FloatInput.from_param(self.param.weight_decay, label="Weight decay"),
-                    w.IntInput.from_param(self.param.seed, label="Seed"),
-                           title="More settings"),
+            c("method", buttons=True, label=""), c("k"), c("lr"), c("momentum"), c("temperature"), c("n_hidden"),
+            self.secondary(c("weight_decay", widget=pn.widgets.FloatInput), c("seed"), title="More settings"),
             sizing_mode="stretch_width")
 
     @cached_property

@@ -5,7 +5,6 @@ from functools import cached_property
 
 import numpy as np
 import panel as pn
-import param
 
 from app.components.fit import flow, plot, stack
 from app.components.live_curves import LiveCurves
@@ -14,34 +13,14 @@ from app.components.readouts import Readouts
 from app.components.surface_plot import SurfacePlot
 from app.components.vector_field_plot import VectorFieldPlot
 from app.pages.base import LabPage
-from ebm_engine.runtime.jobs.toy_data import SOURCES as DATASETS
+from ebm_engine.runtime.jobs.score_matching import ScoreMatchingControls
 
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2]
-NOISE_LEVELS = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0]
-SAMPLE_STEPS = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05]
-METHOD_LABELS = {"denoising": "Denoising", "sliced": "Sliced", "exact": "Exact"}
-
-
-class ScoreMatchingPage(LabPage):
+class ScoreMatchingPage(LabPage, ScoreMatchingControls):
     """Controls for the score-matching job; learned vs true score fields, their disagreement, CD beside it."""
 
     TITLE = "Score Matching"
     JOB_KIND = "score_matching"
-    KNOBS = ("method", "sigma", "lr", "projection", "sample_step")
-    SETTINGS = ("dataset", "noise_levels", "hidden", "seed")
     EXPORTS = {"samples": "samples", "data": "data"}
-
-    dataset = param.Selector(default="8gaussians", objects=list(DATASETS), doc="2D training data: toy sets and analytic targets")
-    method = param.Selector(default="denoising", objects=list(METHOD_LABELS), doc="score-matching objective")
-    sigma = param.Selector(default=0.1, objects=NOISE_LEVELS, doc="noise level σ (the smallest of a ladder)")
-    lr = param.Selector(default=3e-3, objects=LEARNING_RATES, doc="Adam learning rate (both models)")
-    projection = param.Selector(default="rademacher", objects=["rademacher", "gaussian"],
-                                doc="projection vectors of sliced score matching")
-    sample_step = param.Selector(default=2e-3, objects=SAMPLE_STEPS, doc="Langevin step size at the smallest level")
-    noise_levels = param.Selector(default=1, objects=[1, 2, 3, 4, 6, 8],
-                                  doc="noise levels: more than one trains a noise-conditional model")
-    hidden = param.Selector(default=128, objects=[32, 64, 128, 256], doc="hidden units per layer")
-    seed = param.Integer(default=0, bounds=(0, 1_000_000), doc="random seed of data, models and chains")
 
     def __init__(self, session, on_status=None, **params):
         self.learned = VectorFieldPlot(title="Learned score −∇E, energy E(x)", name="learned-field",
@@ -64,28 +43,18 @@ class ScoreMatchingPage(LabPage):
             ("steps_cd", "iterations, CD")])
         self._points_key = None
         super().__init__(session, on_status, **params)
-        for plot in (self.learned, self.truth, self.disagreement, self.contrastive):
-            plot.show_frame(plot_box(self.dataset))
+        for field in (self.learned, self.truth, self.disagreement, self.contrastive):
+            field.show_frame(plot_box(self.dataset))
 
     @cached_property
     def controls(self) -> pn.Column:
-        w = pn.widgets
+        c = self.control
         return pn.Column(
             pn.pane.Markdown("### Score Matching", margin=(0, 5)),
-            w.Select.from_param(self.param.dataset, label="Data set"),
+            c("dataset"),
             self.transport(),
-            w.RadioButtonGroup.from_param(self.param.method, label="Method", options=
-                                          {v: k for k, v in METHOD_LABELS.items()}, color="primary",
-                                          variant="outline", name="method"),
-            w.DiscreteSlider.from_param(self.param.sigma, label="Noise level σ"),
-            w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
-            w.Select.from_param(self.param.noise_levels, label="Noise levels (annealed when > 1)"),
-            self.secondary(
-                w.Select.from_param(self.param.projection, label="Sliced projections"),
-                w.DiscreteSlider.from_param(self.param.sample_step, label="Sampling step size"),
-                w.Select.from_param(self.param.hidden, label="Hidden units"),
-                w.IntInput.from_param(self.param.seed, label="Seed"),
-                title="Sampling and model"),
+            c("method", buttons=True), c("sigma"), c("lr"), c("noise_levels"),
+            self.secondary(c("projection"), c("sample_step"), c("hidden"), c("seed"), title="Sampling and model"),
             sizing_mode="stretch_width")
 
     @cached_property
@@ -101,14 +70,14 @@ class ScoreMatchingPage(LabPage):
         bounds = snapshot["bounds"]
         key = (snapshot["config"]["dataset"], snapshot["config"]["seed"])
         if key != self._points_key:
-            for plot in (self.truth, self.contrastive):
-                plot.show_points(snapshot["data"])
+            for field in (self.truth, self.contrastive):
+                field.show_points(snapshot["data"])
             self._points_key = key
         low, high = snapshot["energy_range"]
         ladder = snapshot["ladder"]
         level = f"σ = {ladder[-1]:g}" + (f", {len(ladder)} levels" if len(ladder) > 1 else "")
         self.learned.show_grid(snapshot["energy"], bounds, low, high,
-                               f"{METHOD_LABELS[snapshot['knobs']['method']]}, {level}: −∇E on E")
+                               f"{snapshot['knobs']['method'].capitalize()}, {level}: −∇E on E")
         true_field = snapshot.get("true_field")
         reference = snapshot["arrow_reference"]
         self.learned.show_arrows(snapshot["learned_field"], bounds, reference)

@@ -4,7 +4,6 @@ from __future__ import annotations
 from functools import cached_property
 
 import panel as pn
-import param
 
 from app.components.colored_points_plot import ColoredPointsPlot
 from app.components.fit import flow, plot
@@ -12,35 +11,15 @@ from app.components.plot_box import plot_box
 from app.components.readouts import Readouts
 from app.components.surface_plot import SurfacePlot
 from app.pages.base import LabPage
+from ebm_engine.runtime.jobs.symmetry_latents import SymmetryLatentsControls
 
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
-STEP_SIZES = [1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1]
-SECTORS = {"one eighth": 8, "one quarter": 4, "one half": 2, "everything": 1}
-MODES = {"average over the group": "average", "invariant features": "features"}
-
-
-class SymmetryLatentsPage(LabPage):
+class SymmetryLatentsPage(LabPage, SymmetryLatentsControls):
     """Equivariant vs plain densities with their readouts; the latent EBM's marginal, latents and joint samples."""
 
     TITLE = "Symmetry & Latents"
     JOB_KIND = "symmetry_latents"
-    KNOBS = ("group_order", "reflections", "lr", "step_size", "latent_step_size")
-    SETTINGS = ("dataset", "sectors", "mode", "latent_dim", "seed")
     EXPORTS = {"equivariant_negatives": "equivariant_negatives", "plain_negatives": "plain_negatives",
                "joint_samples": "joint_samples"}
-
-    dataset = param.Selector(default="8gaussians", objects=["8gaussians", "rings", "circles"],
-                             doc="a data set symmetric under rotations (and reflections)")
-    sectors = param.Selector(default=8, objects=list(SECTORS.values()), doc="train on one of this many wedges")
-    mode = param.Selector(default="average", objects=list(MODES.values()), doc="how invariance is built")
-    group_order = param.Integer(default=8, bounds=(1, 16), doc="n of the rotation group C_n (D_n with reflections)")
-    reflections = param.Boolean(default=False, doc="add the n reflections (dihedral group D_n)")
-    lr = param.Selector(default=3e-3, objects=LEARNING_RATES, doc="Adam learning rate (all models)")
-    step_size = param.Selector(default=0.02, objects=STEP_SIZES, doc="Langevin step size of the negatives")
-    latent_step_size = param.Selector(default=0.1, objects=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
-                                      doc="Langevin step size of the latent model's joint chains")
-    latent_dim = param.Selector(default=1, objects=[1, 2], doc="dimension of the latent z")
-    seed = param.Integer(default=0, bounds=(0, 1_000_000), doc="random seed of data, models and chains")
 
     def __init__(self, session, on_status=None, **params):
         self.equivariant = SurfacePlot(title="Equivariant energy: density", points_legend="training sector",
@@ -70,22 +49,13 @@ class SymmetryLatentsPage(LabPage):
 
     @cached_property
     def controls(self) -> pn.Column:
-        w = pn.widgets
+        c = self.control
         return pn.Column(
             pn.pane.Markdown("### Symmetry & Latents", margin=(0, 5)),
-            w.Select.from_param(self.param.dataset, label="Data set"),
-            w.Select.from_param(self.param.sectors, label="Training sector", options=SECTORS),
+            c("dataset"), c("sectors"),
             self.transport(),
-            w.IntSlider.from_param(self.param.group_order, label="Group order n"),
-            w.Checkbox.from_param(self.param.reflections, label="Reflections (dihedral group)"),
-            w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
-            w.DiscreteSlider.from_param(self.param.step_size, label="Langevin step size ε"),
-            self.secondary(
-                w.Select.from_param(self.param.mode, label="Invariance", options=MODES),
-                w.Select.from_param(self.param.latent_dim, label="Latent dimension"),
-                w.DiscreteSlider.from_param(self.param.latent_step_size, label="Joint (x, z) Langevin step size"),
-                w.IntInput.from_param(self.param.seed, label="Seed"),
-                title="Models"),
+            c("group_order"), c("reflections"), c("lr"), c("step_size"),
+            self.secondary(c("mode"), c("latent_dim"), c("latent_step_size"), c("seed"), title="Models"),
             sizing_mode="stretch_width")
 
     @cached_property
@@ -101,11 +71,11 @@ class SymmetryLatentsPage(LabPage):
     def render(self, snapshot: dict) -> None:
         bounds = snapshot["bounds"]
         name = snapshot.get("group_name", "")
-        for plot, key, label in ((self.equivariant, "equivariant", f"Equivariant energy ({name}): density"),
-                                 (self.plain, "plain", "Plain MLP energy: density")):
-            plot.show_grid(snapshot[f"{key}_density"], bounds, 0.0, snapshot[f"{key}_density_max"], label)
-            plot.show_points(snapshot["subset"])
-            plot.show_chains(snapshot[f"{key}_negatives"])
+        for surface, key, label in ((self.equivariant, "equivariant", f"Equivariant energy ({name}): density"),
+                                    (self.plain, "plain", "Plain MLP energy: density")):
+            surface.show_grid(snapshot[f"{key}_density"], bounds, 0.0, snapshot[f"{key}_density_max"], label)
+            surface.show_points(snapshot["subset"])
+            surface.show_chains(snapshot[f"{key}_negatives"])
         if "latent_density" in snapshot:
             self.marginal.show_grid(snapshot["latent_density"], bounds, 0.0, snapshot["latent_density_max"],
                                     "Latent EBM: marginal density, data coloured by latent")

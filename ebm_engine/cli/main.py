@@ -5,25 +5,15 @@ damaged or of another model) gives one line on stderr and no traceback.
 """
 from __future__ import annotations
 
-import ast
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from ebm_engine.cli.parser import UsageError, build_parser
 from ebm_engine.cli.serve import command_serve
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
-
-
-def parse_value(text: str) -> Any:
-    """``64`` → 64, ``1e-3`` → 0.001, ``True`` → True, anything else stays a string."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
@@ -49,6 +39,8 @@ def progress(total: int, initial: int, description: str, quiet: bool):
 # --- train -------------------------------------------------------------------------------------
 def command_train(args) -> int:
     from ebm_engine import catalog
+    from ebm_engine.runtime import controls
+    from ebm_engine.runtime.registry import job_class
     from ebm_engine.checkpoints import CheckpointError, read_header, save_checkpoint
 
     catalog.entry(args.model)
@@ -79,7 +71,12 @@ def command_train(args) -> int:
                   f"{summary['checksum']:.12g}): step {summary['step']}, {summary['seconds_per_step']:.3g} "
                   f"s/iteration, {format_metrics(summary['metrics'])} -> {out}")
         return 0 if summary["ranks_in_sync"] else 1
-    settings = {key: parse_value(value) for key, value in args.set}
+    declaration = job_class(catalog.entry(args.model).job_kind).CONTROLS
+    try:   # parsed and checked by the job's own declarations, as the page's widgets and links are
+        settings = controls.parse_assignments(declaration, args.set, controls.setting_names(declaration))
+        knobs = controls.parse_assignments(declaration, args.knob, controls.knob_names(declaration), "knob")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.batch_size:
         settings["batch_size"] = args.batch_size
     if args.resume:
@@ -92,7 +89,7 @@ def command_train(args) -> int:
     else:
         job = catalog.build_job(args.model, args.data, args.seed, args.device, settings, args.data_folder)
     try:
-        job.set_knobs(**{key: parse_value(value) for key, value in args.knob})
+        job.set_knobs(**knobs)
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     start, started = job.step_count, time.perf_counter()

@@ -7,7 +7,6 @@ raises NaNs into the app.
 """
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Callable, ClassVar
 
@@ -17,26 +16,31 @@ from ebm_engine import checkpoint_store
 from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, read_header, save_checkpoint
 from ebm_engine.device import describe_device, select_device
 from ebm_engine.interruption import Interrupted, interruptible
-from ebm_engine.runtime.knobs import KnobSpec, Knobs
+from ebm_engine.runtime import controls
+from ebm_engine.runtime.controls import Controls
+from ebm_engine.runtime.knobs import Knobs, legacy_controls
 from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
 
 CHECKPOINT_ACTIONS = ("save_checkpoint", "load_checkpoint", "load_pretrained", "list_checkpoints", "start_from_scratch")
 
 
 class Job:
-    """Base class of background jobs; subclasses define ``KNOBS``, ``CONFIG`` and the three hooks."""
+    """Base class of background jobs; subclasses declare ``CONTROLS`` and define the three hooks."""
 
     KIND: ClassVar[str] = "job"
-    KNOBS: ClassVar[list[KnobSpec]] = []
-    CONFIG: ClassVar[dict[str, Any]] = {}   # defaults of settings that need a reset
+    CONTROLS: ClassVar[type[Controls]] = Controls   # the job's settings and knobs, declared once
+    CONFIG: ClassVar[dict[str, Any]] = {}            # the settings' defaults (derived from ``CONTROLS``)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if ("KNOBS" in cls.__dict__ or "CONFIG" in cls.__dict__) and "CONTROLS" not in cls.__dict__:
+            cls.CONTROLS = legacy_controls(cls.__name__, cls.CONFIG, getattr(cls, "KNOBS", []))
+        cls.CONFIG = controls.defaults(cls.CONTROLS, controls.setting_names(cls.CONTROLS))
 
     def __init__(self, config: dict[str, Any] | None = None, knobs: dict[str, Any] | None = None,
                  device: str | None = None, peers=None):
-        unknown = sorted(set(config or {}) - set(self.CONFIG))
-        if unknown:
-            raise ValueError(f"unknown setting(s) {unknown} for {self.KIND}; known: {sorted(self.CONFIG)}")
         self.config = {**self.CONFIG, **self.checked_settings(config or {})}
-        self.knobs = Knobs.from_specs(self.KNOBS, **(knobs or {}))
+        self.knobs = Knobs(self.CONTROLS, **(knobs or {}))
         self.device = select_device(device)
         self.peers = peers or (lambda: {})   # other jobs of the same engine, by id
         self.knobs_moving = False    # set by the host while a knob was changed moments ago (see ``wait_for_knobs``)
@@ -84,7 +88,7 @@ class Job:
 
     def act(self, name: str, **arguments: Any) -> None:
         """Run a named one-off action (e.g. spawn chains, auto-tune); unknown names raise."""
-        if name in CHECKPOINT_ACTIONS and self.CHECKPOINT_MODELS:
+        if name in CHECKPOINT_ACTIONS and self.listed_models():
             return getattr(self, f"action_{name}")(**arguments)
         if name not in self.ACTIONS:
             raise ValueError(f"unknown action {name!r} for {self.KIND}; known: {list(self.ACTIONS)}")
@@ -135,9 +139,6 @@ class Job:
 
     def reset(self, config: dict[str, Any] | None = None) -> None:
         """Start over, optionally with new settings (validated before anything changes)."""
-        unknown = sorted(set(config or {}) - set(self.CONFIG))
-        if unknown:
-            raise ValueError(f"unknown setting(s) {unknown} for {self.KIND}")
         checked = self.checked_settings(config or {})
         previous = dict(self.config)
         self.config.update(checked)
@@ -154,26 +155,8 @@ class Job:
             raise
 
     def checked_settings(self, config: dict[str, Any]) -> dict[str, Any]:
-        """Settings of the same type as their defaults (numbers finite); anything else is a clear ``ValueError``."""
-        out = {}
-        for name, value in config.items():
-            default = self.CONFIG.get(name)
-            if isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise ValueError(f"setting {name} must be true or false, got {value!r}")
-            elif isinstance(default, int):
-                if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-                    value = int(value)
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError(f"setting {name} must be a whole number, got {value!r}")
-            elif isinstance(default, float):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                    raise ValueError(f"setting {name} must be a finite number, got {value!r}")
-                value = float(value)
-            elif isinstance(default, str) and not isinstance(value, str):
-                raise ValueError(f"setting {name} must be text, got {value!r}")
-            out[name] = value
-        return out
+        """Settings validated by their declarations; anything else is a clear ``ValueError``."""
+        return controls.checked(self.CONTROLS, config, self.CONFIG, what="setting")
 
     def close(self) -> None:
         """Release what the job holds (worker threads, files) when it is closed."""
@@ -192,13 +175,16 @@ class Job:
                 "warning_step": self.warning_step, "device": describe_device(self.device),
                 "knobs": self.knobs.as_dict(), "config": dict(self.config), "time": time.time(),
                 **self.payload()}
-        if self.CHECKPOINT_MODELS:
+        if self.listed_models():
             snap["checkpoint"] = self.checkpoint_snapshot()
             snap["started_from"] = self.started_from
         return snap
 
     # --- checkpoints ----------------------------------------------------------------------
     CHECKPOINT_MODELS: ClassVar[tuple[str, ...]] = ()   # model names this job saves and loads (none: no model)
+    # models that other job kinds of the same page train: their checkpoints are listed too, and the page
+    # opens that kind to load one (``app.pages.base.LabPage.checkpoint_action``)
+    SIBLING_MODELS: ClassVar[tuple[str, ...]] = ()
     MODEL_ARGS: ClassVar[tuple[str, ...]] = ()          # settings that are the model's constructor arguments
     DATA_KEY: ClassVar[str | None] = "dataset"          # the setting that names the data set
     DATA_NAME: ClassVar[str | None] = None              # the data set when no setting chooses it
@@ -210,6 +196,11 @@ class Job:
     def model_name(self) -> str:
         """The catalog name of the model the job trains now."""
         return self.CHECKPOINT_MODELS[0]
+
+    @classmethod
+    def listed_models(cls) -> tuple[str, ...]:
+        """The models whose checkpoints the page's checkpoint panel lists (none: the job has no panel)."""
+        return cls.CHECKPOINT_MODELS + cls.SIBLING_MODELS
 
     def model_modules(self) -> dict[str, torch.nn.Module]:
         """The modules whose weights make the model, by a key prefix (e.g. ``{"model": self.model}``)."""
@@ -266,7 +257,7 @@ class Job:
     def load_model_state(self, state: dict[str, torch.Tensor], header: dict[str, Any]) -> None:
         """Rebuild for the checkpoint's settings if they differ, then load its weights (and training state)."""
         if header.get("model") not in self.CHECKPOINT_MODELS:
-            raise CheckpointError(f"this page trains {' or '.join(self.CHECKPOINT_MODELS)}, "
+            raise CheckpointError(f"this page trains {' or '.join(self.CHECKPOINT_MODELS) or 'no model of its own'}, "
                                   f"not a {header.get('model')!r} model")
         updates = self.config_from_header(header)
         if any(self.config.get(k) != v for k, v in updates.items()):
@@ -316,7 +307,7 @@ class Job:
 
     def action_load_pretrained(self) -> None:
         """Load the shipped checkpoint that fits the current model and data best."""
-        ranked = [c for c in self._listing() if c.pretrained]
+        ranked = [c for c in self._listing() if c.pretrained and c.model in self.CHECKPOINT_MODELS]
         if not ranked:
             return self._checkpoint_result(False, "No pretrained checkpoint is shipped for this page.")
         self.action_load_checkpoint(ranked[0].reference)
@@ -364,7 +355,7 @@ class Job:
         """The compatible checkpoints, those of the current model and data set first (then the user's
         before the shipped ones, as ``checkpoint_store`` lists them)."""
         if self._checkpoint_listing is None:
-            self._checkpoint_listing = checkpoint_store.list_checkpoints(self.CHECKPOINT_MODELS)
+            self._checkpoint_listing = checkpoint_store.list_checkpoints(self.listed_models())
         data = self.config.get(self.DATA_KEY) if self.DATA_KEY else self.DATA_NAME
         return sorted(self._checkpoint_listing, key=lambda c: (c.model != self.model_name(), c.data != data))
 
@@ -375,7 +366,9 @@ class Job:
         listing = self._listing()
         return {**self.checkpoint_status, "model": self.model_name(),
                 "options": [(c.label, c.reference) for c in listing],
-                "has_pretrained": any(c.pretrained for c in listing), "started_from": self.started_from}
+                "option_models": {c.reference: c.model for c in listing},
+                "has_pretrained": any(c.pretrained and c.model in self.CHECKPOINT_MODELS for c in listing),
+                "started_from": self.started_from}
 
 
 def weights_version(module: torch.nn.Module) -> tuple:

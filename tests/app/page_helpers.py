@@ -1,5 +1,5 @@
 """What the page tests share: pumping a page's in-process session, waiting on it, and checking
-that a page's widget bounds stay inside what its engine job accepts."""
+that a page's controls are its engine job's declarations."""
 from __future__ import annotations
 
 import time
@@ -21,13 +21,11 @@ def wait_until(page, condition, seconds: float = 60.0) -> None:
 
 
 def assert_page_bounds_match_knobs(page_cls, job_cls) -> None:
-    """Every knob widget of ``page_cls`` offers only values ``job_cls`` accepts, and its default is valid."""
-    specs = {s.name: s for s in job_cls.KNOBS}
-    for name in page_cls.KNOBS:
-        p, spec = page_cls.param[name], specs[name]
-        values = p.objects if getattr(p, "objects", None) else (list(p.bounds) if getattr(p, "bounds", None) else [])
-        if spec.kind in ("float", "int"):
-            assert min(values) >= spec.low and max(values) <= spec.high, name
-        elif spec.choices:
-            assert set(values) <= set(spec.choices), name
-        assert spec.validate(p.default) == p.default, name
+    """``page_cls`` offers exactly the controls ``job_cls`` declares: the same parameter objects."""
+    from ebm_engine.runtime import controls
+
+    declared = controls.declared(job_cls.CONTROLS)
+    assert declared and set(declared) <= set(page_cls.param)
+    for name, parameter in declared.items():
+        assert page_cls.param[name] is parameter, name
+    assert set(page_cls.knob_names()) == set(controls.knob_names(job_cls.CONTROLS))

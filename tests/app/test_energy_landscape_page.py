@@ -2,7 +2,7 @@
 import pytest
 
 from app.components.surface_plot import WAITING_HINT
-from app.pages.energy_landscape import LEARNING_RATES, STEP_SIZES, EnergyLandscapePage
+from app.pages.energy_landscape import EnergyLandscapePage
 from app.session import LabSession
 from ebm_engine.runtime.jobs.landscape import LandscapeJob
 from tests.app.page_helpers import pump, wait_until
@@ -133,11 +133,8 @@ def test_out_of_range_values_are_rejected_by_the_page():
         page.dataset = "nope"
 
 
-def test_page_bounds_lie_within_the_engine_knob_bounds():
-    specs = {s.name: s for s in LandscapeJob.KNOBS}
-    for name in EnergyLandscapePage.KNOBS:
-        spec, p = specs[name], EnergyLandscapePage.param[name]
-        values = p.objects if hasattr(p, "objects") and p.objects else list(p.bounds)
-        assert min(values) >= spec.low and max(values) <= spec.high, name
-        assert spec.validate(p.default) == p.default
-    assert min(LEARNING_RATES) > 0 and max(STEP_SIZES) == 10.0
+def test_the_page_controls_are_the_jobs_declarations():
+    for name in (*LandscapeJob.CONFIG, *LandscapeJob(None).knobs.as_dict()):
+        assert EnergyLandscapePage.param[name] is LandscapeJob.CONTROLS.param[name], name
+    assert set(EnergyLandscapePage.knob_names()) == set(LandscapeJob(None).knobs.as_dict())
+    assert "batch_size" not in EnergyLandscapePage.setting_names()     # a hidden setting: not on the page

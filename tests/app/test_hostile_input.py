@@ -93,11 +93,11 @@ def test_fuzzed_parameters_knobs_and_settings(page, data):
     else:                                             # past the widgets: straight to the engine
         job = view.session.runner.host.slots[view.job_id].job
         try:
-            job.knobs.specs[name].validate(value) if name in view.KNOBS else job.checked_settings({name: value})
+            job.knobs.update(**{name: value}) if name in view.knob_names() else job.checked_settings({name: value})
             refused = False
         except (ValueError, KeyError):
-            refused = name in view.KNOBS or name in job.CONFIG
-        if name in view.KNOBS:
+            refused = name in view.knob_names() or name in job.CONFIG
+        if name in view.knob_names():
             view.session.set_knobs(view.job_id, **{name: value})
         else:
             view.session.command(view.job_id, "reset", {name: value})

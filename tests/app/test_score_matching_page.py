@@ -1,7 +1,8 @@
 """The Score Matching page without a browser: an in-process runner, the real job, real Bokeh sources."""
 import pytest
 
-from app.pages.score_matching import LEARNING_RATES, NOISE_LEVELS, SAMPLE_STEPS, ScoreMatchingPage
+from app.pages.score_matching import ScoreMatchingPage
+from tests.app.page_helpers import assert_page_bounds_match_knobs
 from app.session import LabSession
 from ebm_engine.runtime.jobs.score_matching import ScoreMatchingJob
 
@@ -107,9 +108,5 @@ def test_a_set_without_a_closed_form_score_has_no_disagreement_map_and_no_hint()
     assert "no disagreement map" in page.disagreement.figure.title.text
 
 
-def test_page_bounds_lie_within_the_engine_knob_bounds():
-    specs = {s.name: s for s in ScoreMatchingJob.KNOBS}
-    for name, values in (("sigma", NOISE_LEVELS), ("lr", LEARNING_RATES), ("sample_step", SAMPLE_STEPS)):
-        assert min(values) >= specs[name].low and max(values) <= specs[name].high, name
-    for name in ScoreMatchingPage.KNOBS:
-        assert specs[name].validate(ScoreMatchingPage.param[name].default) == ScoreMatchingPage.param[name].default
+def test_the_page_controls_are_the_jobs_declarations():
+    assert_page_bounds_match_knobs(ScoreMatchingPage, ScoreMatchingJob)

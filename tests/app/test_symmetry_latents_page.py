@@ -1,7 +1,8 @@
 """The Symmetry & Latents page without a browser: in-process runner, real job, real Bokeh sources."""
 import pytest
 
-from app.pages.symmetry_latents import LEARNING_RATES, STEP_SIZES, SymmetryLatentsPage
+from app.pages.symmetry_latents import SymmetryLatentsPage
+from tests.app.page_helpers import assert_page_bounds_match_knobs
 from app.session import LabSession
 from ebm_engine.runtime.jobs.symmetry_latents import SymmetryLatentsJob
 
@@ -59,15 +60,8 @@ def test_training_sector_setting_resets(sym_page):
     assert page.step_count == 0 and page.last_snapshot["config"]["sectors"] == 4
 
 
-def test_page_bounds_lie_within_the_engine_knob_bounds():
-    specs = {s.name: s for s in SymmetryLatentsJob.KNOBS}
-    latent_steps = SymmetryLatentsPage.param.latent_step_size.objects
-    for name, values in (("lr", LEARNING_RATES), ("step_size", STEP_SIZES), ("latent_step_size", latent_steps)):
-        assert min(values) >= specs[name].low and max(values) <= specs[name].high, name
-    low, high = SymmetryLatentsPage.param.group_order.bounds
-    assert low >= specs["group_order"].low and high <= specs["group_order"].high
-    for name in SymmetryLatentsPage.KNOBS:
-        assert specs[name].validate(SymmetryLatentsPage.param[name].default) == SymmetryLatentsPage.param[name].default
+def test_the_page_controls_are_the_jobs_declarations():
+    assert_page_bounds_match_knobs(SymmetryLatentsPage, SymmetryLatentsJob)
 
 
 def test_the_page_loads_checkpoints_made_by_the_cli(tmp_path, monkeypatch):

@@ -67,7 +67,7 @@ def test_reset_with_another_dataset_and_bad_settings(job):
     job.step()
     job.reset({"dataset": "moons"})
     assert job.step_count == 0 and job.config["dataset"] == "moons"
-    with pytest.raises(ValueError, match="unknown data set"):
+    with pytest.raises(ValueError, match="dataset: does not accept 'nope'"):
         job.reset({"dataset": "nope"})
     assert job.config["dataset"] == "moons"
     with pytest.raises(ValueError):

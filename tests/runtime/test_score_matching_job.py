@@ -98,7 +98,7 @@ def test_training_reduces_the_fisher_divergence(job):
 def test_bad_settings_are_rejected(job):
     with pytest.raises(ValueError, match="noise_levels"):
         job.reset({"noise_levels": 0})
-    with pytest.raises(ValueError, match="unknown data set"):
+    with pytest.raises(ValueError, match="dataset: does not accept 'nope'"):
         job.reset({"dataset": "nope"})
     assert job.config["dataset"] == "8gaussians"
 

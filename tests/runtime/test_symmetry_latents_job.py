@@ -57,7 +57,7 @@ def test_equivariant_model_generalises_to_the_unseen_sectors(job):
 
 
 def test_bad_settings_are_rejected(job):
-    with pytest.raises(ValueError, match="symmetric"):
+    with pytest.raises(ValueError, match="dataset: does not accept .moons."):
         job.reset({"dataset": "moons"})
     with pytest.raises(ValueError):
         job.reset({"mode": "nope"})

@@ -11,12 +11,14 @@ import math
 from typing import Any
 
 import numpy as np
+import param
 import torch
 
 from ebm_engine.energies.constraints import constraint_from_dict
 from ebm_engine.energies.penalties import ConstrainedEnergy
-from ebm_engine.runtime.jobs.sampler import SamplerJob
-from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.energies.targets import TARGETS
+from ebm_engine.runtime.controls import KNOB
+from ebm_engine.runtime.jobs.sampler import TRAINED, SamplerControls, SamplerJob
 
 DEFAULT_CONSTRAINTS = (
     {"kind": "half_plane", "normal": [1.0, 1.0], "offset": 1.5, "weight": 3.0},
@@ -36,12 +38,22 @@ def parse_constraint(item: dict) -> tuple[Any, float]:
     return constraint_from_dict(data), weight
 
 
+class ConstraintsControls(SamplerControls):
+    """The Samplers job's controls on a mixture, with the constraints and the hard switch."""
+
+    target = param.Selector(default="mixture", objects=sorted(TARGETS) + [TRAINED], label="Base energy",
+                            doc="the energy the constraints are added to")
+    constraints = param.Parameter(default=DEFAULT_CONSTRAINTS, precedence=-1,
+                                  doc="the constraints as plain data (changed by the page's actions)")
+    hard = param.Boolean(default=False, label="Hard constraints (walls)",
+                         doc="every active constraint becomes a wall (infinite weight)", metadata=KNOB)
+
+
 class ConstraintsJob(SamplerJob):
     """A ``SamplerJob`` whose energy is ``base + Σ w_i · penalty_i``."""
 
     KIND = "constraints"
-    CONFIG = {**SamplerJob.CONFIG, "target": "mixture", "constraints": DEFAULT_CONSTRAINTS}
-    KNOBS = [*SamplerJob.KNOBS, KnobSpec("hard", False, kind="bool", label="Hard constraints")]
+    CONTROLS = ConstraintsControls
     ACTIONS = ("spawn", "autotune", "set_constraints", "set_weight")
 
     def build(self) -> None:

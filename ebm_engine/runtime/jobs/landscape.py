@@ -12,6 +12,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+import param
 import torch
 
 from ebm_engine.data import toy2d
@@ -21,7 +22,7 @@ from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.surface import grid_density
-from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.samplers.short_run import ShortRunChain
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 
@@ -29,30 +30,47 @@ HISTORY = 3000
 SETTLE_STEPS = 50   # Langevin steps that move fresh chains onto a loaded model's modes
 
 
+class LandscapeControls(Controls):
+    """Settings and knobs of the Energy Landscape job."""
+
+    dataset = param.Selector(default="8gaussians", objects=list(toy2d.NAMES), label="Data set",
+                             doc="2D training data")
+    hidden = param.Selector(default=128, objects=[32, 64, 128, 256], label="Hidden units",
+                            doc="hidden units per layer")
+    depth = param.Integer(default=2, bounds=(1, 4), label="Hidden layers")
+    activation = param.Selector(default="silu", objects=list(ACTIVATIONS), label="Activation")
+    seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed", doc="random seed of data, model and chains")
+    batch_size = param.Integer(default=256, bounds=(1, 100_000), precedence=-1)
+    n_train = param.Integer(default=10000, bounds=(1, 10_000_000), precedence=-1)
+    n_test = param.Integer(default=2000, bounds=(1, 10_000_000), precedence=-1)
+    resolution = param.Integer(default=128, bounds=(8, 1024), precedence=-1)
+    readout_every_s = param.Number(default=1.0, bounds=(0.0, None), precedence=-1)
+
+    temperature = param.Number(default=1.0, bounds=(0.05, 10.0), softbounds=(0.1, 5.0), step=0.05,
+                               label="Temperature T", doc="T in exp(-E/T)/Z", metadata=KNOB)
+    lr = param.Number(default=3e-3, bounds=(1e-5, 0.1), softbounds=(1e-4, 0.05), label="Learning rate",
+                      doc="Adam learning rate", metadata=LOG_KNOB)
+    step_size = param.Number(default=0.02, bounds=(1e-4, 10.0), softbounds=(1e-3, 10.0),
+                             label="Langevin step size ε", metadata=LOG_KNOB)
+    noise = param.Number(default=1.0, bounds=(0.0, 2.0), step=0.05, label="Langevin noise (× √2ε)",
+                         doc="the noise's standard deviation, in units of √(2ε)", metadata=KNOB)
+    langevin_steps = param.Integer(default=10, bounds=(1, 200), label="Langevin steps per iteration", metadata=KNOB)
+    reinit_fraction = param.Number(default=0.05, bounds=(0.0, 1.0), step=0.01, label="Buffer re-init fraction",
+                                   doc="share of chains restarted from noise at each iteration", metadata=KNOB)
+    l2_weight = param.Number(default=0.1, bounds=(0.0, 1.0), step=0.01, label="Energy L2 weight",
+                             doc="L2 penalty on the energies of data and negatives", metadata=KNOB)
+
+
 class LandscapeJob(Job):
     """Contrastive-divergence training of ``SimpleEBM`` on a toy 2D data set."""
 
     KIND = "landscape"
-    CONFIG = {"dataset": "8gaussians", "hidden": 128, "depth": 2, "activation": "silu", "batch_size": 256,
-              "seed": 0, "n_train": 10000, "n_test": 2000, "resolution": 128, "readout_every_s": 1.0}
-    KNOBS = [
-        KnobSpec("lr", 3e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
-        KnobSpec("step_size", 0.02, low=1e-4, high=10.0, log_scale=True, label="Langevin step size ε"),
-        KnobSpec("noise", 1.0, low=0.0, high=2.0, label="Langevin noise (× √2ε)"),
-        KnobSpec("langevin_steps", 10, kind="int", low=1, high=200, label="Langevin steps per iteration"),
-        KnobSpec("reinit_fraction", 0.05, low=0.0, high=1.0, label="Buffer re-init fraction"),
-        KnobSpec("l2_weight", 0.1, low=0.0, high=1.0, label="Energy L2 weight"),
-        KnobSpec("temperature", 1.0, low=0.05, high=10.0, log_scale=True, label="Temperature T"),
-    ]
+    CONTROLS = LandscapeControls
     CHECKPOINT_MODELS = ("mlp_ebm",)
     MODEL_ARGS = ("hidden", "depth", "activation")
 
     def build(self) -> None:
         cfg = self.config
-        if cfg["dataset"] not in toy2d.NAMES:
-            raise ValueError(f"unknown data set {cfg['dataset']!r}; choose from {list(toy2d.NAMES)}")
-        if cfg["activation"] not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {cfg['activation']!r}")
         self.generator = make_generator(int(cfg["seed"]), self.device)
         data_gen = torch.Generator().manual_seed(int(cfg["seed"]))
         self.train_data = toy2d.sample(cfg["dataset"], cfg["n_train"], data_gen).to(self.device)

@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+import param
 import torch
 
 from ebm_engine.data.digits import load_digits_binary
@@ -23,9 +24,9 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.rbm_partition import AISRun, base_bias_from_data
 from ebm_engine.metrics.rbm_likelihood import pseudo_likelihood, rbm_log_likelihood
 from ebm_engine.models.rbm import RBM
+from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.training_state import untouched
 from ebm_engine.training.rbm_trainer import RBMConfig, RBMTrainer
@@ -50,22 +51,42 @@ def half_mask(shape: tuple[int, int], half: str) -> torch.Tensor:
     return keep.flatten()
 
 
+class RBMControls(Controls):
+    """Settings and knobs of the RBM job."""
+
+    dataset = param.Selector(default="digits", objects={"8×8 digits": "digits", "MNIST folder": "mnist"},
+                             label="Data set", doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
+    mnist_folder = param.String(default="", label="MNIST-format folder",
+                                doc="folder holding train-images-idx3-ubyte[.gz] and friends")
+    n_hidden = param.Selector(default=64, objects=[16, 32, 64, 128, 256, 512], label="Hidden units")
+    seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed")
+    batch_size = param.Integer(default=100, bounds=(1, 100_000), precedence=-1)
+    n_show = param.Integer(default=16, bounds=(1, 256), precedence=-1)
+    n_fantasy = param.Integer(default=36, bounds=(1, 1024), precedence=-1)
+    ais_every_s = param.Number(default=5.0, bounds=(0.0, None), precedence=-1)
+    ais_chains = param.Integer(default=100, bounds=(2, 100_000), precedence=-1)
+    ais_betas = param.Integer(default=3000, bounds=(2, 1_000_000), precedence=-1)
+    ais_per_step = param.Integer(default=60, bounds=(1, 1_000_000), precedence=-1)
+    pl_every = param.Integer(default=10, bounds=(1, 100_000), precedence=-1)
+    mnist_limit = param.Integer(default=10000, bounds=(1, 10_000_000), precedence=-1)
+
+    method = param.Selector(default="pcd", objects={"CD-k": "cd", "PCD": "pcd"}, label="CD or PCD",
+                            doc="CD-k restarts the negative chains at the data; PCD keeps them between updates",
+                            metadata=KNOB)
+    k = param.Integer(default=1, bounds=(1, 50), softbounds=(1, 20), label="Gibbs steps k",
+                      doc="Gibbs steps per update", metadata=KNOB)
+    lr = param.Number(default=0.1, bounds=(1e-4, 1.0), softbounds=(1e-3, 0.2), label="Learning rate", metadata=LOG_KNOB)
+    momentum = param.Number(default=0.5, bounds=(0.0, 0.99), step=0.05, label="Momentum", metadata=KNOB)
+    temperature = param.Number(default=1.0, bounds=(0.1, 10.0), softbounds=(0.1, 5.0), step=0.05,
+                               label="Sampling temperature", doc="temperature of the fantasy chains", metadata=KNOB)
+    weight_decay = param.Number(default=1e-4, bounds=(0.0, 0.1), step=1e-4, label="Weight decay", metadata=KNOB)
+
+
 class RBMJob(Job):
     """CD-k / PCD training of an RBM with live images and an AIS log-likelihood in the background."""
 
     KIND = "rbm"
-    CONFIG = {"dataset": "digits", "mnist_folder": "", "n_hidden": 64, "seed": 0, "batch_size": 100,
-              "n_show": 16, "n_fantasy": 36, "ais_every_s": 5.0, "ais_chains": 100, "ais_betas": 3000,
-              "ais_per_step": 60,
-              "pl_every": 10, "mnist_limit": 10000}
-    KNOBS = [
-        KnobSpec("lr", 0.1, low=1e-4, high=1.0, log_scale=True, label="Learning rate"),
-        KnobSpec("k", 1, kind="int", low=1, high=50, label="Gibbs steps k"),
-        KnobSpec("method", "pcd", kind="choice", choices=("cd", "pcd"), label="CD or PCD"),
-        KnobSpec("momentum", 0.5, low=0.0, high=0.99, label="Momentum"),
-        KnobSpec("weight_decay", 1e-4, low=0.0, high=0.1, label="Weight decay"),
-        KnobSpec("temperature", 1.0, low=0.1, high=10.0, log_scale=True, label="Sampling temperature"),
-    ]
+    CONTROLS = RBMControls
     ACTIONS = ("complete", "refresh_ais")
     CHECKPOINT_MODELS = ("rbm",)
     MODEL_ARGS = ("n_hidden",)

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
+import param
 import torch
 
 from ebm_engine.device import make_generator
@@ -19,11 +20,11 @@ from ebm_engine.energies.frozen import frozen_copy
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
+from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.chain_record import ChainRecord
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.surface import exact_marginals, grid_density
-from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.samplers import HMC, MALA, DualAveraging, Langevin
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT
 
@@ -55,21 +56,37 @@ def resolve_target(name: str, peers) -> tuple[torch.nn.Module, tuple, bool]:
     raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS) + [TRAINED]}")
 
 
+class SamplerControls(Controls):
+    """Settings and knobs of the Samplers job."""
+
+    target = param.Selector(default="banana", objects=sorted(TARGETS) + [TRAINED], label="Target",
+                            doc="the energy to sample")
+    seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed")
+    trail = param.Integer(default=24, bounds=(1, 1000), precedence=-1)
+    window = param.Integer(default=1500, bounds=(10, 100_000), precedence=-1)
+    resolution = param.Integer(default=128, bounds=(8, 1024), precedence=-1)
+    diagnostics_every_s = param.Number(default=0.5, bounds=(0.0, None), precedence=-1)
+
+    sampler = param.Selector(default="mala", objects={"Langevin": "langevin", "MALA": "mala", "HMC": "hmc"},
+                             label="Sampler", metadata=KNOB)
+    step_size = param.Number(default=0.1, bounds=(1e-4, 1e3), softbounds=(1e-3, 2.0), label="Step size ε",
+                             doc="ε: the Langevin/MALA step, the HMC leapfrog step", metadata=LOG_KNOB)
+    n_leapfrog = param.Integer(default=10, bounds=(1, 100), label="Leapfrog steps (HMC)",
+                               doc="HMC leapfrog steps per iteration", metadata=KNOB)
+    temperature = param.Number(default=1.0, bounds=(0.05, 20.0), softbounds=(0.1, 5.0), step=0.05,
+                               label="Temperature T", doc="T in exp(-E/T)", metadata=KNOB)
+    noise = param.Number(default=1.0, bounds=(0.0, 3.0), step=0.05, label="Langevin noise (× √2ε)",
+                         doc="the Langevin noise's standard deviation, in units of √(2ε)", metadata=KNOB)
+    n_chains = param.Integer(default=32, bounds=(1, 1024), softbounds=(1, 256), label="Chains", metadata=KNOB)
+    speed = param.Number(default=30.0, bounds=(1.0, 2000.0), softbounds=(1.0, 500.0), label="Steps per second",
+                         doc="sampler steps per second", metadata=LOG_KNOB)
+
+
 class SamplerJob(Job):
     """Live MCMC chains on a 2D target."""
 
     KIND = "sampler"
-    CONFIG = {"target": "banana", "seed": 0, "trail": 24, "window": 1500, "resolution": 128,
-              "diagnostics_every_s": 0.5}
-    KNOBS = [
-        KnobSpec("sampler", "mala", kind="choice", choices=("langevin", "mala", "hmc"), label="Sampler"),
-        KnobSpec("step_size", 0.1, low=1e-4, high=1e3, log_scale=True, label="Step size ε"),
-        KnobSpec("n_leapfrog", 10, kind="int", low=1, high=100, label="Leapfrog steps"),
-        KnobSpec("temperature", 1.0, low=0.05, high=20.0, log_scale=True, label="Temperature T"),
-        KnobSpec("noise", 1.0, low=0.0, high=3.0, label="Langevin noise (× √2ε)"),
-        KnobSpec("n_chains", 32, kind="int", low=1, high=1024, label="Chains"),
-        KnobSpec("speed", 30.0, low=1.0, high=2000.0, log_scale=True, label="Steps per second"),
-    ]
+    CONTROLS = SamplerControls
     ACTIONS = ("spawn", "autotune")
 
     def build(self) -> None:

@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+import param
 import torch
 
 from ebm_engine.device import make_generator
@@ -23,13 +24,13 @@ from ebm_engine.metrics.fisher import fisher_divergence
 from ebm_engine.metrics.partition import energy_on_grid, grid_nll
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM, geometric_ladder
 from ebm_engine.models.simple_ebm import SimpleEBM
+from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.score_field import (energy_and_fisher_integrand_on, model_arrows, true_arrows,
                                                  true_score_grid)
 from ebm_engine.runtime.jobs.surface import grid_density
-from ebm_engine.runtime.jobs.toy_data import ToyData
-from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.runtime.jobs.toy_data import SOURCES, ToyData
 from ebm_engine.samplers.annealed_langevin import annealed_langevin
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 from ebm_engine.training.score_trainer import METHODS, ScoreMatching, ScoreMatchingConfig
@@ -39,21 +40,45 @@ SIGMA_MAX = 2.0          # largest level of a noise ladder: about the spread of 
 N_SAMPLES = 300
 
 
+class ScoreMatchingControls(Controls):
+    """Settings and knobs of the Score Matching job."""
+
+    dataset = param.Selector(default="8gaussians", objects=list(SOURCES), label="Data set",
+                             doc="2D training data: toy sets and analytic targets")
+    noise_levels = param.Selector(default=1, objects=[1, 2, 3, 4, 6, 8], label="Noise levels (annealed when > 1)",
+                                  doc="noise levels: more than one trains a noise-conditional model")
+    hidden = param.Selector(default=128, objects=[32, 64, 128, 256], label="Hidden units",
+                            doc="hidden units per layer")
+    depth = param.Integer(default=2, bounds=(1, 4), precedence=-1)
+    seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed", doc="random seed of data, models and chains")
+    n_train = param.Integer(default=10000, bounds=(1, 10_000_000), precedence=-1)
+    n_test = param.Integer(default=2000, bounds=(1, 10_000_000), precedence=-1)
+    resolution = param.Integer(default=96, bounds=(8, 1024), precedence=-1)
+    arrow_resolution = param.Integer(default=19, bounds=(3, 128), precedence=-1)
+    readout_every_s = param.Number(default=2.0, bounds=(0.0, None), precedence=-1)
+    surface_every_s = param.Number(default=0.08, bounds=(0.0, None), precedence=-1)
+    surface_share = param.Number(default=0.25, bounds=(0.0, 1.0), precedence=-1)
+    nll_resolution = param.Integer(default=160, bounds=(8, 1024), precedence=-1)
+    balance = param.Selector(default="time", objects=["time", "steps"], precedence=-1,
+                             doc="what score matching and CD are given in equal measure")
+
+    method = param.Selector(default="denoising", objects={m.capitalize(): m for m in METHODS}, label="Method",
+                            doc="score-matching objective", metadata=KNOB)
+    sigma = param.Number(default=0.1, bounds=(0.01, 1.0), label="Noise level σ",
+                         doc="noise level σ (the smallest of a ladder)", metadata=LOG_KNOB)
+    lr = param.Number(default=3e-3, bounds=(1e-5, 0.1), softbounds=(1e-4, 0.02), label="Learning rate",
+                      doc="Adam learning rate (both models)", metadata=LOG_KNOB)
+    projection = param.Selector(default="rademacher", objects=["rademacher", "gaussian"], label="Sliced projections",
+                                doc="projection vectors of sliced score matching", metadata=KNOB)
+    sample_step = param.Number(default=0.002, bounds=(1e-5, 0.5), softbounds=(1e-4, 0.05), label="Sampling step size",
+                               doc="Langevin step size at the smallest level", metadata=LOG_KNOB)
+
+
 class ScoreMatchingJob(Job):
     """Score matching (denoising, sliced, exact) against contrastive divergence on the same data and time."""
 
     KIND = "score_matching"
-    CONFIG = {"dataset": "8gaussians", "noise_levels": 1, "hidden": 128, "depth": 2, "seed": 0,
-              "n_train": 10000, "n_test": 2000, "resolution": 96, "arrow_resolution": 19,
-              "readout_every_s": 2.0, "surface_every_s": 0.08, "surface_share": 0.25, "nll_resolution": 160, "balance": "time"}
-    KNOBS = [
-        KnobSpec("method", "denoising", kind="choice", choices=METHODS, label="Method"),
-        KnobSpec("sigma", 0.1, low=0.01, high=1.0, log_scale=True, label="Noise level σ"),
-        KnobSpec("lr", 3e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
-        KnobSpec("projection", "rademacher", kind="choice", choices=("rademacher", "gaussian"),
-                 label="Sliced projections"),
-        KnobSpec("sample_step", 0.002, low=1e-5, high=0.5, log_scale=True, label="Sampling step size"),
-    ]
+    CONTROLS = ScoreMatchingControls
 
     CHECKPOINT_MODELS = ("score_ebm",)
     MODEL_ARGS = ("hidden", "depth", "noise_levels")
@@ -61,11 +86,6 @@ class ScoreMatchingJob(Job):
     def build(self) -> None:
         cfg = self.config
         levels = int(cfg["noise_levels"])
-        if not 1 <= levels <= 10:
-            raise ValueError(f"noise_levels must be between 1 and 10, got {levels}")
-        if cfg["balance"] not in ("time", "steps"):
-            raise ValueError(f"balance must be 'time' (equal wall time) or 'steps' (equal iterations), got "
-                             f"{cfg['balance']!r}")
         self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], cfg["seed"], self.device)
         self.generator = make_generator(int(cfg["seed"]), self.device)
         self.sample_generator = make_generator(int(cfg["seed"]) + 1, self.device)

@@ -21,22 +21,23 @@ import math
 import time
 from typing import Any
 
+import param
 import torch
 
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.invariance import relative_invariance_error
 from ebm_engine.metrics.partition import energy_on_grid
-from ebm_engine.models.equivariant_ebm import MODES, EquivariantEBM
+from ebm_engine.models.equivariant_ebm import EquivariantEBM
 from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.models.point_groups import PointGroup
 from ebm_engine.models.simple_ebm import SimpleEBM
+from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy, weights_version
 from ebm_engine.runtime.jobs.latent_density import RollingLatentDensity
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.score_field import cell_centres
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.toy_data import ToyData
-from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 from ebm_engine.training.latent_trainer import LatentEBMConfig, LatentEBMTrainer
 
@@ -53,37 +54,60 @@ def in_sector(x: torch.Tensor, sectors: int) -> torch.Tensor:
     return (angle >= -math.pi / sectors) & (angle < math.pi / sectors)
 
 
+class SymmetryLatentsControls(Controls):
+    """Settings and knobs of the Symmetry & Latents job."""
+
+    model = param.Selector(default="symmetry_latent_ebms", objects=list(MODEL_PARTS), precedence=-1,
+                           doc="which of the energies train (the page trains all three)")
+    dataset = param.Selector(default="8gaussians", objects=list(SYMMETRIC_SETS), label="Data set",
+                             doc="a data set symmetric under rotations (and reflections)")
+    sectors = param.Selector(default=8, objects={"one eighth": 8, "one quarter": 4, "one half": 2, "everything": 1},
+                             label="Training sector", doc="train on one of this many wedges")
+    mode = param.Selector(default="average", objects={"average over the group": "average",
+                                                      "invariant features": "features"},
+                          label="Invariance", doc="how invariance is built")
+    hidden = param.Integer(default=128, bounds=(4, 4096), precedence=-1)
+    depth = param.Integer(default=2, bounds=(1, 8), precedence=-1)
+    latent_dim = param.Selector(default=1, objects=[1, 2], label="Latent dimension", doc="dimension of the latent z")
+    seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed", doc="random seed of data, models and chains")
+    batch_size = param.Integer(default=128, bounds=(1, 100_000), precedence=-1)
+    n_train = param.Integer(default=10000, bounds=(1, 10_000_000), precedence=-1)
+    n_test = param.Integer(default=2000, bounds=(1, 10_000_000), precedence=-1)
+    resolution = param.Integer(default=96, bounds=(8, 1024), precedence=-1)
+    latent_resolution = param.Integer(default=64, bounds=(8, 1024), precedence=-1)
+    marginal_samples = param.Integer(default=32, bounds=(1, 100_000), precedence=-1)
+    latent_draws_per_roll = param.Integer(default=1, bounds=(1, 100_000), precedence=-1)
+    latent_every_s = param.Number(default=0.066, bounds=(0.0, None), precedence=-1)
+    latent_share = param.Number(default=0.1, bounds=(0.0, 1.0), precedence=-1)
+    readout_every_s = param.Number(default=2.0, bounds=(0.0, None), precedence=-1)
+    surface_every_s = param.Number(default=0.1, bounds=(0.0, None), precedence=-1)
+    surface_share = param.Number(default=0.25, bounds=(0.0, 1.0), precedence=-1)
+    nll_resolution = param.Integer(default=128, bounds=(8, 1024), precedence=-1)
+
+    group_order = param.Integer(default=8, bounds=(1, 16), label="Group order n",
+                                doc="n of the rotation group C_n (D_n with reflections)", metadata=KNOB)
+    reflections = param.Boolean(default=False, label="Reflections (dihedral group)",
+                                doc="add the n reflections (dihedral group D_n)", metadata=KNOB)
+    lr = param.Number(default=3e-3, bounds=(1e-5, 0.1), softbounds=(1e-4, 0.01), label="Learning rate",
+                      doc="Adam learning rate (all models)", metadata=LOG_KNOB)
+    step_size = param.Number(default=0.02, bounds=(1e-4, 1.0), softbounds=(1e-3, 0.1), label="Langevin step size ε",
+                             doc="Langevin step size of the negatives", metadata=LOG_KNOB)
+    latent_step_size = param.Number(default=0.1, bounds=(1e-4, 1.0), softbounds=(0.01, 0.5),
+                                    label="Joint (x, z) Langevin step size",
+                                    doc="Langevin step size of the latent model's joint chains", metadata=LOG_KNOB)
+
+
 class SymmetryLatentsJob(Job):
     """Equivariant vs plain energy on a sector of symmetric data; a latent-variable energy beside them."""
 
     KIND = "symmetry_latents"
-    CONFIG = {"model": "symmetry_latent_ebms", "dataset": "8gaussians", "sectors": 8, "mode": "average",
-              "hidden": 128, "depth": 2, "latent_dim": 1, "batch_size": 128, "seed": 0, "n_train": 10000,
-              "n_test": 2000, "resolution": 96, "latent_resolution": 64, "marginal_samples": 32,
-              "latent_draws_per_roll": 1, "latent_every_s": 0.066, "latent_share": 0.1, "readout_every_s": 2.0,
-              "surface_every_s": 0.1, "surface_share": 0.25, "nll_resolution": 128}
-    KNOBS = [
-        KnobSpec("group_order", 8, kind="int", low=1, high=16, label="Group order n"),
-        KnobSpec("reflections", False, kind="bool", label="Reflections"),
-        KnobSpec("lr", 3e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
-        KnobSpec("step_size", 0.02, low=1e-4, high=1.0, log_scale=True, label="Langevin step size ε"),
-        KnobSpec("latent_step_size", 0.1, low=1e-4, high=1.0, log_scale=True,
-                 label="Joint (x, z) Langevin step size"),
-    ]
+    CONTROLS = SymmetryLatentsControls
 
     CHECKPOINT_MODELS = tuple(MODEL_PARTS)
     MODEL_ARGS = ("hidden", "depth", "mode", "latent_dim", "sectors")
 
     def build(self) -> None:
         cfg = self.config
-        if cfg["model"] not in MODEL_PARTS:
-            raise ValueError(f"model must be one of {list(MODEL_PARTS)}, got {cfg['model']!r}")
-        if cfg["dataset"] not in SYMMETRIC_SETS:
-            raise ValueError(f"choose a symmetric data set: {list(SYMMETRIC_SETS)}, got {cfg['dataset']!r}")
-        if cfg["mode"] not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {cfg['mode']!r}")
-        if int(cfg["sectors"]) < 1:
-            raise ValueError("sectors must be >= 1")
         seed = int(cfg["seed"])
         self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], seed, self.device)
         self.subset = self.data.train[in_sector(self.data.train, int(cfg["sectors"]))]
