@@ -79,3 +79,7 @@ def test_a_clock_timed_refresh_is_due_every_interval_from_its_mark_or_at_once_wh
     assert not r.elapsed()
     r.invalidate()
     assert r.elapsed()
+    never = Refresh(every_s=1e12)  # a headless run's "never": not even the first time
+    assert not never.elapsed()
+    never.invalidate()
+    assert not never.elapsed()

@@ -50,8 +50,11 @@ class Refresh:
         return stale and (paused or time.monotonic() - self.time >= self.interval())
 
     def elapsed(self) -> bool:
-        """Due by the clock alone: never marked, invalidated, or ``every_s`` has passed since the mark."""
-        return self.step is None or time.monotonic() - self.time >= self.every_s
+        """Due by the clock alone: ``every_s`` has passed since the last mark. Never marked (or invalidated),
+        it counts from the clock's zero: due at once, unless ``every_s`` is longer than the clock has run
+        (the "never" of headless runs and tests)."""
+        since = 0.0 if self.step is None else self.time
+        return time.monotonic() - since >= self.every_s
 
     def mark(self, step: int = 0) -> None:
         """Record a clock-timed refresh (or the start of a background run) now, at ``step``."""
