@@ -13,7 +13,7 @@ import contextlib
 
 import torch
 
-from ebm_engine.energies.base import Energy, Projection, as_energy
+from ebm_engine.energies.base import Energy, EnergyLike, Projection, as_energy
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -34,7 +34,7 @@ def autocast_for(device: torch.device | str, precision: str):
 class AutocastEnergy(Energy):
     """``base`` (anything ``as_energy`` takes) evaluated under bf16 autocast; energies come back as float32."""
 
-    def __init__(self, base: Energy):
+    def __init__(self, base: EnergyLike):
         super().__init__()
         self.base = as_energy(base)
 
