@@ -128,11 +128,11 @@ def training_figures(device: torch.device, iterations: int, repeats: int) -> lis
 
 
 def snapshot_figures(device: torch.device, repeats: int) -> list[dict]:
-    from ebm_engine.runtime.jobs.images import ImagesJob
+    from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
     from ebm_engine.runtime.jobs.jem import JEMJob
 
     rows = []
-    jobs = {"images": lambda: ImagesJob({"quality_every_s": 1e9}, device=str(device)),
+    jobs = {"images": lambda: ConvEBMJob({"quality_every_s": 1e9}, device=str(device)),
             "jem": lambda: JEMJob({"eval_every_s": 0.0}, device=str(device))}
     for name, make in jobs.items():
         job = make()

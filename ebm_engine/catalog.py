@@ -163,17 +163,13 @@ def _sample_rbm(job: Job, n: int, steps: int | None) -> np.ndarray:
 
 
 def _sample_images(job: Job, n: int, steps: int | None) -> np.ndarray:
-    """Short-run Langevin from noise (ConvEBM) or refined generator proposals (EBM + generator): (n, h, w)."""
-    from ebm_engine.samplers.short_run import ShortRunChain, noise_images
+    """Short-run Langevin from the job's chain starts: noise (ConvEBM) or generator proposals (EBM +
+    generator), the job's own number of steps unless given: (n, h, w)."""
+    from ebm_engine.samplers.short_run import ShortRunChain
 
     k = job.knobs
-    if job.generator_net is None:
-        start = noise_images(n, (1, *job.shape), job.generator, job.device)
-        steps = steps or int(k["generate_steps"])
-    else:
-        with torch.no_grad():
-            start = job.generator_net(job.generator_net.sample_latent(n, job.generator))
-        steps = steps if steps is not None else int(k["langevin_steps"])
+    start = job.chain_start(n)
+    steps = steps if steps is not None else job.sampling_steps()
     chain = ShortRunChain(job.energy.eval(), start, k["step_size"], k["noise_scale"], k["temperature"], (0.0, 1.0),
                           job.generator)
     return to_numpy(chain.step(steps)).reshape(n, *job.shape)
@@ -243,15 +239,13 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                headless_config={"ais_every_s": NEVER}, images=True),
     ModelEntry("conv_ebm", "convolutional EBM on digits, PCD with a replay buffer (Images)", "images",
                ("digits", "mnist"), "FID and inception score of 500 short-run samples",
-               _evaluate_images, _sample_images, fixed_config={"model": "conv_ebm"},
-               headless_config=_IMAGES_HEADLESS, images=True),
-    ModelEntry("ebm_generator", "ConvEBM with a generator network that proposes its samples (Images)", "images",
-               ("digits", "mnist"), "FID and inception score of 500 refined generator samples",
-               _evaluate_images, _sample_images, fixed_config={"model": "ebm_generator"},
-               headless_config=_IMAGES_HEADLESS, images=True),
+               _evaluate_images, _sample_images, headless_config=_IMAGES_HEADLESS, images=True),
+    ModelEntry("ebm_generator", "ConvEBM with a generator network that proposes its samples (Images)",
+               "images_generator", ("digits", "mnist"), "FID and inception score of 500 refined generator samples",
+               _evaluate_images, _sample_images, headless_config=_IMAGES_HEADLESS, images=True),
     ModelEntry("jem", "joint energy model: a digit classifier that is also an EBM (JEM & OOD)", "jem", ("digits",),
                "test accuracy and energy-score AUROC against each OOD set", _evaluate_jem, _sample_jem,
-               fixed_config={"model": "jem"}, headless_config={"eval_every_s": NEVER}, images=True),
+               headless_config={"eval_every_s": NEVER}, images=True),
     ModelEntry("equivariant_ebm", "group-invariant MLP energy beside a plain one, both trained on one sector of a "
                "symmetric 2D set (Symmetry & Latents)", "symmetry_latents", SYMMETRIC_SETS,
                "NLL on the full symmetric held-out set of the equivariant and the plain energy, and their mass "

@@ -26,6 +26,8 @@ class ImagesPage(LabPage):
 
     TITLE = "Images"
     JOB_KIND = "images"
+    KIND_SETTING = "model"   # each model is a job kind of its own
+    KINDS = {"conv_ebm": "images", "ebm_generator": "images_generator"}
     KNOBS = ("lr", "langevin_steps", "step_size", "noise_scale", "reinit_fraction", "temperature", "l2_weight",
              "entropy_weight", "generate_steps")
     SETTINGS = ("model", "dataset", "mnist_folder", "width", "spectral_norm", "checkpointing", "seed")

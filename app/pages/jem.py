@@ -29,6 +29,8 @@ class JEMPage(LabPage):
 
     TITLE = "JEM & OOD"
     JOB_KIND = "jem"
+    KIND_SETTING = "model"   # each model is a job kind of its own
+    KINDS = {"jem": "jem", "classifier": "jem_classifier", "images_conv_ebm": "jem_borrowed"}
     KNOBS = ("lr", "sgld_steps", "l2_weight", "score", "temperature", "sample_class")
     SETTINGS = ("model", "seed")
     EXPORTS = {"samples": "samples"}

@@ -121,10 +121,10 @@ class EngineHost:
                 slot.job.act(name, **(arguments or {}))
             slot.dirty = True
         except Exception as exc:  # reported to the page, never raised
-            if op == "open":
+            if op == "open" and slot is None:
                 self.fatal[job_id] = describe_exception(exc)
                 self.outbox.append((job_id, {"status": {"state": "error", "error": self.fatal[job_id]}}))
-            elif slot is not None:
+            elif slot is not None:   # a job that could not be opened in its place stays, with a notice
                 slot.notice = describe_exception(exc)
                 slot.dirty = True
 

@@ -9,10 +9,13 @@ JOB_KINDS: dict[str, str] = {
     "race": "ebm_engine.runtime.jobs.race:RaceJob",
     "constraints": "ebm_engine.runtime.jobs.constraints:ConstraintsJob",
     "rbm": "ebm_engine.runtime.jobs.rbm:RBMJob",
-    "images": "ebm_engine.runtime.jobs.images:ImagesJob",
+    "images": "ebm_engine.runtime.jobs.images_conv:ConvEBMJob",
+    "images_generator": "ebm_engine.runtime.jobs.images_generator:EBMGeneratorJob",
     "score_matching": "ebm_engine.runtime.jobs.score_matching:ScoreMatchingJob",
     "symmetry_latents": "ebm_engine.runtime.jobs.symmetry_latents:SymmetryLatentsJob",
     "jem": "ebm_engine.runtime.jobs.jem:JEMJob",
+    "jem_classifier": "ebm_engine.runtime.jobs.jem:ClassifierJob",
+    "jem_borrowed": "ebm_engine.runtime.jobs.jem_borrowed:BorrowedEnergyJob",
 }
 
 

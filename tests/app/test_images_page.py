@@ -4,7 +4,7 @@ import pytest
 
 from app.pages.images import ImagesPage
 from app.session import LabSession
-from ebm_engine.runtime.jobs.images import ImagesJob
+from ebm_engine.runtime.registry import job_class
 from tests.app.page_helpers import pump, wait_until, assert_page_bounds_match_knobs
 
 SMALL = {"buffer_size": 500, "batch_size": 32, "quality_every_s": 0.0, "quality_samples": 100, "width": 8}
@@ -63,5 +63,7 @@ def test_mnist_without_a_folder_shows_an_error_and_keeps_digits(images_page):
 
 
 def test_page_bounds_match_the_engine_knobs():
-    assert_page_bounds_match_knobs(ImagesPage, ImagesJob)
-    assert set(ImagesPage.SETTINGS) <= set(ImagesJob.CONFIG)
+    assert set(ImagesPage.KINDS) == set(ImagesPage.param.model.objects)   # each model opens a job kind
+    for kind in ImagesPage.KINDS.values():
+        assert_page_bounds_match_knobs(ImagesPage, job_class(kind))
+        assert set(ImagesPage.SETTINGS) - {ImagesPage.KIND_SETTING} <= set(job_class(kind).CONFIG)

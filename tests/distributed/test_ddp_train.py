@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_two_gloo_ranks_stay_in_sync_and_the_checkpoint_loads_in_the_app(tmp_path):
     """``torchrun --nproc_per_node=2 -m ebm_engine train conv_ebm ...``: the README's command, on the CPU."""
-    from ebm_engine.runtime.jobs.images import ImagesJob
+    from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
 
     out = tmp_path / "conv.pt"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
@@ -40,7 +40,7 @@ def test_two_gloo_ranks_stay_in_sync_and_the_checkpoint_loads_in_the_app(tmp_pat
     checksum = float(summary[0].split("weight checksum ")[1].split(")")[0])
     assert parameter_checksum(model) == pytest.approx(checksum, rel=1e-9)
 
-    job = ImagesJob({"quality_every_s": 1e9, "buffer_size": 64})       # the Images page's job loads it
+    job = ConvEBMJob({"quality_every_s": 1e9, "buffer_size": 64})       # the Images page's job loads it
     job.load_model_state(state, header)
     x = torch.rand(5, 1, 8, 8, device=job.device)   # the app's device (a GPU where there is one)
     with torch.no_grad():

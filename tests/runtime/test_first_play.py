@@ -6,7 +6,7 @@ import torch
 from ebm_engine.checkpoint_store import ASSETS_FOLDER
 from ebm_engine.checkpoints import load_checkpoint
 from ebm_engine.runtime.host import EngineHost
-from ebm_engine.runtime.jobs.images import ImagesJob
+from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
 
 ASSET = ASSETS_FOLDER / "conv_ebm-digits.pt"
 # the shipped model's settings (width 32); a small buffer and a short settling keep the test quick
@@ -57,7 +57,7 @@ def test_the_first_play_of_a_fresh_page_continues_from_the_pretrained_model():
 
 
 def test_a_loaded_convebm_settles_its_buffer_into_digits():
-    job = ImagesJob({**FAST, "buffer_size": 1000, "settle_chains": 64, "settle_steps": 30})
+    job = ConvEBMJob({**FAST, "buffer_size": 1000, "settle_chains": 64, "settle_steps": 30})
     job.scorer_thread.join(60)
     noise = job.scorer.fid(job.trainer.buffer.store[:500].numpy().reshape(500, -1))
     job.before_play()
@@ -71,7 +71,7 @@ def test_a_loaded_convebm_settles_its_buffer_into_digits():
 
 
 def test_the_first_measurement_shows_the_buffer_score_before_the_chain_from_noise_ends():
-    job = ImagesJob({**FAST, "quality_every_s": 0.0, "quality_samples": 50}, {"generate_steps": 30})
+    job = ConvEBMJob({**FAST, "quality_every_s": 0.0, "quality_samples": 50}, {"generate_steps": 30})
     job.scorer_thread.join(60)
     job.before_play()
     job.step()
@@ -96,7 +96,7 @@ def test_no_pretrained_start_unless_the_job_is_fresh_and_the_model_fits(before):
 
 def test_start_from_scratch_resets_and_the_next_play_trains_a_new_model():
     weights, _ = shipped_weights()
-    initial = ImagesJob(FAST).energy.state_dict()
+    initial = ConvEBMJob(FAST).energy.state_dict()
     host, job = hosted()
     host.handle("play", "j")
     host.handle("pause", "j")

@@ -1,4 +1,4 @@
-"""The Images job driven directly: both models, knobs, sample quality, generate-from-noise animation."""
+"""The Images jobs driven directly: both models, knobs, sample quality, generate-from-noise animation."""
 import time
 
 import numpy as np
@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from ebm_engine.runtime.host import EngineHost
-from ebm_engine.runtime.jobs.images import ImagesJob
+from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
+from ebm_engine.runtime.jobs.images_generator import EBMGeneratorJob
 from tests.devices import DEVICES, bitwise_reproducible
 
 SMALL = {"buffer_size": 500, "batch_size": 32, "quality_every_s": 0.0, "quality_samples": 100,
          "generate_chains": 9, "width": 8}
+JOBS = {"conv_ebm": ConvEBMJob, "ebm_generator": EBMGeneratorJob}
 
 
 def ready(job):
@@ -21,7 +23,7 @@ def ready(job):
 
 @pytest.mark.parametrize("model", ["conv_ebm", "ebm_generator"])
 def test_snapshot_images_curves_and_quality(model):
-    job = ready(ImagesJob({**SMALL, "model": model}, knobs={"generate_steps": 5}))
+    job = ready(JOBS[model](SMALL, knobs={"generate_steps": 5}))
     for _ in range(12):
         job.step()
     snap = job.snapshot()
@@ -35,12 +37,12 @@ def test_snapshot_images_curves_and_quality(model):
 
 
 def test_knobs_reach_the_trainers():
-    job = ImagesJob({**SMALL, "model": "conv_ebm"})
+    job = ConvEBMJob(SMALL)
     job.set_knobs(lr=0.01, langevin_steps=5, step_size=2.0, noise_scale=0.05, reinit_fraction=0.2, temperature=0.5)
     cfg = job.trainer.config
     assert (cfg.lr, cfg.langevin_steps, cfg.step_size, cfg.noise_scale, cfg.reinit_fraction,
             cfg.sample_temperature) == (0.01, 5, 2.0, 0.05, 0.2, 0.5)
-    job.reset({"model": "ebm_generator"})
+    job = EBMGeneratorJob(SMALL)
     job.set_knobs(langevin_steps=0, entropy_weight=0.5)
     assert (job.trainer.config.refine_steps, job.trainer.config.entropy_weight) == (0, 0.5)
     with pytest.raises(ValueError):
@@ -66,16 +68,16 @@ def test_generate_animates_while_paused_in_the_host():
 
 def test_missing_mnist_folder_and_unknown_model_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="folder"):
-        ImagesJob({"dataset": "mnist"})
+        ConvEBMJob({"dataset": "mnist"})
     with pytest.raises(ValueError, match="model"):
-        ImagesJob({"model": "gan"})
+        ConvEBMJob({"model": "gan"})   # the job is the model: no setting chooses it
 
 
 def test_mnist_format_folder_trains_on_28x28_images(tmp_path):
     from tests.data.test_idx import mnist_folder
 
     folder = mnist_folder(tmp_path / "mnist", n_train=40, n_test=20)
-    job = ready(ImagesJob({**SMALL, "dataset": "mnist", "mnist_folder": str(folder), "quality_samples": 20},
+    job = ready(ConvEBMJob({**SMALL, "dataset": "mnist", "mnist_folder": str(folder), "quality_samples": 20},
                           knobs={"langevin_steps": 2}))
     assert job.energy.image_shape == (28, 28)
     for _ in range(3):
@@ -89,7 +91,7 @@ def test_same_seed_same_model_and_the_global_generator_is_untouched():
     import torch
 
     state = torch.get_rng_state()
-    first, second = ImagesJob({**SMALL, "seed": 3}), ImagesJob({**SMALL, "seed": 3})
+    first, second = ConvEBMJob({**SMALL, "seed": 3}), ConvEBMJob({**SMALL, "seed": 3})
     assert torch.equal(torch.get_rng_state(), state)
     for a, b in zip(first.energy.parameters(), second.energy.parameters()):
         assert torch.equal(a, b)
@@ -97,8 +99,8 @@ def test_same_seed_same_model_and_the_global_generator_is_untouched():
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_iterations_in_slices_train_the_same_model_and_show_the_chains_in_flight(device):
-    config = {**SMALL, "model": "conv_ebm", "quality_every_s": 1e9}
-    whole, sliced = ImagesJob(config, device=device), ImagesJob(config, device=device)
+    config = {**SMALL, "quality_every_s": 1e9}
+    whole, sliced = ConvEBMJob(config, device=device), ConvEBMJob(config, device=device)
     with bitwise_reproducible(device):
         for _ in range(3):
             whole.step()
@@ -120,7 +122,7 @@ def test_iterations_in_slices_train_the_same_model_and_show_the_chains_in_flight
 
 def test_a_checkpoint_saved_mid_iteration_finishes_the_iteration_first(tmp_path, monkeypatch):
     monkeypatch.setenv("EBM_LAB_CHECKPOINTS", str(tmp_path))
-    job = ImagesJob({**SMALL, "model": "conv_ebm", "quality_every_s": 1e9})
+    job = ConvEBMJob({**SMALL, "quality_every_s": 1e9})
     job.step(seconds=1e-9)
     assert job.trainer.in_flight is not None and job.step_count == 0
     job.act("save_checkpoint", checkpoint="mid")
@@ -141,7 +143,7 @@ def test_the_step_button_runs_a_whole_iteration_while_play_runs_slices():
 
 
 def test_the_buffer_view_shows_the_slots_the_iteration_in_flight_drew():
-    job = ImagesJob({**SMALL, "model": "conv_ebm", "quality_every_s": 1e9}, device="cpu")
+    job = ConvEBMJob({**SMALL, "quality_every_s": 1e9}, device="cpu")
     job.step()
     job.step(seconds=1e-9)                      # one Langevin step of the next iteration
     chains = job.trainer.in_flight
@@ -159,7 +161,7 @@ def test_the_curves_have_a_tail_to_what_the_iteration_in_flight_would_measure():
     """While an iteration's chains move, the snapshot carries, at the fraction of the iteration done,
     the energies and loss it would measure if the chains stopped now; its last slice ends where the
     iteration's point lands."""
-    job = ImagesJob({**SMALL, "model": "conv_ebm", "quality_every_s": 1e9}, {"langevin_steps": 4}, device="cpu")
+    job = ConvEBMJob({**SMALL, "quality_every_s": 1e9}, {"langevin_steps": 4}, device="cpu")
     job.step()
     assert job.snapshot()["history_tail"] is None           # between iterations: no tail
     tails = []

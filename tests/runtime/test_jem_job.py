@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from ebm_engine.data.ood import OOD_SET_NAMES
-from ebm_engine.runtime.jobs.jem import JEMJob
+from ebm_engine.runtime.jobs.jem import ClassifierJob, JEMJob
+from ebm_engine.runtime.jobs.jem_borrowed import BorrowedEnergyJob
 from tests.devices import DEVICES, bitwise_reproducible
 
 
@@ -99,11 +100,11 @@ def test_user_ood_set(job, tmp_path):
 
 
 def test_plain_classifier_has_no_sgld_samples():
-    j = JEMJob({"model": "classifier", "eval_every_s": 100.0, "buffer_size": 100})
+    j = ClassifierJob({"eval_every_s": 100.0, "buffer_size": 100})
     j.step()
     snap = j.snapshot()
     assert np.isnan(snap["history"]["e_neg"]).all() and snap["model"] == "classifier"
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['model'\]"):   # the job is the model
         j.reset({"model": "convebm"})
 
 
@@ -111,15 +112,15 @@ def test_scores_with_the_images_pages_conv_ebm():
     """The third model: a frozen copy of the Images page's ConvEBM, scored by its energy E(x)."""
     import torch
 
-    from ebm_engine.runtime.jobs.images import ImagesJob
+    from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
 
-    images = ImagesJob({"quality_every_s": 1e9, "buffer_size": 256, "batch_size": 32}, {"langevin_steps": 2})
+    images = ConvEBMJob({"quality_every_s": 1e9, "buffer_size": 256, "batch_size": 32}, {"langevin_steps": 2})
     peers = {"images": images}
     with pytest.raises(ValueError, match="open the Images page and train"):
-        JEMJob({"model": "images_conv_ebm"}, peers=lambda: peers)
+        BorrowedEnergyJob(peers=lambda: peers)
     for _ in range(3):
         images.step()
-    job = JEMJob({"model": "images_conv_ebm", "eval_every_s": 0.0}, {"score": "energy"}, peers=lambda: peers)
+    job = BorrowedEnergyJob({"eval_every_s": 0.0}, {"score": "energy"}, peers=lambda: peers)
     job.step()
     snap = job.snapshot()
     with torch.no_grad():

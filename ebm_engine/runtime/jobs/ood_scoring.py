@@ -1,7 +1,7 @@
 """Out-of-distribution scoring for the JEM & OOD page: every set scored with the model, histograms
 on shared bins, exact detection rates at every distinct score, and AUROC / AUPR / FPR95 per set.
 
-``OODScoring`` is mixed into ``JEMJob``. ``evaluate`` scores the test digits and every OOD set (a
+``OODScoring`` is mixed into ``ood_job.OODJob``. ``evaluate`` scores the test digits and every OOD set (a
 full evaluation: one point of the accuracy curve, the metrics table); between evaluations
 ``_rescore_slice`` scores one slice of every set with the current weights, so the histograms follow
 training at the frame rate, and the accuracy of the rescored test logits is the accuracy curve's
@@ -10,7 +10,8 @@ forward pass.
 """
 from __future__ import annotations
 
-import time
+import math
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -22,7 +23,9 @@ from ebm_engine.runtime.job import to_numpy, weights_version
 
 
 class OODScoring:
-    """The scoring half of ``JEMJob`` (it reads the job's model, sets, knobs and config)."""
+    """The scoring half of ``OODJob`` (it reads the job's model, sets, knobs and config)."""
+
+    TABLE_SCORES: ClassVar[tuple[str, ...]] = ("energy", "softmax")   # the scores of the metrics table
 
     def _scores(self, x: torch.Tensor, temperature: float, gradnorm: bool, kept: str | None = None,
                 reuse: bool = False) -> dict[str, np.ndarray]:
@@ -71,18 +74,22 @@ class OODScoring:
         self.slice_weights[part] = weights_version(self.model)
         self.rescore_slice = part + 1
         self.evaluate(metrics=False, fresh=False, table_due=False)
-        if not self.borrowed:   # the accuracy curve's provisional tail, between two evaluations
+        if math.isfinite(self.evaluation["accuracy"]):   # the accuracy curve's provisional tail, between evaluations
             self.rolling_accuracy = {"step": float(self.step_count), "test_accuracy": self.evaluation["accuracy"]}
 
+    def accuracy(self, predictions: np.ndarray) -> float:
+        """The share of test digits whose predicted class is their label."""
+        return float((predictions == to_numpy(self.test_labels)).mean())
+
     def _metrics_table(self, ids: dict, sets: dict) -> dict[str, dict]:
-        """AUROC, AUPR and FPR95 per OOD set for the energy and softmax scores; non-finite scores give
-        blanks and a warning."""
+        """AUROC, AUPR and FPR95 per OOD set for the energy and softmax scores (blank where the model has
+        no such score: ``TABLE_SCORES``); non-finite scores give blanks and a warning."""
         blank = {"auroc": float("nan"), "aupr": float("nan"), "fpr95": float("nan")}
         table, problems = {}, []
         for name, s in sets.items():
             table[name] = {}
             for kind in ("energy", "softmax"):
-                if self.borrowed and kind == "softmax":   # a plain energy has no softmax score
+                if kind not in self.TABLE_SCORES:
                     table[name][kind] = dict(blank)
                     continue
                 check_interrupted()   # inside ``Job.readout``: a waiting command comes first
@@ -108,8 +115,7 @@ class OODScoring:
         reuse = (not fresh and not gradnorm and bool(self.evaluation)
                  and all(n in self.kept_outputs for n in self._scored_sets()))
         ids = self._scores(self.test, temperature, gradnorm, kept="test", reuse=reuse)
-        accuracy = (float("nan") if self.borrowed else
-                    float((ids["prediction"] == to_numpy(self.test_labels)).mean()))
+        accuracy = self.accuracy(ids["prediction"])
         sets = {name: self._scores(x, temperature, gradnorm, kept=f"ood:{name}", reuse=reuse)
                 for name, x in self.ood.items()}
         table = self._metrics_table(ids, sets) if metrics else self.evaluation.get("metrics", {})
@@ -143,6 +149,6 @@ class OODScoring:
         if not reuse:   # a new evaluation of the weights (a rescoring adds nothing to the history)
             self.eval_history["step"].append(float(self.evaluation["eval_step"]))
             self.eval_history["test_accuracy"].append(accuracy)
-            self.last_eval = time.monotonic()
+            self.eval_refresh.mark(self.step_count)
             self.slice_weights = [weights_version(self.model)] * int(self.config["rescore_slices"])
             self.rolling_accuracy = None
