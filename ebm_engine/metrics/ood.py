@@ -21,7 +21,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from ebm_engine.energies.frozen import frozen
-from ebm_engine.interruption import check_interrupted
+from ebm_engine.stepwise import stepwise
 
 SCORES = ("energy", "softmax", "gradnorm")
 SCORE_LABELS = {"energy": "energy −T·logsumexp(f/T)", "softmax": "−max softmax probability",
@@ -53,16 +53,18 @@ def input_gradient_norm(energy_fn, x: torch.Tensor) -> torch.Tensor:
     return grad.reshape(grad.shape[0], -1).norm(dim=1).detach()
 
 
+@stepwise
 def forward_in_batches(model, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """What the scores are made of, in eval mode and batches: a classifier's logits ``(n, K)``, or a
     plain energy's ``E(x)`` as one column. The temperature does not enter, so these can be kept while
-    the weights stay the same and scored again at another temperature."""
+    the weights stay the same and scored again at another temperature. Stepwise: yields between batches."""
     classifier = hasattr(model, "logits")
     outputs = []
-    with frozen(model, eval_mode=True), torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            check_interrupted()
-            xb = x[start:start + batch_size]
+    for start in range(0, len(x), batch_size):
+        if start:
+            yield   # between batches, outside no_grad and frozen: the caller's modes are its own meanwhile
+        xb = x[start:start + batch_size]
+        with frozen(model, eval_mode=True), torch.no_grad():
             outputs.append(model.logits(xb) if classifier else model.energy(xb)[:, None])
     return torch.cat(outputs) if outputs else torch.zeros(0, 1, device=x.device)
 

@@ -10,6 +10,10 @@ Every function takes an ``Energy`` or any callable mapping ``(n, d) -> (n,)``. A
 evaluated on the device and in the dtype of its first floating parameter (or buffer); a plain
 callable on the CPU (or the ``device`` given) in the input's dtype. NaN energies raise
 ``FloatingPointError`` with their count: they are never dropped.
+
+Each estimator is ``stepwise``: a plain call computes it, and ``estimator.steps(...)`` is a generator
+that yields after every batch of energy evaluations, so a live view can spread it over frames or
+drop it when a command waits.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import torch
 from torch import nn
 
 from ebm_engine.energies.targets import Gaussian
-from ebm_engine.interruption import check_interrupted
+from ebm_engine.stepwise import stepwise
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 Bounds = Sequence[Sequence[float]]
@@ -79,6 +83,7 @@ def _placement(energy: EnergyFn, device: torch.device | str | None) -> tuple[tor
     return torch.device(device if device is not None else "cpu"), None
 
 
+@stepwise
 def _evaluate(energy: EnergyFn, x: torch.Tensor, batch_size: int,
               device: torch.device | str | None = None) -> torch.Tensor:
     """Energies of ``x`` in batches, without a graph, as a flat ``(n,)`` tensor on the eval device.
@@ -90,16 +95,17 @@ def _evaluate(energy: EnergyFn, x: torch.Tensor, batch_size: int,
     if getattr(energy, "one_batch", False):
         batch_size = max(1, x.shape[0])
     out = []
-    with torch.no_grad():
-        for start in range(0, x.shape[0], batch_size):
-            check_interrupted()   # a readout gives way to a waiting command (see ``ebm_engine.interruption``)
-            chunk = x[start:start + batch_size].to(device=place, dtype=dtype or x.dtype)
+    for start in range(0, x.shape[0], batch_size):
+        if start:
+            yield   # between batches, never inside no_grad: the caller's grad mode is its own while we wait
+        chunk = x[start:start + batch_size].to(device=place, dtype=dtype or x.dtype)
+        with torch.no_grad():
             e = energy(chunk)
-            if e.dim() == 2 and e.shape[1] == 1:
-                e = e.squeeze(1)
-            if e.shape != (chunk.shape[0],):
-                raise ValueError(f"energy returned shape {tuple(e.shape)}, expected ({chunk.shape[0]},)")
-            out.append(e)
+        if e.dim() == 2 and e.shape[1] == 1:
+            e = e.squeeze(1)
+        if e.shape != (chunk.shape[0],):
+            raise ValueError(f"energy returned shape {tuple(e.shape)}, expected ({chunk.shape[0]},)")
+        out.append(e)
     return torch.cat(out)
 
 
@@ -119,6 +125,7 @@ def grid_points(bounds: Bounds, resolution: int, device: torch.device | str = "c
     return xs, ys, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
 
 
+@stepwise
 def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
                    device: torch.device | str | None = None,
                    batch_size: int = GRID_BATCH, quarter_turn: bool = False
@@ -139,8 +146,8 @@ def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
     place, dtype = _placement(energy, device)
     xs, ys, points = grid_points(bounds, resolution, place, dtype or torch.get_default_dtype())
     if quarter_turn and resolution % 2 == 0 and x0 == -x1 == y0 == -y1:
-        return xs, ys, _turned_quadrant(energy, xs, batch_size, place)
-    e = _evaluate(energy, points, batch_size, place)
+        return xs, ys, (yield from _turned_quadrant(energy, xs, batch_size, place))
+    e = yield from _evaluate.steps(energy, points, batch_size, place)
     return xs, ys, e.reshape(resolution, resolution)
 
 
@@ -157,7 +164,8 @@ def _turned_quadrant(energy: EnergyFn, centres: torch.Tensor, batch_size: int, p
     resolution = len(centres)
     m = resolution // 2
     grid_y, grid_x = torch.meshgrid(centres[m:], centres[m:], indexing="ij")
-    quadrant = _evaluate(energy, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1), batch_size, place)
+    quadrant = yield from _evaluate.steps(energy, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1),
+                                          batch_size, place)
     block = quadrant.new_zeros(resolution, resolution)
     block[m:, m:] = quadrant.reshape(m, m)
     where = torch.zeros(resolution, resolution, dtype=torch.bool, device=block.device)
@@ -169,6 +177,7 @@ def _turned_quadrant(energy: EnergyFn, centres: torch.Tensor, batch_size: int, p
     return e
 
 
+@stepwise
 def log_partition_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
                        temperature: float = 1.0) -> float:
     """``log ∫_box exp(-E(x)/T) dx`` by midpoint quadrature (logsumexp plus log cell area).
@@ -178,10 +187,11 @@ def log_partition_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
     """
     box = _check_bounds(bounds)
     t = _check_temperature(temperature)
-    _, _, e = energy_on_grid(energy, box, resolution)
+    _, _, e = yield from energy_on_grid.steps(energy, box, resolution)
     return _log_z_from_grid(e, box, resolution, t)
 
 
+@stepwise
 def log_density_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200, temperature: float = 1.0
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
     """The grid-normalised log-density ``-E/T - log Z`` at the cell centres: ``(xs, ys, log_p, log_z)``.
@@ -190,11 +200,12 @@ def log_density_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200, te
     """
     box = _check_bounds(bounds)
     t = _check_temperature(temperature)
-    xs, ys, e = energy_on_grid(energy, box, resolution)
+    xs, ys, e = yield from energy_on_grid.steps(energy, box, resolution)
     log_z = _log_z_from_grid(e, box, resolution, t)
     return xs, ys, -e.double() / t - log_z, log_z
 
 
+@stepwise
 def grid_nll(energy: EnergyFn, points: torch.Tensor, bounds: Bounds, resolution: int = 200,
              temperature: float = 1.0) -> float:
     """Mean negative log-likelihood (nats) of ``points (n, 2)`` under ``exp(-E/T) / Z_grid``.
@@ -204,14 +215,15 @@ def grid_nll(energy: EnergyFn, points: torch.Tensor, bounds: Bounds, resolution:
     if points.dim() != 2 or points.shape[1] != 2 or points.shape[0] < 1:
         raise ValueError(f"points must have shape (n, 2) with n >= 1, got {tuple(points.shape)}")
     t = _check_temperature(temperature)
-    log_z = log_partition_grid(energy, bounds, resolution, t)
-    e = _evaluate(energy, points, GRID_BATCH)
+    log_z = yield from log_partition_grid.steps(energy, bounds, resolution, t)
+    e = yield from _evaluate.steps(energy, points, GRID_BATCH)
     _check_no_nan(e, "energies of the points")
     return float(e.double().mean()) / t + log_z
 
 
 # --- importance sampling --------------------------------------------------------------------------
 
+@stepwise
 def log_partition_importance(energy: EnergyFn, proposal_sample: Callable[[int, torch.Generator | None], torch.Tensor],
                              proposal_log_prob: Callable[[torch.Tensor], torch.Tensor], n_samples: int,
                              temperature: float = 1.0, generator: torch.Generator | None = None,
@@ -235,7 +247,7 @@ def log_partition_importance(energy: EnergyFn, proposal_sample: Callable[[int, t
             log_q = proposal_log_prob(x)
         if log_q.shape != (m,):
             raise ValueError(f"proposal_log_prob returned shape {tuple(log_q.shape)}, expected ({m},)")
-        e = _evaluate(energy, x, batch_size)
+        e = yield from _evaluate.steps(energy, x, batch_size)
         _check_no_nan(e, "energies of the proposal samples")
         _check_no_nan(log_q, "proposal log-densities")
         log_w.append(-e.double().cpu() / t - log_q.double().cpu())
@@ -248,6 +260,7 @@ def log_partition_importance(energy: EnergyFn, proposal_sample: Callable[[int, t
     return float(log_sum) - math.log(n), stderr
 
 
+@stepwise
 def log_partition_mc(energy: EnergyFn, bounds: Bounds, n_samples: int, temperature: float = 1.0,
                      generator: torch.Generator | None = None, proposal: str = "gaussian") -> tuple[float, float]:
     """Importance-sampling ``(log Z, stderr)`` with a proposal fitted to ``bounds`` (any dimension).
@@ -261,7 +274,8 @@ def log_partition_mc(energy: EnergyFn, bounds: Bounds, n_samples: int, temperatu
     hi = torch.tensor([b for _, b in box], dtype=torch.float64)
     if proposal == "gaussian":
         q = Gaussian((lo + hi) / 2, torch.diag(((hi - lo) / 2) ** 2))
-        return log_partition_importance(energy, q.sample, q.log_prob, n_samples, temperature, generator)
+        return (yield from log_partition_importance.steps(energy, q.sample, q.log_prob, n_samples, temperature,
+                                                          generator))
     if proposal == "uniform":
         log_volume = float(torch.log(hi - lo).sum())
 
@@ -273,7 +287,8 @@ def log_partition_mc(energy: EnergyFn, bounds: Bounds, n_samples: int, temperatu
         def log_q(x: torch.Tensor) -> torch.Tensor:
             return torch.full((x.shape[0],), -log_volume, dtype=torch.float64, device=x.device)
 
-        return log_partition_importance(energy, sample_box, log_q, n_samples, temperature, generator)
+        return (yield from log_partition_importance.steps(energy, sample_box, log_q, n_samples, temperature,
+                                                          generator))
     raise ValueError(f"unknown proposal {proposal!r}; use 'gaussian' or 'uniform'")
 
 

@@ -8,15 +8,15 @@ raises NaNs into the app.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable, Generator
+from typing import Any, ClassVar
 
 import torch
 
 from ebm_engine import checkpoint_store
 from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, read_header, save_checkpoint
 from ebm_engine.device import describe_device, select_device
-from ebm_engine.interruption import Interrupted, interruptible
-from ebm_engine.runtime import controls
+from ebm_engine.runtime import controls, live
 from ebm_engine.runtime.controls import Controls
 from ebm_engine.runtime.knobs import Knobs, legacy_controls
 from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
@@ -121,16 +121,14 @@ class Job:
             self.waited_for_knobs = True
         return self.knobs_moving
 
-    def readout(self, compute: Callable[[], Any]) -> bool:
-        """Run a slow readout that gives way to a command waiting for the engine (a slider moved while it
-        ran): it is then dropped, and computed again by a later snapshot. True when it completed."""
-        try:
-            with interruptible(self.command_waiting):
-                compute()
+    def readout(self, steps: Generator) -> bool:
+        """Run a slow readout, given as steps (``ebm_engine.stepwise``), that gives way to a command waiting
+        for the engine (a slider moved while it ran): it is then dropped, and computed again by a later
+        snapshot. True when it completed."""
+        if live.run_unless(steps, self.command_waiting):
             return True
-        except Interrupted:
-            self.waited_for_knobs = True   # the host sends the readouts once the knob rests
-            return False
+        self.waited_for_knobs = True   # the host sends the readouts once the knob rests
+        return False
 
     def set_knobs(self, **changes: Any) -> dict[str, Any]:
         applied = self.knobs.update(**changes)

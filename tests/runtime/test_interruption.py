@@ -1,12 +1,8 @@
 """Slow readouts give way to a command waiting for the engine (``ebm_engine.interruption``)."""
 import time
 
-import pytest
 import torch
 
-from ebm_engine.interruption import Interrupted, check_interrupted, interruptible
-from ebm_engine.metrics.ood import forward_in_batches
-from ebm_engine.metrics.partition import log_partition_grid
 from ebm_engine.runtime.host import EngineHost, JobSlot
 from ebm_engine.runtime.job import Job
 from tests.runtime.fake_jobs import COUNTER
@@ -25,71 +21,6 @@ class CountingProbe:
 
 def quadratic(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (x ** 2).sum(dim=1)
-
-
-def test_check_does_nothing_outside_an_interruptible_block_and_restores_the_outer_probe():
-    check_interrupted()
-    with interruptible(lambda: False):
-        check_interrupted()
-        with interruptible(lambda: True), pytest.raises(Interrupted):
-            check_interrupted()
-        check_interrupted()                       # the outer probe again
-    with interruptible(None):
-        check_interrupted()
-
-
-def test_grid_evaluations_check_between_batches():
-    bounds = ((-4.0, 4.0), (-4.0, 4.0))
-    quiet = CountingProbe(after=10**9)
-    with interruptible(quiet):
-        log_z = log_partition_grid(quadratic, bounds, resolution=100)
-    assert quiet.calls >= 100 * 100 // 2048      # once per batch of the grid
-    assert log_z == pytest.approx(log_partition_grid(quadratic, bounds, resolution=100))
-    busy = CountingProbe(after=3)
-    with interruptible(busy), pytest.raises(Interrupted):
-        log_partition_grid(quadratic, bounds, resolution=100)
-    assert busy.calls == 3                        # stopped at the third batch, not at the end
-
-
-def test_batched_forward_passes_check_between_batches():
-    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
-    model.logits = model.forward
-    x = torch.randn(50, 4)
-    with interruptible(CountingProbe(after=3)), pytest.raises(Interrupted):
-        forward_in_batches(model, x, batch_size=10)
-    with interruptible(CountingProbe(after=10**9)):
-        assert forward_in_batches(model, x, batch_size=10).shape == (50, 3)
-
-
-class SlowReadoutJob(Job):
-    """A job whose snapshot carries a grid log Z computed through ``Job.readout``."""
-
-    KIND = "slow-readout"
-
-    def build(self) -> None:
-        self.scale = 1.0
-        self.log_z = None
-
-    def advance(self) -> None:
-        self.scale += 0.5
-
-    def _refresh(self) -> None:
-        self.log_z = log_partition_grid(lambda x: self.scale * quadratic(x), ((-4, 4), (-4, 4)), resolution=100)
-
-    def payload(self) -> dict:
-        self.readout(self._refresh)
-        return {"log_z": self.log_z}
-
-
-def test_an_interrupted_readout_keeps_the_last_value_and_is_made_again_later():
-    job = SlowReadoutJob()
-    first = job.snapshot()["log_z"]
-    job.step()
-    job.command_waiting = CountingProbe(after=2)
-    assert job.snapshot()["log_z"] == first       # dropped midway: the last complete value stays
-    assert job.waited_for_knobs                   # the host sends a follow-up once knobs rest
-    job.command_waiting = lambda: False
-    assert job.snapshot()["log_z"] < first        # a narrower density: smaller log Z
 
 
 def test_the_host_hands_its_probe_to_the_jobs_it_opens_and_a_waiting_command_skips_the_snapshot():

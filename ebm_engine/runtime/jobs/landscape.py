@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -145,13 +146,16 @@ class LandscapeJob(Job):
         self.trainer.restore_last_good()
         return f"weights restored from iteration {self.trainer.last_good_step}"
 
-    def _refresh_readouts(self, temperature: float) -> None:
+    def _refresh_readouts(self, temperature: float) -> Generator:
+        """log Z by quadrature and by importance sampling, and the held-out NLL, as steps."""
         self.model.eval()
-        log_z = log_partition_grid(self.model, self.bounds, resolution=200, temperature=temperature)
+        log_z = yield from log_partition_grid.steps(self.model, self.bounds, resolution=200, temperature=temperature)
         # uniform proposal on the plotting box: the same integral as the quadrature, so comparable
-        mc, mc_se = log_partition_mc(self.model, self.bounds, n_samples=8192, temperature=temperature,
-                                     generator=self.generator, proposal="uniform")
-        nll = grid_nll(self.model, self.test_data, self.bounds, resolution=200, temperature=temperature)
+        mc, mc_se = yield from log_partition_mc.steps(self.model, self.bounds, n_samples=8192,
+                                                      temperature=temperature, generator=self.generator,
+                                                      proposal="uniform")
+        nll = yield from grid_nll.steps(self.model, self.test_data, self.bounds, resolution=200,
+                                        temperature=temperature)
         self.readouts = {"log_z_grid": log_z, "log_z_mc": mc, "log_z_mc_se": mc_se,
                          "nll_heldout": nll, "nll_true": self.true_nll if temperature == 1.0 else None,
                          "readout_temperature": temperature}
@@ -161,7 +165,7 @@ class LandscapeJob(Job):
         temperature = self.knobs["temperature"]
         # a knob's answer goes out first
         if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
-            self.readout(lambda: self._refresh_readouts(temperature))
+            self.readout(self._refresh_readouts(temperature))
         self.model.eval()
         _, _, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])
         log_p = grid_density(energy, self.bounds, temperature)

@@ -5,7 +5,6 @@ import math
 
 import torch
 
-from ebm_engine.interruption import check_interrupted
 from ebm_engine.metrics.partition import Bounds, grid_points
 from ebm_engine.models.latent_ebm import LatentEBM
 
@@ -40,7 +39,6 @@ class RollingLatentDensity:
 
     def fill(self, model: LatentEBM, version=None) -> None:
         """All ``K`` draws at the current weights (``version`` names them)."""
-        check_interrupted()   # a readout gives way to a waiting command
         log_w = self._log_weights(model, self.n_samples)
         self.partial = torch.logsumexp(log_w.reshape(self.groups, -1, log_w.shape[-1]), dim=1)
         self.versions = [version] * self.groups

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -190,14 +191,15 @@ class ScoreMatchingJob(Job):
                       "lower the sampling step size.")
         self.samples = x
 
-    def _refresh_readouts(self) -> None:
+    def _refresh_readouts(self) -> Generator:
+        """Held-out NLLs and Fisher divergences of both models, and fresh samples, as steps."""
         self.model.eval()
         self.cd_model.eval()
         res = self.config["nll_resolution"]
         bounds, test = self.data.bounds, self.data.test
         readouts: dict[str, Any] = {
-            "nll_sm": grid_nll(self.model, test, bounds, resolution=res),
-            "nll_cd": grid_nll(self.cd_model, test, bounds, resolution=res),
+            "nll_sm": (yield from grid_nll.steps(self.model, test, bounds, resolution=res)),
+            "nll_cd": (yield from grid_nll.steps(self.cd_model, test, bounds, resolution=res)),
             "nll_true": self.data.true_nll,
             "seconds_sm": self.seconds["sm"], "seconds_cd": self.seconds["cd"],
             "steps_sm": self.trainer.step_count, "steps_cd": self.cd_trainer.step_count,
@@ -205,7 +207,9 @@ class ScoreMatchingJob(Job):
         if self.data.smooth:
             log_prob = lambda x: self.data.log_prob(x.double())   # noqa: E731
             readouts["fisher_sm"] = fisher_divergence(self.model, log_prob, test[:1000])
+            yield
             readouts["fisher_cd"] = fisher_divergence(self.cd_model, log_prob, test[:1000])
+            yield
         self._draw_samples()
         self.readouts = readouts
         self.readout_refresh.mark(self.step_count)
@@ -242,7 +246,7 @@ class ScoreMatchingJob(Job):
     def payload(self) -> dict[str, Any]:
         # a knob's answer goes out first
         if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
-            self.readout(self._refresh_readouts)
+            self.readout(self._refresh_readouts())
         if self.surface_refresh.due(self.step_count):
             self._refresh_surfaces()
         snap: dict[str, Any] = {

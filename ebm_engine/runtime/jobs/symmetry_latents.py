@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Generator
 from typing import Any
 
 import param
@@ -31,6 +32,7 @@ from ebm_engine.models.equivariant_ebm import EquivariantEBM
 from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.models.point_groups import PointGroup
 from ebm_engine.models.simple_ebm import SimpleEBM
+from ebm_engine.stepwise import finish
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy, weights_version
 from ebm_engine.runtime.jobs.latent_density import RollingLatentDensity
@@ -233,7 +235,7 @@ class SymmetryLatentsJob(Job):
         inside = in_sector(centres, self.config["sectors"])
         return float(p[in_disc & ~inside].sum() / p[in_disc].sum())
 
-    def _refresh_surfaces(self) -> None:
+    def _refresh_surfaces(self) -> Generator:
         """Both densities on the display grid (the equivariant one costs |G| base evaluations per point).
         While a knob moves they are drawn at half the resolution (a quarter of the cost: D9's 18-element
         average on 96² points takes ~100 ms), and at the full one once it rests; a density whose model
@@ -247,8 +249,8 @@ class SymmetryLatentsJob(Job):
             if drawn_key == key and drawn_resolution >= resolution:
                 continue
             model.eval()
-            _, _, e = energy_on_grid(model, self.data.bounds, resolution,
-                                     quarter_turn=self._invariant_under_quarter_turn(model))
+            _, _, e = yield from energy_on_grid.steps(model, self.data.bounds, resolution,
+                                                      quarter_turn=self._invariant_under_quarter_turn(model))
             density = grid_density(e, self.data.bounds, 1.0).exp()
             self.surfaces[f"{name}_density"] = to_numpy(density)
             self.surfaces[f"{name}_density_max"] = float(density.max())
@@ -282,18 +284,22 @@ class SymmetryLatentsJob(Job):
         cell = (x1 - x0) * (y1 - y0) / energy_grid.numel()
         return float(torch.logsumexp(-energy_grid.flatten().double(), 0)) + math.log(cell)
 
-    def _refresh_readouts(self) -> None:
+    def _refresh_readouts(self) -> Generator:
+        """NLLs, the mass outside the sector and invariance errors of both energies; the latent model's
+        marginal drawn whole and its NLL; as steps."""
         cfg = self.config
         res = cfg["nll_resolution"]
         bounds, test = self.data.bounds, self.data.test
         out: dict[str, Any] = {"nll_true": self.data.true_nll, "mass_off_true": self.true_mass_off}
         for name, model in (("equivariant", self.equivariant), ("plain", self.plain)):
             model.eval()
-            _, _, e = energy_on_grid(model, bounds, res, quarter_turn=self._invariant_under_quarter_turn(model))
+            _, _, e = yield from energy_on_grid.steps(model, bounds, res,
+                                                      quarter_turn=self._invariant_under_quarter_turn(model))
             with torch.no_grad():
                 out[f"nll_{name}"] = float(model(test).double().mean()) + self._log_z(e)
             out[f"mass_off_{name}"] = self.mass_off_sector(e)
             out[f"invariance_{name}"] = relative_invariance_error(model, self.group, test[:500])
+            yield
         self.latent.eval()
         self.latent_density.fill(self.latent, weights_version(self.latent))
         e_latent = self.latent_density.energy_grid()
@@ -317,16 +323,16 @@ class SymmetryLatentsJob(Job):
         cfg = self.config
         # a knob's answer goes out first
         if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
-            self.readout(self._refresh_readouts)
+            self.readout(self._refresh_readouts())
         snap: dict[str, Any] = {"bounds": self.data.bounds, "data": to_numpy(self.data.train[:600]),
                                 "subset": to_numpy(self.subset[:400])}
         if self.surfaces_coarse and not self.wait_for_knobs():   # the knob rests: the full resolution
             self.surface_refresh.invalidate()
         if self.surface_refresh.due(self.step_count):
             if self.wait_for_knobs():
-                self._refresh_surfaces()            # the knob's answer (half resolution): always sent
+                finish(self._refresh_surfaces())    # the knob's answer (half resolution): always sent
             else:                                   # full resolution (30-100 ms): gives way to a command
-                self.readout(self._refresh_surfaces)
+                self.readout(self._refresh_surfaces())
         key = self._latent_density_key()
         if self.latent_refresh.due(key) and not self.wait_for_knobs():   # a knob's answer skips it
             self._roll_latent_density(key)
