@@ -36,7 +36,7 @@ class LandscapeControls(Controls):
 
     dataset = param.Selector(default="8gaussians", objects=list(toy2d.NAMES), label="Data set",
                              doc="2D training data")
-    hidden = param.Selector(default=128, objects=[32, 64, 128, 256], label="Hidden units",
+    hidden = param.Selector(default=128, objects=[16, 32, 64, 128, 256], label="Hidden units",
                             doc="hidden units per layer")
     depth = param.Integer(default=2, bounds=(1, 4), label="Hidden layers")
     activation = param.Selector(default="silu", objects=list(ACTIVATIONS), label="Activation")

@@ -48,7 +48,7 @@ class ScoreMatchingControls(Controls):
                              doc="2D training data: toy sets and analytic targets")
     noise_levels = param.Selector(default=1, objects=[1, 2, 3, 4, 6, 8], label="Noise levels (annealed when > 1)",
                                   doc="noise levels: more than one trains a noise-conditional model")
-    hidden = param.Selector(default=128, objects=[32, 64, 128, 256], label="Hidden units",
+    hidden = param.Selector(default=128, objects=[16, 32, 64, 128, 256], label="Hidden units",
                             doc="hidden units per layer")
     depth = param.Integer(default=2, bounds=(1, 4), precedence=-1)
     seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed", doc="random seed of data, models and chains")
