@@ -318,3 +318,21 @@ def test_a_paused_page_settles_at_once_on_a_full_evaluation():
     paused = dict(host.drain())["j"]
     assert paused["eval_step"] == job.step_count >= 3 and paused["eval_history"]["step"][-1] == job.step_count
     assert paused["rolling_accuracy"] is None and job._stale_slice() is None
+
+
+def test_an_evaluation_gives_way_to_a_waiting_command_between_its_steps():
+    job = JEMJob({"eval_every_s": 1e9, "buffer_size": 100}, {"sgld_steps": 2}, device="cpu")
+    job.step()
+    shown = job.evaluation
+    asked = []
+
+    def waiting() -> bool:   # a command arrives after the readout's fourth step
+        asked.append(1)
+        return len(asked) > 4
+
+    job.command_waiting = waiting
+    assert not job.readout(job.evaluation_steps())         # dropped: the page keeps the last evaluation
+    assert job.evaluation is shown and len(asked) == 5 and job.waited_for_knobs
+    job.command_waiting = None
+    assert job.readout(job.evaluation_steps())
+    assert job.evaluation is not shown and job.evaluation["eval_step"] == 1

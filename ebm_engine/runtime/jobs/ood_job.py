@@ -171,7 +171,7 @@ class OODJob(OODScoring, Job):
         # the OOD scores of the current weights, every ``eval_every_s``: a readout of the snapshot (it gives
         # way to a waiting command), not part of a training step
         if (self.metrics_due or self.eval_refresh.elapsed()) and not self.wait_for_knobs():
-            self.readout(self.evaluate)
+            self.readout(self.evaluation_steps())
         elif (part := self._stale_slice()) is not None:
             self._rescore_slice(part)
         ev = self.evaluation

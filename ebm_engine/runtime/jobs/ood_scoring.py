@@ -11,15 +11,16 @@ forward pass.
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from ebm_engine.interruption import check_interrupted
 from ebm_engine.metrics.ood import (OODDetector, forward_in_batches, ood_metrics, rate_curves, score_batches,
                                    scores_from_outputs)
 from ebm_engine.runtime.job import to_numpy, weights_version
+from ebm_engine.stepwise import finish
 
 
 class OODScoring:
@@ -27,17 +28,23 @@ class OODScoring:
 
     TABLE_SCORES: ClassVar[tuple[str, ...]] = ("energy", "softmax")   # the scores of the metrics table
 
-    def _scores(self, x: torch.Tensor, temperature: float, gradnorm: bool, kept: str | None = None,
-                reuse: bool = False) -> dict[str, np.ndarray]:
-        """Scores of ``x``; with ``kept`` (a set's name) its logits are kept while the weights stay the
-        same, so a new temperature is scored without a forward pass (paused: ~120 ms → a few ms).
-        ``reuse`` takes the kept logits even if the weights have changed since they were computed."""
+    def _scores(self, x: torch.Tensor, temperature: float, gradnorm: bool) -> dict[str, np.ndarray]:
+        """Scores of ``x`` in one go."""
+        return finish(self._score_steps(x, temperature, gradnorm))
+
+    def _score_steps(self, x: torch.Tensor, temperature: float, gradnorm: bool, kept: str | None = None,
+                     reuse: bool = False) -> Generator:
+        """Scores of ``x``, as steps between batches of the forward pass; with ``kept`` (a set's name) its
+        logits are kept while the weights stay the same, so a new temperature is scored without a forward
+        pass (paused: ~120 ms → a few ms). ``reuse`` takes the kept logits even if the weights have changed
+        since they were computed."""
         if gradnorm or kept is None:
             return score_batches(self.model, x, temperature=temperature, with_gradnorm=gradnorm)
         weights = weights_version(self.model)
         cached = self.kept_outputs.get(kept)
         if cached is None or (cached[0] != weights and not reuse):
-            cached = self.kept_outputs[kept] = (weights, forward_in_batches(self.model, x))
+            outputs = yield from forward_in_batches.steps(self.model, x)
+            cached = self.kept_outputs[kept] = (weights, outputs)
         return scores_from_outputs(cached[1], hasattr(self.model, "logits"), temperature)
 
     def _scored_sets(self) -> dict[str, torch.Tensor]:
@@ -81,9 +88,9 @@ class OODScoring:
         """The share of test digits whose predicted class is their label."""
         return float((predictions == to_numpy(self.test_labels)).mean())
 
-    def _metrics_table(self, ids: dict, sets: dict) -> dict[str, dict]:
+    def _metrics_table(self, ids: dict, sets: dict) -> Generator:
         """AUROC, AUPR and FPR95 per OOD set for the energy and softmax scores (blank where the model has
-        no such score: ``TABLE_SCORES``); non-finite scores give blanks and a warning."""
+        no such score: ``TABLE_SCORES``); non-finite scores give blanks and a warning. A step per figure."""
         blank = {"auroc": float("nan"), "aupr": float("nan"), "fpr95": float("nan")}
         table, problems = {}, []
         for name, s in sets.items():
@@ -92,7 +99,7 @@ class OODScoring:
                 if kind not in self.TABLE_SCORES:
                     table[name][kind] = dict(blank)
                     continue
-                check_interrupted()   # inside ``Job.readout``: a waiting command comes first
+                yield   # inside ``Job.readout``: a waiting command comes first
                 try:
                     table[name][kind] = ood_metrics(ids[kind], s[kind])
                 except ValueError as exc:
@@ -103,8 +110,13 @@ class OODScoring:
         return table
 
     def evaluate(self, metrics: bool = True, fresh: bool = True, table_due: bool = True) -> None:
+        """``evaluation_steps`` in one go."""
+        finish(self.evaluation_steps(metrics, fresh, table_due))
+
+    def evaluation_steps(self, metrics: bool = True, fresh: bool = True, table_due: bool = True) -> Generator:
         """Score the test digits and every OOD set; histograms, rate curves and metrics for the page.
-        Without ``metrics`` the last metrics table stays and is marked due (``payload`` redoes it),
+        Steps between batches and metrics (``Job.readout`` drops it for a waiting command). Without
+        ``metrics`` the last metrics table stays and is marked due (``payload`` redoes it),
         unless ``table_due`` is False (a rescoring between evaluations: the table waits for the next).
         Without ``fresh`` (a knob's answer while training), the sets are scored again from the logits of
         the evaluation on the page, not from weights that have moved on since: the answer shows that
@@ -114,11 +126,12 @@ class OODScoring:
         gradnorm = score == "gradnorm"
         reuse = (not fresh and not gradnorm and bool(self.evaluation)
                  and all(n in self.kept_outputs for n in self._scored_sets()))
-        ids = self._scores(self.test, temperature, gradnorm, kept="test", reuse=reuse)
+        ids = yield from self._score_steps(self.test, temperature, gradnorm, kept="test", reuse=reuse)
         accuracy = self.accuracy(ids["prediction"])
-        sets = {name: self._scores(x, temperature, gradnorm, kept=f"ood:{name}", reuse=reuse)
-                for name, x in self.ood.items()}
-        table = self._metrics_table(ids, sets) if metrics else self.evaluation.get("metrics", {})
+        sets = {}
+        for name, x in self.ood.items():
+            sets[name] = yield from self._score_steps(x, temperature, gradnorm, kept=f"ood:{name}", reuse=reuse)
+        table = (yield from self._metrics_table(ids, sets)) if metrics else self.evaluation.get("metrics", {})
         if metrics or table_due:
             self.metrics_due = not metrics
         chosen = {name: s[score] for name, s in sets.items()}
