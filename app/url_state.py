@@ -17,17 +17,14 @@ from ebm_engine.runtime import controls
 #: query keys the shell itself uses
 PAGE_KEY, THEME_KEY, PRESENT_KEY, FOCUS_KEY = "page", "theme", "present", "focus"
 RESERVED = (PAGE_KEY, THEME_KEY, PRESENT_KEY, FOCUS_KEY)
-SHAREABLE_TYPES = controls.TEXT_TYPES
 TRUE_WORDS = controls.TRUE_WORDS
 format_value, parse_value = controls.format_value, controls.parse_text
 
 
 def shareable_names(owner: type[param.Parameterized] | param.Parameterized) -> tuple[str, ...]:
     """The settings and knobs of a page that a link carries (numbers, booleans, choices)."""
-    if controls.declared(owner):
-        return controls.shareable_names(owner)
-    names = tuple(getattr(owner, "SETTINGS", ())) + tuple(getattr(owner, "KNOBS", ()))
-    return tuple(n for n in dict.fromkeys(names) if isinstance(owner.param[n], SHAREABLE_TYPES))
+    kind = getattr(owner, "KIND_SETTING", "")   # a page's choice of job kind (its model) travels too
+    return ((kind,) if kind else ()) + controls.shareable_names(owner)
 
 
 def encode(owner: param.Parameterized, prefix: str = "") -> dict[str, str]:

@@ -22,8 +22,7 @@ WARNING_VISIBLE_STEPS = 150
 
 
 class LabPage(param.Parameterized):
-    """Base of the lab's pages; subclasses set ``TITLE`` and ``JOB_KIND`` and inherit the job's controls
-    (a page whose job has no declared controls lists ``KNOBS`` and ``SETTINGS`` itself)."""
+    """Base of the lab's pages; subclasses set ``TITLE`` and ``JOB_KIND`` and inherit the job's controls."""
 
     TITLE: ClassVar[str] = ""
     JOB_KIND: ClassVar[str] = ""
@@ -31,8 +30,6 @@ class LabPage(param.Parameterized):
     #: it opens that kind in place of the job (``reopen``); it is not one of the job's settings
     KIND_SETTING: ClassVar[str] = ""
     KINDS: ClassVar[dict[str, str]] = {}
-    KNOBS: ClassVar[tuple[str, ...]] = ()
-    SETTINGS: ClassVar[tuple[str, ...]] = ()
     #: snapshot arrays offered as .npz / CSV downloads: {name in the file: snapshot key}
     EXPORTS: ClassVar[dict[str, str]] = {}
     #: snapshot keys of (chain positions, surface grid) for the animated GIF export, if the page has one
@@ -82,12 +79,12 @@ class LabPage(param.Parameterized):
     @classmethod
     def knob_names(cls) -> tuple[str, ...]:
         """The job's knobs, as the page's parameters."""
-        return controls.knob_names(cls) if controls.declared(cls) else cls.KNOBS
+        return controls.knob_names(cls)
 
     @classmethod
     def setting_names(cls) -> tuple[str, ...]:
         """The job's settings a user sees (a change resets the job)."""
-        return controls.setting_names(cls, shown_only=True) if controls.declared(cls) else cls.SETTINGS
+        return (*((cls.KIND_SETTING,) if cls.KIND_SETTING else ()), *controls.setting_names(cls, shown_only=True))
 
     def control(self, name: str, **overrides: Any) -> pn.viewable.Viewable:
         """The widget of a declared control (see ``app.components.control_widgets``), kept in ``widgets``."""

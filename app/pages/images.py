@@ -12,44 +12,24 @@ from app.components.image_grid import ImageGrid
 from app.components.live_curves import LiveCurves
 from app.components.readouts import Readouts
 from app.pages.base import LabPage
+from ebm_engine.runtime.jobs.images_base import ImagesControls
 from ebm_engine.runtime.png import mosaic_png
 
-LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
-STEP_SIZES = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
 MODELS = {"ConvEBM": "conv_ebm", "EBM + generator": "ebm_generator"}
 QUALITY_LABELS = {"conv_ebm": ("replay buffer", "short-run from noise"),
                   "ebm_generator": ("refined proposals", "raw proposals")}
 
 
-class ImagesPage(LabPage):
+class ImagesPage(LabPage, ImagesControls):
     """Sample grids, replay buffer or generator proposals, energy/loss curves, FID/IS, generate-from-noise."""
 
     TITLE = "Images"
     JOB_KIND = "images"
     KIND_SETTING = "model"   # each model is a job kind of its own
     KINDS = {"conv_ebm": "images", "ebm_generator": "images_generator"}
-    KNOBS = ("lr", "langevin_steps", "step_size", "noise_scale", "reinit_fraction", "temperature", "l2_weight",
-             "entropy_weight", "generate_steps")
-    SETTINGS = ("model", "dataset", "mnist_folder", "width", "spectral_norm", "checkpointing", "seed")
     EXPORTS = {"samples": "samples"}
 
-    model = param.Selector(default="conv_ebm", objects=list(MODELS.values()))
-    dataset = param.Selector(default="digits", objects=["digits", "mnist"],
-                             doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
-    mnist_folder = param.String(default="", doc="folder holding train-images-idx3-ubyte[.gz] and friends")
-    width = param.Selector(default=32, objects=[8, 16, 32, 64], doc="channels of the first convolution stage")
-    spectral_norm = param.Boolean(default=False, doc="spectral normalisation of every layer")
-    checkpointing = param.Boolean(default=False, doc="gradient checkpointing: less memory, more time")
-    seed = param.Integer(default=0, bounds=(0, 1_000_000))
-    lr = param.Selector(default=1e-3, objects=LEARNING_RATES)
-    langevin_steps = param.Integer(default=20, bounds=(0, 200), doc="SGLD steps per iteration")
-    step_size = param.Selector(default=1.0, objects=STEP_SIZES, doc="SGLD step size on the energy gradient")
-    noise_scale = param.Number(default=0.01, bounds=(0.0, 0.5), step=0.001, doc="SGLD noise standard deviation")
-    reinit_fraction = param.Number(default=0.05, bounds=(0.0, 1.0), step=0.01)
-    temperature = param.Number(default=1.0, bounds=(0.05, 10.0), step=0.05)
-    l2_weight = param.Number(default=0.1, bounds=(0.0, 10.0), step=0.01)
-    entropy_weight = param.Number(default=0.05, bounds=(0.0, 10.0), step=0.01)
-    generate_steps = param.Integer(default=60, bounds=(1, 1000))
+    model = param.Selector(default="conv_ebm", objects=MODELS, label="Model", doc="the model the page trains")
 
     def __init__(self, session, on_status=None, **params):
         self.samples = ImageGrid("current samples", width=260, height=260, name="images-samples")
@@ -93,29 +73,18 @@ class ImagesPage(LabPage):
 
     @cached_property
     def controls(self) -> pn.Column:
-        w = pn.widgets
+        c = self.control
         return pn.Column(
             pn.pane.Markdown("### Images", margin=(0, 5)),
-            w.RadioButtonGroup.from_param(self.param.model, color="primary", variant="outline", options=MODELS),
-            w.RadioButtonGroup.from_param(self.param.dataset, color="primary", variant="outline",
-                                          options={"8×8 digits": "digits", "MNIST folder": "mnist"}),
-            w.TextInput.from_param(self.param.mnist_folder, label="MNIST-format folder", placeholder="/path/to/mnist"),
+            c("model", buttons=True, label=""), c("dataset", buttons=True, label=""),
+            c("mnist_folder", placeholder="/path/to/mnist"),
             self.transport(),
-            w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
-            w.IntSlider.from_param(self.param.langevin_steps, label="SGLD steps", end=100),
-            w.DiscreteSlider.from_param(self.param.step_size, label="Step size"),
-            w.FloatSlider.from_param(self.param.noise_scale, label="Noise scale", end=0.1),
-            w.FloatSlider.from_param(self.param.reinit_fraction, label="Buffer re-init fraction"),
-            w.FloatSlider.from_param(self.param.temperature, label="Temperature", start=0.1, end=5.0),
-            self.secondary(w.FloatInput.from_param(self.param.l2_weight, label="L2 energy penalty"),
-                    w.FloatInput.from_param(self.param.entropy_weight, label="Generator entropy weight"),
-                    w.Select.from_param(self.param.width, label="ConvEBM width"),
-                    w.Checkbox.from_param(self.param.spectral_norm, label="Spectral norm"),
-                    w.Checkbox.from_param(self.param.checkpointing, label="Gradient checkpointing (memory-efficient)"),
-                    w.IntInput.from_param(self.param.seed, label="Seed"),
-                           title="More settings"),
+            c("lr"), c("langevin_steps"), c("step_size"), c("noise_scale"), c("reinit_fraction"), c("temperature"),
+            self.secondary(c("l2_weight", widget=pn.widgets.FloatInput),
+                           c("entropy_weight", widget=pn.widgets.FloatInput), c("width"), c("spectral_norm"),
+                           c("checkpointing"), c("seed"), title="More settings"),
             pn.pane.Markdown("**Generate from noise**", margin=(5, 5, 0, 5)),
-            w.IntSlider.from_param(self.param.generate_steps, label="Generation steps", end=300),
+            c("generate_steps"),
             self.generate_button,
             self.download,
             sizing_mode="stretch_width")

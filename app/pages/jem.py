@@ -16,35 +16,26 @@ from app.components.live_curves import LiveCurves
 from app.components.ood_table import OODMetricsTable, RatesTable
 from app.components.score_histogram import ScoreHistogram, rates_at
 from app.pages.base import LabPage
+from ebm_engine.runtime.jobs.jem import JEMControls
 from ebm_engine.data.ood import OOD_SET_LABELS, OOD_SET_NAMES
 
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 5e-3, 1e-2]
-TEMPERATURES = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
 ALL_SETS = [*OOD_SET_NAMES, "user"]
 DEFAULT_SETS = ["gaussian", "uniform", "inverted", "rotated", "natural"]
 
 
-class JEMPage(LabPage):
+class JEMPage(LabPage, JEMControls):
     """Histograms with a threshold, metrics table, accuracy curve, class-conditional samples, probe image."""
 
     TITLE = "JEM & OOD"
     JOB_KIND = "jem"
     KIND_SETTING = "model"   # each model is a job kind of its own
     KINDS = {"jem": "jem", "classifier": "jem_classifier", "images_conv_ebm": "jem_borrowed"}
-    KNOBS = ("lr", "sgld_steps", "l2_weight", "score", "temperature", "sample_class")
-    SETTINGS = ("model", "seed")
     EXPORTS = {"samples": "samples"}
 
-    model = param.Selector(default="jem", objects=["jem", "classifier", "images_conv_ebm"],
+    model = param.Selector(default="jem", objects={"JEM": "jem", "Classifier": "classifier",
+                                                   "Images ConvEBM": "images_conv_ebm"}, label="Model",
                            doc="JEM (cross-entropy + SGLD generative term), the same net with cross-entropy only, "
                                "or a copy of the ConvEBM trained on the Images page (Reset takes a fresh copy)")
-    seed = param.Integer(default=0, bounds=(0, 1_000_000))
-    lr = param.Selector(default=1e-3, objects=LEARNING_RATES)
-    sgld_steps = param.Integer(default=20, bounds=(1, 100), doc="SGLD steps per training iteration")
-    l2_weight = param.Number(default=0.1, bounds=(0.0, 1.0), step=0.01, doc="L2 penalty on both energies")
-    score = param.Selector(default="energy", objects=["energy", "softmax", "gradnorm"])
-    temperature = param.Selector(default=1.0, objects=TEMPERATURES, doc="T in -T·logsumexp(f/T)")
-    sample_class = param.Selector(default="all", objects=["all", *[str(k) for k in range(10)]])
     ood_sets = param.ListSelector(default=list(DEFAULT_SETS), objects=list(ALL_SETS), doc="OOD sets shown")
     threshold = param.Number(default=0.0, bounds=(-1e12, 1e12),
                              doc="score above which an image is called out-of-distribution (finite)")
@@ -106,30 +97,22 @@ class JEMPage(LabPage):
     # --- controls and layout -------------------------------------------------------------------
     @cached_property
     def controls(self) -> pn.Column:
-        w = pn.widgets
+        w, c = pn.widgets, self.control
         return pn.Column(
             pn.pane.Markdown("### JEM & OOD", margin=(0, 5)),
-            w.RadioButtonGroup.from_param(self.param.model, color="primary", variant="outline",
-                                          options={"JEM": "jem", "Classifier": "classifier",
-                                                   "Images ConvEBM": "images_conv_ebm"}),
+            c("model", buttons=True, label=""),
             self.transport(),
-            w.RadioButtonGroup.from_param(self.param.score, color="primary", variant="outline",
-                                          options={"Energy": "energy", "Softmax": "softmax",
-                                                   "Grad norm": "gradnorm"}),
-            w.DiscreteSlider.from_param(self.param.temperature, label="Energy temperature T"),
+            c("score", buttons=True, label=""),
+            c("temperature"),
             pn.pane.Markdown("**OOD sets**", margin=(5, 5, 0, 5)),
             w.CheckButtonGroup.from_param(self.param.ood_sets, color="primary", variant="outline",
                                           options={OOD_SET_LABELS[n]: n for n in ALL_SETS},
                                           orientation="vertical", sizing_mode="stretch_width"),
             self.threshold_slider,
             self.follow_button,
-            w.Select.from_param(self.param.sample_class, label="Sample class"),
+            c("sample_class"),
             self.resample_button,
-            self.secondary(w.DiscreteSlider.from_param(self.param.lr, label="Learning rate"),
-                    w.IntSlider.from_param(self.param.sgld_steps, label="SGLD steps per iteration"),
-                    w.FloatSlider.from_param(self.param.l2_weight, label="Energy L2 weight"),
-                    w.IntInput.from_param(self.param.seed, label="Seed"),
-                           title="Training"),
+            self.secondary(c("lr"), c("sgld_steps"), c("l2_weight"), c("seed"), title="Training"),
             self.secondary(w.TextInput.from_param(self.param.user_path, label="Your OOD set",
                                            placeholder="/path/to/images.npy or MNIST folder"),
                     self.load_button,

@@ -18,7 +18,7 @@ from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header
 from ebm_engine.device import describe_device, select_device
 from ebm_engine.runtime import controls, live
 from ebm_engine.runtime.controls import Controls
-from ebm_engine.runtime.knobs import Knobs, legacy_controls
+from ebm_engine.runtime.knobs import Knobs
 from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
 
 CHECKPOINT_ACTIONS = ("save_checkpoint", "load_checkpoint", "load_pretrained", "list_checkpoints", "start_from_scratch")
@@ -33,8 +33,6 @@ class Job:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if ("KNOBS" in cls.__dict__ or "CONFIG" in cls.__dict__) and "CONTROLS" not in cls.__dict__:
-            cls.CONTROLS = legacy_controls(cls.__name__, cls.CONFIG, getattr(cls, "KNOBS", []))
         cls.CONFIG = controls.defaults(cls.CONTROLS, controls.setting_names(cls.CONTROLS))
 
     def __init__(self, config: dict[str, Any] | None = None, knobs: dict[str, Any] | None = None,

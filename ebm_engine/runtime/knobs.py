@@ -5,10 +5,7 @@ Python API is as safe as the bounded widgets of the app.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
-
-import param
 
 from ebm_engine.runtime import controls
 
@@ -35,37 +32,3 @@ class Knobs:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)
 
-
-@dataclass(frozen=True)
-class KnobSpec:
-    """A knob declared the old way; ``legacy_controls`` turns a job's list of them into ``Controls``."""
-
-    name: str
-    default: Any
-    kind: str = "float"
-    low: float | None = None
-    high: float | None = None
-    choices: tuple = ()
-    label: str = ""
-    log_scale: bool = False
-    help: str = ""
-
-
-def legacy_controls(job_name: str, config: dict[str, Any], specs: list[KnobSpec]) -> type[controls.Controls]:
-    """A ``Controls`` class for a job that still lists ``KnobSpec`` knobs and a ``CONFIG`` of defaults."""
-    attributes: dict[str, param.Parameter] = {}
-    for name, default in config.items():
-        kind = {bool: param.Boolean, int: param.Integer, float: param.Number, str: param.String}.get(type(default),
-                                                                                                  param.Parameter)
-        attributes[name] = kind(default=default)
-    for spec in specs:
-        meta = controls.LOG_KNOB if spec.log_scale else controls.KNOB
-        common = {"label": spec.label or None, "doc": spec.help or None, "metadata": meta}
-        if spec.kind == "choice":
-            attributes[spec.name] = param.Selector(default=spec.default, objects=list(spec.choices), **common)
-        elif spec.kind == "bool":
-            attributes[spec.name] = param.Boolean(default=spec.default, **common)
-        else:
-            kind = param.Integer if spec.kind == "int" else param.Number
-            attributes[spec.name] = kind(default=spec.default, bounds=(spec.low, spec.high), **common)
-    return type(f"{job_name}Controls", (controls.Controls,), attributes)

@@ -66,4 +66,4 @@ def test_page_bounds_match_the_engine_knobs():
     assert set(ImagesPage.KINDS) == set(ImagesPage.param.model.objects)   # each model opens a job kind
     for kind in ImagesPage.KINDS.values():
         assert_page_bounds_match_knobs(ImagesPage, job_class(kind))
-        assert set(ImagesPage.SETTINGS) - {ImagesPage.KIND_SETTING} <= set(job_class(kind).CONFIG)
+        assert set(ImagesPage.setting_names()) - {ImagesPage.KIND_SETTING} <= set(job_class(kind).CONFIG)

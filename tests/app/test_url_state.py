@@ -10,27 +10,23 @@ import app.pages  # noqa: F401  (registers the pages)
 from app import url_state
 from app.registry import PAGES
 from app.shell import LabShell
+from ebm_engine.runtime.controls import KNOB, Controls
 from tests.app.stub_session import StubSession
 
 PAGE_NAMES = [p.name for p in PAGES]
 
 
-class Knobs(param.Parameterized):
-    SETTINGS = ("choice", "count")
-    KNOBS = ("rate", "flag", "rate")
+class Knobs(Controls):
     choice = param.Selector(default=3e-3, objects=[1e-3, 3e-3, 1e-2])
     count = param.Integer(default=2, bounds=(1, 10))
-    rate = param.Number(default=0.5, bounds=(0.0, 1.0))
-    flag = param.Boolean(default=False)
+    rate = param.Number(default=0.5, bounds=(0.0, 1.0), metadata=KNOB)
+    flag = param.Boolean(default=False, metadata=KNOB)
     folder = param.String(default="")
+    hidden = param.Integer(default=3, bounds=(1, 10), precedence=-1)
 
 
-def test_shareable_names_skip_free_text_and_repeats():
-    Knobs.SETTINGS = ("choice", "count", "folder")
-    try:
-        assert url_state.shareable_names(Knobs) == ("choice", "count", "rate", "flag")
-    finally:
-        Knobs.SETTINGS = ("choice", "count")
+def test_shareable_names_skip_free_text_and_hidden_settings():
+    assert url_state.shareable_names(Knobs) == ("choice", "count", "rate", "flag")
 
 
 @pytest.mark.parametrize("name, text, value", [

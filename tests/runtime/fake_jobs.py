@@ -3,16 +3,24 @@ from __future__ import annotations
 
 import os
 
+import param
+
 from ebm_engine.runtime.job import Job
-from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.runtime.controls import KNOB, Controls
+
+
+class CounterControls(Controls):
+    start = param.Integer(default=0)
+    fail_at = param.Integer(default=-1)
+    crash_at = param.Integer(default=-1)
+    increment = param.Number(default=1.0, bounds=(0.0, 100.0), metadata=KNOB)
 
 
 class CounterJob(Job):
     """Adds ``increment`` to a total at every step."""
 
     KIND = "counter"
-    CONFIG = {"start": 0, "fail_at": -1, "crash_at": -1}
-    KNOBS = [KnobSpec("increment", 1.0, low=0.0, high=100.0)]
+    CONTROLS = CounterControls
 
     def build(self) -> None:
         self.total = float(self.config["start"])
@@ -101,7 +109,12 @@ class SlowStepJob(CounterJob):
     its deadline by ``overshoot_s``, as a slice ends only after its current Langevin step)."""
 
     KIND = "slow_step"
-    CONFIG = {**CounterJob.CONFIG, "step_s": 0.04, "snapshot_s": 0.005, "sliced": False, "overshoot_s": 0.004}
+
+    class CONTROLS(CounterControls):
+        step_s = param.Number(default=0.04)
+        snapshot_s = param.Number(default=0.005)
+        sliced = param.Boolean(default=False)
+        overshoot_s = param.Number(default=0.004)
 
     def build(self) -> None:
         super().build()

@@ -22,6 +22,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+import param
 import torch
 
 from ebm_engine.data.digits import DigitSplit, load_digits_grey
@@ -29,10 +30,10 @@ from ebm_engine.data.idx import load_mnist_folder
 from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.sample_quality import SampleQuality
-from ebm_engine.models.conv_ebm import ConvEBM
+from ebm_engine.models.conv_ebm import ACTIVATIONS, ConvEBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.knobs import KnobSpec
+from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.training_state import untouched
 from ebm_engine.samplers.short_run import ShortRunChain
@@ -54,25 +55,56 @@ class QualityRun:
         return self.chain.steps_done >= self.steps
 
 
+class ImagesControls(Controls):
+    """Settings and knobs of the Images jobs (ConvEBM and EBM + generator)."""
+
+    dataset = param.Selector(default="digits", objects={"8×8 digits": "digits", "MNIST folder": "mnist"},
+                             label="Data set", doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
+    mnist_folder = param.String(default="", label="MNIST-format folder",
+                                doc="folder holding train-images-idx3-ubyte[.gz] and friends")
+    mnist_limit = param.Integer(default=10000, bounds=(1, 10_000_000), precedence=-1)
+    seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed")
+    width = param.Selector(default=32, objects=[4, 8, 16, 32, 64], label="ConvEBM width",
+                           doc="channels of the first convolution stage")
+    depth = param.Integer(default=1, bounds=(1, 8), precedence=-1)
+    activation = param.Selector(default="swish", objects=list(ACTIVATIONS),
+                                precedence=-1)
+    spectral_norm = param.Boolean(default=False, label="Spectral norm", doc="spectral normalisation of every layer")
+    checkpointing = param.Boolean(default=False, label="Gradient checkpointing (memory-efficient)",
+                                  doc="gradient checkpointing: less memory, more time")
+    batch_size = param.Integer(default=128, bounds=(1, 100_000), precedence=-1)
+    buffer_size = param.Integer(default=10000, bounds=(1, 10_000_000), precedence=-1)
+    n_show = param.Integer(default=36, bounds=(1, 1024), precedence=-1)
+    quality_every_s = param.Number(default=10.0, bounds=(0.0, None), precedence=-1)
+    quality_samples = param.Integer(default=500, bounds=(2, 100_000), precedence=-1)
+    quality_steps_per_step = param.Integer(default=3, bounds=(1, 10_000), precedence=-1)
+    generate_chains = param.Integer(default=36, bounds=(1, 1024), precedence=-1)
+    settle_chains = param.Integer(default=256, bounds=(1, 100_000), precedence=-1)
+    settle_steps = param.Integer(default=60, bounds=(0, 100_000), precedence=-1)
+
+    lr = param.Number(default=1e-3, bounds=(1e-5, 1e-1), softbounds=(1e-5, 1e-2), label="Learning rate",
+                      metadata=LOG_KNOB)
+    langevin_steps = param.Integer(default=20, bounds=(0, 200), softbounds=(0, 100), label="SGLD steps",
+                                   doc="SGLD steps per iteration", metadata=KNOB)
+    step_size = param.Number(default=1.0, bounds=(1e-3, 100.0), softbounds=(0.01, 100.0), label="Step size",
+                             doc="SGLD step size on the energy gradient", metadata=LOG_KNOB)
+    noise_scale = param.Number(default=0.01, bounds=(0.0, 0.5), softbounds=(0.0, 0.1), step=0.001,
+                               label="Noise scale", doc="SGLD noise standard deviation", metadata=KNOB)
+    reinit_fraction = param.Number(default=0.05, bounds=(0.0, 1.0), step=0.01, label="Buffer re-init fraction",
+                                   doc="share of chains restarted from noise at each iteration", metadata=KNOB)
+    temperature = param.Number(default=1.0, bounds=(0.05, 10.0), softbounds=(0.1, 5.0), step=0.05,
+                               label="Temperature", metadata=KNOB)
+    l2_weight = param.Number(default=0.1, bounds=(0.0, 10.0), step=0.01, label="L2 energy penalty", metadata=KNOB)
+    entropy_weight = param.Number(default=0.05, bounds=(0.0, 10.0), step=0.01, label="Generator entropy weight",
+                                  metadata=KNOB)
+    generate_steps = param.Integer(default=60, bounds=(1, 1000), softbounds=(1, 300), label="Generation steps",
+                                   metadata=KNOB)
+
+
 class ImagesJobBase(Job):
     """A ConvEBM energy on digit images with live sample quality; subclasses add the way it is trained."""
 
-    CONFIG = {"dataset": "digits", "mnist_folder": "", "mnist_limit": 10000, "seed": 0,
-              "width": 32, "depth": 1, "activation": "swish", "spectral_norm": False, "checkpointing": False,
-              "batch_size": 128, "buffer_size": 10000, "n_show": 36, "quality_every_s": 10.0,
-              "quality_samples": 500, "quality_steps_per_step": 3, "generate_chains": 36,
-              "settle_chains": 256, "settle_steps": 60}
-    KNOBS = [
-        KnobSpec("lr", 1e-3, low=1e-5, high=1e-1, log_scale=True, label="Learning rate"),
-        KnobSpec("langevin_steps", 20, kind="int", low=0, high=200, label="SGLD steps"),
-        KnobSpec("step_size", 1.0, low=1e-3, high=100.0, log_scale=True, label="Step size"),
-        KnobSpec("noise_scale", 0.01, low=0.0, high=0.5, label="Noise scale"),
-        KnobSpec("reinit_fraction", 0.05, low=0.0, high=1.0, label="Buffer re-init fraction"),
-        KnobSpec("temperature", 1.0, low=0.05, high=10.0, log_scale=True, label="Temperature"),
-        KnobSpec("l2_weight", 0.1, low=0.0, high=10.0, label="L2 energy penalty"),
-        KnobSpec("entropy_weight", 0.05, low=0.0, high=10.0, label="Generator entropy weight"),
-        KnobSpec("generate_steps", 60, kind="int", low=1, high=1000, label="Generation steps"),
-    ]
+    CONTROLS = ImagesControls
     ACTIONS = ("generate", "measure_quality")
     MODEL_ARGS = ("width", "depth", "activation", "spectral_norm")
     FIRST_PLAY = "pretrained"

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import param
 import torch
 
 from ebm_engine.data.digits import DigitSplit
 from ebm_engine.models.jem import JEM, ClassConditionalEnergy
 from ebm_engine.runtime.jobs.curve_tail import curve_tail
-from ebm_engine.runtime.jobs.ood_job import OODJob
+from ebm_engine.runtime.jobs.ood_job import OODControls, OODJob
 from ebm_engine.runtime.training_state import untouched
 from ebm_engine.training.jem_trainer import JEMConfig, JEMStats, JEMTrainer
+
+
+class JEMControls(OODControls):
+    """The JEM & OOD controls, with the size of the trained network and its replay buffer."""
+
+    width = param.Integer(default=32, bounds=(4, 512), precedence=-1)
+    batch_size = param.Integer(default=64, bounds=(1, 100_000), precedence=-1)
+    buffer_size = param.Integer(default=5000, bounds=(1, 10_000_000), precedence=-1)
 
 
 class JEMJob(OODJob):
@@ -25,7 +34,7 @@ class JEMJob(OODJob):
     KIND = "jem"
     MODEL = "jem"
     GENERATIVE_WEIGHT = 1.0
-    CONFIG = {**OODJob.CONFIG, "width": 32, "batch_size": 64, "buffer_size": 5000}
+    CONTROLS = JEMControls
     CHECKPOINT_MODELS = ("jem",)
     MODEL_ARGS = ("width",)
 

@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any, ClassVar
 
 import numpy as np
+import param
 import torch
 
 from ebm_engine.data.digits import DigitSplit, load_digits_grey
@@ -25,30 +26,45 @@ from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.data.user_image import UserImageError, decode_png, rasterize_strokes
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.ood import SCORE_LABELS, SCORES
+from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.ood_scoring import OODScoring
 from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.knobs import KnobSpec
 from ebm_engine.runtime.mosaic import tile
 
 SAMPLE_CLASSES = ("all",) + tuple(str(k) for k in range(10))
 HISTORY = 5000
 
 
+class OODControls(Controls):
+    """Settings and knobs of the JEM & OOD jobs."""
+
+    seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed")
+    eval_every_s = param.Number(default=1.0, bounds=(0.0, None), precedence=-1)
+    bins = param.Integer(default=40, bounds=(2, 1000), precedence=-1)
+    samples_per_class = param.Integer(default=6, bounds=(1, 100), precedence=-1)
+    sample_steps = param.Integer(default=4, bounds=(1, 1000), precedence=-1)
+    n_examples = param.Integer(default=8, bounds=(1, 100), precedence=-1)
+    rescore_slices = param.Integer(default=10, bounds=(1, 1000), precedence=-1)
+
+    score = param.Selector(default="energy", objects=dict(zip(("Energy", "Softmax", "Grad norm"), SCORES)),
+                           label="OOD score", doc="what ranks an image as out-of-distribution", metadata=KNOB)
+    temperature = param.Number(default=1.0, bounds=(0.01, 100.0), softbounds=(0.1, 100.0),
+                               label="Energy temperature T", doc="T in -T·logsumexp(f/T)", metadata=LOG_KNOB)
+    sample_class = param.Selector(default="all", objects=list(SAMPLE_CLASSES), label="Sample class",
+                                  doc="the class the samples of E(x, y) are drawn for", metadata=KNOB)
+    lr = param.Number(default=1e-3, bounds=(1e-5, 0.1), softbounds=(1e-4, 0.01), label="Learning rate",
+                      metadata=LOG_KNOB)
+    sgld_steps = param.Integer(default=20, bounds=(1, 100), label="SGLD steps per iteration", metadata=KNOB)
+    l2_weight = param.Number(default=0.1, bounds=(0.0, 1.0), step=0.01, label="Energy L2 weight",
+                             doc="L2 penalty on both energies", metadata=KNOB)
+
+
 class OODJob(OODScoring, Job):
     """Live OOD scoring of the digits with ``self.model``; subclasses make the model and its samples."""
 
     MODEL: ClassVar[str] = ""   # the page's name of the model
-    CONFIG = {"seed": 0, "eval_every_s": 1.0, "bins": 40, "samples_per_class": 6, "sample_steps": 4,
-              "n_examples": 8, "rescore_slices": 10}
-    KNOBS = [
-        KnobSpec("lr", 1e-3, low=1e-5, high=0.1, log_scale=True, label="Learning rate"),
-        KnobSpec("sgld_steps", 20, kind="int", low=1, high=100, label="SGLD steps per iteration"),
-        KnobSpec("l2_weight", 0.1, low=0.0, high=1.0, label="Energy L2 weight"),
-        KnobSpec("score", "energy", kind="choice", choices=SCORES, label="OOD score"),
-        KnobSpec("temperature", 1.0, low=0.01, high=100.0, log_scale=True, label="Energy temperature T"),
-        KnobSpec("sample_class", "all", kind="choice", choices=SAMPLE_CLASSES, label="Sample class"),
-    ]
+    CONTROLS = OODControls
     ACTIONS = ("probe_png", "probe_strokes", "clear_probe", "load_ood_set", "resample", "evaluate")
     DATA_KEY = None
     DATA_NAME = "digits"
