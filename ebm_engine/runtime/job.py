@@ -128,6 +128,15 @@ class Job:
         self.waited_for_knobs = True   # the host sends the readouts once the knob rests
         return False
 
+    def command_waits(self) -> bool:
+        """Whether a command waits for the engine (a slider moved): slow work gives way to it."""
+        return self.command_waiting is not None and self.command_waiting()
+
+    def run_for(self, steps: Generator, seconds: float | None) -> bool:
+        """Take ``steps`` for about ``seconds`` (None: all of them), ending early when a command waits;
+        True when they all ran (``runtime.live.run_for``)."""
+        return live.run_for(steps, seconds, self.command_waiting)
+
     def set_knobs(self, **changes: Any) -> dict[str, Any]:
         applied = self.knobs.update(**changes)
         self.on_knobs(applied)

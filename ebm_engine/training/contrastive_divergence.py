@@ -18,6 +18,7 @@ import torch
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
 from ebm_engine.training.finite import host_values, parameters_finite
+from ebm_engine.stepwise import Steps, finish
 from ebm_engine.training.in_flight_chains import InFlightChains
 from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
@@ -130,10 +131,10 @@ class ContrastiveDivergence:
             group["lr"] = candidate.lr
             group["betas"] = tuple(candidate.betas)
 
-    def sample_for(self, seconds: float | None = None) -> bool:
-        """Evolve this iteration's negatives (drawn from the buffer first if none are in flight) for
-        about ``seconds`` (None: to the end); True when they have taken all their Langevin steps.
-        Step size and temperature are read at every slice, so a knob change reaches chains in flight."""
+    def negative_steps(self) -> Steps:
+        """This iteration's negatives, one Langevin step at a time (a generator, see ``ebm_engine.stepwise``):
+        drawn from the buffer, with the iteration's data batch, when none are in flight. Step size and
+        temperature are read when the steps are taken up, so a knob change reaches chains in flight."""
         cfg = self.config
         if self.in_flight is None:
             x, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
@@ -141,12 +142,11 @@ class ContrastiveDivergence:
                                                         cfg.sampler)
             self.in_flight = InFlightChains(kernel, energy, self.energy, x, idx)
             self.positive, self._positive_energy = self.data_fn(cfg.batch_size, self.generator), None
-        return self.in_flight.run(cfg.langevin_steps, cfg.step_size, cfg.sample_temperature, self.generator,
-                                  seconds)
+        yield from self.in_flight.advance(cfg.langevin_steps, cfg.step_size, cfg.sample_temperature, self.generator)
 
     def sample_negatives(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Evolve a batch of buffer chains by Langevin (continuing those in flight); positions and buffer indices."""
-        self.sample_for(None)
+        finish(self.negative_steps())
         chains, self.in_flight = self.in_flight, None
         return chains.x, chains.idx
 

@@ -1,18 +1,16 @@
-"""A training iteration's negative chains, run a slice at a time so a live view can show them moving.
+"""A training iteration's negative chains, advanced as steps so a live view can show them moving.
 
-The chains take exactly the kernel steps (and random draws) they would take in one go: cutting the
-run into slices changes when the steps happen, not what they compute. The model's weights are
-frozen during each slice (no parameter gradients are built while sampling).
+The chains take exactly the kernel steps (and random draws) they would take in one go: driving them
+in slices changes when the steps happen, not what they compute. The model's weights are frozen while
+the steps are taken (no parameter gradients are built while sampling).
 """
 from __future__ import annotations
-
-import time
 
 import torch
 
 from ebm_engine.energies.frozen import frozen
-from ebm_engine.interruption import slice_should_end
 from ebm_engine.samplers.state import SamplerState
+from ebm_engine.stepwise import Steps
 
 
 class InFlightChains:
@@ -30,14 +28,13 @@ class InFlightChains:
     def x(self) -> torch.Tensor:
         return self.state.x
 
-    def run(self, steps: int, step_size: float, temperature: float, generator: torch.Generator | None,
-            seconds: float | None = None) -> bool:
-        """Advance towards ``steps`` steps in total, for about ``seconds`` (None: to the end); True when there."""
-        deadline = None if seconds is None else time.perf_counter() + seconds
+    def advance(self, steps: int, step_size: float, temperature: float,
+                generator: torch.Generator | None) -> Steps:
+        """Take the chains towards ``steps`` kernel steps in total, yielding between steps. The weights
+        stay frozen until the steps end or are closed (close them when you stop taking them)."""
         with frozen(self.model, self.eval_mode):
             while self.steps_done < steps:
                 self.state, _ = self.kernel.step(self.energy, self.state, step_size, temperature, generator)
                 self.steps_done += 1
-                if deadline is not None and (time.perf_counter() >= deadline or slice_should_end()):
-                    break   # the slice's time is up, or a command waits for the engine
-        return self.steps_done >= steps
+                if self.steps_done < steps:
+                    yield

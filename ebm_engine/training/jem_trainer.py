@@ -27,6 +27,7 @@ from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
 from ebm_engine.training.finite import host_values, parameters_finite
+from ebm_engine.stepwise import Steps, finish
 from ebm_engine.training.in_flight_chains import InFlightChains
 from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
@@ -194,10 +195,10 @@ class JEMTrainer:
                                                     cfg.sampler)
         return frozen_sgld(self.model, energy, x, steps, cfg, generator or self.generator, kernel)
 
-    def sample_for(self, seconds: float | None = None) -> bool:
-        """Start an iteration if none is in flight (its mini-batch, and its negatives from the buffer when
-        the generative term is on), then evolve the negatives for about ``seconds`` (None: to the end);
-        True when they have all their SGLD steps. The draws are those of one uninterrupted iteration."""
+    def negative_steps(self) -> Steps:
+        """This iteration's SGLD negatives, one step at a time (a generator, see ``ebm_engine.stepwise``): the
+        iteration starts when none is in flight (its mini-batch, and its negatives from the buffer when the
+        generative term is on). The draws are those of one uninterrupted iteration."""
         cfg = self.config
         if self.in_flight is None:
             batch = self.next_batch()
@@ -209,7 +210,8 @@ class JEMTrainer:
                 chains = InFlightChains(kernel, energy, self.model, x, idx, eval_mode=True)
             self.in_flight = (batch, chains)
         chains = self.in_flight[1]
-        return chains is None or chains.run(cfg.sgld_steps, cfg.sgld_step_size, 1.0, self.generator, seconds)
+        if chains is not None:
+            yield from chains.advance(cfg.sgld_steps, cfg.sgld_step_size, 1.0, self.generator)
 
     # --- training ----------------------------------------------------------------------------
     def generative_weight_now(self) -> float:
@@ -223,7 +225,7 @@ class JEMTrainer:
     def step(self) -> JEMStats:
         """One iteration: cross-entropy (+ the generative term), a guarded optimiser step."""
         cfg = self.config
-        self.sample_for(None)
+        finish(self.negative_steps())
         (x, y), chains = self.in_flight
         self.in_flight = None
         self.model.train()

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from ebm_engine.stepwise import finish
 from ebm_engine.data import toy2d
 from ebm_engine.energies.base import Energy
 from ebm_engine.metrics.partition import grid_nll
@@ -390,9 +391,11 @@ def test_the_provisional_figures_of_finished_chains_are_the_iterations_own(loss)
     cd = make_trainer(loss=loss, l2_weight=0.3)
     cd.step()
     assert cd.provisional() is None                 # no iteration in flight
-    cd.sample_for(0.0)                              # the next iteration's first Langevin step
+    steps = cd.negative_steps()
+    next(steps)                                     # the next iteration's first Langevin step
+    steps.close()
     first = cd.provisional()
-    cd.sample_for(None)                             # all its steps
+    finish(cd.negative_steps())                     # all its steps
     done = cd.provisional()
     stats = cd.step()
     assert done != first

@@ -61,7 +61,7 @@ class ConvEBMJob(ImagesJobBase):
             if self.settling.run(seconds):
                 self.settling = None
             return False
-        if not self.trainer.sample_for(seconds):
+        if not self.run_for(self.trainer.negative_steps(), seconds):
             return False
         self.advance()
         return True

@@ -59,7 +59,7 @@ class JEMJob(OODJob):
         """An iteration's SGLD negatives a slice at a time (the same draws as in one go), then its update.
         Between slices the class-conditional samples take one more step, with noise from their own
         stream, so they keep moving on the page while the training stream stays what it would be."""
-        if self.trainer.sample_for(seconds):
+        if self.run_for(self.trainer.negative_steps(), seconds):
             self.advance()
             return True
         self.samples = self._sgld(self.sample_energy, self.samples, 1, self.display_generator)

@@ -13,7 +13,6 @@ import param
 import torch
 
 from ebm_engine.device import make_generator
-from ebm_engine.interruption import slice_should_end
 from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.job import Job, to_numpy
@@ -135,7 +134,7 @@ class RaceJob(Job):
         for racer in self.racers:
             step_size = self.knobs[f"step_{racer.name}"]
             while racer.grad_debt >= racer.grads_per_step:
-                if stepped and deadline is not None and (time.perf_counter() >= deadline or slice_should_end()):
+                if stepped and deadline is not None and (time.perf_counter() >= deadline or self.command_waits()):
                     return False   # every slice takes at least one step; it ends early when a command waits
                 stepped = True
                 t0 = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Slow readouts give way to a command waiting for the engine (``ebm_engine.interruption``)."""
+"""The engine gives way to a command waiting for it: the host hands its probe to the jobs, training yields
+while a knob moves, and a slice of an iteration ends after its current step."""
 import time
 
 import torch
@@ -73,18 +74,16 @@ def test_training_yields_while_a_knob_moves_and_runs_flat_out_once_it_rests():
 
 
 def test_a_slice_of_an_iteration_ends_after_one_step_when_a_command_waits():
-    from ebm_engine.interruption import slice_should_end, slices_end_early
     from ebm_engine.runtime.jobs.jem import JEMJob
 
-    assert not slice_should_end()
     job = JEMJob({"buffer_size": 300}, device="cpu")
-    with slices_end_early(lambda: True):
-        assert slice_should_end()
-        job.step(seconds=60.0)                    # a minute's slice, cut after one SGLD step
+    job.command_waiting = lambda: True
+    job.step(seconds=60.0)                        # a minute's slice, cut after one SGLD step
     chains = job.trainer.in_flight[1]
     assert job.step_count == 0 and chains.steps_done == 1
-    with slices_end_early(lambda: False):
-        job.step(seconds=60.0)                    # no command: the slice runs to the iteration's end
+    assert all(p.requires_grad for p in job.model.parameters())   # the weights are no longer frozen
+    job.command_waiting = lambda: False
+    job.step(seconds=60.0)                        # no command: the slice runs to the iteration's end
     assert job.step_count == 1
 
 
@@ -94,7 +93,9 @@ def test_the_host_cuts_slices_short_for_a_waiting_command_but_not_a_whole_step()
     host = EngineHost(max_rate_hz=1e9)
     host.slice_s = 60.0
     host.commands_waiting = lambda: True
-    slot = host.slots["j"] = JobSlot(JEMJob({"buffer_size": 300}, device="cpu"))
+    host.handle("open", "j", ("jem", {"buffer_size": 300}, {}))
+    slot = host.slots["j"]
+    assert isinstance(slot.job, JEMJob)
     host.handle("play", "j")
     host.tick()
     assert slot.job.step_count == 0 and slot.job.trainer.in_flight[1].steps_done == 1
