@@ -1,4 +1,4 @@
-"""Sample quality of the lab's image EBMs on 8×8 digits against the guide's naive recipe and real digits.
+"""Sample quality of the lab's image EBMs on 8×8 digits against a naive recipe and real digits.
 
 Recipes (CPU, fixed seeds, ``ConvEBM(width=32, depth=1, swish)`` for every EBM, batch 128)
   lab ConvEBM      ``image_cd_trainer`` with ``lab_image_config()``: replay buffer of 10000 chains (5%
@@ -8,7 +8,7 @@ Recipes (CPU, fixed seeds, ``ConvEBM(width=32, depth=1, swish)`` for every EBM, 
                    run 60 steps from uniform noise with the same step size and noise ("from noise").
   EBM + generator  ``EBMGeneratorTrainer`` at its defaults: 10 refinement steps, entropy weight 0.05,
                    cooperative weight 1.0. Scored on 500 refined proposals ("refined") and the raw ones.
-  naive (guide)    ``naive_image_config()``: every negative from N(0, I), 10 Langevin steps of 0.01 with
+  naive    ``naive_image_config()``: every negative from N(0, I), 10 Langevin steps of 0.01 with
                    noise sqrt(0.02), no buffer, no clamping, no L2, no clipping, Adam 1e-4. Scored on
                    500 fresh chains of the same kind, clamped to [0, 1].
   real digits      500 training digits (the ceiling).
@@ -174,7 +174,7 @@ def main() -> int:
     parser.add_argument("--minutes", default="2,10", help="training budgets in minutes, comma-separated")
     parser.add_argument("--quick", action="store_true", help="budgets of 0.25 and 0.5 minutes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--recipes", default="lab ConvEBM,EBM + generator,naive (guide)")
+    parser.add_argument("--recipes", default="lab ConvEBM,EBM + generator,naive")
     parser.add_argument("--jobs", type=int, default=3, help="recipes trained at once, one process each")
     parser.add_argument("--memory-only", action="store_true")
     parser.add_argument("--memory-probe", choices=("on", "off"), help=argparse.SUPPRESS)
@@ -223,7 +223,7 @@ def main() -> int:
 
     print("\n| recipe | samples | minutes | iterations | FID | IS | FID naive / FID |")
     print("|---|---|---|---|---|---|---|")
-    naive = {r["minutes"]: r["fid"] for r in rows if r["recipe"] == "naive (guide)"}
+    naive = {r["minutes"]: r["fid"] for r in rows if r["recipe"] == "naive"}
     for r in rows:
         ratio = naive.get(r["minutes"], float("nan")) / r["fid"] if r["fid"] > 0 else float("nan")
         print(f"| {r['recipe']} | {r['set']} | {r['minutes']:g} | {r['iterations']} | {r['fid']:.2f} | "

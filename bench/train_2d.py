@@ -12,7 +12,7 @@ Methods
   lab       ContrastiveDivergence with the default CDConfig (batch_size 256, max_chain_norm as the
             app's Energy Landscape job sets it): persistent chains in a replay buffer, L2 energy
             penalty, gradient clipping, Adam lr 3e-3.
-  baseline  the "plain" recipe of the EBM guide: Adam lr 1e-4 (--baseline-lr), negatives drawn
+  baseline  the plain textbook recipe: Adam lr 1e-4 (--baseline-lr), negatives drawn
             fresh from N(0, I) every step, 10 Langevin steps of size 0.01 with noise sqrt(2*0.01),
             no buffer, no regularisation, no clipping, loss = mean E(data) - mean E(neg).
 
@@ -97,7 +97,7 @@ class Setup:
 
 
 class PlainBaseline:
-    """The guide's plain recipe: fresh N(0, I) negatives, short-run Langevin, no buffer/penalty/clip."""
+    """The plain textbook recipe: fresh N(0, I) negatives, short-run Langevin, no buffer/penalty/clip."""
 
     def __init__(self, model: SimpleEBM, setup: Setup, lr: float, generator: torch.Generator,
                  langevin_steps: int = 10, step_size: float = 0.01):

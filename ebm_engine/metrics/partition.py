@@ -3,8 +3,8 @@
 For an energy ``E`` at temperature ``T`` the partition function is ``Z = ∫ exp(-E(x)/T) dx``.
 In 2D, midpoint quadrature on a fine grid over a box that holds the mass gives ``Z`` to high
 accuracy: that is the reference. Importance sampling, ``Z = E_q[exp(-E/T) / q]``, works in any
-dimension and is checked against the grid. (The guide's Monte Carlo estimate omits the proposal
-density ``q``; that is not an estimator of ``Z``.)
+dimension and is checked against the grid. (A Monte Carlo average of ``exp(-E/T)`` without the
+proposal density ``q`` is not an estimator of ``Z``.)
 
 Every function takes an ``Energy`` or any callable mapping ``(n, d) -> (n,)``. A module is
 evaluated on the device and in the dtype of its first floating parameter (or buffer); a plain

@@ -9,7 +9,7 @@ data seen in one sector teach the model about all of them. Two ways to get it:
   ``cos nθ`` and (rotations only) ``sin nθ``. One base evaluation instead of ``|G|``.
 
 The group can be swapped between steps (``set_group``), so the order can change while a model
-trains. (The guide's sketch has no base energy and no group object.)
+trains.
 """
 from __future__ import annotations
 

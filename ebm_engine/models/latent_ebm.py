@@ -7,8 +7,8 @@ The encoder ``q_φ(z | x) = N(μ_φ(x), diag σ_φ(x)²)`` approximates the post
 
 The marginal energy ``E(x) = -log ∫ exp(-E(x, z)) dz`` is estimated by importance sampling with
 the encoder as proposal: ``Ê(x) = -log (1/K) Σ_k exp(-E(x, z_k)) / q(z_k | x)``, ``z_k ~ q``,
-with a delta-method standard error. (The guide's ``energy_likelihood`` returns the joint energy
-``E(x, z)`` instead: that is not a density of ``x``.) Training: ``LatentEBMTrainer``.
+with a delta-method standard error. (The joint energy ``E(x, z)`` at one ``z`` is not a density of
+``x``.) Training: ``LatentEBMTrainer``.
 """
 from __future__ import annotations
 

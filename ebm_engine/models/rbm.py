@@ -3,8 +3,8 @@
 Conventions (``v`` is ``(batch, n_visible)``, ``h`` is ``(batch, n_hidden)``, ``b`` = ``v_bias``,
 ``c`` = ``h_bias``):
 
-- joint energy ``E(v, h) = -(v·b + h·c + (vW)·h)``, one value per sample (the guide's
-  ``v @ W @ h`` has the wrong shapes for a batch);
+- joint energy ``E(v, h) = -(v·b + h·c + (vW)·h)``, one value per sample (``v @ W @ h`` would
+  have the wrong shapes for a batch);
 - at temperature ``T`` the joint is ``p_T(v, h) ∝ exp(-E(v, h)/T)``, so every conditional and
   sampler divides its pre-activation by ``T``;
 - ``free_energy(v, T) = -log Σ_h exp(-E(v, h)/T) = -v·b/T - Σ_j softplus((c_j + (vW)_j)/T)``

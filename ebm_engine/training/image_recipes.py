@@ -1,10 +1,10 @@
-"""Recipes for training image energies by contrastive divergence: the lab's and the guide's naive one.
+"""Recipes for training image energies by contrastive divergence: the lab's and a naive one to compare with.
 
 - ``lab_image_config``: short-run SGLD from a replay buffer (95% old chains, 5% uniform noise),
   step size and noise scale as separate knobs, chains clamped to the data range [0, 1], an L2
   penalty on both energies, gradient clipping, and the trainer's divergence guard with rollback
   (the JEM / IGEBM recipe).
-- ``naive_image_config``: the guide's ``EnergyBasedModelTrainer``: every negative starts from
+- ``naive_image_config``: the plain textbook trainer: every negative starts from
   Gaussian noise (no buffer), 10 Langevin steps of size 0.01 with the exact noise, no clamping,
   no regularisation, no clipping, Adam at 1e-4. Its samples are the same noise-initialised chain,
   clamped to [0, 1] for display and scoring.
@@ -28,7 +28,7 @@ def lab_image_config(**overrides) -> CDConfig:
 
 
 def naive_image_config(**overrides) -> CDConfig:
-    """The guide's naive recipe as a ``CDConfig`` (pair it with ``init="gaussian"``)."""
+    """The naive recipe as a ``CDConfig`` (pair it with ``init="gaussian"``)."""
     defaults = dict(lr=1e-4, batch_size=128, langevin_steps=10, step_size=0.01, noise_scale=math.sqrt(2 * 0.01),
                     reinit_fraction=1.0, l2_weight=0.0, grad_clip=None, buffer_size=128, clamp=None)
     return CDConfig(**{**defaults, **overrides})

@@ -7,8 +7,7 @@ never appears. Three objectives, all for any event shape ``(batch, *event)``:
   model's score at ``x̃`` on the score of the perturbation kernel, ``-(x̃ - x)/σ² = -ε/σ``.
   Weighted by ``σ²`` (Song & Ermon 2019) so that several noise levels share one scale:
   ``½ ||σ s(x̃) + ε||²``. Its minimiser is the score of the noisy data ``p_σ = p * N(0, σ² I)``.
-  (The guide writes the target with the wrong sign relative to ``∇E``: ``∇E(x̃) = -s(x̃)``
-  must match ``+ε/σ``.)
+  Mind the sign: with ``s = -∇E``, ``∇E(x̃)`` must match ``+ε/σ``.
 - ``sliced_score_matching_loss`` (Song et al. 2019): Hyvärinen's objective with the Hessian
   trace replaced by random projections ``vᵀ ∇s v`` (Rademacher or Gaussian ``v``); one extra
   backward pass per projection, whatever the dimension.

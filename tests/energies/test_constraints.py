@@ -48,7 +48,7 @@ DISTANCE_CASES = [k for k in CASES if k != "simplex"]  # violation = distance to
 # ----------------------------------------------------------------------------- per-sample penalties
 
 def batch_summed_ball_penalty(x: torch.Tensor) -> torch.Tensor:
-    """The guide's shape of penalty: violations summed over the batch, broadcast to every sample."""
+    """A wrong shape of penalty: violations summed over the batch, broadcast to every sample."""
     return torch.clamp(x.norm(dim=1) - 1.0, min=0).sum() * torch.ones(len(x), dtype=x.dtype)
 
 
@@ -80,7 +80,7 @@ def test_changing_one_sample_leaves_the_others_energies_unchanged():
     energy = ConstrainedEnergy(std_gaussian(), [(Ball([0.0, 0.0], 1.0), 5.0), (HalfPlane([1.0, 0.0], 0.5), 2.0, 2),
                                                 (Box([-3.0, -3.0], [3.0, 3.0]), INF)])
     assert only_sample_k_changes(energy, x, 5, torch.tensor([2.5, -2.0], dtype=torch.float64))
-    # The check has teeth: the guide's batch-summed penalty changes every sample's energy.
+    # The check has teeth: a batch-summed penalty changes every sample's energy.
     assert not only_sample_k_changes(batch_summed_ball_penalty, x, 5, torch.tensor([2.5, -2.0], dtype=torch.float64))
 
 

@@ -40,7 +40,7 @@ def test_marginal_matches_quadrature_over_the_latent(model):
     z_scores = (estimate - exact) / stderr
     assert float(z_scores.abs().max()) < 4.5
     assert float(stderr.median()) < 0.02   # precise enough for the comparison to have power
-    # the joint energy at the encoder's mean (what the guide's energy_likelihood returns) is not it
+    # the joint energy at the encoder's mean (a joint energy, not a marginal) is not it
     with torch.no_grad():
         joint = model.joint_energy(x, model.encode(x)[0])
     assert float((joint - exact).abs().mean()) > 0.2
