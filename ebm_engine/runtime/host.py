@@ -19,10 +19,9 @@ COMMANDS = ("open", "close", "play", "pause", "step", "reset", "knobs", "action"
 # on some pages) would hold the next tap's answer
 KNOB_SETTLE_S = 0.6
 # while a knob moves, training gets at most this share of the engine's time: the rest goes to the
-# knob's answers and, on a machine with few cores, to the server and the browser that show them
-# (2 cores, key press to visible answer while training: Energy Landscape 173-184 ms at a full share,
-# 159-160 ms at half; later, Score Matching 117-128 ms at half, 88-101 ms at 0.3, the Landscape and
-# Symmetry & Latents unchanged)
+# knob's answers and, on a machine with few cores, to the server and the browser that show them (a
+# smaller share shortened the key-press-to-answer time of bench/app_latency.py on 2 cores, down to
+# about this share, and changed nothing below it)
 KNOB_TRAINING_SHARE = 0.3
 
 
