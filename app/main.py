@@ -9,23 +9,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import panel as pn  # noqa: E402
-from panel.io.state import set_curdoc  # noqa: E402
-from panel.io.callbacks import PeriodicCallback  # noqa: E402
 
 import app.pages  # noqa: E402,F401  (registers the pages)
-from app.components.frame_pacer import FramePacer  # noqa: E402
-from app.components.snapshot_doorbell import SnapshotDoorbell  # noqa: E402
-from app.components.style_rewrite_guard import install_style_rewrite_guard  # noqa: E402
-from app.components.websocket_nodelay import send_websocket_frames_at_once  # noqa: E402
-from app.components.widget_latency import answer_widgets_at_once  # noqa: E402
+from app import workarounds  # noqa: E402
+from app.live.delivery import deliver_live  # noqa: E402
+from app.live.frame_pacer import FramePacer  # noqa: E402
 from app.session import LabSession  # noqa: E402
 from app.shell import ASSETS, LabShell  # noqa: E402
 
 pn.extension("mathjax", raw_css=[(ASSETS / "lab.css").read_text()], notifications=False)
-answer_widgets_at_once()
-send_websocket_frames_at_once()
-
-DRAIN_PERIOD_MS = 25
 
 
 def session_args() -> dict[str, str]:
@@ -40,25 +32,11 @@ def browser_connections_of(doc) -> int:
     return session.connection_count if session is not None else 1
 
 
-def drain_in_one_message(session: LabSession) -> None:
-    """Apply the newest snapshots with the document held: every plot and readout change of one drain
-    reaches the browser as one combined message (Panel's ``hold``), not one message per data source."""
-    with pn.io.hold():
-        session.drain()
-
-
-def drain_on(doc, session: LabSession) -> None:
-    """A drain outside Panel's periodic callback (the doorbell's): with ``doc`` as the current document."""
-    with set_curdoc(doc):
-        drain_in_one_message(session)
-
-
 def build() -> pn.template.BootstrapTemplate:
-    """One session: an engine process, the shell, the paced snapshot drain and the clean-up hooks."""
+    """One session: an engine process, the shell, the live delivery of snapshots and the clean-up hooks."""
     args = session_args()
     doc = pn.state.curdoc
-    if doc is not None:
-        install_style_rewrite_guard(doc)
+    workarounds.install(doc)                # before the browser connects: its socket, its widgets, its paint
     pacer = FramePacer()
     loaded: list[bool] = []
     # no snapshot before the browser has loaded the page: changes made earlier reached no browser
@@ -66,25 +44,9 @@ def build() -> pn.template.BootstrapTemplate:
     session = LabSession(connections=lambda: browser_connections_of(doc) if loaded else 0, pacer=pacer)
     shell = LabShell(session, query=args, location=pn.state.location)
     shell.template.main.append(pacer.view)
-    pacer.on_answer = lambda: drain_in_one_message(session)   # the browser is free: send what waits now
     pn.state.onload(lambda: loaded.append(True))
     pn.state.onload(shell.write_url)        # the browser's address is known once the page has loaded
-    # the engine's snapshots are taken in as they arrive; the periodic drain paces frames and keeps watch
-    doorbell = None
-    if doc is not None:
-        doorbell = SnapshotDoorbell(session.snapshot_signal, lambda: drain_on(doc, session),
-                                    doc.add_next_tick_callback)
-
-    def periodic_drain() -> None:
-        drain_in_one_message(session)
-        if doorbell is not None:
-            doorbell.follow()
-
-    # a background callback: Panel's busy bookkeeping (two global parameter updates per call, 40 calls a
-    # second per session) cost the server ~4 % of a core for each open tab
-    PeriodicCallback(callback=periodic_drain, period=DRAIN_PERIOD_MS, background=True).start()
-    if doorbell is not None:
-        pn.state.on_session_destroyed(lambda _context: doorbell.close())
+    deliver_live(doc, session, pacer)
     pn.state.on_session_destroyed(session.stop)
     return shell.template
 

@@ -4,7 +4,7 @@ The drain runs as a Panel periodic callback: it never blocks (the runner polls w
 timeout), dispatches the newest snapshot of each job to the page that owns it, and notices a
 dead engine process, which it reports and restarts.
 
-With a frame pacer (``app.components.frame_pacer``), snapshots wait while the browser has not yet
+With a frame pacer (``app.live.frame_pacer``), snapshots wait while the browser has not yet
 applied the previous frame, and only the newest of each job is shown when it has.
 
 After a knob change, a snapshot the engine made before it read the change is held back (for at most

@@ -2,6 +2,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from app.workarounds.style_rewrite_guard import GUARD_JS
 from tests.ui.helpers import go_to, open_lab, pause
 
 pytestmark = pytest.mark.ui
@@ -53,3 +54,29 @@ def test_the_guard_keeps_unchanged_sheets_and_a_playing_page_recalculates_styles
     assert frames >= 5, f"only {frames} frames in 3 s"
     # Without the guard every axis, title and legend paint forced one (about 20 per frame here).
     assert styles / frames < 10, f"{styles:.0f} style recalculations for {frames} frames"
+
+
+# run the guard's code again on a BokehJS whose InlineStyleSheet._update no longer has the expected shape
+CHANGED_UPSTREAM_JS = """(code) => {
+  const sheet = Bokeh.require("core/dom").InlineStyleSheet.prototype;
+  const props = Bokeh.require("core/visuals/visual").VisualProperties.prototype;
+  const saved = [sheet._update, props._get_css_value, window.__ebmStyleGuard];
+  const changed = function (css) { this.el.replaceChildren(css); };
+  sheet._update = changed;
+  delete window.__ebmStyleGuard;
+  new Function(code)();
+  const outcome = [window.__ebmStyleGuard, sheet._update === changed, props._get_css_value === saved[1]];
+  [sheet._update, props._get_css_value, window.__ebmStyleGuard] = saved;
+  return outcome;
+}"""
+
+
+def test_the_guard_leaves_a_bokehjs_it_was_not_written_for_alone_and_says_nothing(watched_page, lab_url):
+    page = watched_page
+    open_lab(page, lab_url)
+    said = []
+    page.on("console", lambda message: said.append(f"{message.type}: {message.text}"))
+    state, update_kept, css_reads_kept = page.evaluate(CHANGED_UPSTREAM_JS, GUARD_JS)
+    assert state == "skipped"
+    assert update_kept and css_reads_kept, "the guard patched a BokehJS of another shape"
+    assert said == []

@@ -14,7 +14,7 @@ from bokeh.server.server import Server
 from bokeh.server.views.ws import WSHandler
 from tornado.ioloop import IOLoop
 
-from app.components.websocket_nodelay import send_websocket_frames_at_once
+from app.workarounds.websocket_nodelay import send_websocket_frames_at_once
 
 
 def _nodelay_of_open_connections(server: Server) -> list[int]:

@@ -8,7 +8,7 @@ import threading
 import pytest
 from tornado.ioloop import IOLoop
 
-from app.components.snapshot_doorbell import SnapshotDoorbell
+from app.live.snapshot_doorbell import SnapshotDoorbell
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import time
 
 import panel as pn
 
-from app.components.frame_pacer import FramePacer
+from app.live.frame_pacer import FramePacer
 from app.session import LabSession
 from tests.app.stub_session import RecordingSink
 

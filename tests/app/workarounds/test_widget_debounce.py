@@ -5,7 +5,7 @@ import inspect
 
 from panel.reactive import Syncable
 
-from app.components.widget_latency import answer_widgets_at_once
+from app.workarounds.widget_debounce import answer_widgets_at_once
 
 
 def test_panel_waits_no_longer_before_running_widget_watchers():
@@ -17,4 +17,3 @@ def test_panel_waits_no_longer_before_running_widget_watchers():
         assert "self._debounce" in inspect.getsource(Syncable._server_change)
     finally:
         Syncable._debounce = before
-
