@@ -18,8 +18,7 @@ import panel as pn
 
 STALL_S = 1.0
 # frames sent and not yet answered: with 2 the browser has the next frame at hand when it finishes one
-# (idle machine, knob to status bar: Samplers 195 ms and 12.3 frames/s with 2, 235 ms and 12.0 with 1;
-# Energy Landscape 195 ms / 12.7 against 178 ms / 11.0: no clear difference in latency, more frames)
+# (measured with bench/app_latency.py: more frames a second than with 1, and no clear cost in latency)
 IN_FLIGHT = 2
 
 
