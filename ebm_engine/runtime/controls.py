@@ -19,6 +19,8 @@ from typing import Any, Iterable, Mapping
 
 import param
 
+from ebm_engine.config import check_number
+
 KNOB = {"live": True}
 LOG_KNOB = {"live": True, "scale": "log"}
 LOG = {"scale": "log"}
@@ -110,10 +112,7 @@ def _coerced(name: str, parameter: param.Parameter, value: Any) -> Any:
             return bool(value)
         return value
     if isinstance(parameter, param.Number):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{name} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        check_number(name, value)   # the configs' rule: an int or a float, not a bool, finite
         if isinstance(parameter, param.Integer):
             if float(value) != int(value):
                 raise ValueError(f"{name} must be a whole number, got {value!r}")

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import math
 
+import param
+
+from ebm_engine.config import POSITIVE, Config
+
 DEFAULT_TARGET_ACCEPT: dict[str, float] = {
     "mala": 0.574,   # optimal scaling of MALA (Roberts & Rosenthal 1998)
     # Beskos et al. (2013) give 0.651 as the asymptotic optimum in high dimension; in the lab's
@@ -28,28 +32,29 @@ DEFAULT_TARGET_ACCEPT: dict[str, float] = {
 """Target mean acceptance per Metropolis-adjusted kernel name; kernels absent here are not adapted."""
 
 
+class DualAveragingConfig(Config):
+    """The settings of ``DualAveraging``, checked by their declarations."""
+
+    initial_step_size = param.Number(0.1, **POSITIVE)
+    target_accept = param.Number(0.8, bounds=(0, 1), inclusive_bounds=(False, False))
+    gamma = param.Number(0.05, **POSITIVE)
+    t0 = param.Number(10.0, bounds=(0, None))
+    kappa = param.Number(0.75, bounds=(0.5, 1), inclusive_bounds=(False, True))
+
+
 class DualAveraging:
     """Dual-averaging controller of the step size: call ``update`` once per warm-up step."""
 
     def __init__(self, initial_step_size: float, target_accept: float, gamma: float = 0.05,
                  t0: float = 10.0, kappa: float = 0.75):
-        initial_step_size = float(initial_step_size)
-        if not (initial_step_size > 0 and math.isfinite(initial_step_size)):
-            raise ValueError(f"initial_step_size must be a positive finite number, got {initial_step_size}")
-        if not 0.0 < float(target_accept) < 1.0:
-            raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
-        if not (float(gamma) > 0 and math.isfinite(gamma)):
-            raise ValueError(f"gamma must be a positive finite number, got {gamma}")
-        if not (float(t0) >= 0 and math.isfinite(t0)):
-            raise ValueError(f"t0 must be a non-negative finite number, got {t0}")
-        if not 0.5 < float(kappa) <= 1.0:
-            raise ValueError(f"kappa must be in (0.5, 1], got {kappa}")
-        self.target_accept = float(target_accept)
-        self.gamma, self.t0, self.kappa = float(gamma), float(t0), float(kappa)
-        self.mu = math.log(10.0 * initial_step_size)
+        config = DualAveragingConfig(initial_step_size=initial_step_size, target_accept=target_accept,
+                                     gamma=gamma, t0=t0, kappa=kappa)
+        self.target_accept = float(config.target_accept)
+        self.gamma, self.t0, self.kappa = float(config.gamma), float(config.t0), float(config.kappa)
+        self.mu = math.log(10.0 * config.initial_step_size)
         self.iteration = 0
         self.h_bar = 0.0
-        self.log_step = math.log(initial_step_size)
+        self.log_step = math.log(config.initial_step_size)
         self.log_step_bar = 0.0
 
     @property

@@ -22,10 +22,10 @@ It is flagged ``divergent``, as is a chain whose energy error ``H_new - H_old`` 
 """
 from __future__ import annotations
 
-import math
-
+import param
 import torch
 
+from ebm_engine.config import POSITIVE, Config
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.kernel import Kernel
 from ebm_engine.samplers.metropolis import metropolis_select
@@ -40,6 +40,14 @@ def axpy(y: torch.Tensor, a: float | torch.Tensor, x: torch.Tensor, out: torch.T
     return torch.add(y, x, alpha=a, out=out)
 
 
+class HMCConfig(Config):
+    """The settings of an ``HMC`` kernel, checked by their declarations."""
+
+    n_leapfrog = param.Integer(10, bounds=(1, None))
+    divergence_threshold = param.Number(1000.0, **POSITIVE)
+    jitter = param.Number(0.1, bounds=(0, 1), inclusive_bounds=(True, False))
+
+
 class HMC(Kernel):
     """Static-trajectory HMC kernel in the ``init`` / ``step`` shape, identity mass matrix."""
 
@@ -47,17 +55,10 @@ class HMC(Kernel):
     metropolis_adjusted = True
 
     def __init__(self, n_leapfrog: int = 10, divergence_threshold: float = 1000.0, jitter: float = 0.1):
-        if isinstance(n_leapfrog, bool) or not isinstance(n_leapfrog, int) or n_leapfrog < 1:
-            raise ValueError(f"n_leapfrog must be an integer >= 1, got {n_leapfrog!r}")
-        threshold = float(divergence_threshold)
-        if not (threshold > 0 and math.isfinite(threshold)):
-            raise ValueError(f"divergence_threshold must be a positive finite number, got {divergence_threshold}")
-        jitter = float(jitter)
-        if not 0.0 <= jitter < 1.0:
-            raise ValueError(f"jitter must be in [0, 1), got {jitter}")
-        self.n_leapfrog = n_leapfrog
-        self.divergence_threshold = threshold
-        self.jitter = jitter
+        config = HMCConfig(n_leapfrog=n_leapfrog, divergence_threshold=divergence_threshold, jitter=jitter)
+        self.n_leapfrog = config.n_leapfrog
+        self.divergence_threshold = float(config.divergence_threshold)
+        self.jitter = float(config.jitter)
 
     def chain_step_sizes(self, step_size: float, like: torch.Tensor,
                          generator: torch.Generator | None) -> float | torch.Tensor:

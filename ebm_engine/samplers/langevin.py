@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import math
 
+import param
 import torch
 
+from ebm_engine.config import Config, Interval
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.kernel import Kernel
 from ebm_engine.samplers.state import (SamplerState, SettledChains, StepInfo, all_finite, check_positive,
                                        randn_on, select_chains)
+
+
+class LangevinConfig(Config):
+    """The settings of a ``Langevin`` kernel, checked by their declarations."""
+
+    noise_scale = param.Number(None, bounds=(0, None), doc="None: the exact sqrt(2·step_size)")
+    clamp = Interval(None, allow_None=True)
 
 
 class Langevin(Kernel):
@@ -32,12 +41,9 @@ class Langevin(Kernel):
     name = "langevin"
 
     def __init__(self, noise_scale: float | None = None, clamp: tuple[float, float] | None = None):
-        if noise_scale is not None and (not math.isfinite(noise_scale) or noise_scale < 0):
-            raise ValueError(f"noise_scale must be a non-negative finite number, got {noise_scale}")
-        if clamp is not None and not clamp[0] < clamp[1]:
-            raise ValueError(f"clamp must be (low, high) with low < high, got {clamp}")
-        self.noise_scale = noise_scale
-        self.clamp = clamp
+        config = LangevinConfig(noise_scale=noise_scale, clamp=clamp)
+        self.noise_scale = config.noise_scale
+        self.clamp = config.clamp
         self._settled = SettledChains()
 
     def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,

@@ -10,70 +10,45 @@ the iteration would measure if they stopped now.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Callable
 
+import param
 import torch
 
+from ebm_engine.config import POSITIVE, Config, Interval
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
+from ebm_engine.samplers.mixed_precision import PRECISIONS, autocast_for
 from ebm_engine.training.finite import host_values, parameters_finite
 from ebm_engine.stepwise import Steps, finish
 from ebm_engine.training.in_flight_chains import InFlightChains
 from ebm_engine.training.last_good_state import LastGoodState
-from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
+from ebm_engine.training.negative_sampler import SAMPLERS, NegativeSampler
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
-@dataclass
-class CDConfig:
+class CDConfig(Config):
     """Hyper-parameters of contrastive divergence; all may change between steps."""
 
-    lr: float = 3e-3
-    batch_size: int = 256
-    langevin_steps: int = 10
-    step_size: float = 0.02
-    noise_scale: float | None = None   # None: the exact sqrt(2·step_size)
-    reinit_fraction: float = 0.05
-    l2_weight: float = 0.1
-    loss: str = "cd"                   # "cd" or "hinge"
-    hinge_margin: float = 1.0
-    grad_clip: float | None = 1.0
-    buffer_size: int = 10000
-    sample_temperature: float = 1.0
-    max_chain_norm: float | None = None  # chains farther out are re-initialised
-    clamp: tuple[float, float] | None = None  # keep chains in the data range (images: (0, 1))
-    betas: tuple[float, float] = (0.9, 0.999)
-    precision: str = "fp32"             # "bf16": energy forward/backward under bf16 autocast
-    sampler: str = "eager"              # "captured": the Langevin step as one CUDA graph on a GPU
-
-    def validate(self) -> None:
-        positive = {"lr": self.lr, "step_size": self.step_size, "sample_temperature": self.sample_temperature}
-        for name, value in positive.items():
-            if not (value > 0 and value != float("inf")):
-                raise ValueError(f"{name} must be a positive finite number, got {value}")
-        if self.batch_size < 1 or self.langevin_steps < 0 or self.buffer_size < 1:
-            raise ValueError("batch_size and buffer_size must be >= 1 and langevin_steps >= 0")
-        if not 0.0 <= self.reinit_fraction <= 1.0:
-            raise ValueError(f"reinit_fraction must be in [0, 1], got {self.reinit_fraction}")
-        if not 0 <= self.l2_weight < float("inf"):  # also rejects NaN
-            raise ValueError(f"l2_weight must be a finite number >= 0, got {self.l2_weight}")
-        if self.loss not in ("cd", "hinge"):
-            raise ValueError(f"loss must be 'cd' or 'hinge', got {self.loss!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
-        if self.noise_scale is not None and not 0 <= self.noise_scale < float("inf"):
-            raise ValueError(f"noise_scale must be a finite number >= 0 or None, got {self.noise_scale}")
-        if not abs(self.hinge_margin) < float("inf"):
-            raise ValueError(f"hinge_margin must be finite, got {self.hinge_margin}")
-        if self.max_chain_norm is not None and not self.max_chain_norm > 0:
-            raise ValueError(f"max_chain_norm must be positive or None, got {self.max_chain_norm}")
-        if self.clamp is not None and not (len(self.clamp) == 2 and self.clamp[0] < self.clamp[1]):
-            raise ValueError(f"clamp must be (low, high) with low < high, or None, got {self.clamp}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
-        check_precision(self.precision)
-        check_sampler(self.sampler)
+    lr = param.Number(3e-3, **POSITIVE)
+    batch_size = param.Integer(256, bounds=(1, None))
+    langevin_steps = param.Integer(10, bounds=(0, None))
+    step_size = param.Number(0.02, **POSITIVE)
+    noise_scale = param.Number(None, bounds=(0, None), doc="None: the exact sqrt(2·step_size)")
+    reinit_fraction = param.Number(0.05, bounds=(0, 1))
+    l2_weight = param.Number(0.1, bounds=(0, None))
+    loss = param.Selector(default="cd", objects=["cd", "hinge"])
+    hinge_margin = param.Number(1.0)
+    grad_clip = param.Number(1.0, allow_None=True, **POSITIVE)
+    buffer_size = param.Integer(10000, bounds=(1, None))
+    sample_temperature = param.Number(1.0, **POSITIVE)
+    max_chain_norm = param.Number(None, **POSITIVE, doc="chains farther out are re-initialised")
+    clamp = Interval(None, allow_None=True, doc="keep chains in the data range (images: (0, 1))")
+    betas = param.Range((0.9, 0.999), bounds=(0, 1), inclusive_bounds=(True, False), doc="Adam's, each in [0, 1)")
+    precision = param.Selector(default="fp32", objects=list(PRECISIONS),
+                               doc="bf16: energy forward/backward under bf16 autocast")
+    sampler = param.Selector(default="eager", objects=list(SAMPLERS),
+                             doc="captured: the Langevin step as one CUDA graph on a GPU")
 
 
 @dataclass
@@ -103,7 +78,6 @@ class ContrastiveDivergence:
         self.energy = energy
         self.data_fn = data_fn
         self.config = config or CDConfig()
-        self.config.validate()
         self.generator = generator
         self.buffer = ReplayBuffer(self.config.buffer_size, init_fn, generator)
         self._negative_sampler = NegativeSampler()
@@ -118,12 +92,7 @@ class ContrastiveDivergence:
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""
-        known = {f.name for f in fields(CDConfig)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown training settings: {sorted(unknown)}")
-        candidate = CDConfig(**{**asdict(self.config), **changes})
-        candidate.validate()
+        candidate = self.config.replace(**changes)
         if candidate.buffer_size != self.config.buffer_size:
             raise ValueError("buffer_size cannot change during training; reset instead")
         self.config = candidate

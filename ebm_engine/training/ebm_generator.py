@@ -17,10 +17,12 @@ A non-finite loss or weight rolls both networks and their optimisers back to the
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+import param
 import torch
 
+from ebm_engine.config import POSITIVE, Config, Interval
 from ebm_engine.energies.base import Energy
 from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.image_generator import ImageGenerator
@@ -29,38 +31,22 @@ from ebm_engine.training.finite import parameters_finite
 from ebm_engine.training.last_good_state import LastGoodState
 
 
-@dataclass
-class EBMGeneratorConfig:
+class EBMGeneratorConfig(Config):
     """Hyper-parameters of EBM + generator training; all may change between steps."""
 
-    lr: float = 1e-3
-    generator_lr: float = 1e-3
-    batch_size: int = 128
-    refine_steps: int = 10               # Langevin refinement of the proposals; 0 turns it off
-    step_size: float = 1.0
-    noise_scale: float = 0.01
-    temperature: float = 1.0
-    l2_weight: float = 0.1
-    entropy_weight: float = 0.05
-    cooperative_weight: float = 1.0      # pull G(z) towards its refined image (with refinement only)
-    grad_clip: float | None = 1.0
-    clamp: tuple[float, float] = (0.0, 1.0)
-
-    def validate(self) -> None:
-        for name in ("lr", "generator_lr", "step_size", "temperature"):
-            value = getattr(self, name)
-            if not (value > 0 and value != float("inf")):
-                raise ValueError(f"{name} must be a positive finite number, got {value}")
-        for name in ("noise_scale", "l2_weight", "entropy_weight", "cooperative_weight"):
-            value = getattr(self, name)
-            if not 0 <= value < float("inf"):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-        if self.batch_size < 2 or self.refine_steps < 0:
-            raise ValueError("batch_size must be >= 2 (the entropy needs neighbours) and refine_steps >= 0")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
-        if not self.clamp[0] < self.clamp[1]:
-            raise ValueError(f"clamp must be (low, high) with low < high, got {self.clamp}")
+    lr = param.Number(1e-3, **POSITIVE)
+    generator_lr = param.Number(1e-3, **POSITIVE)
+    batch_size = param.Integer(128, bounds=(2, None), doc="at least 2: the entropy needs neighbours")
+    refine_steps = param.Integer(10, bounds=(0, None), doc="Langevin refinement of the proposals; 0 turns it off")
+    step_size = param.Number(1.0, **POSITIVE)
+    noise_scale = param.Number(0.01, bounds=(0, None))
+    temperature = param.Number(1.0, **POSITIVE)
+    l2_weight = param.Number(0.1, bounds=(0, None))
+    entropy_weight = param.Number(0.05, bounds=(0, None))
+    cooperative_weight = param.Number(1.0, bounds=(0, None),
+                                      doc="pull G(z) towards its refined image (with refinement only)")
+    grad_clip = param.Number(1.0, allow_None=True, **POSITIVE)
+    clamp = Interval((0.0, 1.0))
 
 
 @dataclass
@@ -99,7 +85,6 @@ class EBMGeneratorTrainer:
         self.generator_net = generator_net
         self.data_fn = data_fn
         self.config = config or EBMGeneratorConfig()
-        self.config.validate()
         self.generator = generator
         self.energy_optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=(0.5, 0.999))
         self.generator_optimizer = torch.optim.Adam(generator_net.parameters(), lr=self.config.generator_lr,
@@ -113,12 +98,7 @@ class EBMGeneratorTrainer:
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""
-        unknown = set(changes) - {f.name for f in fields(EBMGeneratorConfig)}
-        if unknown:
-            raise ValueError(f"unknown training settings: {sorted(unknown)}")
-        candidate = EBMGeneratorConfig(**{**asdict(self.config), **changes})
-        candidate.validate()
-        self.config = candidate
+        self.config = self.config.replace(**changes)
         self._apply_learning_rates()
 
     def _apply_learning_rates(self) -> None:

@@ -17,70 +17,49 @@ rolls the model and optimiser back to the last good checkpoint and refills the r
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+import param
 import torch
 import torch.nn.functional as F
 
+from ebm_engine.config import POSITIVE, Config, Interval
 from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
-from ebm_engine.samplers.mixed_precision import autocast_for, check_precision
+from ebm_engine.samplers.mixed_precision import PRECISIONS, autocast_for
 from ebm_engine.training.finite import host_values, parameters_finite
 from ebm_engine.stepwise import Steps, finish
 from ebm_engine.training.in_flight_chains import InFlightChains
 from ebm_engine.training.last_good_state import LastGoodState
-from ebm_engine.training.negative_sampler import NegativeSampler, check_sampler
+from ebm_engine.training.negative_sampler import SAMPLERS, NegativeSampler
 from ebm_engine.training.replay_buffer import ReplayBuffer
 
 
-@dataclass
-class JEMConfig:
+class JEMConfig(Config):
     """Hyper-parameters of JEM training; all but ``buffer_size`` may change between steps."""
 
-    lr: float = 1e-3
-    weight_decay: float = 0.0          # decoupled (AdamW) weight decay
-    batch_size: int = 64
-    generative_weight: float = 1.0     # 0: plain classifier (cross-entropy only)
-    warmup_steps: int = 200            # the generative weight ramps up linearly over these iterations
-    sgld_steps: int = 20
-    sgld_step_size: float = 1.0
-    sgld_noise: float = 0.01
-    reinit_fraction: float = 0.05
-    buffer_size: int = 5000
-    l2_weight: float = 0.1
-    grad_clip: float | None = 10.0
-    max_energy: float = 1e3            # |mean energy| beyond this counts as divergence
-    pixel_range: tuple[float, float] = (0.0, 1.0)
-    max_shift: int = 1                 # training images move by up to this many pixels (augmentation)
-    precision: str = "fp32"            # "bf16": forward/backward of the network under bf16 autocast
-    sampler: str = "eager"             # "captured": the SGLD step as one CUDA graph on a GPU
-
-    def validate(self) -> None:
-        for name in ("lr", "sgld_step_size"):
-            value = getattr(self, name)
-            if not (value > 0 and value != float("inf")):
-                raise ValueError(f"{name} must be a positive finite number, got {value}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        if self.max_shift < 0:
-            raise ValueError(f"max_shift must be >= 0, got {self.max_shift}")
-        if self.batch_size < 1 or self.sgld_steps < 0 or self.buffer_size < 1:
-            raise ValueError("batch_size and buffer_size must be >= 1 and sgld_steps >= 0")
-        for name in ("generative_weight", "l2_weight", "sgld_noise", "weight_decay"):
-            value = getattr(self, name)
-            if not 0 <= value < float("inf"):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-        if not 0.0 <= self.reinit_fraction <= 1.0:
-            raise ValueError(f"reinit_fraction must be in [0, 1], got {self.reinit_fraction}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
-        if not self.max_energy > 0:
-            raise ValueError(f"max_energy must be positive, got {self.max_energy}")
-        if not self.pixel_range[0] < self.pixel_range[1]:
-            raise ValueError(f"pixel_range must be (low, high) with low < high, got {self.pixel_range}")
-        check_precision(self.precision)
-        check_sampler(self.sampler)
+    lr = param.Number(1e-3, **POSITIVE)
+    weight_decay = param.Number(0.0, bounds=(0, None), doc="decoupled (AdamW) weight decay")
+    batch_size = param.Integer(64, bounds=(1, None))
+    generative_weight = param.Number(1.0, bounds=(0, None), doc="0: plain classifier (cross-entropy only)")
+    warmup_steps = param.Integer(200, bounds=(0, None),
+                                 doc="the generative weight ramps up linearly over these iterations")
+    sgld_steps = param.Integer(20, bounds=(0, None))
+    sgld_step_size = param.Number(1.0, **POSITIVE)
+    sgld_noise = param.Number(0.01, bounds=(0, None))
+    reinit_fraction = param.Number(0.05, bounds=(0, 1))
+    buffer_size = param.Integer(5000, bounds=(1, None))
+    l2_weight = param.Number(0.1, bounds=(0, None))
+    grad_clip = param.Number(10.0, allow_None=True, **POSITIVE)
+    max_energy = param.Number(1e3, **POSITIVE, doc="|mean energy| beyond this counts as divergence")
+    pixel_range = Interval((0.0, 1.0))
+    max_shift = param.Integer(1, bounds=(0, None),
+                              doc="training images move by up to this many pixels (augmentation)")
+    precision = param.Selector(default="fp32", objects=list(PRECISIONS),
+                               doc="bf16: forward/backward of the network under bf16 autocast")
+    sampler = param.Selector(default="eager", objects=list(SAMPLERS),
+                             doc="captured: the SGLD step as one CUDA graph on a GPU")
 
 
 @dataclass
@@ -108,7 +87,6 @@ class JEMTrainer:
         self.images = images
         self.labels = labels
         self.config = config or JEMConfig()
-        self.config.validate()
         self.generator = generator
         self.buffer = ReplayBuffer(self.config.buffer_size, self.fresh_noise, generator)
         self._negative_sampler = NegativeSampler()
@@ -175,11 +153,7 @@ class JEMTrainer:
     # --- configuration -----------------------------------------------------------------------
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""
-        unknown = set(changes) - {f.name for f in fields(JEMConfig)}
-        if unknown:
-            raise ValueError(f"unknown training settings: {sorted(unknown)}")
-        candidate = JEMConfig(**{**asdict(self.config), **changes})
-        candidate.validate()
+        candidate = self.config.replace(**changes)
         if candidate.buffer_size != self.config.buffer_size:
             raise ValueError("buffer_size cannot change during training; reset instead")
         self.config = candidate

@@ -19,8 +19,10 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import param
 import torch
 
+from ebm_engine.config import POSITIVE, Config
 from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.samplers.langevin import Langevin
@@ -29,23 +31,18 @@ from ebm_engine.training.last_good_state import LastGoodState
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
-@dataclass
-class LatentEBMConfig:
-    lr: float = 3e-3
-    batch_size: int = 256
-    langevin_steps: int = 10
-    step_size: float = 0.02
-    reinit_fraction: float = 0.05
-    l2_weight: float = 0.1
-    grad_clip: float = 1.0
-    buffer_size: int = 10000
-    max_chain_norm: float | None = None
+class LatentEBMConfig(Config):
+    """Hyper-parameters of latent-EBM training."""
 
-    def validate(self) -> None:
-        if not (self.lr > 0 and self.step_size > 0) or self.batch_size < 1 or self.langevin_steps < 0:
-            raise ValueError("lr and step_size must be positive, batch_size >= 1, langevin_steps >= 0")
-        if not 0 <= self.reinit_fraction <= 1 or not 0 <= self.l2_weight < float("inf"):
-            raise ValueError("reinit_fraction must be in [0, 1] and l2_weight finite and >= 0")
+    lr = param.Number(3e-3, **POSITIVE)
+    batch_size = param.Integer(256, bounds=(1, None))
+    langevin_steps = param.Integer(10, bounds=(0, None))
+    step_size = param.Number(0.02, **POSITIVE)
+    reinit_fraction = param.Number(0.05, bounds=(0, 1))
+    l2_weight = param.Number(0.1, bounds=(0, None))
+    grad_clip = param.Number(1.0, **POSITIVE)
+    buffer_size = param.Integer(10000, bounds=(1, None))
+    max_chain_norm = param.Number(None, **POSITIVE, doc="chains farther out are re-initialised")
 
 
 @dataclass
@@ -67,7 +64,6 @@ class LatentEBMTrainer:
         self.model = model
         self.data_fn = data_fn
         self.config = config or LatentEBMConfig()
-        self.config.validate()
         self.generator = generator
         self.joint = model.joint()
 

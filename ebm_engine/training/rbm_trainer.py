@@ -27,46 +27,31 @@ the start of the call, the momentum is cleared, the stats say ``diverged=True`` 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
+import param
 import torch
 
+from ebm_engine.config import POSITIVE, Config
 from ebm_engine.device import threads_for_product
 from ebm_engine.models.rbm import RBM, bernoulli, check_temperature
 from ebm_engine.training.rbm_update import ChainBuffers, PackedRBMUpdate
 
 
-@dataclass
-class RBMConfig:
+class RBMConfig(Config):
     """Hyper-parameters; ``lr``, ``momentum``, ``k``, ``persistent``, ``weight_decay``, ``temperature``,
     ``batch_size`` and ``n_persistent`` may change between steps."""
 
-    lr: float = 0.05
-    k: int = 1
-    persistent: bool = False
-    momentum: float = 0.5
-    weight_decay: float = 1e-4
-    batch_size: int = 100
-    n_persistent: int = 100
-    temperature: float = 1.0
-    stats_every: int = 1   # measure reconstruction error, free-energy gap and norms every n steps (0: never)
-
-    def validate(self) -> None:
-        if isinstance(self.stats_every, bool) or not isinstance(self.stats_every, int) or self.stats_every < 0:
-            raise ValueError(f"stats_every must be an int >= 0, got {self.stats_every!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
-        for name in ("k", "batch_size", "n_persistent"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not isinstance(self.persistent, bool):
-            raise ValueError(f"persistent must be a bool, got {self.persistent!r}")
-        check_temperature(self.temperature)
+    lr = param.Number(0.05, **POSITIVE)
+    k = param.Integer(1, bounds=(1, None))
+    persistent = param.Boolean(False)
+    momentum = param.Number(0.5, bounds=(0, 1), inclusive_bounds=(True, False))
+    weight_decay = param.Number(1e-4, bounds=(0, None))
+    batch_size = param.Integer(100, bounds=(1, None))
+    n_persistent = param.Integer(100, bounds=(1, None))
+    temperature = param.Number(1.0, **POSITIVE)
+    stats_every = param.Integer(1, bounds=(0, None), doc="measure reconstruction error, free-energy gap and "
+                                                         "norms every n steps (0: never)")
 
 
 @dataclass
@@ -100,7 +85,6 @@ class RBMTrainer:
                  generator: torch.Generator | None = None):
         self.rbm = rbm
         self.config = config or RBMConfig()
-        self.config.validate()
         self.generator = generator
         self.data = self._check_data(train_data)
         self._data_with_unit = torch.cat([self.data, torch.ones_like(self.data[:, :1])], dim=1)
@@ -176,11 +160,7 @@ class RBMTrainer:
         Changing ``n_persistent`` re-creates the fantasy chains; toggling ``persistent`` keeps
         them (they exist, and are advanced, under CD as well).
         """
-        unknown = set(changes) - {f.name for f in fields(RBMConfig)}
-        if unknown:
-            raise ValueError(f"unknown RBM training settings: {sorted(unknown)}")
-        candidate = RBMConfig(**{**asdict(self.config), **changes})
-        candidate.validate()
+        candidate = self.config.replace(**changes)
         if self.config.momentum == 0.0 and self.config.weight_decay == 0.0 and (
                 candidate.momentum != 0.0 or candidate.weight_decay != 0.0):
             self._increment.zero_()   # momentum-free updates leave no increment behind
@@ -214,10 +194,10 @@ class RBMTrainer:
         momentum cleared) if the result would be non-finite. ``step`` does the same, fused."""
         cfg, rbm = self.config, self.rbm
         params = (rbm.W, rbm.v_bias, rbm.h_bias)
-        for i, (param, grad, inc) in enumerate(zip(params, grads, self._increments)):
+        for i, (tensor, grad, inc) in enumerate(zip(params, grads, self._increments)):
             inc.mul_(cfg.momentum).add_(grad, alpha=cfg.lr)
             if i == 0 and cfg.weight_decay:
-                inc.add_(param, alpha=-cfg.lr * cfg.weight_decay)
+                inc.add_(tensor, alpha=-cfg.lr * cfg.weight_decay)
         if not bool(torch.isfinite(rbm.packed().sum() + self._increment.sum())):
             self._increment.zero_()
             return False

@@ -9,11 +9,13 @@ reported as ``diverged``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Callable
 
+import param
 import torch
 
+from ebm_engine.config import POSITIVE, Config
 from ebm_engine.energies.base import Energy
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
 from ebm_engine.training.finite import parameters_finite
@@ -24,32 +26,17 @@ from ebm_engine.training.score_matching import (PROJECTIONS, denoising_score_mat
 METHODS = ("denoising", "sliced", "exact")
 
 
-@dataclass
-class ScoreMatchingConfig:
+class ScoreMatchingConfig(Config):
     """Hyper-parameters of score matching; all may change between steps."""
 
-    method: str = "denoising"
-    sigma: float = 0.1                 # noise level of denoising SM with a plain energy
-    lr: float = 3e-3
-    batch_size: int = 256
-    n_projections: int = 1
-    projection: str = "rademacher"
-    grad_clip: float | None = 1.0
-    betas: tuple[float, float] = (0.9, 0.999)
-
-    def validate(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.projection not in PROJECTIONS:
-            raise ValueError(f"projection must be one of {PROJECTIONS}, got {self.projection!r}")
-        for name in ("sigma", "lr"):
-            value = getattr(self, name)
-            if not (value > 0 and value != float("inf")):
-                raise ValueError(f"{name} must be a positive finite number, got {value}")
-        if self.batch_size < 1 or self.n_projections < 1:
-            raise ValueError("batch_size and n_projections must be >= 1")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
+    method = param.Selector(default="denoising", objects=list(METHODS))
+    sigma = param.Number(0.1, **POSITIVE, doc="noise level of denoising SM with a plain energy")
+    lr = param.Number(3e-3, **POSITIVE)
+    batch_size = param.Integer(256, bounds=(1, None))
+    n_projections = param.Integer(1, bounds=(1, None))
+    projection = param.Selector(default="rademacher", objects=list(PROJECTIONS))
+    grad_clip = param.Number(1.0, allow_None=True, **POSITIVE)
+    betas = param.Range((0.9, 0.999), bounds=(0, 1), inclusive_bounds=(True, False), doc="Adam's, each in [0, 1)")
 
 
 @dataclass
@@ -71,7 +58,6 @@ class ScoreMatching:
         self.energy = energy
         self.data_fn = data_fn
         self.config = config or ScoreMatchingConfig()
-        self.config.validate()
         self.generator = generator
         self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
         self.step_count = 0
@@ -84,11 +70,7 @@ class ScoreMatching:
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""
-        unknown = set(changes) - {f.name for f in fields(ScoreMatchingConfig)}
-        if unknown:
-            raise ValueError(f"unknown training settings: {sorted(unknown)}")
-        candidate = ScoreMatchingConfig(**{**asdict(self.config), **changes})
-        candidate.validate()
+        candidate = self.config.replace(**changes)
         self.config = candidate
         for group in self.optimizer.param_groups:
             group["lr"] = candidate.lr

@@ -95,8 +95,7 @@ def capture_negatives(cd) -> dict:
     return captured
 
 def test_default_config_is_valid():
-    cfg = CDConfig()
-    cfg.validate()
+    cfg = CDConfig()   # a config is checked when it is made
     assert cfg.reinit_fraction == 0.05 and cfg.l2_weight > 0 and cfg.noise_scale is None
 
 
@@ -116,7 +115,7 @@ def test_default_config_is_valid():
 ])
 def test_validate_rejects_bad_values(bad):
     with pytest.raises(ValueError):
-        CDConfig(**bad).validate()
+        CDConfig(**bad)
     with pytest.raises(ValueError):
         make_trainer(**bad)
 

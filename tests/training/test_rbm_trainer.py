@@ -50,7 +50,7 @@ def test_config_defaults_and_validation():
     for bad in ({"lr": 0}, {"lr": math.inf}, {"k": 0}, {"momentum": 1.0}, {"weight_decay": -1},
                 {"batch_size": 0}, {"n_persistent": 0}, {"temperature": 0}, {"persistent": 1}):
         with pytest.raises(ValueError):
-            RBMConfig(**bad).validate()
+            RBMConfig(**bad)
 
 
 def test_update_config_is_validated_and_live():
