@@ -19,6 +19,7 @@ from ebm_engine.device import describe_device, select_device
 from ebm_engine.runtime import controls, live
 from ebm_engine.runtime.controls import Controls
 from ebm_engine.runtime.knobs import Knobs
+from ebm_engine.runtime.parts import Parts
 from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
 
 CHECKPOINT_ACTIONS = ("save_checkpoint", "load_checkpoint", "load_pretrained", "list_checkpoints", "start_from_scratch")
@@ -52,6 +53,11 @@ class Job:
         self.restored_training_state: list[str] = []   # what the last loaded checkpoint restored besides weights
         self.first_play_due = True      # nothing has run or been loaded yet (see ``before_play``)
         self.started_from: str | None = None   # the pretrained model the first Play continued from
+        self._build()
+
+    def _build(self) -> None:
+        # new parts with every build: keys such as ``weights_version`` only hold within one set of models
+        self.parts = Parts()
         self.build()
 
     # --- hooks for subclasses -------------------------------------------------------------
@@ -68,7 +74,8 @@ class Job:
         return 0.0
 
     def payload(self) -> dict[str, Any]:
-        """The page-specific part of a snapshot: numpy arrays and numbers only."""
+        """The page-specific part of a snapshot: numpy arrays and numbers only. Arrays a page draws are
+        parts (``self.parts``, ``runtime.parts``): made when their key changes, sent when their version does."""
         raise NotImplementedError
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
@@ -153,10 +160,10 @@ class Job:
         try:
             self.step_count = 0
             self.warning = None
-            self.build()
+            self._build()
         except Exception:
             self.config = previous
-            self.build()
+            self._build()
             raise
 
     def checked_settings(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -176,10 +183,12 @@ class Job:
         self.warning_step = self.step_count
 
     def snapshot(self) -> dict[str, Any]:
+        self.parts.asked.clear()
         snap = {"kind": self.KIND, "step": self.step_count, "warning": self.warning,
                 "warning_step": self.warning_step, "device": describe_device(self.device),
                 "knobs": self.knobs.as_dict(), "config": dict(self.config), "time": time.time(),
                 **self.payload()}
+        snap["versions"] = self.parts.versions()
         if self.listed_models():
             snap["checkpoint"] = self.checkpoint_snapshot()
             snap["started_from"] = self.started_from

@@ -19,6 +19,7 @@ from ebm_engine.energies.penalties import ConstrainedEnergy
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.runtime.controls import KNOB
 from ebm_engine.runtime.jobs.sampler import TRAINED, SamplerControls, SamplerJob
+from ebm_engine.runtime.parts import same_object
 
 DEFAULT_CONSTRAINTS = (
     {"kind": "half_plane", "normal": [1.0, 1.0], "offset": 1.5, "weight": 3.0},
@@ -82,7 +83,6 @@ class ConstraintsJob(SamplerJob):
         if self.energy.has_hard:
             x = self.energy.project(x)
         self.state = self.kernel.init(self.energy, x)
-        self.surface_key = None
         self.record.restart()
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
@@ -102,22 +102,28 @@ class ConstraintsJob(SamplerJob):
         self.items[index] = (constraint, float(weight))
         self._rewrap()
 
-    def payload(self) -> dict[str, Any]:
-        out = super().payload()
+    def _violations(self) -> dict[str, Any]:
         x = self.state.x
         active = [(c, w) for c, w in self.items if w > 0]
         violating = np.zeros(len(x), bool)
         for c, _ in active:
             violating |= ~c.satisfied(x).cpu().numpy()
-        out.update({
-            "violation_rate": float(violating.mean()) if active else 0.0,
-            "violating": violating,
-            "constraints": [{**c.to_dict(), "weight": w, "label": c.describe(),
-                             "outline": constraint_outline(c, self.bounds)} for c, w in self.items],
-            "hard": self.knobs["hard"],
-            "n_boxes": sum(1 for c, _ in self.items if c.kind == "box"),
-        })
-        return out
+        return {"violation_rate": float(violating.mean()) if active else 0.0, "violating": violating}
+
+    def _constraints(self) -> dict[str, Any]:
+        return {"constraints": [{**c.to_dict(), "weight": w, "label": c.describe(),
+                                 "outline": constraint_outline(c, self.bounds)} for c, w in self.items],
+                "hard": self.knobs["hard"],
+                "n_boxes": sum(1 for c, _ in self.items if c.kind == "box")}
+
+    def payload(self) -> dict[str, Any]:
+        out = super().payload()
+        parts = self.parts
+        # every change of the constraints, their weights or the hard switch wraps a new energy (``_rewrap``)
+        constraints = parts.part("constraints", same_object(self.energy), self._constraints)
+        violations = parts.part("violations", (parts.version("chains"), parts.version("constraints")),
+                                self._violations)
+        return {**out, **constraints, **violations}
 
 
 def constraint_outline(constraint, bounds) -> dict[str, list[float]]:

@@ -35,6 +35,7 @@ from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.mosaic import tile
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.runtime.training_state import untouched
 from ebm_engine.samplers.short_run import ShortRunChain
 
@@ -284,8 +285,11 @@ class ImagesJobBase(Job):
             **self.quality,
             **self.model_views(int(self.config["n_show"])),
         }
-        if self.generation is not None:
-            out["generation"] = self._mosaic(self.generation.x)
-            out["generation_step"] = self.generation.steps_done
+        generation = self.generation
+        if generation is not None:
+            # each Langevin step gives the chain a new state; a new "generate" a new chain
+            out["generation"] = self.parts.part("generation", same_object(generation.x),
+                                                lambda: self._mosaic(generation.x))
+            out["generation_step"] = generation.steps_done
             out["generation_steps"] = self.generation_steps
         return out

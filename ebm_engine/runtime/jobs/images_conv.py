@@ -19,6 +19,7 @@ from ebm_engine.runtime.job import to_numpy
 from ebm_engine.runtime.jobs.buffer_settling import BufferSettling
 from ebm_engine.runtime.jobs.curve_tail import curve_tail
 from ebm_engine.runtime.jobs.images_base import ImagesJobBase, QualityRun
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers.short_run import noise_images
 from ebm_engine.training.image_recipes import image_cd_trainer, lab_image_config
 
@@ -110,17 +111,22 @@ class ConvEBMJob(ImagesJobBase):
     # --- snapshot ---------------------------------------------------------------------------
     def model_views(self, n: int) -> dict[str, Any]:
         """The chains in flight while an iteration samples (else its result) and the buffer slots they
-        were drawn from; while a loaded model settles its buffer, the chains doing it."""
-        store = self.trainer.buffer.store
+        were drawn from; while a loaded model settles its buffer, the chains doing it. Chains move by new
+        states; the buffer is written in place (``same_object`` sees it)."""
+        parts, store = self.parts, self.trainer.buffer.store
         if self.settling is not None:
-            return {"samples": self._mosaic(self.settling.x[:n]), "buffer": self._mosaic(store[:n]),
-                    "settling_step": self.settling.steps_done, "settling_steps": self.settling.steps}
+            settling = self.settling
+            return {"samples": parts.part("samples", same_object(settling.x), lambda: self._mosaic(settling.x[:n])),
+                    "buffer": parts.part("buffer", same_object(store), lambda: self._mosaic(store[:n])),
+                    "settling_step": settling.steps_done, "settling_steps": settling.steps}
         chains = self.trainer.in_flight
         # the curves' provisional ends: what the iteration in flight would measure if its chains stopped now
         now = self.trainer.provisional()
         tail = curve_tail(self.step_count, chains, int(self.knobs["langevin_steps"]),
                           now and {"e_data": now["e_data"], "e_samples": now["e_neg"], "loss": now["loss"]})
-        return {"samples": self._mosaic((self.trainer.last_negatives if chains is None else chains.x)[:n]),
+        shown = self.trainer.last_negatives if chains is None else chains.x
+        return {"samples": parts.part("samples", same_object(shown), lambda: self._mosaic(shown[:n])),
                 "chain_step": None if chains is None else chains.steps_done, "history_tail": tail,
                 # the update of the iteration in flight writes its chains back to these slots
-                "buffer": self._mosaic(store[:n] if chains is None else store[chains.idx[:n]])}
+                "buffer": parts.part("buffer", (same_object(store), same_object(chains)),
+                                     lambda: self._mosaic(store[:n] if chains is None else store[chains.idx[:n]]))}

@@ -14,6 +14,7 @@ import torch
 from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.runtime.job import to_numpy
 from ebm_engine.runtime.jobs.images_base import ImagesJobBase, QualityRun
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.training.ebm_generator import EBMGeneratorConfig, EBMGeneratorTrainer
 from ebm_engine.training.image_recipes import image_batches
 
@@ -62,7 +63,12 @@ class EBMGeneratorJob(ImagesJobBase):
 
     # --- snapshot ---------------------------------------------------------------------------
     def model_views(self, n: int) -> dict[str, Any]:
-        """The refined samples, and pairs of a raw proposal beside its refined version."""
+        """The refined samples, and pairs of a raw proposal beside its refined version (both replaced by
+        each iteration; before the first, fresh ones drawn once)."""
+        key = (same_object(self.trainer.last_proposals), same_object(self.trainer.last_refined))
+        return self.parts.part("samples", key, lambda: self._views(n))
+
+    def _views(self, n: int) -> dict[str, Any]:
         proposals, refined = self.trainer.last_proposals, self.trainer.last_refined
         if proposals is None:
             proposals, refined = self.trainer.propose(n)[1:]

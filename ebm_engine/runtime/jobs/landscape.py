@@ -20,9 +20,10 @@ from ebm_engine.data import toy2d
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.partition import energy_on_grid, grid_nll, log_partition_grid, log_partition_mc
 from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
-from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.job import Job, to_numpy, weights_version
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.surface import grid_density
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.samplers.short_run import ShortRunChain
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
@@ -161,27 +162,35 @@ class LandscapeJob(Job):
                          "readout_temperature": temperature}
         self.readout_refresh.mark(self.step_count)
 
+    def _energy_surface(self) -> dict[str, Any]:
+        self.model.eval()
+        _, _, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])
+        finite = energy[torch.isfinite(energy)]
+        low = float(finite.min()) if len(finite) else 0.0
+        high = float(torch.quantile(finite, 0.9)) if len(finite) else 1.0
+        return {"energy": to_numpy(energy), "energy_range": (low, high)}
+
+    def _density_surface(self, energy: np.ndarray, temperature: float) -> dict[str, Any]:
+        density = grid_density(torch.from_numpy(energy), self.bounds, temperature).exp()
+        return {"density": to_numpy(density), "density_max": float(density.max())}
+
     def payload(self) -> dict[str, Any]:
         temperature = self.knobs["temperature"]
         # a knob's answer goes out first
         if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
             self.readout(self._refresh_readouts(temperature))
-        self.model.eval()
-        _, _, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])
-        log_p = grid_density(energy, self.bounds, temperature)
-        negatives = self.trainer.last_negatives[:512]
-        density = log_p.exp()
-        finite = energy[torch.isfinite(energy)]
-        low = float(finite.min()) if len(finite) else 0.0
-        high = float(torch.quantile(finite, 0.9)) if len(finite) else 1.0
+        parts, cfg = self.parts, self.config
+        # paused, a temperature change redraws the density from the energy drawn for these weights
+        energy = parts.part("energy", weights_version(self.model), self._energy_surface)
+        density = parts.part("density", (parts.version("energy"), temperature),
+                             lambda: self._density_surface(energy["energy"], temperature))
+        negatives = self.trainer.last_negatives   # replaced by each iteration and each load
         return {
             "bounds": self.bounds,
-            "energy": to_numpy(energy),
-            "energy_range": (low, high),
-            "density": to_numpy(density),
-            "density_max": float(density.max()),
-            "data": to_numpy(self.train_data[:600]),
-            "negatives": to_numpy(negatives),
+            **energy,
+            **density,
+            "data": parts.part("data", (cfg["dataset"], cfg["seed"]), lambda: to_numpy(self.train_data[:600])),
+            "negatives": parts.part("negatives", same_object(negatives), lambda: to_numpy(negatives[:512])),
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "divergences": self.trainer.divergences,
             "chains_reset": self.chains_reset_total,

@@ -31,6 +31,7 @@ from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.ood_scoring import OODScoring
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.mosaic import tile
+from ebm_engine.runtime.parts import same_object
 
 SAMPLE_CLASSES = ("all",) + tuple(str(k) for k in range(10))
 HISTORY = 5000
@@ -179,9 +180,25 @@ class OODJob(OODScoring, Job):
         prediction, probability = self.class_readout(self.probe_image)
         threshold = self.evaluation.get("threshold95", float("nan"))
         value = float(s[k["score"]][0])
-        return {"image": tile(to_numpy(self.probe_image).reshape(1, *self.shape)), "score": value,
+        image = self.parts.part("probe_image", same_object(self.probe_image),
+                                lambda: tile(to_numpy(self.probe_image).reshape(1, *self.shape)))
+        return {"image": image, "score": value,
                 "energy": float(s["energy"][0]), "prediction": prediction, "probability": probability,
                 "flagged_at_95": bool(value > threshold), "source": self.probe_source}
+
+    def _evaluation(self) -> dict[str, Any]:
+        ev = self.evaluation
+        return {"score": ev["score"], "score_label": self._score_label(ev["score"]),
+                "temperature": ev["temperature"],
+                "eval_step": ev["eval_step"], "accuracy": ev["accuracy"],
+                "edges": ev["edges"], "hist_id": ev["hist_id"], "hist_sets": ev["hist_sets"],
+                "thresholds": ev["thresholds"], "rates": ev["rates"], "threshold95": ev["threshold95"],
+                "metrics": ev["metrics"]}
+
+    def _examples(self) -> np.ndarray:
+        n = int(self.config["n_examples"])
+        examples = torch.cat([self.test[:n]] + [x[:n] for x in self.ood.values()])
+        return tile(to_numpy(examples).reshape(-1, *self.shape), cols=n)
 
     def payload(self) -> dict[str, Any]:
         # the OOD scores of the current weights, every ``eval_every_s``: a readout of the snapshot (it gives
@@ -190,26 +207,22 @@ class OODJob(OODScoring, Job):
             self.readout(self.evaluation_steps())
         elif (part := self._stale_slice()) is not None:
             self._rescore_slice(part)
-        ev = self.evaluation
-        names = list(self.ood)
-        examples = torch.cat([self.test[: self.config["n_examples"]]] +
-                             [self.ood[n][: self.config["n_examples"]] for n in names])
+        parts, names = self.parts, list(self.ood)
+        samples = self.samples   # replaced by every few SGLD steps and by a restart
+        sample_cols = int(self.config["samples_per_class"]) if self.knobs["sample_class"] == "all" else 6
         return {
             "shape": self.shape,
             "model": self.MODEL,
-            "score": ev["score"], "score_label": self._score_label(ev["score"]),
-            "temperature": ev["temperature"],
-            "eval_step": ev["eval_step"], "accuracy": ev["accuracy"],
-            "edges": ev["edges"], "hist_id": ev["hist_id"], "hist_sets": ev["hist_sets"],
-            "thresholds": ev["thresholds"], "rates": ev["rates"], "threshold95": ev["threshold95"],
-            "metrics": ev["metrics"],
+            # every evaluation and rescoring makes a new one
+            **parts.part("evaluation", same_object(self.evaluation), self._evaluation),
             "ood_sets": names,
             "ood_labels": {n: OOD_SET_LABELS[n] for n in names},
             "user_set": self.user_set_name,
-            "examples": tile(to_numpy(examples).reshape(-1, *self.shape), cols=int(self.config["n_examples"])),
+            "examples": parts.part("examples", tuple((n, same_object(x)) for n, x in self.ood.items()),
+                                   self._examples),
             "example_rows": ["test digits"] + [OOD_SET_LABELS[n] for n in names],
-            "samples": tile(to_numpy(self.samples).reshape(-1, *self.shape),
-                            cols=int(self.config["samples_per_class"]) if self.knobs["sample_class"] == "all" else 6),
+            "samples": parts.part("samples", same_object(samples),
+                                  lambda: tile(to_numpy(samples).reshape(-1, *self.shape), cols=sample_cols)),
             "sample_class": self.knobs["sample_class"],
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "eval_history": {k: np.asarray(v, dtype=np.float64) for k, v in self.eval_history.items()},

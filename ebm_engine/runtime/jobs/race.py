@@ -19,6 +19,7 @@ from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.chain_record import ChainRecord
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.surface import grid_density
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.jobs.sampler import TRAINED, make_kernel, resolve_target
@@ -96,7 +97,6 @@ class RaceJob(Job):
         self.in_round = False   # a round's steps are under way (its budget was handed out)
         _, _, grid = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
         self.grid = grid
-        self.surface_temperature = None
 
     def _fresh_starts(self, n: int) -> torch.Tensor:
         """Starting points as on the Samplers page: standard normal draws clipped to the plotting box."""
@@ -157,10 +157,12 @@ class RaceJob(Job):
         self.in_round = False
         return True
 
+    def _density(self, temperature: float) -> dict[str, Any]:
+        density = to_numpy(grid_density(self.grid, self.bounds, temperature).exp())
+        return {"density": density, "density_max": float(density.max())}
+
     def payload(self) -> dict[str, Any]:
-        if self.surface_temperature != self.knobs["temperature"]:
-            self.density = to_numpy(grid_density(self.grid, self.bounds, self.knobs["temperature"]).exp())
-            self.surface_temperature = self.knobs["temperature"]
+        parts, temperature = self.parts, self.knobs["temperature"]
         if self.diag_refresh.elapsed():
             self.diag = {}
             for racer in self.racers:
@@ -171,10 +173,15 @@ class RaceJob(Job):
                                                    divergences=racer.record.divergent)
                                          if len(draws) >= 8 else {})
             self.diag_refresh.mark(self.step_count)
+
+        def chains(racer: Racer) -> dict[str, Any]:
+            # a racer's chains move by new states only (kernel steps, restarts), its trails with them
+            return parts.part(f"chains_{racer.name}", same_object(racer.state),
+                              lambda: {"trails": racer.record.trails(), "positions": to_numpy(racer.state.x),
+                                       "last_accepted": racer.record.last_accepted})
+
         return {
-            "bounds": self.bounds, "density": self.density, "density_max": float(self.density.max()),
-            "racers": [{"name": r.name, "trails": r.record.trails(), "positions": to_numpy(r.state.x),
-                        "last_accepted": r.record.last_accepted, "grad_evals": r.record.grad_evals,
+            "bounds": self.bounds, **parts.part("density", temperature, lambda: self._density(temperature)),
+            "racers": [{"name": r.name, **chains(r), "grad_evals": r.record.grad_evals,
                         "diagnostics": self.diag.get(r.name, {})} for r in self.racers],
         }
-

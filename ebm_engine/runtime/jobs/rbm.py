@@ -28,6 +28,7 @@ from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.mosaic import tile
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.runtime.training_state import untouched
 from ebm_engine.training.rbm_trainer import RBMConfig, RBMTrainer
 
@@ -214,16 +215,28 @@ class RBMJob(Job):
     def _images(self, flat: torch.Tensor, cols: int, normalize: str = "none") -> np.ndarray:
         return tile(to_numpy(flat).reshape(-1, *self.shape), cols=cols, normalize=normalize)
 
-    def payload(self) -> dict[str, Any]:
+    def _reconstructions(self) -> np.ndarray:
         with torch.no_grad():
             recon = self.rbm.reconstruct(self.shown)
-            pairs = torch.stack([self.shown, recon], dim=1).reshape(-1, self.shown.shape[1])
-            filters = self.rbm.W.detach().T[:64]
+        pairs = torch.stack([self.shown, recon], dim=1).reshape(-1, self.shown.shape[1])
+        return self._images(pairs, cols=8)
+
+    def _completion(self, c: dict[str, Any]) -> np.ndarray:
+        rows = torch.stack([c["original"], c["masked"], c["probs"]], dim=0).reshape(-1, c["original"].shape[1])
+        return self._images(rows, cols=len(c["original"]))
+
+    def payload(self) -> dict[str, Any]:
+        parts = self.parts
+        # the trainer writes the weights through a packed copy, unseen by ``weights_version``: they change
+        # with the iterations (a restored or undone update included) and with a loaded checkpoint
+        weights = (self.step_count, self.checkpoint_status["loads"])
+        fantasy = self.fantasy_view   # replaced by each Gibbs sweep
         out = {
             "shape": self.shape,
-            "reconstructions": self._images(pairs, cols=8),
-            "filters": self._images(filters, cols=8, normalize="each"),
-            "fantasy": self._images(self.fantasy_view, cols=6),
+            "reconstructions": parts.part("reconstructions", weights, self._reconstructions),
+            "filters": parts.part("filters", weights,
+                                  lambda: self._images(self.rbm.W.detach().T[:64], cols=8, normalize="each")),
+            "fantasy": parts.part("fantasy", same_object(fantasy), lambda: self._images(fantasy, cols=6)),
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "epoch": self.trainer.epoch if hasattr(self.trainer, "epoch") else None,
             "ais_progress": None if self.ais_run is None else self.ais_run.progress,
@@ -231,7 +244,7 @@ class RBMJob(Job):
         }
         if self.completion is not None:
             c = self.completion
-            rows = torch.stack([c["original"], c["masked"], c["probs"]], dim=0).reshape(-1, c["original"].shape[1])
-            out["completion"] = self._images(rows, cols=len(c["original"]))
+            # a sweep replaces the probabilities, a new completion all of it
+            out["completion"] = parts.part("completion", same_object(c["probs"]), lambda: self._completion(c))
             out["completion_half"] = c["half"]
         return out

@@ -25,6 +25,7 @@ from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.chain_record import ChainRecord
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.surface import exact_marginals, grid_density
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers import HMC, MALA, DualAveraging, Langevin
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT
 
@@ -103,7 +104,6 @@ class SamplerJob(Job):
         self.autotuned: float | None = None
         self.diag: dict[str, Any] = {}
         self.diag_refresh = Refresh(lambda: self.config["diagnostics_every_s"])
-        self.surface_key = None
         self._new_chains(self.knobs["n_chains"])
 
     # --- chains -----------------------------------------------------------------------------
@@ -190,20 +190,36 @@ class SamplerJob(Job):
         self.autotuned = tuned
 
     # --- snapshot ---------------------------------------------------------------------------
-    def _surface(self) -> dict[str, Any]:
-        key = (self.knobs["temperature"], id(self.energy))
-        if key != self.surface_key:
-            _, _, energy = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
-            log_p = grid_density(energy, self.bounds, self.knobs["temperature"])
-            density = log_p.exp()
-            finite = energy[torch.isfinite(energy)]
-            self.surface = {"density": to_numpy(density), "density_max": float(density.max()),
-                            "energy": to_numpy(energy),
-                            "energy_min": float(finite.min()) if len(finite) else 0.0,
-                            "energy_max": float(torch.quantile(finite, 0.9)) if len(finite) else 1.0,
-                            **exact_marginals(log_p, self.bounds)}
-            self.surface_key = key
-        return self.surface
+    def _energy_surface(self) -> dict[str, Any]:
+        _, _, energy = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
+        finite = energy[torch.isfinite(energy)]
+        return {"energy": to_numpy(energy),
+                "energy_min": float(finite.min()) if len(finite) else 0.0,
+                "energy_max": float(torch.quantile(finite, 0.9)) if len(finite) else 1.0}
+
+    def _density_surface(self, energy: np.ndarray, temperature: float) -> dict[str, Any]:
+        """The density ``exp(-E/T)/Z`` and its exact marginals."""
+        log_p = grid_density(torch.from_numpy(energy), self.bounds, temperature)
+        density = log_p.exp()
+        return {"density": to_numpy(density), "density_max": float(density.max()),
+                **exact_marginals(log_p, self.bounds)}
+
+    def _surfaces(self) -> dict[str, Any]:
+        """The energy of the target (a new energy object is a new target: ``ConstraintsJob`` wraps one for
+        every change of its constraints) and the density at the temperature."""
+        parts, temperature = self.parts, self.knobs["temperature"]
+        energy = parts.part("energy", same_object(self.energy), self._energy_surface)
+        density = parts.part("density", (parts.version("energy"), temperature),
+                             lambda: self._density_surface(energy["energy"], temperature))
+        return {**energy, **density}
+
+    def _chains(self) -> dict[str, Any]:
+        """Positions, trails, marginal histograms and the energy trace of the chains."""
+        _, energies = self.record.window()
+        trace = energies.mean(axis=1)[-500:] if len(energies) else np.zeros(0, np.float32)
+        return {"positions": to_numpy(self.state.x), "trails": self.record.trails(),
+                "last_accepted": self.record.last_accepted, **self.record.histograms(self.bounds),
+                "energy_trace": trace.astype(np.float64), "trace_end": self.record.n_draws}
 
     def _diagnostics(self) -> dict[str, Any]:
         if self.diag_refresh.elapsed():
@@ -218,14 +234,11 @@ class SamplerJob(Job):
         return self.diag
 
     def payload(self) -> dict[str, Any]:
-        _, energies = self.record.window()
-        trace = energies.mean(axis=1)[-500:] if len(energies) else np.zeros(0, np.float32)
+        # every move of the chains makes a new state (a kernel step returns one; spawning, resizing and
+        # knob changes make one with ``init``), and every change of the record comes with one
+        chains = self.parts.part("chains", same_object(self.state), self._chains)
         return {
-            "bounds": self.bounds, "exact": self.exact, **self._surface(),
-            "positions": to_numpy(self.state.x), "trails": self.record.trails(),
-            "last_accepted": self.record.last_accepted,
-            **self.record.histograms(self.bounds),
-            "energy_trace": trace.astype(np.float64), "trace_end": self.record.n_draws,
+            "bounds": self.bounds, "exact": self.exact, **self._surfaces(), **chains,
             "diagnostics": self._diagnostics(), "chains_reset": self.chains_reset,
             "autotuned_step_size": self.autotuned, "n_draws": self.record.n_draws,
         }

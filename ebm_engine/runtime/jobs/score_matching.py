@@ -26,12 +26,13 @@ from ebm_engine.metrics.partition import energy_on_grid, grid_nll
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM, geometric_ladder
 from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
-from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.job import Job, to_numpy, weights_version
 from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.score_field import (energy_and_fisher_integrand_on, model_arrows, true_arrows,
                                                  true_score_grid)
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.toy_data import SOURCES, ToyData
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers.annealed_langevin import annealed_langevin
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 from ebm_engine.training.score_trainer import METHODS, ScoreMatching, ScoreMatchingConfig
@@ -109,7 +110,7 @@ class ScoreMatchingJob(Job):
         self.samples = self.data.uniform(N_SAMPLES, self.sample_generator)
         self.readouts: dict[str, Any] = {}
         self.readout_refresh = Refresh(lambda: self.config["readout_every_s"])
-        self.surfaces: dict[str, Any] = {}
+        self.surface_weights: tuple = ()   # the weights the surfaces show (``payload``)
         self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
         self.true_field = (true_arrows(self.data.log_prob, self.data.bounds, cfg["arrow_resolution"], self.device)
                            if self.data.smooth else None)
@@ -214,53 +215,64 @@ class ScoreMatchingJob(Job):
         self.readouts = readouts
         self.readout_refresh.mark(self.step_count)
 
-    def _refresh_surfaces(self) -> None:
-        """The learned energy and score field and the CD density on the display grids."""
-        started = time.perf_counter()
-        cfg = self.config
+    def _learned_surface(self) -> dict[str, Any]:
+        """The learned energy and score field on the display grids, and their disagreement with the data's."""
+        cfg, bounds = self.config, self.data.bounds
         self.model.eval()
-        self.cd_model.eval()
-        bounds = self.data.bounds
         if self.true_score_grid is not None:   # the disagreement map from the same pass (~13 ms at 96²)
             energy, integrand = energy_and_fisher_integrand_on(self.model, self.true_score_grid)
         else:
             _, _, energy = energy_on_grid(self.model, bounds, cfg["resolution"])
-        _, _, cd_energy = energy_on_grid(self.cd_model, bounds, cfg["resolution"])
-        cd_density = grid_density(cd_energy, bounds, 1.0).exp()
         finite = energy[torch.isfinite(energy)]
         low = float(finite.min()) if len(finite) else 0.0
         high = float(torch.quantile(finite, 0.9)) if len(finite) else 1.0
         learned = model_arrows(self.model, bounds, cfg["arrow_resolution"], self.device)
         # one length scale for both arrow fields: the median magnitude of the true (else the learned) score
         reference = (self.true_field or learned)["magnitude"]
-        self.surfaces = {
-            "energy": to_numpy(energy), "energy_range": (low, high),
-            "cd_density": to_numpy(cd_density), "cd_density_max": float(cd_density.max()),
-            "learned_field": learned, "arrow_reference": float(np.median(reference)),
-        }
+        surface = {"energy": to_numpy(energy), "energy_range": (low, high), "learned_field": learned,
+                   "arrow_reference": float(np.median(reference)), "fisher_map": None}
         if self.true_score_grid is not None:   # the disagreement map moves with the field
-            self.surfaces["fisher_map"] = to_numpy(integrand)
-            self.surfaces["fisher_map_max"] = float(integrand.max())
-        self.surface_refresh.done(self.step_count, time.perf_counter() - started)
+            surface.update(fisher_map=to_numpy(integrand), fisher_map_max=float(integrand.max()))
+        return surface
+
+    def _cd_surface(self) -> dict[str, Any]:
+        self.cd_model.eval()
+        _, _, cd_energy = energy_on_grid(self.cd_model, self.data.bounds, self.config["resolution"])
+        cd_density = grid_density(cd_energy, self.data.bounds, 1.0).exp()
+        return {"cd_density": to_numpy(cd_density), "cd_density_max": float(cd_density.max())}
+
+    def _truth(self) -> dict[str, Any]:
+        """The data's score field and density: fixed for a data set."""
+        if self.true_log_density is None:
+            return {"true_field": self.true_field, "true_density": None}
+        density = self.true_log_density.exp()
+        return {"true_field": self.true_field, "true_density": to_numpy(density),
+                "true_density_max": float(density.max())}
 
     def payload(self) -> dict[str, Any]:
         # a knob's answer goes out first
         if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
             self.readout(self._refresh_readouts())
-        if self.surface_refresh.due(self.step_count):
-            self._refresh_surfaces()
-        snap: dict[str, Any] = {
+        parts, cfg = self.parts, self.config
+        # the surfaces follow the weights (and a noise-conditional model's ladder, whose smallest level they
+        # show), at most as often as ``surface_refresh`` allows while training
+        due = self.surface_refresh.due(self.step_count)
+        if due:
+            ladder = self.model.sigmas if isinstance(self.model, NoiseConditionalEBM) else None
+            self.surface_weights = ((weights_version(self.model), ladder), weights_version(self.cd_model))
+        started = time.perf_counter()
+        learned = parts.part("learned", self.surface_weights[0], self._learned_surface)
+        contrastive = parts.part("cd", self.surface_weights[1], self._cd_surface)
+        if due:
+            self.surface_refresh.done(self.step_count, time.perf_counter() - started)
+        samples = self.samples   # replaced by each readout
+        return {
             "bounds": self.data.bounds,
-            **self.surfaces,
-            "true_field": self.true_field,
-            "true_density": None if self.true_log_density is None else to_numpy(self.true_log_density.exp()),
-            "data": to_numpy(self.data.train[:600]),
-            "samples": to_numpy(self.samples),
+            **learned, **contrastive, **parts.part("truth", (), self._truth),
+            "data": parts.part("data", (cfg["dataset"], cfg["seed"]), lambda: to_numpy(self.data.train[:600])),
+            "samples": parts.part("samples", same_object(samples), lambda: to_numpy(samples)),
             "ladder": list(self.ladder),
             "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
             "divergences": self.trainer.divergences,
             **self.readouts,
         }
-        if snap["true_density"] is not None:
-            snap["true_density_max"] = float(snap["true_density"].max())
-        return snap

@@ -40,6 +40,7 @@ from ebm_engine.runtime.jobs.refresh import Refresh
 from ebm_engine.runtime.jobs.score_field import cell_centres
 from ebm_engine.runtime.jobs.surface import grid_density
 from ebm_engine.runtime.jobs.toy_data import ToyData
+from ebm_engine.runtime.parts import same_object
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 from ebm_engine.training.latent_trainer import LatentEBMConfig, LatentEBMTrainer
 
@@ -134,7 +135,7 @@ class SymmetryLatentsJob(Job):
         self.trainers = {
             "equivariant": ContrastiveDivergence(self.equivariant, subset_batch, self.data.uniform, cd,
                                                  generator=make_generator(seed, self.device)),
-            "plain": ContrastiveDivergence(self.plain, subset_batch, self.data.uniform, cd.replace(),
+            "plain": ContrastiveDivergence(self.plain, subset_batch, self.data.uniform, CDConfig(**vars(cd)),
                                            generator=make_generator(seed, self.device)),
         }
         self.latent_trainer = LatentEBMTrainer(self.latent, lambda n, g: self.data.batch(n, g), self.data.uniform,
@@ -143,7 +144,6 @@ class SymmetryLatentsJob(Job):
                                                generator=make_generator(seed + 1, self.device))
         self.readouts: dict[str, Any] = {}
         self.readout_refresh = Refresh(lambda: self.config["readout_every_s"])
-        self.surfaces: dict[str, Any] = {}
         self.surface_keys: dict[str, tuple] = {}   # per density: ((weights, group), resolution) it was drawn with
         self.surfaces_coarse = False
         self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
@@ -175,19 +175,19 @@ class SymmetryLatentsJob(Job):
             self.surface_refresh.invalidate()
 
     @property
-    def parts(self) -> tuple[str, ...]:
+    def trained(self) -> tuple[str, ...]:
         """The energies this job trains: all three on the page, those of one catalog model headless."""
         return MODEL_PARTS[self.config["model"]]
 
     def advance(self) -> None:
         for name, trainer in self.trainers.items():
-            if name not in self.parts:
+            if name not in self.trained:
                 continue
             stats = trainer.step()
             if stats.diverged:
                 self.warn(f"The {name} model diverged at iteration {stats.step}; weights restored. "
                           "Lower the learning rate or the step size.")
-        if "latent" in self.parts:
+        if "latent" in self.trained:
             stats = self.latent_trainer.step()
             if stats.diverged:
                 self.warn(f"The latent model diverged at iteration {stats.step}; weights restored.")
@@ -200,7 +200,7 @@ class SymmetryLatentsJob(Job):
 
     def model_modules(self) -> dict[str, torch.nn.Module]:
         """The energies of the current model: equivariant and plain, the latent-variable one, or all three."""
-        return {name: module for name, module in self._all_modules().items() if name in self.parts}
+        return {name: module for name, module in self._all_modules().items() if name in self.trained}
 
     def checkpoint_modules(self, header: dict[str, Any]) -> dict[str, torch.nn.Module]:
         """The parts a checkpoint holds: the page loads an ``equivariant_ebm`` or ``latent_ebm`` file
@@ -210,7 +210,7 @@ class SymmetryLatentsJob(Job):
 
     def resumable_trainers(self) -> dict[str, Any]:
         trainers = {**self.trainers, "latent": self.latent_trainer}
-        return {name: trainer for name, trainer in trainers.items() if name in self.parts}
+        return {name: trainer for name, trainer in trainers.items() if name in self.trained}
 
     def after_load(self) -> None:
         self.readout_refresh.invalidate()
@@ -252,8 +252,8 @@ class SymmetryLatentsJob(Job):
             _, _, e = yield from energy_on_grid.steps(model, self.data.bounds, resolution,
                                                       quarter_turn=self._invariant_under_quarter_turn(model))
             density = grid_density(e, self.data.bounds, 1.0).exp()
-            self.surfaces[f"{name}_density"] = to_numpy(density)
-            self.surfaces[f"{name}_density_max"] = float(density.max())
+            self.parts.put(f"{name}_density", {f"{name}_density": to_numpy(density),
+                                               f"{name}_density_max": float(density.max())})
             self.surface_keys[name] = (key, resolution)
         self.surfaces_coarse = coarse
         self.surface_refresh.done(self.step_count, time.perf_counter() - started)
@@ -314,18 +314,20 @@ class SymmetryLatentsJob(Job):
         self.readout_refresh.mark(self.step_count)
 
     def _publish_latent_density(self) -> None:
-        """The latent model's marginal density as drawn now, into the surfaces every snapshot carries."""
+        """The latent model's marginal density as drawn now: a new version of its part."""
         density = grid_density(self.latent_density.energy_grid(), self.data.bounds, 1.0).exp()
-        self.surfaces["latent_density"] = to_numpy(density)
-        self.surfaces["latent_density_max"] = float(density.max())
+        self.parts.put("latent_density", {"latent_density": to_numpy(density), "latent_density_max": float(density.max())})
 
     def payload(self) -> dict[str, Any]:
-        cfg = self.config
+        cfg, parts = self.config, self.parts
         # a knob's answer goes out first
         if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
             self.readout(self._refresh_readouts())
-        snap: dict[str, Any] = {"bounds": self.data.bounds, "data": to_numpy(self.data.train[:600]),
-                                "subset": to_numpy(self.subset[:400])}
+        data_key = (cfg["dataset"], cfg["seed"], cfg["sectors"])
+        snap: dict[str, Any] = {
+            "bounds": self.data.bounds,
+            "data": parts.part("data", data_key, lambda: to_numpy(self.data.train[:600])),
+            "subset": parts.part("subset", data_key, lambda: to_numpy(self.subset[:400]))}
         if self.surfaces_coarse and not self.wait_for_knobs():   # the knob rests: the full resolution
             self.surface_refresh.invalidate()
         if self.surface_refresh.due(self.step_count):
@@ -336,13 +338,18 @@ class SymmetryLatentsJob(Job):
         key = self._latent_density_key()
         if self.latent_refresh.due(key) and not self.wait_for_knobs():   # a knob's answer skips it
             self._roll_latent_density(key)
-        snap.update(self.surfaces)
-        for name in self.trainers:
-            snap[f"{name}_negatives"] = to_numpy(self.trainers[name].last_negatives[:300])
-        joint = self.latent_trainer.last_negatives[:400]
-        snap["joint_samples"] = to_numpy(joint[:, :2])
-        snap["joint_latents"] = to_numpy(joint[:, 2])
+        for name in ("equivariant_density", "plain_density", "latent_density"):   # put by their refreshes
+            snap.update(parts.get(name, {}))
+        for name, trainer in self.trainers.items():
+            negatives = trainer.last_negatives   # replaced by each iteration
+            snap[f"{name}_negatives"] = parts.part(f"{name}_negatives", same_object(negatives),
+                                                   lambda: to_numpy(negatives[:300]))
+        joint = self.latent_trainer.last_negatives
+        snap.update(parts.part("joint", same_object(joint),
+                               lambda: {"joint_samples": to_numpy(joint[:400, :2]),
+                                        "joint_latents": to_numpy(joint[:400, 2])}))
         snap["sector_angle"] = math.pi / cfg["sectors"]
+        # the readouts (with the encoder's latent of each data point) are replaced whole by each refresh;
         # the group and the training subset as they are now (the readouts may wait for a moving knob)
-        return {**snap, **self.readouts, "group_name": self.group.name, "group_order": self.group.order,
-                "subset_size": len(self.subset)}
+        return {**snap, **parts.part("readouts", same_object(self.readouts), lambda: self.readouts),
+                "group_name": self.group.name, "group_order": self.group.order, "subset_size": len(self.subset)}
