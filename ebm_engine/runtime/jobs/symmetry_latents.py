@@ -135,7 +135,7 @@ class SymmetryLatentsJob(Job):
         self.trainers = {
             "equivariant": ContrastiveDivergence(self.equivariant, subset_batch, self.data.uniform, cd,
                                                  generator=make_generator(seed, self.device)),
-            "plain": ContrastiveDivergence(self.plain, subset_batch, self.data.uniform, CDConfig(**vars(cd)),
+            "plain": ContrastiveDivergence(self.plain, subset_batch, self.data.uniform, cd.replace(),
                                            generator=make_generator(seed, self.device)),
         }
         self.latent_trainer = LatentEBMTrainer(self.latent, lambda n, g: self.data.batch(n, g), self.data.uniform,
