@@ -40,19 +40,20 @@ class ChainPlot(SurfacePlot):
         if on_tap is not None:
             self.figure.on_event(Tap, lambda event: on_tap(float(event.x), float(event.y)))
 
-    def show_trails(self, trails: dict, positions: np.ndarray, accepted: np.ndarray) -> None:
-        """Move the trails and heads; the colour columns are only sent when the number of chains changes."""
+    def show_trails(self, trails: dict, positions: np.ndarray, accepted: np.ndarray, version: int | None) -> None:
+        """Move the trails and heads and mark the rejected moves when ``version`` (of the chains) is new; the
+        colour columns are only sent when the number of chains changes."""
+        if not self.sent.due("chains", version):   # unchanged while paused
+            return
         n = len(trails["xs"])
         heads = positions[:n]
-        if self.sent.changed("trails", trails["xs"], trails["ys"], heads):   # unchanged while paused
-            xs, ys = inline(trails["xs"]), inline(trails["ys"])
-            if len(self.trails.data["xs"]) == n:  # same chains: send the moved coordinates only
-                self.trails.data.update(xs=xs, ys=ys)
-                self.heads.data.update(x=heads[:, 0], y=heads[:, 1])
-            else:
-                colors = [Category20_20[i % 20] for i in range(n)]
-                self.trails.data = {"xs": xs, "ys": ys, "color": colors}
-                self.heads.data = {"x": heads[:, 0], "y": heads[:, 1], "color": colors}
+        xs, ys = inline(trails["xs"]), inline(trails["ys"])
+        if len(self.trails.data["xs"]) == n:  # same chains: send the moved coordinates only
+            self.trails.data.update(xs=xs, ys=ys)
+            self.heads.data.update(x=heads[:, 0], y=heads[:, 1])
+        else:
+            colors = [Category20_20[i % 20] for i in range(n)]
+            self.trails.data = {"xs": xs, "ys": ys, "color": colors}
+            self.heads.data = {"x": heads[:, 0], "y": heads[:, 1], "color": colors}
         rejected = heads[~accepted[:n]]
-        if self.sent.changed("rejected", rejected):
-            self.rejected.data = {"x": rejected[:, 0], "y": rejected[:, 1]}
+        self.rejected.data = {"x": rejected[:, 0], "y": rejected[:, 1]}

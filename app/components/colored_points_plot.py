@@ -23,9 +23,9 @@ class ColoredPointsPlot(SurfacePlot):
                             color={"field": "value", "transform": self.value_mapper})
         self.figure.add_layout(ColorBar(color_mapper=self.value_mapper, width=10, title=value_label), "left")
 
-    def show_colored(self, xy: np.ndarray, values: np.ndarray) -> None:
-        """Points coloured by their values; unchanged ones are not sent again."""
-        if not self.sent.changed("colored", xy, values):
+    def show_colored(self, xy: np.ndarray, values: np.ndarray, version: int | None) -> None:
+        """Points coloured by their values, sent when ``version`` is new."""
+        if not self.sent.due("colored", version):
             return
         self.colored.data = {"x": xy[:, 0], "y": xy[:, 1], "value": values}
         if len(values):

@@ -6,14 +6,16 @@ from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
 from bokeh.palettes import Greys256
 from bokeh.plotting import figure
 
-from app.components.last_sent import LastSent
+from app.components.sent_versions import SentVersions
 
 
 class ImageGrid:
     """An axis-free figure showing one 2D array with square pixels, fitted into ``width`` × ``height``."""
 
     def __init__(self, title: str, width: int = 300, height: int = 300, low: float = 0.0, high: float = 1.0,
-                 name: str = "image-grid"):
+                 name: str = "image-grid", blank: tuple[int, int] | None = None):
+        """``blank``: the shape of an empty (transparent) image that lays the frame out at its final aspect
+        before the first image."""
         self.box = (width, height)
         self.mapper = LinearColorMapper(palette=Greys256[::-1], low=low, high=high, nan_color=(0, 0, 0, 0))
         # NaN pixels are transparent: an empty frame until the first image, not a filled square
@@ -25,12 +27,16 @@ class ImageGrid:
         self.figure.image(image="image", x=0, y=0, dw="dw", dh="dh", source=self.source, color_mapper=self.mapper)
         self.figure.axis.visible = False
         self.figure.grid.visible = False
-        self.sent = LastSent()
+        self.sent = SentVersions()
+        if blank is not None:
+            self._draw(np.full(blank, np.nan, np.float32))
 
-    def show(self, image: np.ndarray) -> None:
-        """Draw ``image``; an image equal to the one shown is not sent again."""
-        if not self.sent.changed("image", image):
-            return
+    def show(self, image: np.ndarray, version: int | None) -> None:
+        """Draw ``image`` when ``version`` differs from the one drawn."""
+        if self.sent.due("image", version):
+            self._draw(image)
+
+    def _draw(self, image: np.ndarray) -> None:
         h, w = image.shape
         if (self.figure.x_range.end, self.figure.y_range.end) != (w, h):
             self.figure.x_range.update(start=0, end=w)

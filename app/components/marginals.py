@@ -5,7 +5,7 @@ import numpy as np
 from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
-from app.components.last_sent import LastSent
+from app.components.sent_versions import SentVersions
 from app.components.steady_range import SteadyRange
 
 
@@ -26,19 +26,18 @@ class MarginalPlot:
         self.figure.line("x", "y", source=self.exact, color="#e45756", line_width=2, legend_label="exact")
         self.figure.legend.location = "top_right"
         self.figure.legend.label_text_font_size = "8pt"
-        self.sent = LastSent()
+        self.sent = SentVersions()
 
-    def update(self, snapshot: dict) -> None:
-        """Send the histogram heights; bin edges and the exact marginal only when they change."""
+    def update(self, snapshot: dict, hist_version: int | None, exact_version: int | None) -> None:
+        """Send the histogram when ``hist_version`` (of the chains' draws) is new, the exact marginal when
+        ``exact_version`` (of the density) is."""
         a = self.axis
         edges, top = snapshot[f"edges_{a}"], snapshot[f"hist_{a}"]
-        if self.sent.changed("edges", edges) or len(self.hist.data["top"]) != len(top):
+        if self.sent.due("hist", hist_version):
             self.hist.data = {"left": edges[:-1], "right": edges[1:], "top": top}
-        elif self.sent.changed("top", top):
-            self.hist.data.update(top=top)
         exact = f"marginal_{a}" in snapshot and snapshot.get("exact", True)
         x, y = (snapshot[f"grid_{a}"], snapshot[f"marginal_{a}"]) if exact else (np.zeros(0), np.zeros(0))
-        if self.sent.changed("exact", x, y):
+        if self.sent.due("exact", exact_version):
             self.exact.data = {"x": x, "y": y}
         self.y_range.fit_values(top, y)
 

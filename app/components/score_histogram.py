@@ -9,7 +9,7 @@ from bokeh.models import ColumnDataSource, Label, Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
-from app.components.last_sent import LastSent
+from app.components.sent_versions import SentVersions
 
 ID_COLOR = "#2b6cb0"
 
@@ -28,7 +28,7 @@ class ScoreHistogram:
                              toolbar_inner=True,
                              x_axis_label="score (higher = more out-of-distribution)", y_axis_label="density",
                              name="ood-histogram", title="Scores: test digits vs OOD sets")
-        self.sent = LastSent()
+        self.sent = SentVersions()
         self.figure.toolbar.update(logo=None, autohide=True)   # the save button floats over the plot
         self.sources: dict[str, ColumnDataSource] = {}
         self.renderers = {}
@@ -69,21 +69,20 @@ class ScoreHistogram:
             self.on_threshold(float(new))
 
     def show(self, edges: np.ndarray, hist_id: np.ndarray, hist_sets: dict[str, np.ndarray],
-             visible: set[str]) -> None:
-        """Draw the histograms on shared bins (an unchanged one is not sent again); show the ``visible`` sets."""
+             visible: set[str], version: int | None) -> None:
+        """Show the ``visible`` sets; draw the histograms on shared bins when ``version`` (of the
+        evaluation they come from) is new."""
+        for name, renderer in self.renderers.items():
+            shown = name == "id" or (hist_sets.get(name) is not None and name in visible)
+            if renderer.visible != shown:
+                renderer.visible = shown
+        if not self.sent.due("histograms", version):
+            return
         left, right = edges[:-1], edges[1:]
-        if self.sent.changed("id", edges, hist_id):
-            self.sources["id"].data = {"left": left, "right": right, "top": hist_id}
         for name, source in self.sources.items():
-            if name == "id":
-                continue
-            top = hist_sets.get(name)
-            shown = top is not None and name in visible
-            if self.renderers[name].visible != shown:
-                self.renderers[name].visible = shown
-            if self.sent.changed(name, edges, top):
-                source.data = {"left": left, "right": right, "top": top} if top is not None else \
-                    {"left": [], "right": [], "top": []}
+            top = hist_id if name == "id" else hist_sets.get(name)
+            source.data = {"left": left, "right": right, "top": top} if top is not None else \
+                {"left": [], "right": [], "top": []}
 
     def set_threshold(self, x: float) -> None:
         self._placing = True

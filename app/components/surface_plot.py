@@ -9,7 +9,7 @@ from bokeh.models import ColorBar, ColumnDataSource, Label, Legend, LegendItem, 
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
-from app.components.last_sent import LastSent
+from app.components.sent_versions import SentVersions
 
 WAITING_HINT = "press Play, or Start from pretrained"
 SAMPLING_HINT = "press Play"      # pages that sample a given energy: nothing to load
@@ -29,8 +29,8 @@ def hint_label(text: str, bounds) -> Label:
 
 
 class SurfacePlot:
-    """A Bokeh figure built once: ``show_grid``, ``show_points`` and ``show_chains`` patch its sources
-    (only with what changed since they last did)."""
+    """A Bokeh figure built once: ``show_grid``, ``show_points`` and ``show_chains`` patch its sources,
+    each only when the version of its part differs from the one it last sent."""
 
     def __init__(self, title: str = "", height: int = 500, width: int = 540, points_legend: str | None = "data",
                  chains_legend: str | None = "chains", surface_of: SurfacePlot | None = None,
@@ -65,7 +65,7 @@ class SurfacePlot:
         self.hint = hint_label(hint, bounds)
         self.figure.add_layout(self.hint)
         self._bounds = None
-        self.sent = LastSent()
+        self.sent = SentVersions()
 
     def show_frame(self, bounds) -> None:
         """Before the first grid: the empty frame over ``bounds``, the hint in its middle."""
@@ -73,18 +73,20 @@ class SurfacePlot:
         self.hint.update(x=(x0 + x1) / 2, y=(y0 + y1) / 2)
         self._set_ranges(x0, x1, y0, y1)
 
-    def show_empty(self, bounds, label: str) -> None:
-        """No surface to draw (the page has none for this data): an empty frame titled ``label``."""
-        if self.owns_surface and self.sent.changed("grid", None, bounds):
+    def show_empty(self, bounds, label: str, version: int | None) -> None:
+        """No surface to draw (the page has none for this data): an empty frame titled ``label``; ``version``
+        is that of the part that has no surface."""
+        if self.owns_surface and self.sent.due("grid", version):
             self.image.data = empty_image()
         self._retitle(label)
         (x0, x1), (y0, y1) = bounds
         self._set_ranges(x0, x1, y0, y1)
 
-    def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
+    def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str, version: int | None) -> None:
+        """The surface ``grid`` over ``bounds`` (sent when ``version`` is new), its colour range and title."""
         (x0, x1), (y0, y1) = bounds
         if self.owns_surface:
-            if self.sent.changed("grid", grid, (x0, x1, y0, y1)):
+            if self.sent.due("grid", version):
                 self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
             if high <= low:
                 high = low + 1e-6
@@ -104,10 +106,10 @@ class SurfacePlot:
             self.figure.x_range.update(start=x0, end=x1)
             self.figure.y_range.update(start=y0, end=y1)
 
-    def show_points(self, xy: np.ndarray) -> None:
-        if self.sent.changed("points", xy):
+    def show_points(self, xy: np.ndarray, version: int | None) -> None:
+        if self.sent.due("points", version):
             self.points.data = {"x": xy[:, 0], "y": xy[:, 1]}
 
-    def show_chains(self, xy: np.ndarray) -> None:
-        if self.sent.changed("chains", xy):
+    def show_chains(self, xy: np.ndarray, version: int | None) -> None:
+        if self.sent.due("chains", version):
             self.chains.data = {"x": xy[:, 0], "y": xy[:, 1]}

@@ -2,7 +2,7 @@
 
 HoloViews renders the ``hv.Image * hv.VectorField`` overlay once; later frames patch the Bokeh
 sources of that figure (the image, the arrow segments laid out as HoloViews lays them out, and two
-scatter layers), so nothing is re-rendered per frame, and each source only when its data changed.
+scatter layers), so nothing is re-rendered per frame, and each source only when its part's version is new.
 Until its first grid the plot is an empty frame over the page's box with a hint in its middle.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
 
-from app.components.last_sent import LastSent
+from app.components.sent_versions import SentVersions
 from app.components.surface_plot import DEFAULT_BOX, WAITING_HINT, empty_image, hint_label
 
 ARROW_FILL = 0.9        # the longest arrow fills this share of a grid cell
@@ -70,7 +70,7 @@ class VectorFieldPlot:
         self.hint = hint_label(hint, bounds)
         self.figure.add_layout(self.hint)
         self._bounds = None
-        self.sent = LastSent()
+        self.sent = SentVersions()
 
     def show_frame(self, bounds) -> None:
         """Before the first grid: the empty frame over ``bounds``, the hint in its middle."""
@@ -78,9 +78,9 @@ class VectorFieldPlot:
         self.hint.update(x=(x0 + x1) / 2, y=(y0 + y1) / 2)
         self._set_ranges(x0, x1, y0, y1)
 
-    def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str) -> None:
+    def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str, version: int | None) -> None:
         (x0, x1), (y0, y1) = bounds
-        if self.sent.changed("grid", grid, (x0, x1, y0, y1)):
+        if self.sent.due("grid", version):
             self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
         self.mapper.update(low=float(low), high=float(max(high, low + 1e-6)))
         if self.hint.visible:
@@ -95,9 +95,10 @@ class VectorFieldPlot:
             self.figure.x_range.update(start=x0, end=x1)
             self.figure.y_range.update(start=y0, end=y1)
 
-    def show_arrows(self, field: dict | None, bounds, reference: float) -> None:
-        """Arrows on the field's grid (``None`` clears them); ``reference`` sets the length scale."""
-        if not self.sent.changed("arrows", field, bounds, reference):
+    def show_arrows(self, field: dict | None, bounds, reference: float, version: int | None) -> None:
+        """Arrows on the field's grid (``None`` clears them); ``reference`` sets the length scale; sent when
+        ``version`` (of the part holding the field and its reference) is new."""
+        if not self.sent.due("arrows", version):
             return
         if field is None or len(field["x"]) == 0:
             self.arrows.data = {"x0": [], "y0": [], "x1": [], "y1": []}
@@ -106,10 +107,10 @@ class VectorFieldPlot:
         cell = (x1 - x0) / np.sqrt(len(field["x"]))
         self.arrows.data = arrow_segments(field, cell, reference)
 
-    def show_points(self, xy: np.ndarray) -> None:
-        if self.sent.changed("points", xy):
+    def show_points(self, xy: np.ndarray, version: int | None) -> None:
+        if self.sent.due("points", version):
             self.points.data = {"x": xy[:, 0], "y": xy[:, 1]}
 
-    def show_samples(self, xy: np.ndarray) -> None:
-        if self.sent.changed("samples", xy):
+    def show_samples(self, xy: np.ndarray, version: int | None) -> None:
+        if self.sent.due("samples", version):
             self.samples.data = {"x": xy[:, 0], "y": xy[:, 1]}

@@ -12,6 +12,7 @@ from app.components.fit import flow, plot, stack
 from app.components.plot_box import plot_box
 from app.components.surface_plot import SAMPLING_HINT
 from app.components.readouts import Readouts
+from app.components.sent_versions import SentVersions
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.constraints import DEFAULT_CONSTRAINTS, MAX_WEIGHT, ConstraintsControls
 
@@ -47,6 +48,7 @@ class ConstraintsPage(LabPage, ConstraintsControls):
         self.plot.figure.add_tools(BoxEditTool(renderers=[box_glyph], description="Draw constraint boxes"))
         self.boxes.on_change("data", lambda _attr, _old, _new: self.send_constraints())
         self.readouts = Readouts([("violation_rate", "share of chains violating"), ("n_boxes", "drawn boxes")])
+        self.sent = SentVersions()
         super().__init__(session, on_status, **params)
         self.plot.show_frame(plot_box(self.target))
         self.param.watch(lambda _e: self.send_constraints(), ["box_mode", "box_weight"])
@@ -91,14 +93,15 @@ class ConstraintsPage(LabPage, ConstraintsControls):
                          sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
-        t = snapshot["knobs"]["temperature"]
+        t, versions = snapshot["knobs"]["temperature"], snapshot.get("versions", {})
         mode = "hard" if snapshot["hard"] else "soft"
         self.plot.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
-                            f"{snapshot['config']['target']} with {mode} constraints, T = {t:g}")
-        self.plot.show_trails(snapshot["trails"], snapshot["positions"], snapshot["last_accepted"])
-        active = [c for c in snapshot["constraints"] if c["weight"] > 0 and c["kind"] != "box"]
-        outlines = {"xs": [c["outline"]["x"] for c in active], "ys": [c["outline"]["y"] for c in active],
-                    "color": [OUTLINE_COLORS[i % 4] for i, _ in enumerate(active)]}
-        if self.plot.sent.changed("outlines", outlines):   # they move with a constraint, not with the chains
-            self.outlines.data = outlines
+                            f"{snapshot['config']['target']} with {mode} constraints, T = {t:g}",
+                            versions.get("density"))
+        self.plot.show_trails(snapshot["trails"], snapshot["positions"], snapshot["last_accepted"],
+                              versions.get("chains"))
+        if self.sent.due("outlines", versions.get("constraints")):   # they move with a constraint, not the chains
+            active = [c for c in snapshot["constraints"] if c["weight"] > 0 and c["kind"] != "box"]
+            self.outlines.data = {"xs": [c["outline"]["x"] for c in active], "ys": [c["outline"]["y"] for c in active],
+                                  "color": [OUTLINE_COLORS[i % 4] for i, _ in enumerate(active)]}
         self.readouts.update(snapshot)

@@ -30,7 +30,6 @@ class EnergyLandscapePage(LabPage, LandscapeControls):
                                  title="Training curves")
         self.readouts = Readouts([("log_z_grid", "log Z (grid)"), ("log_z_mc", "log Z (importance)"),
                                   ("nll_heldout", "held-out NLL"), ("nll_true", "true NLL")])
-        self._points_key = None
         super().__init__(session, on_status, **params)
         self.surface.show_frame(plot_box(self.dataset))
         self.param.watch(lambda _e: self._redraw_surface(), ["show"])
@@ -58,12 +57,10 @@ class EnergyLandscapePage(LabPage, LandscapeControls):
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
-        key = (snapshot["config"]["dataset"], snapshot["config"]["seed"])
-        if key != self._points_key:
-            self.surface.show_points(snapshot["data"])
-            self._points_key = key
+        versions = snapshot.get("versions", {})
+        self.surface.show_points(snapshot["data"], versions.get("data"))
         self._redraw_surface()
-        self.surface.show_chains(snapshot["negatives"])
+        self.surface.show_chains(snapshot["negatives"], versions.get("negatives"))
         self.curves.update(snapshot["history"])
         self.readouts.update(snapshot)
 
@@ -71,10 +68,11 @@ class EnergyLandscapePage(LabPage, LandscapeControls):
         snap = self.last_snapshot
         if not snap or "energy" not in snap:
             return
+        versions = snap.get("versions", {})
         if self.show == "Energy":
             low, high = snap["energy_range"]
-            self.surface.show_grid(snap["energy"], snap["bounds"], low, high, "Energy E(x)")
+            self.surface.show_grid(snap["energy"], snap["bounds"], low, high, "Energy E(x)", versions.get("energy"))
         else:
             t = snap["knobs"]["temperature"]
             self.surface.show_grid(snap["density"], snap["bounds"], 0.0, snap["density_max"],
-                                   f"Density exp(-E/T)/Z at T = {t:g}")
+                                   f"Density exp(-E/T)/Z at T = {t:g}", versions.get("density"))

@@ -103,16 +103,17 @@ class ImagesPage(LabPage, ImagesControls):
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
-        self.samples.show(snapshot["samples"])
+        versions = snapshot.get("versions", {})
+        self.samples.show(snapshot["samples"], versions.get("samples"))
         generator_model = snapshot.get("model") == "ebm_generator"
         if generator_model:
-            self.proposals.show(snapshot["proposals"])
+            self.proposals.show(snapshot["proposals"], versions.get("samples"))   # one part with the samples
         else:
-            self.buffer.show(snapshot["buffer"])
+            self.buffer.show(snapshot["buffer"], versions.get("buffer"))
         if self.proposals.figure.visible != generator_model:   # the grid that fits the model
             self.proposals.figure.visible, self.buffer.figure.visible = generator_model, not generator_model
         if "generation" in snapshot:
-            self.generation.show(snapshot["generation"])
+            self.generation.show(snapshot["generation"], versions.get("generation"))
         self.energy_curves.update(snapshot["history"])
         self.energy_curves.show_tail(snapshot.get("history_tail"))
         self.loss_curves.update(snapshot["history"])

@@ -55,8 +55,7 @@ class JEMPage(LabPage, JEMControls):
         self.samples = ImageGrid("samples from E(x, y)", width=230, height=330, name="jem-samples")
         self.examples = ImageGrid("test digits, then one row per OOD set", width=300, height=260,
                                   name="jem-examples")
-        self.probe_grid = ImageGrid("your image", width=90, height=90, name="jem-probe")
-        self.probe_grid.show(np.full((8, 8), np.nan, np.float32))     # laid out at its final size from the start
+        self.probe_grid = ImageGrid("your image", width=90, height=90, name="jem-probe", blank=(8, 8))
         self.probe_text = pn.pane.HTML("", name="probe-readout", sizing_mode="stretch_width")
         self.upload = pn.widgets.FileInput(accept=".png", multiple=False, sizing_mode="stretch_width")
         self.upload.param.watch(self._uploaded, "value")
@@ -142,8 +141,9 @@ class JEMPage(LabPage, JEMControls):
         self.accuracy.show_tail(snapshot.get("rolling_accuracy"))
         self.losses.update(snapshot["history"])
         self.losses.show_tail(snapshot.get("history_tail"))
-        self.samples.show(snapshot["samples"])
-        self.examples.show(snapshot["examples"])
+        versions = snapshot.get("versions", {})
+        self.samples.show(snapshot["samples"], versions.get("samples"))
+        self.examples.show(snapshot["examples"], versions.get("examples"))
         self._redraw()
 
     def _sync_set_options(self, snapshot: dict) -> None:
@@ -161,7 +161,8 @@ class JEMPage(LabPage, JEMControls):
         if not snap or "edges" not in snap:
             return
         sets = self._visible_sets(snap)
-        self.histogram.show(snap["edges"], snap["hist_id"], snap["hist_sets"], set(sets))
+        self.histogram.show(snap["edges"], snap["hist_id"], snap["hist_sets"], set(sets),
+                            snap.get("versions", {}).get("evaluation"))
         self.histogram.figure.xaxis.axis_label = f"{snap['score_label']}  (higher = more out-of-distribution)"
         self.metrics_table.update(snap["metrics"], sets, snap["ood_labels"])
         lo, hi = float(snap["edges"][0]), float(snap["edges"][-1])
@@ -206,7 +207,7 @@ class JEMPage(LabPage, JEMControls):
             self.probe_text.object = ""
             self.histogram.set_probe(None)
             return
-        self.probe_grid.show(probe["image"])
+        self.probe_grid.show(probe["image"], snap.get("versions", {}).get("probe_image"))
         self.histogram.set_probe(probe["score"])
         verdict = "out-of-distribution" if probe["score"] > self.threshold else "accepted as a digit"
         self.probe_text.object = (

@@ -52,16 +52,17 @@ class RaceSection(LabPage, RaceControls):
         names = [r["name"] for r in snapshot["racers"]]
         if [p.object for p in self.plot_row] != [self.plots[n].figure for n in names]:
             self.plot_row.objects = [pn.pane.Bokeh(self.plots[n].figure) for n in names]   # figures keep their fit
-        t = snapshot["knobs"]["temperature"]
+        t, versions = snapshot["knobs"]["temperature"], snapshot.get("versions", {})
         surface = self.plots["langevin"]   # the three plots draw its surface: the grid is sent once
         surface.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
-                          f"{LABELS['langevin']} at T = {t:g}")
+                          f"{LABELS['langevin']} at T = {t:g}", versions.get("density"))
         for racer in snapshot["racers"]:
-            plot = self.plots[racer["name"]]
+            name, plot = racer["name"], self.plots[racer["name"]]
             if plot is not surface:
                 plot.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
-                               f"{LABELS[racer['name']]} at T = {t:g}")
-            plot.show_trails(racer["trails"], racer["positions"], racer["last_accepted"])
+                               f"{LABELS[name]} at T = {t:g}", versions.get("density"))
+            plot.show_trails(racer["trails"], racer["positions"], racer["last_accepted"],
+                             versions.get(f"chains_{name}"))
         self.table.object = self._table(snapshot["racers"])
 
     @staticmethod

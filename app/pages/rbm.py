@@ -66,11 +66,12 @@ class RBMPage(LabPage, RBMControls):
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
-        self.recon.show(snapshot["reconstructions"])
-        self.filters.show(snapshot["filters"])
-        self.fantasy.show(snapshot["fantasy"])
+        versions = snapshot.get("versions", {})
+        self.recon.show(snapshot["reconstructions"], versions.get("reconstructions"))
+        self.filters.show(snapshot["filters"], versions.get("filters"))
+        self.fantasy.show(snapshot["fantasy"], versions.get("fantasy"))
         if "completion" in snapshot:
-            self.completion.show(snapshot["completion"])
+            self.completion.show(snapshot["completion"], versions.get("completion"))
         self.curves.update(snapshot["history"])
         self.pl_curves.update(snapshot["history"])
         ais = {k: snapshot.get(k) for k in ("test_ll", "log_z", "ais_step")}

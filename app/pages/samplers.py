@@ -72,9 +72,11 @@ class SamplersPage(LabPage, SamplerControls):
     def render(self, snapshot: dict) -> None:
         self._sync_knobs(snapshot["knobs"])
         self._draw_surface()
-        self.plot.show_trails(snapshot["trails"], snapshot["positions"], snapshot["last_accepted"])
-        self.marginal_x.update(snapshot)
-        self.marginal_y.update(snapshot)
+        versions = snapshot.get("versions", {})
+        self.plot.show_trails(snapshot["trails"], snapshot["positions"], snapshot["last_accepted"],
+                              versions.get("chains"))
+        for marginal in (self.marginal_x, self.marginal_y):
+            marginal.update(snapshot, versions.get("chains"), versions.get("density"))
         self.trace.update(snapshot["energy_trace"], snapshot["trace_end"])
         self.table.update(snapshot["diagnostics"])
 
@@ -87,11 +89,11 @@ class SamplersPage(LabPage, SamplerControls):
         snap = self.last_snapshot
         if not snap or "density" not in snap:
             return
+        versions = snap.get("versions", {})
         if self.show == "Energy":
-            energy = snap["energy"]
-            self.plot.show_grid(energy, snap["bounds"], float(snap["energy_min"]), float(snap["energy_max"]),
-                                "Energy E(x)")
+            self.plot.show_grid(snap["energy"], snap["bounds"], float(snap["energy_min"]), float(snap["energy_max"]),
+                                "Energy E(x)", versions.get("energy"))
         else:
             t = snap["knobs"]["temperature"]
             self.plot.show_grid(snap["density"], snap["bounds"], 0.0, snap["density_max"],
-                                f"{snap['config']['target']}: exp(-E/T)/Z at T = {t:g}")
+                                f"{snap['config']['target']}: exp(-E/T)/Z at T = {t:g}", versions.get("density"))

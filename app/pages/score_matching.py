@@ -41,7 +41,6 @@ class ScoreMatchingPage(LabPage, ScoreMatchingControls):
             ("nll_true", "true NLL"), ("seconds_sm", "training seconds, score matching"),
             ("seconds_cd", "training seconds, CD"), ("steps_sm", "iterations, score matching"),
             ("steps_cd", "iterations, CD")])
-        self._points_key = None
         super().__init__(session, on_status, **params)
         for field in (self.learned, self.truth, self.disagreement, self.contrastive):
             field.show_frame(plot_box(self.dataset))
@@ -67,34 +66,32 @@ class ScoreMatchingPage(LabPage, ScoreMatchingControls):
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
-        bounds = snapshot["bounds"]
-        key = (snapshot["config"]["dataset"], snapshot["config"]["seed"])
-        if key != self._points_key:
-            for field in (self.truth, self.contrastive):
-                field.show_points(snapshot["data"])
-            self._points_key = key
+        bounds, versions = snapshot["bounds"], snapshot.get("versions", {})
+        learned, truth = versions.get("learned"), versions.get("truth")
+        for field in (self.truth, self.contrastive):
+            field.show_points(snapshot["data"], versions.get("data"))
         low, high = snapshot["energy_range"]
         ladder = snapshot["ladder"]
         level = f"σ = {ladder[-1]:g}" + (f", {len(ladder)} levels" if len(ladder) > 1 else "")
         self.learned.show_grid(snapshot["energy"], bounds, low, high,
-                               f"{snapshot['knobs']['method'].capitalize()}, {level}: −∇E on E")
-        true_field = snapshot.get("true_field")
+                               f"{snapshot['knobs']['method'].capitalize()}, {level}: −∇E on E", learned)
         reference = snapshot["arrow_reference"]
-        self.learned.show_arrows(snapshot["learned_field"], bounds, reference)
-        self.learned.show_samples(snapshot["samples"])
+        self.learned.show_arrows(snapshot["learned_field"], bounds, reference, learned)
+        self.learned.show_samples(snapshot["samples"], versions.get("samples"))
         if snapshot.get("true_density") is not None:
             self.truth.show_grid(snapshot["true_density"], bounds, 0.0, snapshot["true_density_max"],
-                                 "True score ∇log p, data density")
+                                 "True score ∇log p, data density", truth)
         else:
             self.truth.show_grid(np.zeros((2, 2), np.float32), bounds, 0.0, 1.0,
-                                 "No closed-form score: data only")
-        self.truth.show_arrows(true_field, bounds, reference)
+                                 "No closed-form score: data only", truth)
+        # with a true field its length scale is the field's own (fixed); without one there are no arrows
+        self.truth.show_arrows(snapshot.get("true_field"), bounds, reference, truth)
         if snapshot.get("fisher_map") is not None:
             self.disagreement.show_grid(snapshot["fisher_map"], bounds, 0.0, snapshot["fisher_map_max"],
-                                        "Disagreement p·½‖∇log p + ∇E‖²")
+                                        "Disagreement p·½‖∇log p + ∇E‖²", learned)
         else:
-            self.disagreement.show_empty(bounds, "No closed-form score: no disagreement map")
+            self.disagreement.show_empty(bounds, "No closed-form score: no disagreement map", learned)
         self.contrastive.show_grid(snapshot["cd_density"], bounds, 0.0, snapshot["cd_density_max"],
-                                   "CD, same time budget: density")
+                                   "CD, same time budget: density", versions.get("cd"))
         self.curves.update(snapshot["history"])
         self.readouts.update(snapshot)

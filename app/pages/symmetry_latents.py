@@ -69,19 +69,22 @@ class SymmetryLatentsPage(LabPage, SymmetryLatentsControls):
             sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
-        bounds = snapshot["bounds"]
+        bounds, versions = snapshot["bounds"], snapshot.get("versions", {})
         name = snapshot.get("group_name", "")
         for surface, key, label in ((self.equivariant, "equivariant", f"Equivariant energy ({name}): density"),
                                     (self.plain, "plain", "Plain MLP energy: density")):
-            surface.show_grid(snapshot[f"{key}_density"], bounds, 0.0, snapshot[f"{key}_density_max"], label)
-            surface.show_points(snapshot["subset"])
-            surface.show_chains(snapshot[f"{key}_negatives"])
+            surface.show_grid(snapshot[f"{key}_density"], bounds, 0.0, snapshot[f"{key}_density_max"], label,
+                              versions.get(f"{key}_density"))
+            surface.show_points(snapshot["subset"], versions.get("subset"))
+            surface.show_chains(snapshot[f"{key}_negatives"], versions.get(f"{key}_negatives"))
         if "latent_density" in snapshot:
+            density = versions.get("latent_density")
             self.marginal.show_grid(snapshot["latent_density"], bounds, 0.0, snapshot["latent_density_max"],
-                                    "Latent EBM: marginal density, data coloured by latent")
-            self.marginal.show_colored(snapshot["data"], snapshot["latent_of_data"])
+                                    "Latent EBM: marginal density, data coloured by latent", density)
+            # the data is fixed for the job; the encoder's latents come with each readout
+            self.marginal.show_colored(snapshot["data"], snapshot["latent_of_data"], versions.get("readouts"))
             self.joint.show_grid(snapshot["latent_density"], bounds, 0.0, snapshot["latent_density_max"],
-                                 "Latent EBM: joint samples (x, z), coloured by z")
-        self.joint.show_colored(snapshot["joint_samples"], snapshot["joint_latents"])
+                                 "Latent EBM: joint samples (x, z), coloured by z", density)
+        self.joint.show_colored(snapshot["joint_samples"], snapshot["joint_latents"], versions.get("joint"))
         self.symmetry_readouts.update(snapshot)
         self.latent_readouts.update(snapshot)

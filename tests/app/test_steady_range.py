@@ -52,5 +52,5 @@ def test_live_curves_and_marginals_set_their_ranges_with_their_data():
     assert x.start <= 0 and x.end >= 9 and y.start <= 1 and y.end >= 5
     marginal = MarginalPlot("x")
     marginal.update({"edges_x": np.linspace(-2, 2, 5), "hist_x": np.array([0.1, 0.4, 0.3, 0.2]),
-                     "grid_x": np.linspace(-2, 2, 9), "marginal_x": np.full(9, 0.6)})
+                     "grid_x": np.linspace(-2, 2, 9), "marginal_x": np.full(9, 0.6)}, 1, 2)
     assert marginal.figure.y_range.start == 0.0 and marginal.figure.y_range.end >= 0.6

@@ -18,9 +18,10 @@ def test_arrows_start_at_the_point_and_point_along_the_angle():
 
 def test_plot_patches_its_sources():
     plot = VectorFieldPlot(title="t")
-    plot.show_grid(np.ones((4, 4), np.float32), ((-2, 2), (-1, 1)), 0.0, 1.0, "label")
+    plot.show_grid(np.ones((4, 4), np.float32), ((-2, 2), (-1, 1)), 0.0, 1.0, "label", 1)
     assert plot.figure.title.text == "label" and plot.figure.x_range.start == -2
-    plot.show_arrows(None, ((-2, 2), (-1, 1)), 1.0)
+    assert len(plot.image.data["image"]) == 1
+    plot.show_arrows(None, ((-2, 2), (-1, 1)), 1.0, 1)
     assert len(plot.arrows.data["x0"]) == 0
-    plot.show_samples(np.zeros((5, 2)))
+    plot.show_samples(np.zeros((5, 2)), 1)
     assert len(plot.samples.data["x"]) == 5
