@@ -29,6 +29,7 @@ import torch
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.graph_capture import GraphedFunction
 from ebm_engine.samplers.kernel import Kernel
+from ebm_engine.samplers.langevin import LangevinConfig
 from ebm_engine.samplers.state import SamplerState, StepInfo, all_finite, check_positive, randn_on, select_chains
 
 BACKENDS = ("auto", "cuda_graph", "compile", "eager")
@@ -71,14 +72,10 @@ class CapturedLangevin(Kernel):
 
     def __init__(self, noise_scale: float | None = None, clamp: tuple[float, float] | None = None,
                  backend: str = "auto", compiler: str = "inductor"):
-        if noise_scale is not None and (not math.isfinite(noise_scale) or noise_scale < 0):
-            raise ValueError(f"noise_scale must be a non-negative finite number, got {noise_scale}")
-        if clamp is not None and not clamp[0] < clamp[1]:
-            raise ValueError(f"clamp must be (low, high) with low < high, got {clamp}")
+        config = LangevinConfig(noise_scale=noise_scale, clamp=clamp)   # the same checks as Langevin's
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        self.noise_scale = noise_scale
-        self.clamp = clamp
+        self.noise_scale, self.clamp = config.noise_scale, config.clamp
         self.backend = backend
         self.compiler = compiler   # torch.compile's backend ("inductor"; "aot_eager" traces without compiling)
         self.active_backend: str | None = None   # what the last step actually ran
