@@ -151,6 +151,12 @@ class EngineHost:
             slot.rate_steps.pop(0)
         slot.dirty = True
 
+    def resend(self, job_id: str) -> None:
+        """Make a fresh snapshot of ``job_id`` with the next frame (its last one was lost on the way)."""
+        slot = self.slots.get(job_id)
+        if slot is not None:
+            slot.dirty = True
+
     def peer_jobs(self) -> dict[str, Any]:
         """The jobs hosted here by id, so one job can read another's model (e.g. a trained energy)."""
         return {job_id: slot.job for job_id, slot in self.slots.items()}

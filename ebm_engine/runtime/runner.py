@@ -119,7 +119,8 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
                 item = None
         wait = host.tick()
         for job_id, snap in host.drain():
-            _put_latest(snapshots, (job_id, snap))
+            for lost in put_latest(snapshots, (job_id, snap)):
+                host.resend(lost)
 
 
 class ServerWatch:
@@ -157,17 +158,21 @@ def lower_priority() -> None:
         pass
 
 
-def _put_latest(q, item) -> None:
-    """Put ``item``; when the queue is full, drop the oldest entry first (latest wins)."""
+def put_latest(q, item) -> list[str]:
+    """Put ``(job_id, snapshot)``; when the queue is full, drop the oldest entries first (latest wins).
+    Returns the job ids of the dropped snapshots: their jobs must send a fresh one, since a dropped
+    snapshot may have been a job's only one (a page opened while another plays would wait forever)."""
+    dropped = []
     for _ in range(4):
         try:
             q.put_nowait(item)
-            return
+            break
         except queue.Full:
             try:
-                q.get_nowait()
+                dropped.append(q.get_nowait()[0])
             except queue.Empty:
                 pass
+    return dropped
 
 
 def engine_context():

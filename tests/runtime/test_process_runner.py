@@ -179,3 +179,27 @@ def test_snapshot_signal_is_readable_exactly_while_a_snapshot_waits():
     finally:
         runner.stop()
     assert runner.snapshot_signal is None
+
+
+def test_a_snapshot_dropped_from_a_full_queue_is_made_again():
+    """A page opened while another job plays gets its first snapshot even when the server fell behind
+    and the queue dropped it: the engine makes the lost job a fresh one."""
+    import queue as queue_module
+
+    from ebm_engine.runtime.host import EngineHost
+    from ebm_engine.runtime.runner import put_latest
+
+    host = EngineHost(max_rate_hz=1e9)
+    host.handle("open", "quiet", (COUNTER, {}, {}))
+    host.tick()
+    q = queue_module.Queue(maxsize=2)
+    for job_id, snap in host.drain():
+        assert put_latest(q, (job_id, snap)) == []
+    lost = []
+    for n in range(3):                                  # a busy job fills the queue behind it
+        lost += put_latest(q, ("busy", {"n": n}))
+    assert lost == ["quiet", "busy"]
+    for job_id in lost:
+        host.resend(job_id)
+    host.tick()
+    assert [job_id for job_id, _ in host.drain()] == ["quiet"]   # made again
