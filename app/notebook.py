@@ -15,7 +15,7 @@ from typing import Any
 import panel as pn
 
 import app.pages  # noqa: F401  (registers the pages)
-from app.components.export_panel import ExportPanel
+from app.widgets.export_panel import ExportPanel
 from app.registry import PAGES
 from app.session import LabSession
 from app.teaching import teaching_card

@@ -10,9 +10,9 @@ from typing import Mapping
 import panel as pn
 
 from app import url_state
-from app.components.export_panel import ExportPanel
-from app.components.focus import FocusControl
-from app.components.status_bar import StatusBar
+from app.widgets.export_panel import ExportPanel
+from app.widgets.focus import FocusControl
+from app.widgets.status_bar import StatusBar
 from app.registry import PAGES
 from app.session import LabSession
 from app.teaching import teaching_card

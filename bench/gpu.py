@@ -128,7 +128,7 @@ def training_figures(device: torch.device, iterations: int, repeats: int) -> lis
 
 
 def snapshot_figures(device: torch.device, repeats: int) -> list[dict]:
-    from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
+    from ebm_engine.runtime.jobs.images_convebm import ConvEBMJob
     from ebm_engine.runtime.jobs.jem import JEMJob
 
     rows = []

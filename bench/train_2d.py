@@ -16,7 +16,7 @@ Methods
             fresh from N(0, I) every step, 10 Langevin steps of size 0.01 with noise sqrt(2*0.01),
             no buffer, no regularisation, no clipping, loss = mean E(data) - mean E(neg).
 
-The data set-up mirrors ``ebm_engine/runtime/jobs/landscape.py``: per seed, 10000 training and
+The data set-up mirrors ``ebm_engine/runtime/jobs/energy_landscape.py``: per seed, 10000 training and
 2000 held-out points drawn once from a generator seeded with the seed, chain inits uniform over
 the bounds box, random training minibatches. Both methods start from the same weights per seed.
 

@@ -12,9 +12,9 @@ from typing import Any, Callable, ClassVar
 import panel as pn
 import param
 
-from app.components.checkpoint_panel import CheckpointPanel
-from app.components.control_widgets import control
-from app.components.status_bar import STATE_COLORS, state_kind
+from app.widgets.checkpoint_panel import CheckpointPanel
+from app.widgets.control_widgets import control
+from app.widgets.status_bar import STATE_COLORS, state_kind
 from ebm_engine.runtime import controls
 from ebm_engine.runtime.registry import job_class
 
@@ -87,7 +87,7 @@ class LabPage(param.Parameterized):
         return (*((cls.KIND_SETTING,) if cls.KIND_SETTING else ()), *controls.setting_names(cls, shown_only=True))
 
     def control(self, name: str, **overrides: Any) -> pn.viewable.Viewable:
-        """The widget of a declared control (see ``app.components.control_widgets``), kept in ``widgets``."""
+        """The widget of a declared control (see ``app.widgets.control_widgets``), kept in ``widgets``."""
         self.widgets[name] = control(self, name, **overrides)
         return self.widgets[name]
 

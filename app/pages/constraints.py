@@ -7,12 +7,12 @@ import panel as pn
 import param
 from bokeh.models import BoxEditTool, ColumnDataSource
 
-from app.components.chain_plot import ChainPlot
-from app.components.fit import flow, plot, stack
-from app.components.plot_box import plot_box
-from app.components.surface_plot import SAMPLING_HINT
-from app.components.readouts import Readouts
-from app.components.sent_versions import SentVersions
+from app.plots.chain_plot import ChainPlot
+from app.plots.fit import flow, plot, stack
+from app.plots.plot_box import plot_box
+from app.plots.surface_plot import SAMPLING_HINT
+from app.widgets.readouts import Readouts
+from app.plots.sent_versions import SentVersions
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.constraints import DEFAULT_CONSTRAINTS, MAX_WEIGHT, ConstraintsControls
 

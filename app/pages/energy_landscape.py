@@ -6,13 +6,13 @@ from functools import cached_property
 import panel as pn
 import param
 
-from app.components.fit import flow, plot, stack
-from app.components.live_curves import LiveCurves
-from app.components.plot_box import plot_box
-from app.components.readouts import Readouts
-from app.components.surface_plot import SurfacePlot
+from app.plots.fit import flow, plot, stack
+from app.plots.live_curves import LiveCurves
+from app.plots.plot_box import plot_box
+from app.widgets.readouts import Readouts
+from app.plots.surface_plot import SurfacePlot
 from app.pages.base import LabPage
-from ebm_engine.runtime.jobs.landscape import LandscapeControls
+from ebm_engine.runtime.jobs.energy_landscape import LandscapeControls
 
 class EnergyLandscapePage(LabPage, LandscapeControls):
     """Controls for the landscape job and its live surface, chains, curves and readouts."""

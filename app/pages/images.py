@@ -7,12 +7,12 @@ from functools import cached_property
 import panel as pn
 import param
 
-from app.components.fit import flow, plot
-from app.components.image_grid import ImageGrid
-from app.components.live_curves import LiveCurves
-from app.components.readouts import Readouts
+from app.plots.fit import flow, plot
+from app.plots.image_grid import ImageGrid
+from app.plots.live_curves import LiveCurves
+from app.widgets.readouts import Readouts
 from app.pages.base import LabPage
-from ebm_engine.runtime.jobs.images_base import ImagesControls
+from ebm_engine.runtime.jobs.images import ImagesControls
 from ebm_engine.runtime.png import mosaic_png
 
 MODELS = {"ConvEBM": "conv_ebm", "EBM + generator": "ebm_generator"}

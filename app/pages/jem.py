@@ -10,11 +10,11 @@ import param
 from bokeh.models import ColumnDataSource, FreehandDrawTool, Range1d
 from bokeh.plotting import figure
 
-from app.components.fit import flow, plot, stack
-from app.components.image_grid import ImageGrid
-from app.components.live_curves import LiveCurves
-from app.components.ood_table import OODMetricsTable, RatesTable
-from app.components.score_histogram import ScoreHistogram, rates_at
+from app.plots.fit import flow, plot, stack
+from app.plots.image_grid import ImageGrid
+from app.plots.live_curves import LiveCurves
+from app.widgets.ood_table import OODMetricsTable, RatesTable
+from app.plots.score_histogram import ScoreHistogram, rates_at
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.jem import JEMControls
 from ebm_engine.data.ood import OOD_SET_LABELS, OOD_SET_NAMES

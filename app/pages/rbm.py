@@ -6,10 +6,10 @@ from functools import cached_property
 import panel as pn
 import param
 
-from app.components.fit import flow, plot, stack
-from app.components.image_grid import ImageGrid
-from app.components.live_curves import LiveCurves
-from app.components.readouts import Readouts
+from app.plots.fit import flow, plot, stack
+from app.plots.image_grid import ImageGrid
+from app.plots.live_curves import LiveCurves
+from app.widgets.readouts import Readouts
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.rbm import RBMControls
 

@@ -6,15 +6,15 @@ from functools import cached_property
 import panel as pn
 import param
 
-from app.components.chain_plot import ChainPlot
-from app.components.diagnostics_table import DiagnosticsTable
-from app.components.fit import flow, plot, stack
-from app.components.marginals import MarginalPlot, TracePlot
-from app.components.plot_box import plot_box
-from app.components.surface_plot import SAMPLING_HINT
+from app.plots.chain_plot import ChainPlot
+from app.widgets.diagnostics_table import DiagnosticsTable
+from app.plots.fit import flow, plot, stack
+from app.plots.marginals import MarginalPlot, TracePlot
+from app.plots.plot_box import plot_box
+from app.plots.surface_plot import SAMPLING_HINT
 from app.pages.base import LabPage
-from app.pages.race import RaceSection
-from ebm_engine.runtime.jobs.sampler import SamplerControls
+from app.pages.samplers_race import RaceSection
+from ebm_engine.runtime.jobs.samplers import SamplerControls
 
 class SamplersPage(LabPage, SamplerControls):
     """Chains on an analytic target (or the trained energy), every knob live."""

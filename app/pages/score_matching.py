@@ -6,12 +6,12 @@ from functools import cached_property
 import numpy as np
 import panel as pn
 
-from app.components.fit import flow, plot, stack
-from app.components.live_curves import LiveCurves
-from app.components.plot_box import plot_box
-from app.components.readouts import Readouts
-from app.components.surface_plot import SurfacePlot
-from app.components.vector_field_plot import VectorFieldPlot
+from app.plots.fit import flow, plot, stack
+from app.plots.live_curves import LiveCurves
+from app.plots.plot_box import plot_box
+from app.widgets.readouts import Readouts
+from app.plots.surface_plot import SurfacePlot
+from app.plots.vector_field_plot import VectorFieldPlot
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.score_matching import ScoreMatchingControls
 

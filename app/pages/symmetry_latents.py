@@ -5,11 +5,11 @@ from functools import cached_property
 
 import panel as pn
 
-from app.components.colored_points_plot import ColoredPointsPlot
-from app.components.fit import flow, plot
-from app.components.plot_box import plot_box
-from app.components.readouts import Readouts
-from app.components.surface_plot import SurfacePlot
+from app.plots.colored_points_plot import ColoredPointsPlot
+from app.plots.fit import flow, plot
+from app.plots.plot_box import plot_box
+from app.widgets.readouts import Readouts
+from app.plots.surface_plot import SurfacePlot
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.symmetry_latents import SymmetryLatentsControls
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import importlib
 
 JOB_KINDS: dict[str, str] = {
-    "landscape": "ebm_engine.runtime.jobs.landscape:LandscapeJob",
-    "sampler": "ebm_engine.runtime.jobs.sampler:SamplerJob",
-    "race": "ebm_engine.runtime.jobs.race:RaceJob",
+    "landscape": "ebm_engine.runtime.jobs.energy_landscape:LandscapeJob",
+    "sampler": "ebm_engine.runtime.jobs.samplers:SamplerJob",
+    "race": "ebm_engine.runtime.jobs.samplers_race:RaceJob",
     "constraints": "ebm_engine.runtime.jobs.constraints:ConstraintsJob",
     "rbm": "ebm_engine.runtime.jobs.rbm:RBMJob",
-    "images": "ebm_engine.runtime.jobs.images_conv:ConvEBMJob",
+    "images": "ebm_engine.runtime.jobs.images_convebm:ConvEBMJob",
     "images_generator": "ebm_engine.runtime.jobs.images_generator:EBMGeneratorJob",
     "score_matching": "ebm_engine.runtime.jobs.score_matching:ScoreMatchingJob",
     "symmetry_latents": "ebm_engine.runtime.jobs.symmetry_latents:SymmetryLatentsJob",

@@ -156,7 +156,7 @@ def test_images_first_play_continues_the_pretrained_model_and_start_from_scratch
 
 
 def test_the_scratch_button_sends_the_engine_action_where_the_page_gives_no_restart():
-    from app.components.checkpoint_panel import CheckpointPanel
+    from app.widgets.checkpoint_panel import CheckpointPanel
 
     sent = []
     panel = CheckpointPanel(lambda action, **arguments: sent.append(action))

@@ -1,10 +1,10 @@
 """The Energy Landscape page without a browser: an in-process runner, real jobs, real Bokeh sources."""
 import pytest
 
-from app.components.surface_plot import WAITING_HINT
+from app.plots.surface_plot import WAITING_HINT
 from app.pages.energy_landscape import EnergyLandscapePage
 from app.session import LabSession
-from ebm_engine.runtime.jobs.landscape import LandscapeJob
+from ebm_engine.runtime.jobs.energy_landscape import LandscapeJob
 from tests.app.page_helpers import pump, wait_until
 
 SMALL = {"n_train": 2000, "n_test": 500, "resolution": 48}

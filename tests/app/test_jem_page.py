@@ -113,7 +113,7 @@ def test_page_bounds_match_the_engine_knobs():
 
 
 def test_rates_lookup_is_exact_between_scores():
-    from app.components.score_histogram import rates_at
+    from app.plots.score_histogram import rates_at
     from ebm_engine.metrics.ood import acceptance_rates, rate_curves
 
     rng = np.random.default_rng(0)
@@ -127,7 +127,7 @@ def test_rates_lookup_is_exact_between_scores():
 
 
 def test_metrics_table_shades_the_better_score():
-    from app.components.ood_table import OODMetricsTable
+    from app.widgets.ood_table import OODMetricsTable
 
     table = OODMetricsTable()
     metrics = {"uniform": {"energy": {"auroc": 0.9, "aupr": 0.7, "fpr95": 0.2},

@@ -1,7 +1,7 @@
 """LiveCurves: rows stream in; a dashed tail joins the last row to a provisional point."""
 import numpy as np
 
-from app.components.live_curves import LiveCurves
+from app.plots.live_curves import LiveCurves
 
 
 def history(steps, values):

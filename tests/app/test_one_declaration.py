@@ -11,7 +11,7 @@ from ebm_engine.checkpoints import load_checkpoint
 from ebm_engine.cli import main
 from ebm_engine.runtime import controls
 from ebm_engine.runtime.controls import LOG_KNOB
-from ebm_engine.runtime.jobs.landscape import LandscapeControls, LandscapeJob
+from ebm_engine.runtime.jobs.energy_landscape import LandscapeControls, LandscapeJob
 from ebm_engine.runtime.registry import JOB_KINDS, job_class
 from tests.app.stub_session import StubSession
 

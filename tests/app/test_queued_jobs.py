@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from app.components.status_bar import StatusBar
+from app.widgets.status_bar import StatusBar
 from app.device_gate import DeviceGate
 from app.pages.samplers import SamplersPage
 from app.session import LabSession

@@ -6,13 +6,13 @@ from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 
 import app.pages  # noqa: F401  (registers the pages)
-from app.components.chain_plot import ChainPlot
-from app.components.image_grid import ImageGrid
-from app.components.marginals import MarginalPlot, TracePlot
-from app.components.score_histogram import ScoreHistogram
-from app.components.sent_versions import SentVersions
-from app.components.surface_plot import SurfacePlot
-from app.components.vector_field_plot import VectorFieldPlot
+from app.plots.chain_plot import ChainPlot
+from app.plots.image_grid import ImageGrid
+from app.plots.marginals import MarginalPlot, TracePlot
+from app.plots.score_histogram import ScoreHistogram
+from app.plots.sent_versions import SentVersions
+from app.plots.surface_plot import SurfacePlot
+from app.plots.vector_field_plot import VectorFieldPlot
 from app.registry import PAGES
 from app.session import LabSession
 from tests.app.page_helpers import pump

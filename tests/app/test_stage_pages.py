@@ -9,9 +9,9 @@ from bokeh.models import SaveTool
 from PIL import Image
 
 import app.pages  # noqa: F401  (registers the pages)
-from app.components.export_panel import ExportPanel
+from app.widgets.export_panel import ExportPanel
 from app.url_state import parse_query
-from app.components.focus import ALL_PLOTS, FOCUS_SCALE, FocusControl, figure_panes
+from app.widgets.focus import ALL_PLOTS, FOCUS_SCALE, FocusControl, figure_panes
 from app.notebook import lab_page
 from app.registry import PAGES
 from app.session import LabSession

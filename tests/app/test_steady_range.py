@@ -3,9 +3,9 @@ import math
 
 from bokeh.models import Range1d
 
-from app.components.live_curves import LiveCurves
-from app.components.marginals import MarginalPlot
-from app.components.steady_range import SteadyRange
+from app.plots.live_curves import LiveCurves
+from app.plots.marginals import MarginalPlot
+from app.plots.steady_range import SteadyRange
 
 import numpy as np
 

@@ -126,7 +126,7 @@ def hostile_links(draw):
     entry = next(p for p in PAGES if p.name == name)
     keys = list(url_state.shareable_names(entry.factory))
     if name == "Samplers":
-        from app.pages.race import RaceSection
+        from app.pages.samplers_race import RaceSection
         keys += ["race." + n for n in url_state.shareable_names(RaceSection)]
     chosen = draw(st.lists(st.sampled_from(keys), min_size=1, max_size=len(keys), unique=True))
     query = {k: draw(HOSTILE) for k in chosen}
@@ -140,7 +140,7 @@ def section_classes(name):
     owner = next(p.factory for p in PAGES if p.name == name)
     sections = {"": owner}
     if name == "Samplers":
-        from app.pages.race import RaceSection
+        from app.pages.samplers_race import RaceSection
         sections["race."] = RaceSection
     return sections
 

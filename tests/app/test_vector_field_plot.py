@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from app.components.vector_field_plot import ARROW_FILL, VectorFieldPlot, arrow_segments
+from app.plots.vector_field_plot import ARROW_FILL, VectorFieldPlot, arrow_segments
 
 
 def test_arrows_start_at_the_point_and_point_along_the_angle():

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_two_gloo_ranks_stay_in_sync_and_the_checkpoint_loads_in_the_app(tmp_path):
     """``torchrun --nproc_per_node=2 -m ebm_engine train conv_ebm ...``: the README's command, on the CPU."""
-    from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
+    from ebm_engine.runtime.jobs.images_convebm import ConvEBMJob
 
     out = tmp_path / "conv.pt"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -6,7 +6,7 @@ import torch
 from ebm_engine.checkpoint_store import ASSETS_FOLDER
 from ebm_engine.checkpoints import load_checkpoint
 from ebm_engine.runtime.host import EngineHost
-from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
+from ebm_engine.runtime.jobs.images_convebm import ConvEBMJob
 
 ASSET = ASSETS_FOLDER / "conv_ebm-digits.pt"
 # the shipped model's settings (width 32); a small buffer and a short settling keep the test quick

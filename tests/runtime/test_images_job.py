@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ebm_engine.runtime.host import EngineHost
-from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
+from ebm_engine.runtime.jobs.images_convebm import ConvEBMJob
 from ebm_engine.runtime.jobs.images_generator import EBMGeneratorJob
 from tests.devices import DEVICES, bitwise_reproducible
 

@@ -112,7 +112,7 @@ def test_scores_with_the_images_pages_conv_ebm():
     """The third model: a frozen copy of the Images page's ConvEBM, scored by its energy E(x)."""
     import torch
 
-    from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
+    from ebm_engine.runtime.jobs.images_convebm import ConvEBMJob
 
     images = ConvEBMJob({"quality_every_s": 1e9, "buffer_size": 256, "batch_size": 32}, {"langevin_steps": 2})
     peers = {"images": images}

@@ -5,7 +5,7 @@ import torch
 from ebm_engine import catalog, checkpoint_store
 from ebm_engine.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ebm_engine.cli import main
-from ebm_engine.runtime.jobs.landscape import LandscapeJob
+from ebm_engine.runtime.jobs.energy_landscape import LandscapeJob
 from ebm_engine.runtime.jobs.rbm import RBMJob
 
 SMALL = {"n_train": 500, "n_test": 200, "resolution": 24}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ebm_engine.runtime.jobs.landscape import LandscapeJob
+from ebm_engine.runtime.jobs.energy_landscape import LandscapeJob
 
 SMALL = {"n_train": 2000, "n_test": 500, "resolution": 48, "readout_every_s": 0.0}
 

@@ -7,7 +7,7 @@ import torch
 
 from ebm_engine.metrics.partition import energy_on_grid, grid_points
 from ebm_engine.models.latent_ebm import LatentEBM
-from ebm_engine.runtime.jobs.latent_density import RollingLatentDensity
+from ebm_engine.runtime.views.latent_density import RollingLatentDensity
 
 BOUNDS = ((-3.0, 3.0), (-2.0, 4.0))
 RES, K, GROUPS = 12, 16, 4

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ebm_engine.runtime.host import EngineHost
-from ebm_engine.runtime.jobs.images_conv import ConvEBMJob
+from ebm_engine.runtime.jobs.images_convebm import ConvEBMJob
 from ebm_engine.runtime.jobs.images_generator import EBMGeneratorJob
 from ebm_engine.runtime.jobs.jem import ClassifierJob, JEMJob
 from ebm_engine.runtime.jobs.jem_borrowed import BorrowedEnergyJob

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from ebm_engine.runtime.jobs import landscape
-from ebm_engine.runtime.jobs.landscape import LandscapeJob
+from ebm_engine.runtime.jobs import energy_landscape as landscape
+from ebm_engine.runtime.jobs.energy_landscape import LandscapeJob
 from ebm_engine.runtime.parts import Parts, same_object
 from ebm_engine.runtime.registry import job_class
 

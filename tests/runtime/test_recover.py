@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ebm_engine.runtime.jobs.landscape import LandscapeJob
+from ebm_engine.runtime.jobs.energy_landscape import LandscapeJob
 from ebm_engine.runtime.jobs.score_matching import ScoreMatchingJob
 from ebm_engine.runtime.jobs.symmetry_latents import SymmetryLatentsJob
 

@@ -1,7 +1,7 @@
 """Refresh: recompute at most every interval while steps advance, at once when they stop or on demand."""
 import time
 
-from ebm_engine.runtime.jobs.refresh import Refresh
+from ebm_engine.runtime.refresh import Refresh
 
 
 def test_refresh_throttles_while_training_and_catches_up_when_paused():
@@ -45,7 +45,7 @@ def test_refreshes_keep_their_rate_between_snapshots_that_do_not_divide_it(monke
     """Snapshots 1/15 s apart and a 0.1 s refresh interval: 10 refreshes a second (some a snapshot
     late), not the 7.5 that counting each interval from the last refresh gives."""
     clock = Clock()
-    monkeypatch.setattr("ebm_engine.runtime.jobs.refresh.time", clock)
+    monkeypatch.setattr("ebm_engine.runtime.refresh.time", clock)
     r = Refresh(every_s=0.1, share=0.25)
     made = 0
     for step in range(15 * 6):                 # six seconds of snapshots while training
@@ -66,7 +66,7 @@ def test_refreshes_keep_their_rate_between_snapshots_that_do_not_divide_it(monke
 
 def test_a_clock_timed_refresh_is_due_every_interval_from_its_mark_or_at_once_when_invalidated(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr("ebm_engine.runtime.jobs.refresh.time", clock)
+    monkeypatch.setattr("ebm_engine.runtime.refresh.time", clock)
     r = Refresh(every_s=2.0)
     assert r.elapsed()             # never made
     r.mark(5)

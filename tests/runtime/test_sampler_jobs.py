@@ -7,9 +7,9 @@ import torch
 
 from ebm_engine.runtime.host import EngineHost
 from ebm_engine.runtime.jobs.constraints import ConstraintsJob, constraint_outline
-from ebm_engine.runtime.jobs.landscape import LandscapeJob
-from ebm_engine.runtime.jobs.race import RaceJob
-from ebm_engine.runtime.jobs.sampler import TRAINED, SamplerJob
+from ebm_engine.runtime.jobs.energy_landscape import LandscapeJob
+from ebm_engine.runtime.jobs.samplers_race import RaceJob
+from ebm_engine.runtime.jobs.samplers import TRAINED, SamplerJob
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT
 
 FAST = {"resolution": 32, "diagnostics_every_s": 0.0, "window": 400}

@@ -18,7 +18,7 @@ from ebm_engine.energies.constraints import constraint_from_dict
 from ebm_engine.energies.penalties import ConstrainedEnergy
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.runtime.controls import KNOB
-from ebm_engine.runtime.jobs.sampler import TRAINED, SamplerControls, SamplerJob
+from ebm_engine.runtime.jobs.samplers import TRAINED, SamplerControls, SamplerJob
 from ebm_engine.runtime.parts import same_object
 
 DEFAULT_CONSTRAINTS = (

@@ -13,7 +13,7 @@ import torch
 
 from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.runtime.job import to_numpy
-from ebm_engine.runtime.jobs.images_base import ImagesJobBase, QualityRun
+from ebm_engine.runtime.jobs.images import ImagesJobBase, QualityRun
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.training.ebm_generator import EBMGeneratorConfig, EBMGeneratorTrainer
 from ebm_engine.training.image_recipes import image_batches

@@ -14,8 +14,8 @@ import torch
 
 from ebm_engine.data.digits import DigitSplit
 from ebm_engine.models.jem import JEM, ClassConditionalEnergy
-from ebm_engine.runtime.jobs.curve_tail import curve_tail
-from ebm_engine.runtime.jobs.ood_job import OODControls, OODJob
+from ebm_engine.runtime.views.curve_tail import curve_tail
+from ebm_engine.runtime.jobs.jem_ood import OODControls, OODJob
 from ebm_engine.runtime.training_state import untouched
 from ebm_engine.training.jem_trainer import JEMConfig, JEMStats, JEMTrainer
 

@@ -12,7 +12,7 @@ import torch
 
 from ebm_engine.data.digits import DigitSplit
 from ebm_engine.energies.frozen import frozen_copy
-from ebm_engine.runtime.jobs.ood_job import OODJob
+from ebm_engine.runtime.jobs.jem_ood import OODJob
 from ebm_engine.training.jem_trainer import JEMConfig, frozen_sgld
 
 IMAGES_JOB = "images"   # the job id of the Images page, whose ConvEBM this job scores

@@ -26,7 +26,7 @@ from ebm_engine.metrics.rbm_likelihood import pseudo_likelihood, rbm_log_likelih
 from ebm_engine.models.rbm import RBM
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.refresh import Refresh
+from ebm_engine.runtime.refresh import Refresh
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.runtime.training_state import untouched

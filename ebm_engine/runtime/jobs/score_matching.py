@@ -27,11 +27,11 @@ from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM, geometr
 from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy, weights_version
-from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.jobs.score_field import (energy_and_fisher_integrand_on, model_arrows, true_arrows,
+from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.score_field import (energy_and_fisher_integrand_on, model_arrows, true_arrows,
                                                  true_score_grid)
-from ebm_engine.runtime.jobs.surface import grid_density
-from ebm_engine.runtime.jobs.toy_data import SOURCES, ToyData
+from ebm_engine.runtime.views.surface import grid_density
+from ebm_engine.data.toy_sources import SOURCES, ToyData
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers.annealed_langevin import annealed_langevin
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence

@@ -35,11 +35,11 @@ from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.stepwise import finish
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy, weights_version
-from ebm_engine.runtime.jobs.latent_density import RollingLatentDensity
-from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.jobs.score_field import cell_centres
-from ebm_engine.runtime.jobs.surface import grid_density
-from ebm_engine.runtime.jobs.toy_data import ToyData
+from ebm_engine.runtime.views.latent_density import RollingLatentDensity
+from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.score_field import cell_centres
+from ebm_engine.runtime.views.surface import grid_density
+from ebm_engine.data.toy_sources import ToyData
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
 from ebm_engine.training.latent_trainer import LatentEBMConfig, LatentEBMTrainer

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
 
-from app.components.sent_versions import SentVersions
-from app.components.surface_plot import DEFAULT_BOX, WAITING_HINT, empty_image, hint_label
+from app.plots.sent_versions import SentVersions
+from app.plots.surface_plot import DEFAULT_BOX, WAITING_HINT, empty_image, hint_label
 
 ARROW_FILL = 0.9        # the longest arrow fills this share of a grid cell
 

@@ -8,7 +8,7 @@ from bokeh.palettes import Category10_10
 from bokeh.core.properties import value
 from bokeh.plotting import figure
 
-from app.components.steady_range import SteadyRange
+from app.plots.steady_range import SteadyRange
 
 
 class LiveCurves:

@@ -28,8 +28,8 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.ood import SCORE_LABELS, SCORES
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.ood_scoring import OODScoring
-from ebm_engine.runtime.jobs.refresh import Refresh
+from ebm_engine.runtime.views.ood_scoring import OODScoring
+from ebm_engine.runtime.refresh import Refresh
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.parts import same_object
 

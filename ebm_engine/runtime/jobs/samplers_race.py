@@ -16,13 +16,13 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.chain_record import ChainRecord
-from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.jobs.surface import grid_density
+from ebm_engine.runtime.views.chain_record import ChainRecord
+from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.surface import grid_density
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
-from ebm_engine.runtime.jobs.sampler import TRAINED, make_kernel, resolve_target
+from ebm_engine.runtime.jobs.samplers import TRAINED, make_kernel, resolve_target
 
 RACERS = ("langevin", "mala", "hmc")
 SLICE_S = 0.015   # longest piece of a round while the page plays

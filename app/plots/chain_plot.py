@@ -8,7 +8,7 @@ from bokeh.events import Tap
 from bokeh.models import ColumnDataSource
 from bokeh.palettes import Category20_20
 
-from app.components.surface_plot import SurfacePlot
+from app.plots.surface_plot import SurfacePlot
 
 
 TRAIL_DIGITS = 4   # decimals sent per trail coordinate: far below a pixel on any of the lab's boxes

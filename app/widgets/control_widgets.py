@@ -15,7 +15,7 @@ from typing import Any
 import panel as pn
 import param
 
-from app.components.log_slider import LogSlider
+from app.widgets.log_slider import LogSlider
 from ebm_engine.runtime.controls import is_log
 
 WIDEST_INT_SLIDER = 1000   # whole numbers with a wider range get a number box

@@ -9,7 +9,7 @@ from bokeh.models import ColorBar, ColumnDataSource, Label, Legend, LegendItem, 
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
-from app.components.sent_versions import SentVersions
+from app.plots.sent_versions import SentVersions
 
 WAITING_HINT = "press Play, or Start from pretrained"
 SAMPLING_HINT = "press Play"      # pages that sample a given energy: nothing to load

@@ -5,7 +5,7 @@ import numpy as np
 from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
 from bokeh.palettes import Plasma256
 
-from app.components.surface_plot import SurfacePlot
+from app.plots.surface_plot import SurfacePlot
 
 
 class ColoredPointsPlot(SurfacePlot):

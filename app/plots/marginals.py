@@ -5,8 +5,8 @@ import numpy as np
 from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
-from app.components.sent_versions import SentVersions
-from app.components.steady_range import SteadyRange
+from app.plots.sent_versions import SentVersions
+from app.plots.steady_range import SteadyRange
 
 
 class MarginalPlot:

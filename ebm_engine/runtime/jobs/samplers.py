@@ -22,9 +22,9 @@ from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.chain_record import ChainRecord
-from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.jobs.surface import exact_marginals, grid_density
+from ebm_engine.runtime.views.chain_record import ChainRecord
+from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.surface import exact_marginals, grid_density
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers import HMC, MALA, DualAveraging, Langevin
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT

@@ -6,7 +6,7 @@ from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
 from bokeh.palettes import Greys256
 from bokeh.plotting import figure
 
-from app.components.sent_versions import SentVersions
+from app.plots.sent_versions import SentVersions
 
 
 class ImageGrid:

@@ -6,21 +6,21 @@ from functools import cached_property
 
 import panel as pn
 
-from app.components.chain_plot import ChainPlot
-from app.components.diagnostics_table import fmt
-from app.components.fit import flow, plot, stack
-from app.components.plot_box import plot_box
-from app.components.surface_plot import SAMPLING_HINT
+from app.plots.chain_plot import ChainPlot
+from app.widgets.diagnostics_table import fmt
+from app.plots.fit import flow, plot, stack
+from app.plots.plot_box import plot_box
+from app.plots.surface_plot import SAMPLING_HINT
 from app.pages.base import LabPage
-from ebm_engine.runtime.jobs.race import RaceControls
+from ebm_engine.runtime.jobs.samplers_race import RaceControls
 
 LABELS = {"langevin": "Langevin (ULA)", "mala": "MALA", "hmc": "HMC"}
 
 
 class RaceSection(LabPage, RaceControls):
-    """The race's controls, one small chain plot per sampler and a comparison table."""
+    """The Race tab of the Samplers page (a section with a job of its own, not a page): the race's
+    controls, one small chain plot per sampler and a comparison table."""
 
-    TITLE = "Samplers"
     JOB_KIND = "race"
 
     def __init__(self, session, on_status=None, **params):

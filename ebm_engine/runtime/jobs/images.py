@@ -32,7 +32,7 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.sample_quality import SampleQuality
 from ebm_engine.models.conv_ebm import ACTIVATIONS, ConvEBM
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.refresh import Refresh
+from ebm_engine.runtime.refresh import Refresh
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.parts import same_object

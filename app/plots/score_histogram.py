@@ -9,7 +9,7 @@ from bokeh.models import ColumnDataSource, Label, Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
-from app.components.sent_versions import SentVersions
+from app.plots.sent_versions import SentVersions
 
 ID_COLOR = "#2b6cb0"
 

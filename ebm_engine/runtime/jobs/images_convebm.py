@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from ebm_engine.runtime.job import to_numpy
-from ebm_engine.runtime.jobs.buffer_settling import BufferSettling
-from ebm_engine.runtime.jobs.curve_tail import curve_tail
-from ebm_engine.runtime.jobs.images_base import ImagesJobBase, QualityRun
+from ebm_engine.runtime.views.buffer_settling import BufferSettling
+from ebm_engine.runtime.views.curve_tail import curve_tail
+from ebm_engine.runtime.jobs.images import ImagesJobBase, QualityRun
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers.short_run import noise_images
 from ebm_engine.training.image_recipes import image_cd_trainer, lab_image_config

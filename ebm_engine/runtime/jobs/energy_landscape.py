@@ -21,8 +21,8 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.partition import energy_on_grid, grid_nll, log_partition_grid, log_partition_mc
 from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
 from ebm_engine.runtime.job import Job, to_numpy, weights_version
-from ebm_engine.runtime.jobs.refresh import Refresh
-from ebm_engine.runtime.jobs.surface import grid_density
+from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.surface import grid_density
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.samplers.short_run import ShortRunChain
