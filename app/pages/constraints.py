@@ -10,7 +10,7 @@ from bokeh.models import BoxEditTool, ColumnDataSource
 from app.plots.chain_plot import ChainPlot
 from app.plots.fit import flow, plot, stack
 from app.plots.plot_box import plot_box
-from app.plots.surface_plot import SAMPLING_HINT
+from app.plots.framed import SAMPLING_HINT
 from app.widgets.readouts import Readouts
 from app.plots.sent_versions import SentVersions
 from app.pages.base import LabPage

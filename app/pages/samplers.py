@@ -11,7 +11,7 @@ from app.widgets.diagnostics_table import DiagnosticsTable
 from app.plots.fit import flow, plot, stack
 from app.plots.marginals import MarginalPlot, TracePlot
 from app.plots.plot_box import plot_box
-from app.plots.surface_plot import SAMPLING_HINT
+from app.plots.framed import SAMPLING_HINT
 from app.pages.base import LabPage
 from app.pages.samplers_race import RaceSection
 from ebm_engine.runtime.jobs.samplers import SamplerControls

@@ -10,7 +10,7 @@ from app.plots.chain_plot import ChainPlot
 from app.widgets.diagnostics_table import fmt
 from app.plots.fit import flow, plot, stack
 from app.plots.plot_box import plot_box
-from app.plots.surface_plot import SAMPLING_HINT
+from app.plots.framed import SAMPLING_HINT
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.samplers_race import RaceControls
 

@@ -5,15 +5,12 @@ Until its first grid the surface is an empty frame over the page's box with a hi
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColorBar, ColumnDataSource, Label, Legend, LegendItem, LinearColorMapper, Range1d
+from bokeh.models import ColorBar, ColumnDataSource, Legend, LegendItem, LinearColorMapper, Range1d
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
+from app.plots.framed import DEFAULT_BOX, WAITING_HINT, FramedPlot
 from app.plots.sent_versions import SentVersions
-
-WAITING_HINT = "press Play, or Start from pretrained"
-SAMPLING_HINT = "press Play"      # pages that sample a given energy: nothing to load
-DEFAULT_BOX = ((-4.0, 4.0), (-4.0, 4.0))
 
 
 def empty_image() -> dict[str, list]:
@@ -21,14 +18,7 @@ def empty_image() -> dict[str, list]:
     return {"image": [], "x": [], "y": [], "dw": [], "dh": []}
 
 
-def hint_label(text: str, bounds) -> Label:
-    """Grey text centred on the box ``bounds``, readable on the light and the dark theme."""
-    (x0, x1), (y0, y1) = bounds
-    return Label(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, text_align="center", text_baseline="middle",
-                 text_color="#8a8a8a", text_font_size="15px", name="waiting-hint")
-
-
-class SurfacePlot:
+class SurfacePlot(FramedPlot):
     """A Bokeh figure built once: ``show_grid``, ``show_points`` and ``show_chains`` patch its sources,
     each only when the version of its part differs from the one it last sent."""
 
@@ -62,25 +52,17 @@ class SurfacePlot:
             self.figure.legend.background_fill_alpha = 0.5
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
         self.figure.grid.visible = False
-        self.hint = hint_label(hint, bounds)
-        self.figure.add_layout(self.hint)
-        self._bounds = None
+        self.add_hint(hint, bounds)
         self.sent = SentVersions()
-
-    def show_frame(self, bounds) -> None:
-        """Before the first grid: the empty frame over ``bounds``, the hint in its middle."""
-        (x0, x1), (y0, y1) = bounds
-        self.hint.update(x=(x0 + x1) / 2, y=(y0 + y1) / 2)
-        self._set_ranges(x0, x1, y0, y1)
 
     def show_empty(self, bounds, label: str, version: int | None) -> None:
         """No surface to draw (the page has none for this data): an empty frame titled ``label``; ``version``
         is that of the part that has no surface."""
         if self.owns_surface and self.sent.due("grid", version):
             self.image.data = empty_image()
-        self._retitle(label)
+        self.retitle(label)
         (x0, x1), (y0, y1) = bounds
-        self._set_ranges(x0, x1, y0, y1)
+        self.set_ranges(x0, x1, y0, y1)
 
     def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str, version: int | None) -> None:
         """The surface ``grid`` over ``bounds`` (sent when ``version`` is new), its colour range and title."""
@@ -91,20 +73,8 @@ class SurfacePlot:
             if high <= low:
                 high = low + 1e-6
             self.mapper.update(low=float(low), high=float(high))
-        self._retitle(label)
-        self._set_ranges(x0, x1, y0, y1)
-
-    def _retitle(self, label: str) -> None:
-        if self.hint.visible:
-            self.hint.visible = False
-        if self.figure.title.text != label:
-            self.figure.title.text = label
-
-    def _set_ranges(self, x0: float, x1: float, y0: float, y1: float) -> None:
-        if (x0, x1, y0, y1) != self._bounds:
-            self._bounds = (x0, x1, y0, y1)
-            self.figure.x_range.update(start=x0, end=x1)
-            self.figure.y_range.update(start=y0, end=y1)
+        self.retitle(label)
+        self.set_ranges(x0, x1, y0, y1)
 
     def show_points(self, xy: np.ndarray, version: int | None) -> None:
         if self.sent.due("points", version):

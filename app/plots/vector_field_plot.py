@@ -11,7 +11,8 @@ import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
 
 from app.plots.sent_versions import SentVersions
-from app.plots.surface_plot import DEFAULT_BOX, WAITING_HINT, empty_image, hint_label
+from app.plots.framed import DEFAULT_BOX, WAITING_HINT, FramedPlot
+from app.plots.surface_plot import empty_image
 
 ARROW_FILL = 0.9        # the longest arrow fills this share of a grid cell
 
@@ -32,7 +33,7 @@ def arrow_segments(field: dict, cell: float, reference: float) -> dict[str, np.n
     return {"x0": np.tile(tip_x, 3), "y0": np.tile(tip_y, 3), "x1": x1, "y1": y1}
 
 
-class VectorFieldPlot:
+class VectorFieldPlot(FramedPlot):
     """Image + arrows + data points + samples; ``show_*`` methods patch the sources of one figure."""
 
     def __init__(self, title: str = "", width: int = 500, height: int = 470, arrow_color: str = "white",
@@ -67,33 +68,16 @@ class VectorFieldPlot:
         if items:
             self.figure.add_layout(Legend(items=items, location="top_left", background_fill_alpha=0.5))
         self.figure.grid.visible = False
-        self.hint = hint_label(hint, bounds)
-        self.figure.add_layout(self.hint)
-        self._bounds = None
+        self.add_hint(hint, bounds)
         self.sent = SentVersions()
-
-    def show_frame(self, bounds) -> None:
-        """Before the first grid: the empty frame over ``bounds``, the hint in its middle."""
-        (x0, x1), (y0, y1) = bounds
-        self.hint.update(x=(x0 + x1) / 2, y=(y0 + y1) / 2)
-        self._set_ranges(x0, x1, y0, y1)
 
     def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str, version: int | None) -> None:
         (x0, x1), (y0, y1) = bounds
         if self.sent.due("grid", version):
             self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
         self.mapper.update(low=float(low), high=float(max(high, low + 1e-6)))
-        if self.hint.visible:
-            self.hint.visible = False
-        if self.figure.title.text != label:
-            self.figure.title.text = label
-        self._set_ranges(x0, x1, y0, y1)
-
-    def _set_ranges(self, x0: float, x1: float, y0: float, y1: float) -> None:
-        if (x0, x1, y0, y1) != self._bounds:
-            self._bounds = (x0, x1, y0, y1)
-            self.figure.x_range.update(start=x0, end=x1)
-            self.figure.y_range.update(start=y0, end=y1)
+        self.retitle(label)
+        self.set_ranges(x0, x1, y0, y1)
 
     def show_arrows(self, field: dict | None, bounds, reference: float, version: int | None) -> None:
         """Arrows on the field's grid (``None`` clears them); ``reference`` sets the length scale; sent when

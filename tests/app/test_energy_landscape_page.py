@@ -1,7 +1,7 @@
 """The Energy Landscape page without a browser: an in-process runner, real jobs, real Bokeh sources."""
 import pytest
 
-from app.plots.surface_plot import WAITING_HINT
+from app.plots.framed import WAITING_HINT
 from app.pages.energy_landscape import EnergyLandscapePage
 from app.session import LabSession
 from ebm_engine.runtime.jobs.energy_landscape import LandscapeJob

@@ -143,3 +143,14 @@ class SlowStepJob(CounterJob):
 
 
 SLOW_STEP = "tests.runtime.fake_jobs:SlowStepJob"
+
+
+class CountingProbe:
+    """A probe that reports a waiting command from its ``after``-th call on."""
+
+    def __init__(self, after: int):
+        self.after, self.calls = after, 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return self.calls >= self.after

@@ -9,17 +9,6 @@ from ebm_engine.runtime.job import Job
 from tests.runtime.fake_jobs import COUNTER
 
 
-class CountingProbe:
-    """A probe that reports a waiting command from its ``after``-th call on."""
-
-    def __init__(self, after: int):
-        self.after, self.calls = after, 0
-
-    def __call__(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.after
-
-
 def quadratic(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (x ** 2).sum(dim=1)
 

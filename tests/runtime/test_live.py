@@ -7,17 +7,7 @@ from ebm_engine.metrics.partition import log_partition_grid
 from ebm_engine.runtime import live
 from ebm_engine.runtime.job import Job
 from ebm_engine.stepwise import finish
-
-
-class CountingProbe:
-    """A probe that reports a waiting command from its ``after``-th call on."""
-
-    def __init__(self, after: int):
-        self.after, self.calls = after, 0
-
-    def __call__(self) -> bool:
-        self.calls += 1
-        return self.calls >= self.after
+from tests.runtime.fake_jobs import CountingProbe
 
 
 def quadratic(x: torch.Tensor) -> torch.Tensor:

@@ -57,6 +57,13 @@ def resolve_target(name: str, peers) -> tuple[torch.nn.Module, tuple, bool]:
     raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS) + [TRAINED]}")
 
 
+def chain_box(bounds, device) -> tuple[tuple[torch.Tensor, torch.Tensor], float]:
+    """The plotting box as ``(low, high)`` tensors, and the radius past which a chain has escaped."""
+    lo = torch.tensor([b[0] for b in bounds], device=device)
+    hi = torch.tensor([b[1] for b in bounds], device=device)
+    return (lo, hi), 10.0 * float(torch.maximum(lo.abs(), hi.abs()).max())
+
+
 class SamplerControls(Controls):
     """Settings and knobs of the Samplers job."""
 
@@ -94,10 +101,7 @@ class SamplerJob(Job):
         self.generator = make_generator(int(self.config["seed"]), self.device)
         energy, self.bounds, self.exact = resolve_target(self.config["target"], self.peers)
         self.energy = energy.to(self.device)
-        lo = torch.tensor([b[0] for b in self.bounds], device=self.device)
-        hi = torch.tensor([b[1] for b in self.bounds], device=self.device)
-        self.box = (lo, hi)
-        self.escape_radius = 10.0 * float(torch.maximum(lo.abs(), hi.abs()).max())
+        self.box, self.escape_radius = chain_box(self.bounds, self.device)
         self.record = ChainRecord(self.knobs["n_chains"], 2, self.config["trail"], self.config["window"])
         self.state = None
         self.chains_reset = 0

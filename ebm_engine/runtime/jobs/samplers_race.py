@@ -22,7 +22,7 @@ from ebm_engine.runtime.views.surface import grid_density
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
-from ebm_engine.runtime.jobs.samplers import TRAINED, make_kernel, resolve_target
+from ebm_engine.runtime.jobs.samplers import TRAINED, chain_box, make_kernel, resolve_target
 
 RACERS = ("langevin", "mala", "hmc")
 SLICE_S = 0.015   # longest piece of a round while the page plays
@@ -85,10 +85,7 @@ class RaceJob(Job):
         self.generator = make_generator(int(self.config["seed"]), self.device)
         energy, self.bounds, self.exact = resolve_target(self.config["target"], self.peers)
         self.energy = energy.to(self.device)
-        lo = torch.tensor([b[0] for b in self.bounds], device=self.device)
-        hi = torch.tensor([b[1] for b in self.bounds], device=self.device)
-        self.box = (lo, hi)
-        self.escape_radius = 10.0 * float(torch.maximum(lo.abs(), hi.abs()).max())
+        self.box, self.escape_radius = chain_box(self.bounds, self.device)
         x0 = self._fresh_starts(int(self.config["n_chains"]))
         self.racers = [Racer(n, self.energy, x0, self.knobs["n_leapfrog"], self.config["trail"],
                              self.config["window"]) for n in names]
