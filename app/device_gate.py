@@ -1,16 +1,10 @@
 """The shared-device gate: a server-wide limit on how many jobs play at once on each device.
 
-Every browser session has its own engine process, but they share the machine's cores and GPUs.
-A session asks the gate for a slot before a job plays; when the device is full the job waits in
-a first-in-first-out queue ("queued, n ahead") and starts by itself when a slot frees. Pausing,
-resetting, an error or closing the tab gives the slot back. When jobs are waiting, a job that
-has played for a whole time slice yields its slot and goes to the back of the queue, so that
-with more jobs than slots every job still makes progress.
-
-Within one session, the page in view comes first: its jobs are *foreground* tickets. A foreground
-ticket that waits takes the slot of a background job of the same session (a page pinned to keep
-training while hidden), and never yields its slot to one of them when its time slice ends. Between
-sessions the queue stays first come, first served.
+A session asks for a slot before a job plays; when the device is full the job waits in a first-in-first-out
+queue ("queued, n ahead") and starts by itself when a slot frees. While jobs wait, a job that has played
+a whole time slice yields its slot and goes to the back of the queue. Within one session the page in
+view comes first: its *foreground* tickets take the slots of the session's hidden (pinned) jobs and never
+yield to them (ARCHITECTURE.md, "Device gate"); between sessions, first come is first served.
 
 Limits: ``EBM_LAB_JOBS_PER_DEVICE`` (one number for every device, or ``cpu=2,cuda=4``), defaulting
 to the core count (at least 2) on the CPU and 4 per GPU; ``EBM_LAB_TIME_SLICE_S`` sets the slice.
@@ -104,16 +98,13 @@ class DeviceGate:
         return default_limit(device)
 
     def _queue(self, device: str) -> DeviceQueue:
-        if device not in self.devices:
-            self.devices[device] = DeviceQueue(self.limit(device))
-        return self.devices[device]
+        return self.devices.setdefault(device, DeviceQueue(self.limit(device)))
+
+    def _tickets(self, owner: object):
+        return (t for q in self.devices.values() for t in (*q.holders, *q.waiting) if t.owner() is owner)
 
     def _find(self, owner: object, job_id: str) -> Ticket | None:
-        for q in self.devices.values():
-            for ticket in (*q.holders, *q.waiting):
-                if ticket.owner() is owner and ticket.job_id == job_id:
-                    return ticket
-        return None
+        return next((t for t in self._tickets(owner) if t.job_id == job_id), None)
 
     # --- what sessions call ----------------------------------------------------------------------
     def request(self, owner: object, job_id: str, device: str, foreground: bool = True) -> bool:
@@ -130,19 +121,14 @@ class DeviceGate:
     def set_foreground(self, owner: object, job_ids: set[str] | frozenset[str]) -> None:
         """The jobs of ``owner`` whose page is in view now; its other tickets become background ones."""
         with self.lock:
-            for q in self.devices.values():
-                for ticket in (*q.holders, *q.waiting):
-                    if ticket.owner() is owner:
-                        ticket.foreground = ticket.job_id in job_ids
+            for ticket in self._tickets(owner):
+                ticket.foreground = ticket.job_id in job_ids
             self._rebalance()
 
     def release(self, owner: object, job_id: str | None = None) -> None:
         """Give back the slot or queue place of one job (``job_id``) or of every job of ``owner``."""
         with self.lock:
-            for q in self.devices.values():
-                keep = lambda t: not (t.owner() is owner and (job_id is None or t.job_id == job_id))  # noqa: E731
-                q.holders = [t for t in q.holders if keep(t)]
-                q.waiting = [t for t in q.waiting if keep(t)]
+            self._drop(lambda t: t.owner() is owner and (job_id is None or t.job_id == job_id))
             self._rebalance()
 
     def position(self, owner: object, job_id: str) -> int | None:
@@ -169,10 +155,8 @@ class DeviceGate:
     # --- the queue's rules -------------------------------------------------------------------------
     def _rebalance(self) -> None:
         now = self.clock()
+        self._drop(lambda t: (o := t.owner()) is None or getattr(o, "closed", False))
         for q in self.devices.values():
-            alive = lambda t: (o := t.owner()) is not None and not getattr(o, "closed", False)  # noqa: E731
-            q.holders = [t for t in q.holders if alive(t)]
-            q.waiting = [t for t in q.waiting if alive(t)]
             self._preempt_for_foreground(q, now)
             while q.waiting and len(q.holders) < q.limit:
                 self._grant(q, self._next_waiting(q, q.waiting), now)
@@ -186,6 +170,11 @@ class DeviceGate:
                 self._grant(q, self._next_waiting(q, takers), now)
                 q.waiting.append(holder)
 
+    def _drop(self, gone: Callable[[Ticket], bool]) -> None:
+        for q in self.devices.values():
+            q.holders = [t for t in q.holders if not gone(t)]
+            q.waiting = [t for t in q.waiting if not gone(t)]
+
     @staticmethod
     def _may_take(waiting: Ticket, holder: Ticket) -> bool:
         """A page in view never yields its slot to a hidden page of its own session."""
@@ -195,11 +184,9 @@ class DeviceGate:
     def _next_waiting(q: DeviceQueue, candidates: list[Ticket]) -> Ticket:
         """The first candidate in queue order; a session's page in view goes before its hidden pages."""
         first = candidates[0]
-        if not first.foreground:
-            for ticket in q.waiting:
-                if ticket.foreground and ticket.owner() is first.owner():
-                    return ticket
-        return first
+        if first.foreground:
+            return first
+        return next((t for t in q.waiting if t.foreground and t.owner() is first.owner()), first)
 
     def _preempt_for_foreground(self, q: DeviceQueue, now: float) -> None:
         """A waiting job in view takes the slot of a background job of its own session; that one waits
@@ -212,9 +199,7 @@ class DeviceGate:
                 q.holders.remove(hidden)
                 hidden.since = None
                 q.waiting.insert(0, hidden)
-                q.waiting.remove(ticket)
-                ticket.since = now
-                q.holders.append(ticket)
+                self._grant(q, ticket, now)
 
     @staticmethod
     def _grant(q: DeviceQueue, ticket: Ticket, now: float) -> None:

@@ -27,8 +27,7 @@ def session_args() -> dict[str, str]:
 
 def browser_connections_of(doc) -> int:
     """How many browser connections the session of ``doc`` has (1 while its tab is open)."""
-    context = doc.session_context if doc is not None else None
-    session = getattr(context, "session", None) if context is not None else None
+    session = getattr(getattr(doc, "session_context", None), "session", None)
     return session.connection_count if session is not None else 1
 
 

@@ -7,17 +7,16 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class PageEntry:
-    """A navigation entry: the page's name, an icon glyph and a factory taking the session."""
+    """A navigation entry: the page's name and a factory taking the session."""
 
     name: str
     factory: Callable
-    icon: str = ""
 
 
 PAGES: list[PageEntry] = []
 
 
-def register_page(name: str, factory: Callable, icon: str = "") -> None:
+def register_page(name: str, factory: Callable) -> None:
     """Add a page to the navigation (registering the same name twice replaces the entry)."""
     PAGES[:] = [p for p in PAGES if p.name != name]
-    PAGES.append(PageEntry(name, factory, icon))
+    PAGES.append(PageEntry(name, factory))

@@ -1,22 +1,9 @@
 """One browser session's link to the engine: a runner, its snapshot drain and its lifetime.
 
-The drain runs as a Panel periodic callback: it never blocks (the runner polls with a zero
-timeout), dispatches the newest snapshot of each job to the page that owns it, and notices a
-dead engine process, which it reports and restarts.
-
-With a frame pacer (``app.live.frame_pacer``), snapshots wait while the browser has not yet
-applied the previous frame, and only the newest of each job is shown when it has.
-
-After a knob change, a snapshot the engine made before it read the change is held back (for at most
-``STALE_HOLD_S``): the browser would spend a frame's work drawing what the knob no longer shows, and
-the answer that follows would wait for that work.
-
-Playing goes through the server's device gate (``app.device_gate``): a job plays only while it
-holds one of its device's slots, and waits, shown as "queued", while the device is full.
-
-The page in view always runs: when a page plays, the hidden pages of the session that play too are
-paused ("suspended": they keep their whole state), unless the user pinned them to keep training in
-the background; a suspended page plays again when it comes back into view.
+Its rules are those of ARCHITECTURE.md ("Session"): playing goes through the device gate
+(``app.device_gate``); the page in view always runs; after a knob change, a snapshot the engine made
+before it read the change is held back for at most ``STALE_HOLD_S`` (the browser would spend a frame
+drawing what the knob no longer shows); a dead engine is reported on every page and restarted.
 """
 from __future__ import annotations
 
@@ -70,7 +57,6 @@ class LabSession:
         self.pacer = pacer
         self.pending: dict[str, dict] = {}     # job id -> newest snapshot not yet shown
         self.knobs_sent_at: dict[str, float] = {}   # job id -> when its latest knob change was sent
-        self.engine_message: str | None = None
         self.closed = False
 
     def attach(self, job_id: str, kind: str, sink: SnapshotSink, config: dict | None = None,
@@ -108,10 +94,7 @@ class LabSession:
 
     def pin(self, job_id: str, pinned: bool) -> None:
         """Let ``job_id`` keep training while its page is hidden (or not)."""
-        if pinned:
-            self.pinned.add(job_id)
-        else:
-            self.pinned.discard(job_id)
+        self.pinned = self.pinned | {job_id} if pinned else self.pinned - {job_id}
 
     def _suspend_hidden(self, but: str) -> None:
         """Pause the playing jobs of hidden, unpinned pages; they resume when shown again. Without a shell
@@ -154,11 +137,10 @@ class LabSession:
         if self.connections is not None and not self.was_connected:
             return    # no browser yet (a link preview, a health check): start no engine for it
         if getattr(self.runner, "crashed", False):
-            code = self.runner.exit_code
-            self.engine_message = (f"The engine process stopped unexpectedly (exit code {code}); "
-                                   "it was restarted and its jobs re-opened from their settings.")
+            message = (f"The engine process stopped unexpectedly (exit code {self.runner.exit_code}); "
+                       "it was restarted and its jobs re-opened from their settings.")
             for sink in self.sinks.values():
-                sink.engine_event(self.engine_message)
+                sink.engine_event(message)
             self._give_back_all()
             self.runner.restart()
             return
@@ -258,15 +240,12 @@ class LabSession:
             return False
         if self.connections() > 0:
             self.was_connected, self.disconnected_since = True, None
-            return False
-        if not self.was_connected:
-            return False
-        now = time.monotonic()
-        self.disconnected_since = self.disconnected_since or now
-        if now - self.disconnected_since >= self.DISCONNECT_GRACE_S:
-            self.stop()
-            return True
-        return False
+        elif self.was_connected:
+            now = time.monotonic()
+            self.disconnected_since = self.disconnected_since or now
+            if now - self.disconnected_since >= self.DISCONNECT_GRACE_S:
+                self.stop()
+        return self.closed
 
     def stop(self, *_args) -> None:
         """Stop the engine (called when the browser session ends)."""

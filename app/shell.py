@@ -28,14 +28,11 @@ class LabShell:
 
     def __init__(self, session: LabSession, theme: str = "default", initial_page: str | None = None,
                  query: Mapping[str, str] | None = None, location=None):
-        if not PAGES:
-            raise RuntimeError("no pages are registered")
         self.session = session
         self.location = location
         self.query = dict(query or {})
         self.presenting = self.query.get(url_state.PRESENT_KEY, "") in url_state.TRUE_WORDS
-        theme = "dark" if self.presenting or self.query.get(url_state.THEME_KEY) == "dark" else theme
-        self.theme = theme
+        self.theme = theme = "dark" if self.presenting or self.query.get(url_state.THEME_KEY) == "dark" else theme
         self.pages: dict = {}
         self.extras: dict = {}
         self.link_problems: list[str] = []

@@ -12,6 +12,7 @@ from pathlib import Path
 import markdown
 import panel as pn
 
+from app.widgets.export_panel import slug
 from ebm_engine.assets import assets_folder
 
 TEACHING = assets_folder() / "teaching"
@@ -19,7 +20,7 @@ MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
 
 
 def teaching_file(page_name: str) -> Path:
-    return TEACHING / (re.sub(r"[^a-z0-9]+", "-", page_name.lower().replace("&", "")).strip("-") + ".md")
+    return TEACHING / f"{slug(page_name)}.md"
 
 
 @lru_cache(maxsize=None)

@@ -29,12 +29,8 @@ def shareable_names(owner: type[param.Parameterized] | param.Parameterized) -> t
 
 def encode(owner: param.Parameterized, prefix: str = "") -> dict[str, str]:
     """The shareable values of ``owner`` that differ from their defaults, as query items."""
-    query = {}
-    for name in shareable_names(owner):
-        value = getattr(owner, name)
-        if value != owner.param[name].default:
-            query[prefix + name] = format_value(value)
-    return query
+    return {prefix + name: format_value(getattr(owner, name)) for name in shareable_names(owner)
+            if getattr(owner, name) != owner.param[name].default}
 
 
 def decode(owner: type[param.Parameterized] | param.Parameterized, query: Mapping[str, str],
@@ -43,10 +39,8 @@ def decode(owner: type[param.Parameterized] | param.Parameterized, query: Mappin
     names = shareable_names(owner)
     values, problems = {}, []
     for key, text in query.items():
-        if not key.startswith(prefix):
-            continue
         name = key[len(prefix):]
-        if name not in names:
+        if not key.startswith(prefix) or name not in names:
             continue
         try:
             values[name] = parse_value(owner.param[name], text)

@@ -19,9 +19,17 @@ import torch
 
 from ebm_engine.checkpoints import CheckpointError, load_checkpoint
 from ebm_engine.data import toy2d
+from ebm_engine.metrics.partition import energy_on_grid, grid_nll, log_partition_grid
+from ebm_engine.metrics.rbm_likelihood import rbm_log_likelihood
+from ebm_engine.metrics.rbm_partition import AISRun
+from ebm_engine.metrics.sample_quality import SampleQuality
+from ebm_engine.models.jem import ClassConditionalEnergy
+from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.symmetry_latents import SYMMETRIC_SETS
 from ebm_engine.runtime.registry import job_class
+from ebm_engine.samplers.annealed_langevin import annealed_langevin
+from ebm_engine.samplers.short_run import ShortRunChain
 
 NEVER = 1e12   # seconds: "not during headless work" for the jobs' live refresh intervals
 
@@ -43,31 +51,23 @@ class ModelEntry:
     sample: Callable[[Job, int, int | None], np.ndarray]
     fixed_config: dict[str, Any] = field(default_factory=dict)     # settings that select this model
     headless_config: dict[str, Any] = field(default_factory=dict)  # live extras off
-    images: bool = False
-
-    @property
-    def default_data(self) -> str:
-        return self.datasets[0]
 
 
 # --- evaluation: the figures of the bench files ------------------------------------------------
+def _with_true_nll(out: dict[str, float], true_nll: float | None) -> dict[str, float]:
+    """``out`` with the data's own NLL beside the model's, where the data's density is known."""
+    return out if true_nll is None else {**out, "nll_true": true_nll}
+
+
 def _evaluate_landscape(job: Job) -> dict[str, float]:
     """Held-out NLL under the grid-normalised density (exact quadrature: no randomness)."""
-    from ebm_engine.metrics.partition import grid_nll, log_partition_grid
-
     job.model.eval()
-    out = {"nll_heldout": grid_nll(job.model, job.test_data, job.bounds, resolution=200),
-           "log_z": log_partition_grid(job.model, job.bounds, resolution=200)}
-    if job.true_nll is not None:
-        out["nll_true"] = job.true_nll
-    return out
+    return _with_true_nll({"nll_heldout": grid_nll(job.model, job.data.test, job.bounds, resolution=200),
+                           "log_z": log_partition_grid(job.model, job.bounds, resolution=200)}, job.true_nll)
 
 
 def _evaluate_rbm(job: Job) -> dict[str, float]:
     """AIS test log-likelihood (2 000 temperatures, 100 chains; ``log_z_std`` is its Monte-Carlo error)."""
-    from ebm_engine.metrics.rbm_likelihood import rbm_log_likelihood
-    from ebm_engine.metrics.rbm_partition import AISRun
-
     rbm = copy.deepcopy(job.rbm)
     run = AISRun(rbm, n_chains=100, n_betas=2000, generator=job.generator, base_visible_bias=job.base_bias)
     run.advance()
@@ -78,8 +78,6 @@ def _evaluate_rbm(job: Job) -> dict[str, float]:
 
 def _evaluate_images(job: Job) -> dict[str, float]:
     """FID and inception score of 500 samples from noise against the test digits."""
-    from ebm_engine.metrics.sample_quality import SampleQuality
-
     job.scorer_thread.join()   # the job fits the same classifier in the background: reuse it
     scorer = job.scorer or SampleQuality(job.split)
     return scorer.evaluate(_sample_images(job, 500, None))
@@ -96,46 +94,34 @@ def _evaluate_jem(job: Job) -> dict[str, float]:
 
 def _evaluate_score(job: Job) -> dict[str, float]:
     """Held-out NLL of the score-matching energy and of the CD energy trained beside it (grid quadrature)."""
-    from ebm_engine.metrics.partition import grid_nll
-
     job.model.eval()
     job.cd_model.eval()
-    out = {"nll_sm": grid_nll(job.model, job.data.test, job.data.bounds, resolution=200),
-           "nll_cd": grid_nll(job.cd_model, job.data.test, job.data.bounds, resolution=200)}
-    if job.data.true_nll is not None:
-        out["nll_true"] = job.data.true_nll
-    return out
+    return _with_true_nll({"nll_sm": grid_nll(job.model, job.data.test, job.data.bounds, resolution=200),
+                           "nll_cd": grid_nll(job.cd_model, job.data.test, job.data.bounds, resolution=200)},
+                          job.data.true_nll)
 
 
 def _evaluate_equivariant(job: Job) -> dict[str, float]:
     """NLL on the full symmetric held-out set of the equivariant and the plain energy (grid quadrature,
     no randomness), and the share of each density off the training sector."""
-    from ebm_engine.metrics.partition import energy_on_grid, grid_nll
-
     out = {}
     for name in ("equivariant", "plain"):
         model = getattr(job, name).eval()
         out[f"nll_{name}"] = grid_nll(model, job.data.test, job.data.bounds, resolution=200)
         out[f"mass_off_{name}"] = job.mass_off_sector(energy_on_grid(model, job.data.bounds, 200)[2])
-    if job.data.true_nll is not None:
-        out["nll_true"] = job.data.true_nll
-    return out
+    return _with_true_nll(out, job.data.true_nll)
 
 
 def _evaluate_latent(job: Job) -> dict[str, float]:
     """Held-out NLL of the latent-variable energy's marginal: ``E(x) = -log ∫ exp(-E(x, z)) dz`` by
     importance sampling with the encoder (64 latents per point), ``log Z`` by grid quadrature of the
     same estimate (common latent noise, 100² grid); ``marginal_se`` is the mean standard error of ``E(x)``."""
-    from ebm_engine.metrics.partition import log_partition_grid
-
     job.latent.eval()
     with torch.no_grad():
         energy, stderr = job.latent.marginal_energy(job.data.test, 64, job.generator)
         log_z = log_partition_grid(job.latent.marginal(64, job.generator, common_noise=True), job.data.bounds, 100)
-    out = {"nll_latent": float(energy.double().mean()) + log_z, "marginal_se": float(stderr.mean())}
-    if job.data.true_nll is not None:
-        out["nll_true"] = job.data.true_nll
-    return out
+    return _with_true_nll({"nll_latent": float(energy.double().mean()) + log_z, "marginal_se": float(stderr.mean())},
+                          job.data.true_nll)
 
 
 def _evaluate_symmetry_page(job: Job) -> dict[str, float]:
@@ -144,14 +130,18 @@ def _evaluate_symmetry_page(job: Job) -> dict[str, float]:
 
 
 # --- sampling ------------------------------------------------------------------------------
+def _langevin(job: Job, energy: torch.nn.Module, start: torch.Tensor, step_size: float,
+              steps: int | None) -> torch.Tensor:
+    """Unbounded Langevin chains of ``energy`` at T = 1 from ``start``, noise ``√(2 step_size)`` (500 steps)."""
+    step_size = float(step_size)
+    chain = ShortRunChain(energy.eval(), start, step_size, math.sqrt(2 * step_size), 1.0, None, job.generator)
+    return chain.step(steps or 500)
+
+
 def _sample_landscape(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Langevin chains from uniform noise on the plotting box, at the job's step size: (n, 2)."""
-    from ebm_engine.samplers.short_run import ShortRunChain
-
-    step_size = float(job.knobs["step_size"])
     start = job.trainer.buffer.init_fn(n, job.generator)
-    chain = ShortRunChain(job.model.eval(), start, step_size, math.sqrt(2 * step_size), 1.0, None, job.generator)
-    return to_numpy(chain.step(steps or 500))
+    return to_numpy(_langevin(job, job.model, start, job.knobs["step_size"], steps))
 
 
 def _sample_rbm(job: Job, n: int, steps: int | None) -> np.ndarray:
@@ -165,8 +155,6 @@ def _sample_rbm(job: Job, n: int, steps: int | None) -> np.ndarray:
 def _sample_images(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Short-run Langevin from the job's chain starts: noise (ConvEBM) or generator proposals (EBM +
     generator), the job's own number of steps unless given: (n, h, w)."""
-    from ebm_engine.samplers.short_run import ShortRunChain
-
     k = job.knobs
     start = job.chain_start(n)
     steps = steps if steps is not None else job.sampling_steps()
@@ -177,8 +165,6 @@ def _sample_images(job: Job, n: int, steps: int | None) -> np.ndarray:
 
 def _sample_jem(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Class-conditional SGLD from noise, digits 0-9 in turn: (n, h, w)."""
-    from ebm_engine.models.jem import ClassConditionalEnergy
-
     labels = torch.arange(n, device=job.device) % 10
     start = job.trainer.fresh_noise(n, job.generator)
     x = job.trainer.sgld(ClassConditionalEnergy(job.model.eval(), labels), start, steps or 200)
@@ -187,9 +173,6 @@ def _sample_jem(job: Job, n: int, steps: int | None) -> np.ndarray:
 
 def _sample_score(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Annealed Langevin through the model's noise levels (one level: plain Langevin), from uniform noise."""
-    from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
-    from ebm_engine.samplers.annealed_langevin import annealed_langevin
-
     start = job.data.uniform(n, job.sample_generator)
     step = job.knobs["sample_step"]
     if isinstance(job.model, NoiseConditionalEBM):
@@ -203,24 +186,14 @@ def _sample_score(job: Job, n: int, steps: int | None) -> np.ndarray:
 
 def _sample_equivariant(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Langevin chains of the equivariant energy from uniform noise on the box, at the job's step size: (n, 2)."""
-    from ebm_engine.samplers.short_run import ShortRunChain
-
-    step_size = float(job.knobs["step_size"])
     start = job.data.uniform(n, job.generator)
-    chain = ShortRunChain(job.equivariant.eval(), start, step_size, math.sqrt(2 * step_size), 1.0, None,
-                          job.generator)
-    return to_numpy(chain.step(steps or 500))
+    return to_numpy(_langevin(job, job.equivariant, start, job.knobs["step_size"], steps))
 
 
 def _sample_latent(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Langevin chains on the joint ``(x, z)`` from uniform ``x`` and normal ``z``; the ``x`` part: (n, 2)."""
-    from ebm_engine.samplers.short_run import ShortRunChain
-
-    step_size = float(job.knobs["latent_step_size"])
     start = job.latent_trainer.buffer.init_fn(n, job.generator)
-    chain = ShortRunChain(job.latent.eval().joint(), start, step_size, math.sqrt(2 * step_size), 1.0, None,
-                          job.generator)
-    return to_numpy(chain.step(steps or 500)[:, :2])
+    return to_numpy(_langevin(job, job.latent.joint(), start, job.knobs["latent_step_size"], steps)[:, :2])
 
 
 _IMAGES_HEADLESS = {"quality_every_s": NEVER}
@@ -236,16 +209,16 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                headless_config={"readout_every_s": NEVER, "surface_every_s": NEVER, "balance": "steps"}),
     ModelEntry("rbm", "Bernoulli RBM on binarised digits, CD-k / PCD (RBM)", "rbm", ("digits", "mnist"),
                "AIS test log-likelihood (nats per image)", _evaluate_rbm, _sample_rbm,
-               headless_config={"ais_every_s": NEVER}, images=True),
+               headless_config={"ais_every_s": NEVER}),
     ModelEntry("conv_ebm", "convolutional EBM on digits, PCD with a replay buffer (Images)", "images",
                ("digits", "mnist"), "FID and inception score of 500 short-run samples",
-               _evaluate_images, _sample_images, headless_config=_IMAGES_HEADLESS, images=True),
+               _evaluate_images, _sample_images, headless_config=_IMAGES_HEADLESS),
     ModelEntry("ebm_generator", "ConvEBM with a generator network that proposes its samples (Images)",
                "images_generator", ("digits", "mnist"), "FID and inception score of 500 refined generator samples",
-               _evaluate_images, _sample_images, headless_config=_IMAGES_HEADLESS, images=True),
+               _evaluate_images, _sample_images, headless_config=_IMAGES_HEADLESS),
     ModelEntry("jem", "joint energy model: a digit classifier that is also an EBM (JEM & OOD)", "jem", ("digits",),
                "test accuracy and energy-score AUROC against each OOD set", _evaluate_jem, _sample_jem,
-               headless_config={"eval_every_s": NEVER}, images=True),
+               headless_config={"eval_every_s": NEVER}),
     ModelEntry("equivariant_ebm", "group-invariant MLP energy beside a plain one, both trained on one sector of a "
                "symmetric 2D set (Symmetry & Latents)", "symmetry_latents", SYMMETRIC_SETS,
                "NLL on the full symmetric held-out set of the equivariant and the plain energy, and their mass "
@@ -272,7 +245,7 @@ def build_job(name: str, data: str | None = None, seed: int = 0, device: str | N
               settings: dict[str, Any] | None = None, data_folder: str | None = None) -> Job:
     """The job that trains model ``name`` on ``data``, with its live extras off."""
     model = entry(name)
-    data = data or model.default_data
+    data = data or model.datasets[0]
     if data not in model.datasets:
         raise CatalogError(f"{name} does not train on {data!r}; choose one of: {', '.join(model.datasets)}")
     cls = job_class(model.job_kind)
@@ -345,12 +318,6 @@ def sample(job: Job, n: int, seed: int = 0, steps: int | None = None) -> np.ndar
     model = entry(job.model_name())
     reseed(job, seed)
     return model.sample(job, int(n), steps)
-
-
-def checkpoint_model(path: str | Path) -> str:
-    """The model name in a checkpoint's header (CheckpointError for a bad file)."""
-    _, header = load_checkpoint(path)
-    return str(header.get("model"))
 
 
 __all__ = ["MODELS", "ModelEntry", "CatalogError", "CheckpointError", "entry", "build_job", "job_from_checkpoint",

@@ -35,7 +35,7 @@ def validate_name(name: str) -> str:
         name = name[: -len(SUFFIX)]
     if not name:
         raise CheckpointError("give the checkpoint a name")
-    if "/" in name or "\\" in name or ".." in name or os.path.isabs(name) or not NAME_PATTERN.match(name):
+    if ".." in name or not NAME_PATTERN.match(name):   # the pattern has no separators: nothing path-like
         raise CheckpointError(f"checkpoint name {name!r} is not allowed: use letters, digits, '-', '_' and "
                               "'.' only (no folders)")
     return name
@@ -50,10 +50,8 @@ def path_for_saving(name: str) -> Path:
 def resolve(reference: str) -> Path:
     """The file a reference names: ``name`` in the checkpoints folder or ``pretrained:name`` in the assets."""
     reference = str(reference)
-    if reference.startswith(PRETRAINED):
-        path = ASSETS_FOLDER / f"{validate_name(reference[len(PRETRAINED):])}{SUFFIX}"
-    else:
-        path = checkpoints_folder() / f"{validate_name(reference)}{SUFFIX}"
+    folder = ASSETS_FOLDER if reference.startswith(PRETRAINED) else checkpoints_folder()
+    path = folder / f"{validate_name(reference.removeprefix(PRETRAINED))}{SUFFIX}"
     if not path.is_file():
         raise CheckpointError(f"no checkpoint named {reference!r}")
     return path

@@ -8,6 +8,7 @@ renamed over the target, so a crash or a full disk during a save never loses the
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -16,7 +17,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy
 import torch
+
+from ebm_engine import __version__
 
 FORMAT = "ebm-lab-checkpoint/1"
 SUFFIX = ".pt"
@@ -27,22 +31,13 @@ class CheckpointError(ValueError):
     """A checkpoint could not be written or read; the message says why in one line."""
 
 
-def library_versions() -> dict[str, str]:
-    """Versions recorded in every header (for reading old checkpoints with care)."""
-    import numpy
-
-    from ebm_engine import __version__ as lab_version
-
-    return {"ebm_lab": str(lab_version), "torch": torch.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version()}
-
-
 def make_header(model: str, model_args: Mapping[str, Any] | None = None, data: str | None = None,
                 step: int = 0, metrics: Mapping[str, float] | None = None, **extra: Any) -> dict[str, Any]:
     """A complete header; ``extra`` holds anything else JSON-able (training config, seed, ...)."""
+    versions = {"ebm_lab": str(__version__), "torch": torch.__version__, "numpy": numpy.__version__,
+                "python": platform.python_version()}   # for reading old checkpoints with care
     header = {"model": str(model), "model_args": dict(model_args or {}), "data": data, "step": int(step),
-              "metrics": {k: float(v) for k, v in (metrics or {}).items()}, "versions": library_versions(),
-              **extra}
+              "metrics": {k: float(v) for k, v in (metrics or {}).items()}, "versions": versions, **extra}
     try:
         json.dumps(header, allow_nan=True)
     except TypeError as exc:
@@ -90,16 +85,12 @@ def save_checkpoint(path: str | os.PathLike, state_dict: Mapping[str, torch.Tens
 
 def _fsync_folder(folder: Path) -> None:
     """Make the rename itself durable (where the platform allows opening a folder)."""
-    try:
+    with contextlib.suppress(OSError):
         descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None,

@@ -19,12 +19,6 @@ def drain_in_one_message(session: LabSession) -> None:
         session.drain()
 
 
-def drain_on(doc, session: LabSession) -> None:
-    """A drain outside Panel's periodic callback (the doorbell's): with ``doc`` as the current document."""
-    with set_curdoc(doc):
-        drain_in_one_message(session)
-
-
 def deliver_live(doc, session: LabSession, pacer: FramePacer) -> None:
     """Drain ``session`` every ``DRAIN_PERIOD_MS``, when the browser answers a frame, and when a
     snapshot arrives; stop watching when the browser session ends."""
@@ -32,8 +26,11 @@ def deliver_live(doc, session: LabSession, pacer: FramePacer) -> None:
     # the engine's snapshots are taken in as they arrive; the periodic drain paces frames and keeps watch
     doorbell = None
     if doc is not None:
-        doorbell = SnapshotDoorbell(session.snapshot_signal, lambda: drain_on(doc, session),
-                                    doc.add_next_tick_callback)
+        def ring() -> None:   # outside Panel's periodic callback: with ``doc`` as the current document
+            with set_curdoc(doc):
+                drain_in_one_message(session)
+
+        doorbell = SnapshotDoorbell(session.snapshot_signal, ring, doc.add_next_tick_callback)
 
     def periodic_drain() -> None:
         drain_in_one_message(session)

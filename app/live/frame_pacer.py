@@ -1,13 +1,10 @@
 """Frame pacing: the server sends a new frame only when the browser has applied the previous one.
 
-Snapshots are "latest wins" between the engine and the server; without pacing, a browser that
-draws more slowly than frames arrive (a loaded machine, a slow projector laptop) lets messages
-queue up in the socket, and what it shows falls seconds behind the sliders. The server numbers
-each frame in a hidden ``frame`` widget; a JavaScript callback in the browser copies the number
-into a hidden ``ack`` widget as soon as the frame's message has been applied, which sends it back.
-While frames are unanswered the session keeps only the newest snapshot of each job, so a slider
-change is shown with the next frame the browser can take; an answer sends what waits at once. A frame unanswered for ``STALL_S`` (a
-hidden tab, a lost message) does not hold the page back.
+Without pacing, a browser that draws more slowly than frames arrive lets messages queue up in the
+socket and falls seconds behind the sliders. The server numbers each frame in a hidden ``frame``
+widget; a JavaScript callback copies the number into a hidden ``ack`` widget once the frame's message
+has been applied, which sends it back. A frame unanswered for ``STALL_S`` (a hidden tab, a lost
+message) does not hold the page back.
 """
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""A snapshot is taken in as soon as the engine has sent it, not at the next tick of the drain.
-
-The periodic drain polls the engine's snapshots every ``DRAIN_PERIOD_MS`` (25 ms), so an answer to a
-knob waited 12 ms on average, and up to 25, before the server even looked at it. The doorbell
-watches the file descriptor of the engine's snapshot queue on the server's event loop: when it
-becomes readable, the session's drain runs on the document's next tick. The periodic drain stays
-(it paces frames and notices a dead engine) and keeps the watch on the current queue, which changes
-when the engine restarts.
+"""A snapshot is taken in as soon as the engine has sent it, not at the next tick of the periodic drain
+(every 25 ms): the doorbell watches the file descriptor of the engine's snapshot queue on the server's
+event loop, and runs the session's drain on the document's next tick when it becomes readable.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ settings need a new model or data, so changing one resets the job.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 from typing import Any, Callable, ClassVar
 
@@ -51,13 +52,11 @@ class LabPage(param.Parameterized):
         self.job_id = self.JOB_KIND
         self.last_snapshot: dict | None = None
         self.started_from: str | None = None   # the pretrained model this run continues, if any
-        size = {"sizing_mode": "stretch_width", "min_width": 55}
-        self.play_button = pn.widgets.Button(label="Play", color="success", **size)
-        self.pause_button = pn.widgets.Button(label="Pause", color="warning", **size)
-        self.step_button = pn.widgets.Button(label="Step", color="primary", **size)
-        self.reset_button = pn.widgets.Button(label="Reset", color="danger", **size)
-        for button, op in ((self.play_button, "play"), (self.pause_button, "pause"),
-                           (self.step_button, "step"), (self.reset_button, "reset")):
+        colors = {"play": "success", "pause": "warning", "step": "primary", "reset": "danger"}
+        self.play_button, self.pause_button, self.step_button, self.reset_button = buttons = [
+            pn.widgets.Button(label=op.capitalize(), color=color, sizing_mode="stretch_width", min_width=55)
+            for op, color in colors.items()]
+        for button, op in zip(buttons, colors):
             button.on_click(lambda _event, op=op: self.command(op))
         self.state_chip = pn.pane.HTML(state_chip("starting"), margin=(4, 5), name="state-chip")
         self.pin_switch = pn.widgets.Checkbox.from_param(self.param.keep_training, label="Keep training in background",
@@ -91,17 +90,9 @@ class LabPage(param.Parameterized):
         self.widgets[name] = control(self, name, **overrides)
         return self.widgets[name]
 
-    # --- what subclasses provide ----------------------------------------------------------
+    # --- what subclasses provide, besides their ``controls`` and ``view`` ---------------------------
     def render(self, snapshot: dict) -> None:
         """Patch the page's plots and readouts from a snapshot."""
-        raise NotImplementedError
-
-    @property
-    def controls(self) -> pn.viewable.Viewable:
-        raise NotImplementedError
-
-    @property
-    def view(self) -> pn.viewable.Viewable:
         raise NotImplementedError
 
     def url_sections(self) -> dict[str, "LabPage"]:
@@ -123,6 +114,14 @@ class LabPage(param.Parameterized):
         for owner in (self, *self.url_sections().values()):
             for section in owner.secondary_sections:
                 section.visible = not presenting
+
+    def controls_column(self, *objects: Any) -> pn.Column:
+        """The page's controls under its title."""
+        return pn.Column(pn.pane.Markdown(f"### {self.TITLE}", margin=(0, 5)), *objects, sizing_mode="stretch_width")
+
+    def view_column(self, *objects: Any) -> pn.Column:
+        """The page's plots and tables under its alert."""
+        return pn.Column(self.alert, *objects, sizing_mode="stretch_width")
 
     def transport(self) -> pn.Column:
         """Play, Pause, Step and Reset, the job's state and the keep-training-in-background pin."""
@@ -205,20 +204,13 @@ class LabPage(param.Parameterized):
 
     def sync_settings(self, config: dict[str, Any]) -> None:
         """Show the settings a loaded checkpoint brought along, without resetting the job again."""
-        changes = {}
-        for name in self.setting_names():
-            value, parameter = config.get(name), self.param[name]
-            objects = getattr(parameter, "objects", None)
-            if value is None or value == getattr(self, name) or (objects and value not in objects):
-                continue
-            changes[name] = value
         self._syncing_settings = True
         try:
-            for name, value in changes.items():
-                try:
-                    setattr(self, name, value)
-                except ValueError:   # outside the widget's range: the job still runs the loaded model
-                    pass
+            for name in self.setting_names():
+                value, objects = config.get(name), getattr(self.param[name], "objects", None)
+                if value is not None and value != getattr(self, name) and not (objects and value not in objects):
+                    with contextlib.suppress(ValueError):   # outside the widget's range: the job still runs it
+                        setattr(self, name, value)
         finally:
             self._syncing_settings = False
 

@@ -9,8 +9,7 @@ from bokeh.models import BoxEditTool, ColumnDataSource
 
 from app.plots.chain_plot import ChainPlot
 from app.plots.fit import flow, plot, stack
-from app.plots.plot_box import plot_box
-from app.plots.framed import SAMPLING_HINT
+from app.plots.framed import SAMPLING_HINT, plot_box
 from app.widgets.readouts import Readouts
 from app.plots.sent_versions import SentVersions
 from app.pages.base import LabPage
@@ -69,8 +68,7 @@ class ConstraintsPage(LabPage, ConstraintsControls):
     @cached_property
     def controls(self) -> pn.Column:
         w, c = pn.widgets, self.control
-        return pn.Column(
-            pn.pane.Markdown("### Constraints", margin=(0, 5)),
+        return self.controls_column(
             c("target"),
             c("sampler", buttons=True),
             self.transport(),
@@ -82,15 +80,11 @@ class ConstraintsPage(LabPage, ConstraintsControls):
             w.RadioButtonGroup.from_param(self.param.box_mode, color="primary", variant="outline",
                                           options={"keep out": "outside", "keep in": "inside"}),
             w.FloatSlider.from_param(self.param.box_weight, label="Box weight"),
-            self.secondary(
-                c("step_size"), c("temperature"), c("n_chains"),
-                title="Sampler settings"),
-            sizing_mode="stretch_width")
+            self.secondary(c("step_size"), c("temperature"), c("n_chains"), title="Sampler settings"))
 
     @cached_property
     def view(self) -> pn.Column:
-        return pn.Column(self.alert, flow(plot(self.plot.figure), stack(self.readouts.pane, min_width=280, max_width=420)),
-                         sizing_mode="stretch_width")
+        return self.view_column(flow(plot(self.plot.figure), stack(self.readouts.pane, min_width=280, max_width=420)))
 
     def render(self, snapshot: dict) -> None:
         t, versions = snapshot["knobs"]["temperature"], snapshot.get("versions", {})

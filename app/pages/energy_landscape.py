@@ -8,9 +8,9 @@ import param
 
 from app.plots.fit import flow, plot, stack
 from app.plots.live_curves import LiveCurves
-from app.plots.plot_box import plot_box
 from app.widgets.readouts import Readouts
 from app.plots.surface_plot import SurfacePlot
+from app.plots.framed import plot_box
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.energy_landscape import LandscapeControls
 
@@ -37,24 +37,20 @@ class EnergyLandscapePage(LabPage, LandscapeControls):
     @cached_property
     def controls(self) -> pn.Column:
         c = self.control
-        return pn.Column(
-            pn.pane.Markdown("### Energy Landscape", margin=(0, 5)),
+        return self.controls_column(
             c("dataset"),
             self.transport(),
             pn.widgets.RadioButtonGroup.from_param(self.param.show, label="Show", color="primary",
                                                    variant="outline"),
             c("temperature"), c("lr"), c("step_size"), c("noise"), c("langevin_steps"), c("reinit_fraction"),
             self.secondary(c("l2_weight"), c("hidden"), c("depth"), c("activation"), c("seed"),
-                           title="Model and regularisation"),
-            sizing_mode="stretch_width")
+                           title="Model and regularisation"))
 
     @cached_property
     def view(self) -> pn.Column:
-        return pn.Column(
-            self.alert,
+        return self.view_column(
             flow(plot(self.surface.figure),
-                 stack(plot(self.curves.figure), self.readouts.pane, min_width=320, max_width=640)),
-            sizing_mode="stretch_width")
+                 stack(plot(self.curves.figure), self.readouts.pane, min_width=320, max_width=640)))
 
     def render(self, snapshot: dict) -> None:
         versions = snapshot.get("versions", {})

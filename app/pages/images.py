@@ -41,13 +41,14 @@ class ImagesPage(LabPage, ImagesControls):
                                         title="Energies (dashed: the iteration in flight)")
         self.loss_curves = LiveCurves({"loss": "loss"}, title="Loss (dashed: if the chains stopped now)",
                                       height=220, width=400)
-        self.fid_curves = LiveCurves({"fid": QUALITY_LABELS["conv_ebm"][0], "fid_other": QUALITY_LABELS["conv_ebm"][1]}, title="Fréchet distance (lower is better)",
+        main, other = QUALITY_LABELS["conv_ebm"]
+        self.fid_curves = LiveCurves({"fid": main, "fid_other": other}, title="Fréchet distance (lower is better)",
                                      height=220, width=400)
-        self.is_curves = LiveCurves({"inception_score": QUALITY_LABELS["conv_ebm"][0],
-                                     "inception_score_other": QUALITY_LABELS["conv_ebm"][1]},
+        self.is_curves = LiveCurves({"inception_score": main, "inception_score_other": other},
                                     title="Inception score (higher is better)", height=220, width=400)
         self.is_curves.figure.legend.location = "bottom_right"
-        self.readouts = Readouts([("fid", "Fréchet distance (first set)"), ("inception_score", "inception score (first set)"),
+        self.readouts = Readouts([("fid", "Fréchet distance (first set)"),
+                                  ("inception_score", "inception score (first set)"),
                                   ("fid_other", "Fréchet distance (second set)"),
                                   ("inception_score_other", "inception score (second set)"),
                                   ("quality_step", "measured at iteration"),
@@ -74,8 +75,7 @@ class ImagesPage(LabPage, ImagesControls):
     @cached_property
     def controls(self) -> pn.Column:
         c = self.control
-        return pn.Column(
-            pn.pane.Markdown("### Images", margin=(0, 5)),
+        return self.controls_column(
             c("model", buttons=True, label=""), c("dataset", buttons=True, label=""),
             c("mnist_folder", placeholder="/path/to/mnist"),
             self.transport(),
@@ -86,21 +86,18 @@ class ImagesPage(LabPage, ImagesControls):
             pn.pane.Markdown("**Generate from noise**", margin=(5, 5, 0, 5)),
             c("generate_steps"),
             self.generate_button,
-            self.download,
-            sizing_mode="stretch_width")
+            self.download)
 
     @cached_property
     def view(self) -> pn.Column:
         bk = pn.pane.Bokeh
         self.proposals.figure.visible = False
-        return pn.Column(
-            self.alert,
+        return self.view_column(
             flow(bk(self.samples.figure), bk(self.buffer.figure), bk(self.proposals.figure),
                  bk(self.generation.figure)),
             flow(plot(self.energy_curves.figure), plot(self.loss_curves.figure)),
             flow(plot(self.fid_curves.figure), plot(self.is_curves.figure)),
-            flow(self.readouts.pane, self.quality_note),
-            sizing_mode="stretch_width")
+            flow(self.readouts.pane, self.quality_note))
 
     def render(self, snapshot: dict) -> None:
         versions = snapshot.get("versions", {})

@@ -76,6 +76,7 @@ class JEMPage(LabPage, JEMControls):
                                                        format="0.000", sizing_mode="stretch_width")
         self.threshold_slider.param.watch(lambda e: setattr(self, "threshold", e.new), "value")
         self._moving = False
+        self._user_key: str | None = None
         super().__init__(session, on_status, **params)
         self.param.watch(lambda _e: self._threshold_moved(), ["threshold"])
         self.param.watch(lambda _e: self._redraw(), ["ood_sets", "follow_95"])
@@ -97,8 +98,7 @@ class JEMPage(LabPage, JEMControls):
     @cached_property
     def controls(self) -> pn.Column:
         w, c = pn.widgets, self.control
-        return pn.Column(
-            pn.pane.Markdown("### JEM & OOD", margin=(0, 5)),
+        return self.controls_column(
             c("model", buttons=True, label=""),
             self.transport(),
             c("score", buttons=True, label=""),
@@ -113,10 +113,8 @@ class JEMPage(LabPage, JEMControls):
             self.resample_button,
             self.secondary(c("lr"), c("sgld_steps"), c("l2_weight"), c("seed"), title="Training"),
             self.secondary(w.TextInput.from_param(self.param.user_path, label="Your OOD set",
-                                           placeholder="/path/to/images.npy or MNIST folder"),
-                    self.load_button,
-                           title="Your own OOD set"),
-            sizing_mode="stretch_width")
+                                                  placeholder="/path/to/images.npy or MNIST folder"),
+                           self.load_button, title="Your own OOD set"))
 
     @cached_property
     def view(self) -> pn.Column:
@@ -125,18 +123,18 @@ class JEMPage(LabPage, JEMControls):
             pn.pane.Markdown("**Drop an image**: upload a PNG or draw a digit", margin=(0, 5)),
             self.upload,
             bk(self.canvas), self.clear_button, bk(self.probe_grid.figure), self.probe_text, width=320)
-        return pn.Column(
-            self.alert,
+        return self.view_column(
             flow(plot(self.histogram.figure), stack(self.rates_table.pane, min_width=270, max_width=420)),
             self.metrics_table.pane,
             flow(stack(plot(self.accuracy.figure), plot(self.losses.figure), min_width=440, max_width=520),
                  bk(self.samples.figure), probe),
-            bk(self.examples.figure),
-            sizing_mode="stretch_width")
+            bk(self.examples.figure))
 
     # --- rendering -------------------------------------------------------------------------------
     def render(self, snapshot: dict) -> None:
-        self._sync_set_options(snapshot)
+        if snapshot.get("user_set") and "user" not in self.ood_sets and self._user_key != snapshot["user_set"]:
+            self._user_key = snapshot["user_set"]   # a newly loaded set of the user's is shown once
+            self.ood_sets = [*self.ood_sets, "user"]
         self.accuracy.update(snapshot["eval_history"])
         self.accuracy.show_tail(snapshot.get("rolling_accuracy"))
         self.losses.update(snapshot["history"])
@@ -145,13 +143,6 @@ class JEMPage(LabPage, JEMControls):
         self.samples.show(snapshot["samples"], versions.get("samples"))
         self.examples.show(snapshot["examples"], versions.get("examples"))
         self._redraw()
-
-    def _sync_set_options(self, snapshot: dict) -> None:
-        if snapshot.get("user_set") and "user" not in self.ood_sets and self._user_key != snapshot["user_set"]:
-            self._user_key = snapshot["user_set"]
-            self.ood_sets = [*self.ood_sets, "user"]
-
-    _user_key: str | None = None
 
     def _visible_sets(self, snapshot: dict) -> list[str]:
         return [n for n in snapshot["ood_sets"] if n in self.ood_sets]
@@ -199,28 +190,20 @@ class JEMPage(LabPage, JEMControls):
 
     def _show_probe(self, snap: dict) -> None:
         probe, error = snap.get("probe"), snap.get("probe_error")
-        if error:
-            self.probe_text.object = f'<div class="ebm-probe-error" id="probe-error">{error}</div>'
-            self.histogram.set_probe(None)
-            return
-        if not probe:
-            self.probe_text.object = ""
+        if error or not probe:
+            self.probe_text.object = f'<div class="ebm-probe-error" id="probe-error">{error}</div>' if error else ""
             self.histogram.set_probe(None)
             return
         self.probe_grid.show(probe["image"], snap.get("versions", {}).get("probe_image"))
         self.histogram.set_probe(probe["score"])
         verdict = "out-of-distribution" if probe["score"] > self.threshold else "accepted as a digit"
+        label = "– (an energy without classes)" if probe["prediction"] < 0 else \
+            f'{probe["prediction"]} (p = {probe["probability"]:.2f})'
         self.probe_text.object = (
             f'<table class="ebm-readouts"><tr><th>score</th><td id="probe-score">{probe["score"]:.3f}</td></tr>'
             f'<tr><th>energy E(x)</th><td id="probe-energy">{probe["energy"]:.3f}</td></tr>'
-            f'<tr><th>class</th><td id="probe-class">{self._class_text(probe)}</td></tr>'
+            f'<tr><th>class</th><td id="probe-class">{label}</td></tr>'
             f'<tr><th>at the threshold</th><td id="probe-verdict">{verdict}</td></tr></table>')
-
-    @staticmethod
-    def _class_text(probe: dict) -> str:
-        if probe["prediction"] < 0:
-            return "– (an energy without classes)"
-        return f'{probe["prediction"]} (p = {probe["probability"]:.2f})'
 
     # --- the user's image -------------------------------------------------------------------------
     def _uploaded(self, event) -> None:

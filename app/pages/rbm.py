@@ -41,13 +41,11 @@ class RBMPage(LabPage, RBMControls):
     @cached_property
     def controls(self) -> pn.Column:
         c = self.control
-        return pn.Column(
-            pn.pane.Markdown("### RBM", margin=(0, 5)),
+        return self.controls_column(
             c("dataset", buttons=True, label=""), c("mnist_folder", placeholder="/path/to/mnist"),
             self.transport(),
             c("method", buttons=True, label=""), c("k"), c("lr"), c("momentum"), c("temperature"), c("n_hidden"),
-            self.secondary(c("weight_decay", widget=pn.widgets.FloatInput), c("seed"), title="More settings"),
-            sizing_mode="stretch_width")
+            self.secondary(c("weight_decay", widget=pn.widgets.FloatInput), c("seed"), title="More settings"))
 
     @cached_property
     def completion_controls(self) -> pn.FlexBox:
@@ -58,12 +56,10 @@ class RBMPage(LabPage, RBMControls):
     @cached_property
     def view(self) -> pn.Column:
         bk = pn.pane.Bokeh
-        return pn.Column(
-            self.alert,
+        return self.view_column(
             flow(bk(self.recon.figure), bk(self.filters.figure), bk(self.fantasy.figure)),
             flow(stack(plot(self.curves.figure), plot(self.pl_curves.figure), min_width=300, max_width=560),
-                 pn.Column(self.readouts.pane, self.completion_controls, bk(self.completion.figure))),
-            sizing_mode="stretch_width")
+                 pn.Column(self.readouts.pane, self.completion_controls, bk(self.completion.figure))))
 
     def render(self, snapshot: dict) -> None:
         versions = snapshot.get("versions", {})

@@ -7,11 +7,10 @@ import panel as pn
 import param
 
 from app.plots.chain_plot import ChainPlot
-from app.widgets.diagnostics_table import DiagnosticsTable
+from app.widgets.readouts import DiagnosticsTable
 from app.plots.fit import flow, plot, stack
 from app.plots.marginals import MarginalPlot, TracePlot
-from app.plots.plot_box import plot_box
-from app.plots.framed import SAMPLING_HINT
+from app.plots.framed import SAMPLING_HINT, plot_box
 from app.pages.base import LabPage
 from app.pages.samplers_race import RaceSection
 from ebm_engine.runtime.jobs.samplers import SamplerControls
@@ -49,24 +48,20 @@ class SamplersPage(LabPage, SamplerControls):
     @cached_property
     def controls(self) -> pn.Column:
         c = self.control
-        return pn.Column(
-            pn.pane.Markdown("### Samplers", margin=(0, 5)),
+        return self.controls_column(
             c("target"), c("sampler", buttons=True),
             self.transport(),
             c("step_size"), self.autotune_button, c("n_leapfrog"), c("temperature"), c("n_chains"),
             self.secondary(c("noise"), c("speed"), c("seed")),
             pn.widgets.RadioButtonGroup.from_param(self.param.show, label="Show", color="primary", variant="outline"),
-            pn.pane.Markdown("Click the surface to start chains there.", styles={"opacity": "0.7"}),
-            sizing_mode="stretch_width")
+            pn.pane.Markdown("Click the surface to start chains there.", styles={"opacity": "0.7"}))
 
     @cached_property
     def view(self) -> pn.Tabs:
-        explore = pn.Column(
-            self.alert,
+        explore = self.view_column(
             flow(plot(self.plot.figure),
                  flow(plot(self.marginal_x.figure), plot(self.marginal_y.figure), plot(self.trace.figure),
-                      stack(self.table.pane, min_width=300, max_width=400), min_width=340, max_width=720)),
-            sizing_mode="stretch_width")
+                      stack(self.table.pane, min_width=300, max_width=400), min_width=340, max_width=720)))
         return pn.Tabs(("Explore", explore), ("Race", self.race.view), dynamic=False, sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:

@@ -7,10 +7,9 @@ from functools import cached_property
 import panel as pn
 
 from app.plots.chain_plot import ChainPlot
-from app.widgets.diagnostics_table import fmt
+from app.widgets.readouts import fmt
 from app.plots.fit import flow, plot, stack
-from app.plots.plot_box import plot_box
-from app.plots.framed import SAMPLING_HINT
+from app.plots.framed import SAMPLING_HINT, plot_box
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.samplers_race import RaceControls
 

@@ -8,10 +8,10 @@ import panel as pn
 
 from app.plots.fit import flow, plot, stack
 from app.plots.live_curves import LiveCurves
-from app.plots.plot_box import plot_box
 from app.widgets.readouts import Readouts
 from app.plots.surface_plot import SurfacePlot
 from app.plots.vector_field_plot import VectorFieldPlot
+from app.plots.framed import plot_box
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.score_matching import ScoreMatchingControls
 
@@ -28,11 +28,9 @@ class ScoreMatchingPage(LabPage, ScoreMatchingControls):
         self.truth = VectorFieldPlot(title="True score ∇log p, data density", name="true-field",
                                      samples_legend=None)
         self.disagreement = SurfacePlot(title="Score disagreement p·½‖Δs‖²", points_legend=None, chains_legend=None,
-                                        width=500, height=470)
-        self.disagreement.figure.name = "disagreement"
+                                        width=500, height=470, name="disagreement")
         self.contrastive = SurfacePlot(title="CD, same time budget: density", chains_legend=None,
-                                       width=500, height=470)
-        self.contrastive.figure.name = "cd-density"
+                                       width=500, height=470, name="cd-density")
         self.curves = LiveCurves({"loss": "score-matching loss"}, title="Training loss", width=500)
         self.readouts = Readouts([
             ("fisher_sm", "Fisher divergence to the data score, score matching"),
@@ -48,22 +46,18 @@ class ScoreMatchingPage(LabPage, ScoreMatchingControls):
     @cached_property
     def controls(self) -> pn.Column:
         c = self.control
-        return pn.Column(
-            pn.pane.Markdown("### Score Matching", margin=(0, 5)),
+        return self.controls_column(
             c("dataset"),
             self.transport(),
             c("method", buttons=True), c("sigma"), c("lr"), c("noise_levels"),
-            self.secondary(c("projection"), c("sample_step"), c("hidden"), c("seed"), title="Sampling and model"),
-            sizing_mode="stretch_width")
+            self.secondary(c("projection"), c("sample_step"), c("hidden"), c("seed"), title="Sampling and model"))
 
     @cached_property
     def view(self) -> pn.Column:
-        return pn.Column(
-            self.alert,
+        return self.view_column(
             flow(plot(self.learned.figure), plot(self.truth.figure)),
             flow(plot(self.disagreement.figure), plot(self.contrastive.figure)),
-            flow(plot(self.curves.figure), stack(self.readouts.pane, min_width=320, max_width=560)),
-            sizing_mode="stretch_width")
+            flow(plot(self.curves.figure), stack(self.readouts.pane, min_width=320, max_width=560)))
 
     def render(self, snapshot: dict) -> None:
         bounds, versions = snapshot["bounds"], snapshot.get("versions", {})

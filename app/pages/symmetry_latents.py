@@ -5,11 +5,10 @@ from functools import cached_property
 
 import panel as pn
 
-from app.plots.colored_points_plot import ColoredPointsPlot
 from app.plots.fit import flow, plot
-from app.plots.plot_box import plot_box
 from app.widgets.readouts import Readouts
-from app.plots.surface_plot import SurfacePlot
+from app.plots.surface_plot import ColoredPointsPlot, SurfacePlot
+from app.plots.framed import plot_box
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.symmetry_latents import SymmetryLatentsControls
 
@@ -23,11 +22,9 @@ class SymmetryLatentsPage(LabPage, SymmetryLatentsControls):
 
     def __init__(self, session, on_status=None, **params):
         self.equivariant = SurfacePlot(title="Equivariant energy: density", points_legend="training sector",
-                                       chains_legend="negatives", width=500, height=470)
-        self.equivariant.figure.name = "equivariant-density"
+                                       chains_legend="negatives", width=500, height=470, name="equivariant-density")
         self.plain = SurfacePlot(title="Plain MLP energy: density", points_legend="training sector",
-                                 chains_legend="negatives", width=500, height=470)
-        self.plain.figure.name = "plain-density"
+                                 chains_legend="negatives", width=500, height=470, name="plain-density")
         self.symmetry_readouts = Readouts([
             ("group_order", "group order |G|"), ("subset_size", "training points (sector)"),
             ("mass_off_equivariant", "mass outside the sector, equivariant"),
@@ -50,23 +47,19 @@ class SymmetryLatentsPage(LabPage, SymmetryLatentsControls):
     @cached_property
     def controls(self) -> pn.Column:
         c = self.control
-        return pn.Column(
-            pn.pane.Markdown("### Symmetry & Latents", margin=(0, 5)),
+        return self.controls_column(
             c("dataset"), c("sectors"),
             self.transport(),
             c("group_order"), c("reflections"), c("lr"), c("step_size"),
-            self.secondary(c("mode"), c("latent_dim"), c("latent_step_size"), c("seed"), title="Models"),
-            sizing_mode="stretch_width")
+            self.secondary(c("mode"), c("latent_dim"), c("latent_step_size"), c("seed"), title="Models"))
 
     @cached_property
     def view(self) -> pn.Column:
-        return pn.Column(
-            self.alert,
+        return self.view_column(
             flow(plot(self.equivariant.figure), plot(self.plain.figure)),
             self.symmetry_readouts.pane,
             flow(plot(self.marginal.figure), plot(self.joint.figure)),
-            self.latent_readouts.pane,
-            sizing_mode="stretch_width")
+            self.latent_readouts.pane)
 
     def render(self, snapshot: dict) -> None:
         bounds, versions = snapshot["bounds"], snapshot.get("versions", {})

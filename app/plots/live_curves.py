@@ -34,25 +34,23 @@ class LiveCurves:
         self.last_step = -1.0
         self._tail_shown: tuple | None = None   # the point and last row the tail was drawn with
 
-    def update(self, history: dict[str, np.ndarray]) -> int:
+    def update(self, history: dict[str, np.ndarray]) -> None:
         """Stream the rows of ``history`` newer than what is shown; a restart clears the curves."""
         steps = history.get("step")
         if steps is None or len(steps) == 0:
             if self.last_step >= 0:
                 self.clear()
-            return 0
+            return
         if steps[-1] < self.last_step:
             self.clear()
         new = steps > self.last_step
-        n_new = int(new.sum())
-        if n_new:
+        if new.any():
             self.source.stream({"step": steps[new], **{k: history[k][new] for k in self.series}},
                                rollover=self.rollover)
             self.last_step = float(steps[-1])
             shown = slice(-self.rollover, None)
             self.x_range.fit_values(steps[shown])
             self.y_range.fit_values(*(history[k][shown] for k in self.series if k in history))
-        return n_new
 
     def show_tail(self, point: dict[str, float] | None) -> None:
         """A dashed segment from the last row to ``point`` (``step`` and a value for some of the series), or none."""

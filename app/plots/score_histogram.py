@@ -24,23 +24,18 @@ class ScoreHistogram:
 
     def __init__(self, set_names: list[str], labels: dict[str, str], width: int = 800, height: int = 340,
                  on_threshold: Callable[[float], None] | None = None):
-        self.figure = figure(width=width, height=height, tools="save", toolbar_location="right",
-                             toolbar_inner=True,
+        self.figure = figure(width=width, height=height, tools="save", toolbar_location="right", toolbar_inner=True,
                              x_axis_label="score (higher = more out-of-distribution)", y_axis_label="density",
                              name="ood-histogram", title="Scores: test digits vs OOD sets")
         self.sent = SentVersions()
         self.figure.toolbar.update(logo=None, autohide=True)   # the save button floats over the plot
-        self.sources: dict[str, ColumnDataSource] = {}
-        self.renderers = {}
         colors = {"id": ID_COLOR, **{n: c for n, c in zip(set_names, Category10_10[1:] + Category10_10[:1])}}
-        for name in ["id", *set_names]:
-            source = ColumnDataSource({"left": [], "right": [], "top": []})
-            self.sources[name] = source
-            self.renderers[name] = self.figure.quad(
-                left="left", right="right", top="top", bottom=0, source=source, fill_color=colors[name],
-                line_color=colors[name], fill_alpha=0.45 if name == "id" else 0.3, line_alpha=0.8,
-                legend_label="test digits (in-distribution)" if name == "id" else labels.get(name, name))
-        self.colors = colors
+        self.sources = {name: ColumnDataSource({"left": [], "right": [], "top": []}) for name in ["id", *set_names]}
+        self.renderers = {name: self.figure.quad(
+            left="left", right="right", top="top", bottom=0, source=source, fill_color=colors[name],
+            line_color=colors[name], fill_alpha=0.45 if name == "id" else 0.3, line_alpha=0.8,
+            legend_label="test digits (in-distribution)" if name == "id" else labels.get(name, name))
+            for name, source in self.sources.items()}
         self.threshold = Span(location=0.0, dimension="height", line_color="#d33a2c", line_width=3,
                               editable=on_threshold is not None)
         self.probe = Span(location=0.0, dimension="height", line_color="#111111", line_width=2,
@@ -61,11 +56,11 @@ class ScoreHistogram:
             self.threshold.on_change("location", self._dragged)
 
     def _tapped(self, event) -> None:
-        if event.x is not None and self.on_threshold is not None:
+        if event.x is not None:
             self.on_threshold(float(event.x))
 
     def _dragged(self, _attr, _old, new) -> None:
-        if not self._placing and new is not None and self.on_threshold is not None:
+        if not self._placing and new is not None:
             self.on_threshold(float(new))
 
     def show(self, edges: np.ndarray, hist_id: np.ndarray, hist_sets: dict[str, np.ndarray],
@@ -78,10 +73,9 @@ class ScoreHistogram:
                 renderer.visible = shown
         if not self.sent.due("histograms", version):
             return
-        left, right = edges[:-1], edges[1:]
         for name, source in self.sources.items():
             top = hist_id if name == "id" else hist_sets.get(name)
-            source.data = {"left": left, "right": right, "top": top} if top is not None else \
+            source.data = {"left": edges[:-1], "right": edges[1:], "top": top} if top is not None else \
                 {"left": [], "right": [], "top": []}
 
     def set_threshold(self, x: float) -> None:

@@ -1,9 +1,7 @@
 """Which version of each part a plot last sent to the browser, so that an unchanged part is not sent again.
 
-Snapshots arrive 10-20 times a second and carry every part of the page, most of them unchanged since
-the last one (a density changes with the temperature, not with each sampler step). The engine gives
-each part a version (``snapshot["versions"]``, ``ebm_engine.runtime.parts``) that changes whenever
-its content does, so a plot compares versions, never the arrays themselves.
+The engine gives each part of a snapshot a version (``snapshot["versions"]``, ``ebm_engine.runtime.parts``)
+that changes whenever its content does: a plot compares versions, never the arrays themselves.
 """
 from __future__ import annotations
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
 
-from app.plots.sent_versions import SentVersions
-from app.plots.framed import DEFAULT_BOX, WAITING_HINT, FramedPlot
-from app.plots.surface_plot import empty_image
+from app.plots.framed import DEFAULT_BOX, WAITING_HINT, FramedPlot, empty_image
 
 ARROW_FILL = 0.9        # the longest arrow fills this share of a grid cell
 
@@ -67,17 +65,7 @@ class VectorFieldPlot(FramedPlot):
                  ((points, points_legend), (samples, samples_legend)) if label]
         if items:
             self.figure.add_layout(Legend(items=items, location="top_left", background_fill_alpha=0.5))
-        self.figure.grid.visible = False
-        self.add_hint(hint, bounds)
-        self.sent = SentVersions()
-
-    def show_grid(self, grid: np.ndarray, bounds, low: float, high: float, label: str, version: int | None) -> None:
-        (x0, x1), (y0, y1) = bounds
-        if self.sent.due("grid", version):
-            self.image.data = {"image": [grid], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
-        self.mapper.update(low=float(low), high=float(max(high, low + 1e-6)))
-        self.retitle(label)
-        self.set_ranges(x0, x1, y0, y1)
+        self.frame(hint, bounds)
 
     def show_arrows(self, field: dict | None, bounds, reference: float, version: int | None) -> None:
         """Arrows on the field's grid (``None`` clears them); ``reference`` sets the length scale; sent when
@@ -90,10 +78,6 @@ class VectorFieldPlot(FramedPlot):
         (x0, x1), _ = bounds
         cell = (x1 - x0) / np.sqrt(len(field["x"]))
         self.arrows.data = arrow_segments(field, cell, reference)
-
-    def show_points(self, xy: np.ndarray, version: int | None) -> None:
-        if self.sent.due("points", version):
-            self.points.data = {"x": xy[:, 0], "y": xy[:, 1]}
 
     def show_samples(self, xy: np.ndarray, version: int | None) -> None:
         if self.sent.due("samples", version):

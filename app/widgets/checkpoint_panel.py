@@ -1,10 +1,7 @@
 """Checkpoint controls of a page: start from the pretrained model, load a saved one, save the current one.
 
-The panel only sends the job's checkpoint actions (``load_pretrained``, ``load_checkpoint``,
-``save_checkpoint``, ``start_from_scratch``) and shows what the job reports back in
-``snapshot["checkpoint"]``: the result message and the compatible checkpoints it found in the
-checkpoints folder and the shipped assets. When the first Play continued a pretrained model
-(``started_from``), a "Start from scratch" button offers a new one.
+The panel only sends the job's checkpoint actions and shows what the job reports back in
+``snapshot["checkpoint"]``: the result message and the compatible checkpoints it found.
 """
 from __future__ import annotations
 
@@ -20,8 +17,6 @@ class CheckpointPanel:
 
     def __init__(self, act: Callable[..., None], available: bool = True):
         self.act = act
-        self.available = available
-        self._view: pn.Column | None = None
         self.pretrained_button = pn.widgets.Button(label="Start from pretrained", color="success",
                                                    variant="solid", min_width=190, margin=BUTTON_MARGIN)
         self.select = pn.widgets.Select(label="Checkpoint", options={}, min_width=220, sizing_mode="stretch_width")
@@ -42,6 +37,12 @@ class CheckpointPanel:
         self.save_button.on_click(lambda _e: self.save())
         self.scratch_button.on_click(lambda _e: self.start_from_scratch())
         self._options_key: tuple | None = None
+        # one compact row above the page's plots (hidden on pages whose job has no model to save)
+        self.view = pn.Column(
+            pn.Row(self.pretrained_button, self.select, self.load_button, self.name_input, self.save_button,
+                   sizing_mode="stretch_width"),
+            pn.Row(self.message, self.scratch_button, sizing_mode="stretch_width"),
+            visible=available, name="checkpoints", sizing_mode="stretch_width")
 
     def load(self) -> None:
         if self.select.value:
@@ -67,7 +68,7 @@ class CheckpointPanel:
         if options != self._options_key:
             self._options_key = options
             chosen = self.select.value
-            self.select.options = {label: reference for label, reference in options}
+            self.select.options = dict(options)
             if chosen in self.select.options.values():
                 self.select.value = chosen
         self.pretrained_button.disabled = not info.get("has_pretrained", False)
@@ -78,14 +79,3 @@ class CheckpointPanel:
         shown = text if info.get("ok", True) else f"**{text}**"
         if self.message.object != shown:
             self.message.object = shown
-
-    @property
-    def view(self) -> pn.Column:
-        """One compact row above the page's plots (absent on pages whose job has no model to save)."""
-        if self._view is None:
-            self._view = pn.Column(
-                pn.Row(self.pretrained_button, self.select, self.load_button, self.name_input, self.save_button,
-                       sizing_mode="stretch_width"),
-                pn.Row(self.message, self.scratch_button, sizing_mode="stretch_width"),
-                visible=self.available, name="checkpoints", sizing_mode="stretch_width")
-        return self._view

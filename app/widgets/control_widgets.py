@@ -1,24 +1,23 @@
 """The widget of a declared control (``ebm_engine.runtime.controls``): label, help and range come from
-its one declaration, the kind of widget from its type.
-
-- a choice: a drop-down (``buttons=True``: a row of buttons, for a few options);
-- a yes/no: a checkbox;
-- a number on a log scale: a ``LogSlider`` over its bounds (``softbounds`` where given);
-- another number: a slider over its bounds (``softbounds`` where given), or a number box for a whole
-  number with a range too wide to slide through (a seed);
-- text: a text box.
-"""
+its one declaration, the kind of widget from its type (see ``control``); ``LogSlider`` for a log-scale knob."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import panel as pn
 import param
+from bokeh.models import CustomJSTickFormatter
 
-from app.widgets.log_slider import LogSlider
 from ebm_engine.runtime.controls import is_log
 
 WIDEST_INT_SLIDER = 1000   # whole numbers with a wider range get a number box
+DIGITS = 3          # significant digits of a value set by dragging, and of the label
+# slider step in log10 units: 2.3 % of the value, so that one press of an arrow key changes the value
+# shown with DIGITS significant digits (a finer step rounded back to the same value on each press)
+LOG_STEP = 0.01
+# the label shows 10^position, the knob's own value, with DIGITS significant digits
+VALUE_LABEL = f"return String(Number(Math.pow(10, tick).toPrecision({DIGITS})))"
 
 
 def control(owner: param.Parameterized, name: str, buttons: bool = False,
@@ -26,8 +25,7 @@ def control(owner: param.Parameterized, name: str, buttons: bool = False,
     """A widget bound to ``owner.<name>``: of the parameter's kind, or ``widget``; ``overrides`` pass to
     the widget (``label``, ``start``, ...)."""
     parameter = owner.param[name]
-    common = {"label": parameter.label, "description": parameter.doc}
-    common.update(overrides)
+    common = {"label": parameter.label, "description": parameter.doc, **overrides}
     w = pn.widgets
     if widget is not None:
         return _bound(widget, parameter, **common)
@@ -59,3 +57,48 @@ def _bound(widget: type[pn.widgets.Widget], parameter: param.Parameter, **params
     if description and "description" in widget.param:
         params["description"] = description
     return widget.from_param(parameter, **params)
+
+
+def rounded(value: float) -> float:
+    """``value`` to ``DIGITS`` significant digits: 0.287, not 0.28708199."""
+    return float(f"{value:.{DIGITS}g}")
+
+
+class LogSlider:
+    """A ``FloatSlider`` over log10 of ``owner.<name>``, kept in step with that parameter both ways.
+
+    The parameter stays the knob (links and the engine see its value); the slider spans ``start`` to
+    ``end`` and widens to take in a value outside them, as a link or the auto-tuner may set.
+    """
+
+    def __init__(self, owner: param.Parameterized, name: str, label: str, start: float, end: float,
+                 **widget_params):
+        self.owner, self.name = owner, name
+        self.range = (math.log10(start), math.log10(end))
+        self._following = False
+        widget_params.setdefault("sizing_mode", "stretch_width")
+        self.widget = pn.widgets.FloatSlider(label=label, step=LOG_STEP,
+                                             format=CustomJSTickFormatter(code=VALUE_LABEL),
+                                             **self._position(getattr(owner, name)), **widget_params)
+        self.widget.param.watch(self._moved, "value")
+        owner.param.watch(self._follow, name)
+
+    def _position(self, value: float) -> dict[str, float]:
+        at = math.log10(value)
+        return {"start": min(self.range[0], at), "end": max(self.range[1], at), "value": at}
+
+    def _moved(self, event) -> None:
+        if not self._following:
+            value = rounded(10 ** event.new)
+            if value != getattr(self.owner, self.name):
+                setattr(self.owner, self.name, value)
+
+    def _follow(self, event) -> None:
+        """Move the slider to a value set elsewhere, without sending it back."""
+        if event.new is None or event.new <= 0 or rounded(10 ** self.widget.value) == rounded(event.new):
+            return
+        self._following = True
+        try:
+            self.widget.param.update(**self._position(event.new))
+        finally:
+            self._following = False

@@ -21,33 +21,29 @@ class ExportPanel:
         self.page = page
         self.frames = ChainFrames() if page.GIF_KEYS else None
         name = f"ebm-lab-{slug(page.TITLE)}"
-        style = {"color": "default", "variant": "outline", "sizing_mode": "stretch_width"}
-        self.buttons: list[pn.widgets.FileDownload] = []
+
+        def download(callback, suffix: str, label: str) -> pn.widgets.FileDownload:
+            return pn.widgets.FileDownload(callback=callback, filename=name + suffix, label=label, color="default",
+                                           variant="outline", sizing_mode="stretch_width")
+
+        buttons: list[pn.widgets.FileDownload] = []
         if page.EXPORTS:
-            self.npz_button = pn.widgets.FileDownload(callback=self.npz, filename=f"{name}.npz",
-                                                      label="Download arrays (.npz)", **style)
-            self.csv_button = pn.widgets.FileDownload(callback=self.csv, filename=f"{name}.csv",
-                                                      label="Download arrays (CSV)", **style)
-            self.buttons += [self.npz_button, self.csv_button]
+            buttons += [download(self.npz, ".npz", "Download arrays (.npz)"),
+                        download(self.csv, ".csv", "Download arrays (CSV)")]
         if self.frames is not None:
-            self.gif_button = pn.widgets.FileDownload(callback=self.gif, filename=f"{name}-chains.gif",
-                                                      label="Download chain motion (GIF)", **style)
-            self.buttons.append(self.gif_button)
+            buttons.append(download(self.gif, "-chains.gif", "Download chain motion (GIF)"))
             page.session.listeners.append(self._record)
         names = ", ".join(page.EXPORTS) or "none"
         note = pn.pane.Markdown(f"Arrays: {names}. Each plot saves itself as PNG from its toolbar.",
                                 styles={"opacity": "0.7"}, margin=(0, 5))
-        self.view = pn.Card(*self.buttons, note, title="Export", collapsed=True, sizing_mode="stretch_width")
-
-    def arrays(self) -> dict:
-        return export_arrays(self.page.last_snapshot or {}, self.page.EXPORTS)
+        self.view = pn.Card(*buttons, note, title="Export", collapsed=True, sizing_mode="stretch_width")
 
     def npz(self) -> io.BytesIO | None:
-        arrays = self.arrays()
+        arrays = export_arrays(self.page.last_snapshot or {}, self.page.EXPORTS)
         return io.BytesIO(npz_bytes(arrays)) if arrays else None
 
     def csv(self) -> io.StringIO | None:
-        arrays = self.arrays()
+        arrays = export_arrays(self.page.last_snapshot or {}, self.page.EXPORTS)
         return io.StringIO(csv_text(arrays)) if arrays else None
 
     def gif(self) -> io.BytesIO | None:

@@ -34,6 +34,11 @@ def figure_panes(view: pn.viewable.Viewable) -> list[pn.pane.Bokeh]:
     return [p for p in view.select(pn.pane.Bokeh) if isinstance(p.object, Plot)]
 
 
+def holder(leaf):
+    """What shows or hides ``leaf``: a Bokeh pane follows its figure's ``visible``, others their own."""
+    return leaf.object if isinstance(leaf, pn.pane.Bokeh) else leaf
+
+
 def plot_label(figure: Plot) -> str:
     title = figure.title.text if figure.title is not None else ""
     return title or figure.name or "plot"
@@ -55,8 +60,10 @@ class FocusControl:
             while label in self.panes:
                 label += " ′"
             self.panes[label] = pane
-        self.leaves = self._leaves()
-        self.shown = {id(leaf): self._visible(leaf) for leaf in self.leaves}     # to restore on "All plots"
+        # every pane and widget of the view except alerts (messages stay visible), and how each was shown
+        self.leaves = [o for o in view.select(lambda o: isinstance(o, (pn.pane.PaneBase, pn.widgets.Widget)))
+                       if not isinstance(o, pn.pane.Alert)]
+        self.shown = {id(leaf): holder(leaf).visible for leaf in self.leaves}     # to restore on "All plots"
         self.select = pn.widgets.Select(label="Focus on one plot", options=[ALL_PLOTS, *self.panes],
                                         value=ALL_PLOTS, sizing_mode="stretch_width")
         self.select.param.watch(lambda e: self._apply(e.new), "value")
@@ -78,24 +85,6 @@ class FocusControl:
     def _apply(self, label: str) -> None:
         chosen = self.panes.get(label)
         for leaf in self.leaves:
-            self._show(leaf, self.shown[id(leaf)] if chosen is None else leaf is chosen)
+            holder(leaf).visible = self.shown[id(leaf)] if chosen is None else leaf is chosen
         for pane in self.panes.values():
             enlarge(pane.object, self.base_scale * (FOCUS_SCALE if pane is chosen else 1.0), self.originals)
-
-    @staticmethod
-    def _visible(leaf) -> bool:
-        return leaf.object.visible if isinstance(leaf, pn.pane.Bokeh) else leaf.visible
-
-    @staticmethod
-    def _show(leaf, visible: bool) -> None:
-        """Bokeh panes follow their figure's ``visible``; other panes and widgets their own."""
-        if isinstance(leaf, pn.pane.Bokeh):
-            leaf.object.visible = visible
-        else:
-            leaf.visible = visible
-
-    def _leaves(self) -> list:
-        """Every pane and widget of the view except alerts (messages stay visible), found once."""
-        leaves = [o for o in self.view.select(lambda o: isinstance(o, (pn.pane.PaneBase, pn.widgets.Widget)))
-                  if not isinstance(o, pn.pane.Alert)]
-        return leaves

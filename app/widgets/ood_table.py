@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 
-import panel as pn
+from app.widgets.readouts import HtmlTable
 
 METRICS = (("auroc", "AUROC ↑"), ("aupr", "AUPR ↑"), ("fpr95", "FPR95 ↓"))
 KINDS = (("energy", "energy"), ("softmax", "softmax"))
@@ -15,13 +15,12 @@ def fmt(value) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
-class OODMetricsTable:
+class OODMetricsTable(HtmlTable):
     """Rows per OOD set, column groups per metric, energy and softmax side by side; the better
     value of each pair is shaded green."""
 
     def __init__(self):
-        self.pane = pn.pane.HTML(self._render({}, [], {}), name="ood-metrics", sizing_mode="stretch_width")
-        self.values: dict[str, str] = {}
+        super().__init__("ood-metrics", {}, [], {})
 
     def _render(self, metrics: dict, sets: list[str], labels: dict[str, str]) -> str:
         values: dict[str, str] = {}
@@ -49,18 +48,12 @@ class OODMetricsTable:
         return (f'<table class="ebm-readouts ebm-ood-table"><tr><th rowspan="2">OOD set</th>{head}</tr>'
                 f"<tr>{sub}</tr>{body}</table>")
 
-    def update(self, metrics: dict, sets: list[str], labels: dict[str, str]) -> None:
-        text = self._render(metrics, sets, labels)
-        if text != self.pane.object:
-            self.pane.object = text
 
-
-class RatesTable:
+class RatesTable(HtmlTable):
     """The threshold, the share of test digits it accepts and the share of each OOD set it detects."""
 
     def __init__(self):
-        self.pane = pn.pane.HTML(self._render(None, {}, [], {}), name="ood-rates", sizing_mode="stretch_width")
-        self.values: dict[str, str] = {}
+        super().__init__("ood-rates", None, {}, [], {})
 
     def _render(self, threshold, rates: dict, sets: list[str], labels: dict[str, str]) -> str:
         def pct(v):
@@ -76,8 +69,3 @@ class RatesTable:
                         f'<td id="{key}">{values[key]}</td></tr>')
         self.values = values
         return f'<table class="ebm-readouts ebm-rates">{"".join(rows)}</table>'
-
-    def update(self, threshold, rates: dict, sets: list[str], labels: dict[str, str]) -> None:
-        text = self._render(threshold, rates, sets, labels)
-        if text != self.pane.object:
-            self.pane.object = text

@@ -18,27 +18,23 @@ class StatusBar:
     """A one-line HTML bar the pages update from their snapshots."""
 
     def __init__(self):
-        self.pane = pn.pane.HTML(self._render("starting", "…", 0.0, 0, ""), sizing_mode="stretch_width",
-                                 css_classes=["ebm-status-bar"], name="status-bar")
-
-    @staticmethod
-    def _render(state: str, device: str, rate: float, step: int, page: str, knobs: dict | None = None,
-                started_from: str | None = None) -> str:
-        kind = state_kind(state)
-        color = STATE_COLORS.get(kind, "#8a8f98")
-        # the knob values the shown snapshot was computed with (read by browser tests and benchmarks)
-        applied = ";".join(f"{k}={v}" for k, v in sorted((knobs or {}).items()))
-        return (f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(kind)}" '
-                f'data-knobs="{html.escape(applied)}">'
-                f'<span>{html.escape(page)}</span>'
-                f'<span class="ebm-state" style="color:{color}">● {html.escape(state)}</span>'
-                f'<span>device: <b>{html.escape(device)}</b></span>'
-                f'<span><b id="ebm-rate">{rate:.1f}</b> steps/s</span>'
-                f'<span>iteration <b id="ebm-step">{step}</b></span>'
-                + (f'<span id="ebm-started-from">continued from {html.escape(started_from)} '
-                   '(Start from scratch: above the plots)</span>' if started_from else '')
-                + '</div>')
+        self.pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["ebm-status-bar"], name="status-bar")
+        self.update("", "starting", "…", 0.0, 0)
 
     def update(self, page: str, state: str, device: str, rate: float, step: int, knobs: dict | None = None,
                started_from: str | None = None) -> None:
-        self.pane.object = self._render(state, device, rate, step, page, knobs, started_from)
+        kind = state_kind(state)
+        color = STATE_COLORS.get(kind, STATE_COLORS["paused"])
+        # the knob values the shown snapshot was computed with (read by browser tests and benchmarks)
+        applied = ";".join(f"{k}={v}" for k, v in sorted((knobs or {}).items()))
+        self.pane.object = (
+            f'<div class="ebm-status" id="ebm-status" data-state="{html.escape(kind)}" '
+            f'data-knobs="{html.escape(applied)}">'
+            f'<span>{html.escape(page)}</span>'
+            f'<span class="ebm-state" style="color:{color}">● {html.escape(state)}</span>'
+            f'<span>device: <b>{html.escape(device)}</b></span>'
+            f'<span><b id="ebm-rate">{rate:.1f}</b> steps/s</span>'
+            f'<span>iteration <b id="ebm-step">{step}</b></span>'
+            + (f'<span id="ebm-started-from">continued from {html.escape(started_from)} '
+               '(Start from scratch: above the plots)</span>' if started_from else '')
+            + '</div>')

@@ -4,12 +4,7 @@ Each module names, in its docstring, the package and versions it patches, the fu
 it works around and how to tell when it is no longer needed. Each installs itself only for the
 versions it was written against (``upstream.WrittenAgainst``), and
 ``tests/app/workarounds/test_written_against.py`` fails when the upstream code it patches changes.
-The lab's own ways of moving snapshots to the browser are in ``app/live``, not here: they stay
-whatever Panel and Bokeh do.
-
-- ``widget_debounce``: Panel waits 50 ms before it runs the watchers of a browser change.
-- ``websocket_nodelay``: Tornado and Bokeh leave Nagle's algorithm on for WebSocket connections.
-- ``style_rewrite_guard``: BokehJS rewrites unchanged stylesheets and reads CSS overrides at every paint.
+The lab's own ways of moving snapshots to the browser are in ``app/live``, not here.
 """
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ either ``open`` changes. Installed only for the Bokeh and Panel versions below.
 """
 from __future__ import annotations
 
+import functools
+
 from bokeh.server.views.ws import WSHandler
 
 from app.workarounds.upstream import WrittenAgainst, applies
@@ -35,11 +37,10 @@ def send_websocket_frames_at_once() -> None:
         return
     opened = WSHandler.open
 
+    @functools.wraps(opened)
     def open_without_delay(self, *args, **kwargs):
         self.set_nodelay(True)
         return opened(self, *args, **kwargs)
 
     setattr(open_without_delay, _MARK, True)
-    open_without_delay.__wrapped__ = opened
-    open_without_delay.__doc__ = opened.__doc__
     WSHandler.open = open_without_delay

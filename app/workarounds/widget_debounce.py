@@ -27,9 +27,5 @@ WRITTEN_AGAINST = WrittenAgainst("panel", "1.5", "1.10", "1.9.4", {
 
 def answer_widgets_at_once(debounce_ms: int = WIDGET_DEBOUNCE_MS) -> None:
     """Set the wait for every Panel component of this server process (a class-level setting)."""
-    if not applies("widget_debounce", WRITTEN_AGAINST):
-        return
-    if not hasattr(Syncable, "_debounce"):
-        raise RuntimeError("panel.reactive.Syncable has no _debounce: check the widget debounce set-up "
-                           "against this Panel version")
-    Syncable._debounce = debounce_ms
+    if applies("widget_debounce", WRITTEN_AGAINST):
+        Syncable._debounce = debounce_ms

@@ -10,8 +10,19 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ebm_engine import catalog, checkpoints
+from ebm_engine.catalog import CatalogError
+from ebm_engine.checkpoints import CheckpointError
 from ebm_engine.cli.parser import UsageError, build_parser
 from ebm_engine.cli.serve import command_serve
+from ebm_engine.runtime import controls
+from ebm_engine.runtime.mosaic import tile
+from ebm_engine.runtime.png import mosaic_png
+from ebm_engine.runtime.registry import job_class
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -29,30 +40,14 @@ def output_path(text: str, suffix: str) -> Path:
     return path
 
 
-def progress(total: int, initial: int, description: str, quiet: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc=description, unit="it", disable=quiet, file=sys.stderr,
-                dynamic_ncols=True, leave=False)
-
-
 # --- train -------------------------------------------------------------------------------------
 def command_train(args) -> int:
-    from ebm_engine import catalog
-    from ebm_engine.runtime import controls
-    from ebm_engine.runtime.registry import job_class
-    from ebm_engine.checkpoints import CheckpointError, read_header, save_checkpoint
-
     catalog.entry(args.model)
     out = output_path(args.out, ".pt")
-    if args.data_folder and not Path(args.data_folder).is_dir():
-        raise UsageError(f"data folder {args.data_folder} does not exist")
-    if args.resume and not Path(args.resume).is_file():
-        raise UsageError(f"no checkpoint file at {args.resume}")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:   # launched by torchrun: data-parallel training
         from ebm_engine.distributed.ddp_train import train_ddp
 
-        done = read_header(args.resume)["step"] if args.resume else 0   # --steps counts from zero
+        done = checkpoints.read_header(args.resume)["step"] if args.resume else 0   # --steps counts from zero
         try:
             summary = train_ddp(model=args.model, data=args.data or "digits", steps=max(0, args.steps - done),
                                 seed=args.seed, out=str(out), device=args.device, batch_size=args.batch_size,
@@ -96,9 +91,10 @@ def command_train(args) -> int:
 
     def save(metrics: dict[str, float] | None) -> None:
         header = job.checkpoint_header(metrics=metrics or {}, saved_from="cli")
-        save_checkpoint(out, job.model_state(training=not args.weights_only), header)
+        checkpoints.save_checkpoint(out, job.model_state(training=not args.weights_only), header)
 
-    with progress(args.steps, start, f"train {args.model}", args.quiet) as bar:
+    with tqdm(total=args.steps, initial=start, desc=f"train {args.model}", unit="it", disable=args.quiet,
+              file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
         def on_step(j) -> None:
             bar.update(1)
             if args.save_every and j.step_count % args.save_every == 0:
@@ -118,20 +114,12 @@ def command_train(args) -> int:
 
 # --- sample and evaluate -------------------------------------------------------------------------
 def _load(args):
-    from ebm_engine import catalog
-
     if args.model:
         catalog.entry(args.model)
     return catalog.job_from_checkpoint(args.checkpoint, expected_model=args.model, device=args.device)
 
 
 def command_sample(args) -> int:
-    import numpy as np
-
-    from ebm_engine import catalog
-    from ebm_engine.runtime.mosaic import tile
-    from ebm_engine.runtime.png import mosaic_png
-
     out = output_path(args.out, ".npz")
     job = _load(args)
     started = time.perf_counter()
@@ -150,8 +138,6 @@ def command_sample(args) -> int:
 
 
 def command_evaluate(args) -> int:
-    from ebm_engine import catalog
-
     job = _load(args)
     started = time.perf_counter()
     metrics = catalog.evaluate(job, args.seed)
@@ -164,10 +150,8 @@ def command_evaluate(args) -> int:
 
 
 def command_list(args) -> int:
-    from ebm_engine.catalog import MODELS
-
-    width = max(len(name) for name in MODELS) + 1
-    for entry in MODELS.values():
+    width = max(len(name) for name in catalog.MODELS) + 1
+    for entry in catalog.MODELS.values():
         print(f"{entry.name:<{width}} {entry.summary}\n{'':<{width}} data: {', '.join(entry.datasets)}; "
               f"evaluate: {entry.figure}")
     return 0
@@ -179,24 +163,17 @@ COMMANDS = {"train": command_train, "sample": command_sample, "evaluate": comman
 
 def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; returns the exit code (the console script exits with it)."""
-    from ebm_engine.catalog import CatalogError
-    from ebm_engine.checkpoints import CheckpointError
-
     try:
         args = build_parser().parse_args(argv)
         if getattr(args, "threads", None):
-            import torch
-
             torch.set_num_threads(args.threads)
         return COMMANDS[args.command](args)
     except (UsageError, CatalogError) as exc:
         print(f"ebm-lab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except CheckpointError as exc:
-        message = str(exc)
-        failed_save = message.startswith("could not save")
-        print(f"ebm-lab: error: {message}", file=sys.stderr)
-        return EXIT_FAILED if failed_save else EXIT_USAGE
+    except CheckpointError as exc:   # a failed save is failed work; anything else, bad input
+        print(f"ebm-lab: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if str(exc).startswith("could not save") else EXIT_USAGE
     except KeyboardInterrupt:
         print("ebm-lab: interrupted", file=sys.stderr)
         return 130

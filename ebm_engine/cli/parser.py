@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 
 class UsageError(Exception):
@@ -25,12 +26,8 @@ def whole_number(text: str, minimum: int) -> int:
     return value
 
 
-def positive_int(text: str) -> int:
-    return whole_number(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    return whole_number(text, 0)
+positive_int = partial(whole_number, minimum=1)
+non_negative_int = partial(whole_number, minimum=0)
 
 
 def port_number(text: str) -> int:

@@ -1,9 +1,5 @@
-"""Data: 2D toy sets (``toy2d``), digit images (``digits``), IDX / MNIST-folder loaders (``idx``), OOD sets (``ood``), one user image (``user_image``).
-
-``toy2d.sample(name, n, generator)`` draws the FFJORD-style toy sets named in ``TOY2D_NAMES``.
-``load_digits_binary`` / ``load_digits_grey`` give scikit-learn's bundled 8×8 digits with a fixed
-stratified split; ``read_idx`` / ``load_mnist_folder`` read user-supplied MNIST-format files.
-All image loaders return a ``DigitSplit``.
+"""Data: 2D toy sets (``toy2d``), digit images (``digits``), IDX / MNIST-folder loaders (``idx``), OOD sets
+(``ood``) and one user image (``user_image``). All image loaders return a ``DigitSplit``.
 """
 from ebm_engine.data import toy2d
 from ebm_engine.data.digits import DigitSplit, load_digits_binary, load_digits_grey

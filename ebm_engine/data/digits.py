@@ -1,16 +1,12 @@
 """scikit-learn's 8×8 handwritten digits, binarised (for RBMs) or grey (for image models), with a fixed split.
 
 The data ship with scikit-learn (``sklearn.datasets.load_digits``: 1797 images, 8×8, integer
-pixel values 0..16, labels 0..9), so nothing is downloaded.
+pixel values 0..16, labels 0..9), so nothing is downloaded. The default binarising threshold 8.0
+is the middle of the 0..16 range (about 32% of the pixels are on).
 
-- ``load_digits_binary`` thresholds each pixel: ``1.0 if pixel >= threshold else 0.0``. The
-  default threshold 8.0 is the middle of the 0..16 range (about 32% of the pixels are on).
-- ``load_digits_grey`` scales the pixels to [0, 1] (``pixel / 16``).
-
-Both use the same train/test split for the same ``(test_fraction, seed)``: a stratified
-``sklearn.model_selection.train_test_split`` with ``random_state=seed``, so every class is in both
-parts in (almost) the same proportion, and the split is identical on every call, machine and
-process. ``DigitSplit.train_index`` / ``test_index`` give the rows of the original data set.
+Both loaders use the same split for the same ``(test_fraction, seed)``: a stratified
+``train_test_split`` with ``random_state=seed``, so every class is in both parts in (almost) the
+same proportion, and the split is identical on every call, machine and process.
 
 The raw arrays and the split indices are cached (``functools.lru_cache``; loading takes ~0.1 s);
 every call returns fresh tensors, so a caller may modify them in place.

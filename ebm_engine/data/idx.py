@@ -5,15 +5,11 @@ unsigned 32-bit sizes, then the values in row-major (C) order::
 
     0x08 unsigned byte   0x09 signed byte   0x0B int16   0x0C int32   0x0D float32   0x0E float64
 
-``read_idx`` accepts plain and gzip-compressed (``.gz``) files and checks everything: the magic,
-``1 <= d <= 4``, a complete header, and a payload of exactly ``prod(sizes) * itemsize`` bytes
-(truncated or trailing bytes are errors). Any problem raises ``IDXFormatError`` (a ``ValueError``)
-whose one-line message names the file and says what is wrong; no raw struct / numpy / gzip error
-escapes.
-
-Missing files and folders raise ``IDXFileMissingError``, a subclass of both ``IDXFormatError`` and
-``FileNotFoundError``: a caller that only wants "could this folder be loaded?" catches
-``IDXFormatError``; one that cares about missing paths catches ``FileNotFoundError``.
+``read_idx`` checks everything: the magic, ``1 <= d <= 4``, a complete header, and a payload of
+exactly ``prod(sizes) * itemsize`` bytes. Any problem raises ``IDXFormatError`` whose one-line
+message names the file and says what is wrong; no raw struct / numpy / gzip error escapes. A caller
+that only wants "could this folder be loaded?" catches ``IDXFormatError``; one that cares about
+missing paths catches ``FileNotFoundError`` (``IDXFileMissingError`` is both).
 """
 from __future__ import annotations
 
@@ -80,17 +76,16 @@ def read_idx(path: str | Path) -> np.ndarray:
     raw = _read_bytes(path)
     if len(raw) < 4:
         raise IDXFormatError(f"{path}: file is {len(raw)} bytes, too short for the 4-byte IDX magic number")
-    zero0, zero1, type_code, n_dims = raw[0], raw[1], raw[2], raw[3]
-    if zero0 != 0 or zero1 != 0:
+    type_code, n_dims = raw[2], raw[3]
+    bad_magic = f"{path}: bad IDX magic number 0x{raw[:4].hex()}"
+    if raw[:2] != b"\x00\x00":
         hint = "; the file looks gzip-compressed: name it *.gz" if raw[:2] == b"\x1f\x8b" else ""
-        raise IDXFormatError(f"{path}: bad IDX magic number 0x{raw[:4].hex()} (must start with two zero bytes){hint}")
+        raise IDXFormatError(f"{bad_magic} (must start with two zero bytes){hint}")
     if type_code not in IDX_DTYPES:
         codes = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise IDXFormatError(f"{path}: bad IDX magic number 0x{raw[:4].hex()}: unknown type code "
-                             f"0x{type_code:02X} (expected one of {codes})")
+        raise IDXFormatError(f"{bad_magic}: unknown type code 0x{type_code:02X} (expected one of {codes})")
     if not 1 <= n_dims <= MAX_DIMS:
-        raise IDXFormatError(f"{path}: bad IDX magic number 0x{raw[:4].hex()}: {n_dims} dimensions "
-                             f"(expected 1 to {MAX_DIMS})")
+        raise IDXFormatError(f"{bad_magic}: {n_dims} dimensions (expected 1 to {MAX_DIMS})")
     header_len = 4 + 4 * n_dims
     if len(raw) < header_len:
         raise IDXFormatError(f"{path}: truncated header: {n_dims} dimension sizes need {header_len} bytes, "

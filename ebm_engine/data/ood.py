@@ -12,9 +12,7 @@ same layout as ``DigitSplit`` rows:
   (``load_sample_images``), shrunk to ``H×W`` by area averaging and stretched to [0, 1] each, so
   brightness alone does not give them away.
 
-``load_user_images`` reads a user's own set: a ``.npy`` array, an IDX image file (MNIST format,
-plain or ``.gz``) or an MNIST-style folder (its test images). It is validated with clear messages
-and resized to ``H×W`` when needed.
+``load_user_images`` reads a user's own set.
 """
 from __future__ import annotations
 
@@ -38,34 +36,6 @@ USER_LIMIT = 2000           # images kept from a user's set
 
 class OODSetError(ValueError):
     """A user-supplied image set cannot be used; the message says why."""
-
-
-def _images(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    return x.reshape(-1, *shape)
-
-
-def gaussian_noise(n: int, shape: tuple[int, int], seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return (0.5 + 0.25 * torch.randn(n, shape[0] * shape[1], generator=g)).clamp_(0.0, 1.0)
-
-
-def uniform_noise(n: int, shape: tuple[int, int], seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, shape[0] * shape[1], generator=g)
-
-
-def inverted_digits(digits: torch.Tensor) -> torch.Tensor:
-    return 1.0 - digits
-
-
-def rotated_digits(digits: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    if shape[0] != shape[1]:
-        raise ValueError(f"a quarter turn needs square images, got {shape}")
-    return torch.rot90(_images(digits, shape), 1, dims=(1, 2)).reshape(len(digits), -1).contiguous()
-
-
-def flipped_digits(digits: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    return torch.flip(_images(digits, shape), dims=(1,)).reshape(len(digits), -1).contiguous()
 
 
 @lru_cache(maxsize=1)
@@ -109,15 +79,18 @@ def make_ood_set(name: str, digits: torch.Tensor, shape: tuple[int, int], seed: 
     n = len(digits) if n is None else int(n)
     shape = tuple(shape)
     if name == "gaussian":
-        return gaussian_noise(n, shape, seed)
+        noise = torch.randn(n, shape[0] * shape[1], generator=torch.Generator().manual_seed(seed))
+        return (0.5 + 0.25 * noise).clamp_(0.0, 1.0)
     if name == "uniform":
-        return uniform_noise(n, shape, seed + 1)
+        return torch.rand(n, shape[0] * shape[1], generator=torch.Generator().manual_seed(seed + 1))
     if name == "inverted":
-        return inverted_digits(digits.cpu())
-    if name == "rotated":
-        return rotated_digits(digits.cpu(), shape)
-    if name == "flipped":
-        return flipped_digits(digits.cpu(), shape)
+        return 1.0 - digits.cpu()
+    if name == "rotated" and shape[0] != shape[1]:
+        raise ValueError(f"a quarter turn needs square images, got {shape}")
+    if name in ("rotated", "flipped"):
+        images = digits.cpu().reshape(-1, *shape)
+        moved = torch.rot90(images, 1, dims=(1, 2)) if name == "rotated" else torch.flip(images, dims=(1,))
+        return moved.reshape(len(digits), -1).contiguous()
     if name == "natural":
         return natural_patches(n, shape, seed + 2)
     raise ValueError(f"unknown OOD set {name!r}; choose from {list(OOD_SET_NAMES)}")

@@ -3,7 +3,7 @@
 A served lab takes folder and file names typed into the browser (an MNIST-format folder, an OOD
 set). It reads them only inside its data folders: ``data/`` of the lab's checkout,
 ``~/ebm-lab-data``, and any folder listed in ``EBM_LAB_DATA_DIRS`` (separated by ``os.pathsep``),
-plus its checkpoint folder (``EBM_LAB_CHECKPOINTS``, default ``checkpoints/`` of the checkout).
+plus its checkpoint folder (``checkpoint_store.checkpoints_folder``).
 Relative names are taken inside the first data folder. ``..`` and symbolic links are resolved
 before the check, so neither leads outside. The check touches no file, so a refusal says nothing
 about what exists outside.
@@ -13,25 +13,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-LAB_ROOT = Path(__file__).resolve().parents[2]
+from ebm_engine.assets import CHECKOUT
+from ebm_engine.checkpoint_store import checkpoints_folder
 
 
 class OutsideDataFolders(PermissionError, ValueError):
     """A path the lab refuses to read: it lies outside the data and checkpoint folders."""
 
 
-def checkpoint_folder() -> Path:
-    return Path(os.environ.get("EBM_LAB_CHECKPOINTS") or LAB_ROOT / "checkpoints").expanduser()
-
-
 def data_folders() -> list[Path]:
     """Where user data may live, in order; the first one anchors relative names."""
     extra = [Path(p).expanduser() for p in os.environ.get("EBM_LAB_DATA_DIRS", "").split(os.pathsep) if p.strip()]
-    return [LAB_ROOT / "data", Path.home() / "ebm-lab-data", *extra]
-
-
-def allowed_folders() -> list[Path]:
-    return [*data_folders(), checkpoint_folder()]
+    return [CHECKOUT / "data", Path.home() / "ebm-lab-data", *extra]
 
 
 def resolve_user_path(text: str) -> Path:
@@ -47,7 +40,7 @@ def resolve_user_path(text: str) -> Path:
     if not path.is_absolute():
         path = data_folders()[0] / path
     resolved = path.resolve()
-    for folder in allowed_folders():
+    for folder in [*data_folders(), checkpoints_folder().expanduser()]:
         if resolved.is_relative_to(folder.resolve()):
             return resolved
     names = ", ".join(str(f) for f in data_folders())

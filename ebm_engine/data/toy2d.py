@@ -136,9 +136,8 @@ def sample(name: str, n: int, generator: torch.Generator | None = None) -> torch
 def bounds(name: str) -> Bounds:
     """A box holding the data with margin, for plots and grid quadrature."""
     _check(name)
-    if name == "checkerboard":
-        return ((-4.0, 4.0), (-4.0, 4.0))
-    return ((-4.5, 4.5), (-4.5, 4.5))
+    half = 4.0 if name == "checkerboard" else 4.5
+    return ((-half, half), (-half, half))
 
 
 def _ring_log_prob(radii: tuple[float, ...], noise: float) -> LogProb:

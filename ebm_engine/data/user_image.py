@@ -19,22 +19,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_BYTES = 5 * 1024 * 1024
 MAX_SIDE = 2048
 CANVAS_PX = 112            # strokes are drawn at this resolution, then shrunk
+OTHER_FORMATS = {b"\xff\xd8\xff": "a JPEG", b"GIF8": "a GIF", b"BM": "a BMP", b"%PDF": "a PDF"}   # by magic bytes
 
 
 class UserImageError(ValueError):
     """An uploaded or drawn image cannot be used; the message says why."""
-
-
-def _describe(data: bytes) -> str:
-    if data[:3] == b"\xff\xd8\xff":
-        return "a JPEG"
-    if data[:4] == b"GIF8":
-        return "a GIF"
-    if data[:2] == b"BM":
-        return "a BMP"
-    if data[:4] == b"%PDF":
-        return "a PDF"
-    return "not an image PNG can read"
 
 
 def decode_png(data: bytes, shape: tuple[int, int]) -> np.ndarray:
@@ -44,7 +33,9 @@ def decode_png(data: bytes, shape: tuple[int, int]) -> np.ndarray:
     if len(data) > MAX_BYTES:
         raise UserImageError(f"the file is {len(data) / 2**20:.1f} MB; upload a PNG under {MAX_BYTES // 2**20} MB")
     if not bytes(data[:8]) == PNG_SIGNATURE:
-        raise UserImageError(f"the file is {_describe(bytes(data[:8]))}, not a PNG; upload a .png image")
+        what = next((name for magic, name in OTHER_FORMATS.items() if data.startswith(magic)),
+                    "not an image PNG can read")
+        raise UserImageError(f"the file is {what}, not a PNG; upload a .png image")
     try:
         with Image.open(io.BytesIO(bytes(data))) as img:
             img.load()
@@ -90,15 +81,11 @@ def rasterize_strokes(xs: Sequence[Sequence[float]], ys: Sequence[Sequence[float
         keep = np.isfinite(sx) & np.isfinite(sy)
         points = [(float(x * CANVAS_PX), float((1.0 - y) * CANVAS_PX)) for x, y in zip(sx[keep], sy[keep])]
         n_points += len(points)
-        if len(points) == 1:
-            x, y = points[0]
-            r = thickness / 2
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-        elif points:
+        if len(points) > 1:
             draw.line(points, fill=255, width=thickness, joint="curve")
-            for x, y in (points[0], points[-1]):
-                r = thickness / 2
-                draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+        r = thickness / 2
+        for x, y in points[:1] + points[-1:]:   # round ends; a lone point is a dot
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
     if n_points == 0:
         raise UserImageError("the canvas is empty; draw something first")
     small = shrink(np.asarray(canvas, dtype=np.float32) / 255.0, shape)

@@ -54,11 +54,6 @@ def default_model_args(model: str, shape: tuple[int, int], width: int = 32) -> d
 STATE_PREFIX = {"conv_ebm": "energy", "jem": "model"}
 
 
-def lab_state(model: str, net: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """``net``'s weights under the keys the app's pages save and load."""
-    return {f"{STATE_PREFIX[model]}.{k}": v for k, v in net.state_dict().items()}
-
-
 def weights_from_lab_state(model: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The network weights of a lab checkpoint (training state of an app-saved one is skipped)."""
     prefix = STATE_PREFIX[model] + "."
@@ -81,7 +76,7 @@ def parameter_checksum(module: torch.nn.Module) -> float:
         return float(sum((p.double() * (1.0 + 1e-3 * k)).sum() for k, p in enumerate(module.parameters())))
 
 
-def _check_arguments(model: str, data: str, steps: int, seed: int, batch_size: int | None) -> None:
+def _check_arguments(model: str, data: str, steps: int, seed: int) -> None:
     if model not in DDP_MODELS:
         raise ValueError(f"distributed training covers {DDP_MODELS}, not {model!r}")
     if data not in DATA_SETS:
@@ -90,8 +85,6 @@ def _check_arguments(model: str, data: str, steps: int, seed: int, batch_size: i
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
 def _make_trainer(model: str, replicated: ReplicatedModel, split, ctx: RankContext, batch: int,
@@ -119,15 +112,10 @@ def _metrics(model: str, stats, net: torch.nn.Module, split, device: torch.devic
     return out
 
 
-def rank_state_name(rank: int) -> str:
-    """The name of one rank's training state in a checkpoint (keys ``train.<name>.``)."""
-    return f"rank{rank}"
-
-
 def gathered_training_state(trainer, generator: torch.Generator, ctx: RankContext) -> dict[str, torch.Tensor]:
     """Every rank's resumable training state, gathered on rank 0 (a collective call; other ranks get
     an empty dict)."""
-    mine = {k: v.detach().cpu() for k, v in trainer_state(trainer, generator, rank_state_name(ctx.rank)).items()}
+    mine = {k: v.detach().cpu() for k, v in trainer_state(trainer, generator, f"rank{ctx.rank}").items()}
     everyone: list[dict[str, torch.Tensor] | None] | None = [None] * ctx.world_size if ctx.is_main else None
     dist.gather_object(mine, everyone, dst=0)
     return {k: v for part in everyone for k, v in part.items()} if ctx.is_main else {}
@@ -142,7 +130,7 @@ def train_ddp(model: str, data: str, steps: int, seed: int, out: str | Path | No
     (the global batch is ``world_size`` times larger). Returns this rank's summary: rank, world size,
     device, step, metrics, seconds per iteration and a checksum of the weights (equal on all ranks).
     """
-    _check_arguments(model, data, steps, seed, batch_size)
+    _check_arguments(model, data, steps, seed)
     ctx = join_process_group(device)
     try:
         summary = _train_in_group(ctx, model, data, steps, seed, out, batch_size, resume, width, precision,
@@ -183,7 +171,7 @@ def _train_in_group(ctx: RankContext, model: str, data: str, steps: int, seed: i
     trainer.step_count = start_step
     restored: list[str] = []
     if state is not None and header.get("world_size") == ctx.world_size:
-        restored = load_trainer_state(trainer, generator, state, rank_state_name(ctx.rank))
+        restored = load_trainer_state(trainer, generator, state, f"rank{ctx.rank}")
     if ctx.world_size > 1:   # a step one rank sees diverge is rolled back on every rank
         trainer.last_good.agree = any_rank_diverged(ctx.device)
 
@@ -198,7 +186,8 @@ def _train_in_group(ctx: RankContext, model: str, data: str, steps: int, seed: i
                              _metrics(model, stats, net, split, ctx.device), seed=seed,
                              world_size=ctx.world_size, batch_per_rank=batch, precision=precision,
                              sampler=sampler, config={"model": model, "width": model_args["width"]})
-        return save_checkpoint(out, {**lab_state(model, net), **training}, header)
+        weights = {f"{STATE_PREFIX[model]}.{k}": v for k, v in net.state_dict().items()}   # as the pages save them
+        return save_checkpoint(out, {**weights, **training}, header)
 
     stats = None
     began = time.perf_counter()

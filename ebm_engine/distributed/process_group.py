@@ -16,7 +16,6 @@ class RankContext:
 
     rank: int
     world_size: int
-    local_rank: int
     device: torch.device
     created_group: bool
 
@@ -25,32 +24,24 @@ class RankContext:
         return self.rank == 0
 
 
-def rank_device(device: str | None, local_rank: int) -> torch.device:
-    """The device of this rank: ``cuda:LOCAL_RANK`` when CUDA is chosen without an index."""
-    chosen = select_device(device)
-    if chosen.type == "cuda" and chosen.index is None:
-        chosen = torch.device("cuda", local_rank % torch.cuda.device_count())
-    return chosen
-
-
 def join_process_group(device: str | None = None) -> RankContext:
     """Join (or reuse) the default process group from torchrun's environment variables.
 
     Without torchrun's variables the process trains alone in a group of one, so the same code runs
     from a plain ``python`` call.
     """
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    chosen = rank_device(device, local_rank)
+    chosen = select_device(device)
     if chosen.type == "cuda":
+        if chosen.index is None:   # one GPU per rank: cuda:LOCAL_RANK
+            chosen = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
         torch.cuda.set_device(chosen)
-    if dist.is_initialized():
-        return RankContext(dist.get_rank(), dist.get_world_size(), local_rank, chosen, created_group=False)
+    created = not dist.is_initialized()
     backend = "nccl" if chosen.type == "cuda" else "gloo"
-    if "WORLD_SIZE" in os.environ:   # started by torchrun: rendezvous through its environment
+    if created and "WORLD_SIZE" in os.environ:   # started by torchrun: rendezvous through its environment
         dist.init_process_group(backend=backend, device_id=chosen if chosen.type == "cuda" else None)
-    else:
+    elif created:
         dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
-    return RankContext(dist.get_rank(), dist.get_world_size(), local_rank, chosen, created_group=True)
+    return RankContext(dist.get_rank(), dist.get_world_size(), chosen, created)
 
 
 def leave_process_group(context: RankContext) -> None:

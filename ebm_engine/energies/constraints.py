@@ -1,4 +1,4 @@
-"""Constraints on samples and the energies that enforce them (soft penalties or hard walls).
+"""Constraints on samples: feasible sets with their violation, rounding tolerance and projection.
 
 A constraint describes a feasible set for one sample. Every method works per sample: ``x`` has
 shape ``(batch, *event_shape)`` and is flattened to ``(batch, d)``, so a violation in one sample
@@ -11,12 +11,7 @@ never changes another sample's energy.
   so that the output of ``project`` always counts as feasible.
 - ``project(x) -> x``: the Euclidean projection onto the feasible set (the nearest feasible point).
 
-``ConstrainedEnergy(base, [(constraint, weight), ...])`` (in ``ebm_engine.energies.penalties``) adds ``weight · violation`` (or
-``weight · violation²`` with ``power=2``) to any ``Energy``; ``weight = math.inf`` makes the
-constraint hard (``E = +inf`` where violated, ``base + 0`` where satisfied) and ``weight = 0``
-disables it. Its ``project`` applies the hard constraints' projections; the Langevin kernel calls
-it (through ``Energy.hard_projection``) after every move, so hard constraints are never violated by
-Langevin chains.
+The energies that enforce constraints (soft penalties, hard walls) are in ``ebm_engine.energies.penalties``.
 """
 from __future__ import annotations
 
@@ -75,10 +70,6 @@ def _scalar(value: float, name: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
-
-
-def _fmt(values: tuple[float, ...]) -> str:
-    return f"{values[0]:g}" if len(values) == 1 else "(" + ", ".join(f"{v:g}" for v in values) + ")"
 
 
 class Constraint:
@@ -146,9 +137,7 @@ class Constraint:
         return torch.tensor(values, dtype=flat.dtype, device=flat.device)
 
 
-def constraint_from_dict(data: dict[str, Any]) -> Constraint:
-    """Rebuild any constraint from its ``to_dict`` output."""
-    return Constraint.from_dict(data)
+constraint_from_dict = Constraint.from_dict   # rebuild any constraint from its ``to_dict`` output
 
 
 class HalfPlane(Constraint):
@@ -212,7 +201,9 @@ class Ball(Constraint):
         return torch.where(outside[:, None], c + offset * scale[:, None], flat).reshape(x.shape)
 
     def describe(self) -> str:
-        return f"ball ‖x − {_fmt(self.center)}‖ ≤ {self.radius:g}"
+        c = self.center
+        center = f"{c[0]:g}" if len(c) == 1 else "(" + ", ".join(f"{v:g}" for v in c) + ")"
+        return f"ball ‖x − {center}‖ ≤ {self.radius:g}"
 
     def params(self) -> dict[str, Any]:
         return {"center": list(self.center), "radius": self.radius}
@@ -236,15 +227,18 @@ class Box(Constraint):
         self.high = _vector(high, "high")
         if len(self.low) != len(self.high) and 1 not in (len(self.low), len(self.high)):
             raise ValueError(f"low and high have different lengths ({len(self.low)} and {len(self.high)})")
-        n = max(len(self.low), len(self.high))
-        low_b = self.low * n if len(self.low) == 1 else self.low
-        high_b = self.high * n if len(self.high) == 1 else self.high
-        if any(lo > hi for lo, hi in zip(low_b, high_b)):
+        if any(lo > hi for lo, hi in self._pairs()):
             raise ValueError(f"low must be <= high elementwise, got low={list(self.low)}, high={list(self.high)}")
         if mode not in ("inside", "outside"):
             raise ValueError(f"mode must be 'inside' or 'outside', got {mode!r}")
         self.mode = mode
         self.convex = mode == "inside"
+
+    def _pairs(self) -> list[tuple[float, float]]:
+        """``(low, high)`` per coordinate, a scalar bound repeated to the other's length."""
+        n = max(len(self.low), len(self.high))
+        low = self.low * n if len(self.low) == 1 else self.low
+        return list(zip(low, self.high * n if len(self.high) == 1 else self.high))
 
     def _bounds(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         low = self._on(self.low, flat, "low").expand(flat.shape[1])
@@ -278,11 +272,8 @@ class Box(Constraint):
         return moved.reshape(x.shape)
 
     def describe(self) -> str:
-        n = max(len(self.low), len(self.high))
-        low = self.low * n if len(self.low) == 1 else self.low
-        high = self.high * n if len(self.high) == 1 else self.high
-        box = " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(low, high))
-        return f"{'inside' if self.mode == 'inside' else 'outside'} box {box}"
+        box = " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in self._pairs())
+        return f"{self.mode} box {box}"
 
     def params(self) -> dict[str, Any]:
         return {"low": list(self.low), "high": list(self.high), "mode": self.mode}

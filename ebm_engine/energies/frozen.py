@@ -20,8 +20,7 @@ def frozen(module: nn.Module, eval_mode: bool = False) -> Iterator[nn.Module]:
     params = list(module.parameters())
     flags = [p.requires_grad for p in params]
     was_training = module.training
-    for p in params:
-        p.requires_grad_(False)
+    module.requires_grad_(False)
     if eval_mode:
         module.eval()
     try:

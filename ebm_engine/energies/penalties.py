@@ -30,6 +30,9 @@ class ConstraintPenalty(Energy):
     rounding, see ``Constraint.satisfied``) and exactly ``0`` where it holds, with zero gradient.
     ``weight = 0`` contributes exactly ``0``. The result always stays on the autograd graph of
     ``x``, so ``energy_and_grad`` works on a penalty alone.
+
+    ``base + penalty`` scores hard constraints (``+inf``) but is not a ``ConstrainedEnergy``: for samplers
+    to project onto hard constraints, use ``ConstrainedEnergy(base, [(constraint, math.inf)])``.
     """
 
     def __init__(self, constraint: Constraint, weight: float, power: int = 1):
@@ -73,13 +76,7 @@ class ConstraintPenalty(Energy):
         return f"{self.constraint.describe()} ({how})"
 
 
-def penalty(constraint: Constraint, weight: float, power: int = 1) -> ConstraintPenalty:
-    """The penalty energy of one constraint, for ``base + penalty(Ball(...), 5.0)``.
-
-    The sum scores hard constraints (``+inf``) but is not a ``ConstrainedEnergy``: for samplers
-    to project onto hard constraints, use ``ConstrainedEnergy(base, [(constraint, math.inf)])``.
-    """
-    return ConstraintPenalty(constraint, weight, power)
+penalty = ConstraintPenalty   # for ``base + penalty(Ball(...), 5.0)``
 
 
 PenaltySpec = tuple[Constraint, float] | tuple[Constraint, float, int]
@@ -94,19 +91,14 @@ class ConstrainedEnergy(Energy):
     ``hard_projection`` hands it to samplers while at least one constraint is hard.
     """
 
-    def __init__(self, base: Energy, constraints: Sequence[PenaltySpec], projection_rounds: int = 50):
+    projection_rounds = 50   # at most, for several convex hard constraints (see ``project``)
+
+    def __init__(self, base: Energy, constraints: Sequence[PenaltySpec]):
         super().__init__()
         if not isinstance(base, Energy):
             raise ValueError(f"base must be an Energy, got {type(base).__name__}")
-        if projection_rounds < 1:
-            raise ValueError(f"projection_rounds must be >= 1, got {projection_rounds}")
         self.base = base
         self.penalties = torch.nn.ModuleList([ConstraintPenalty(*spec) for spec in constraints])
-        self.projection_rounds = int(projection_rounds)
-
-    @property
-    def constraints(self) -> list[Constraint]:
-        return [p.constraint for p in self.penalties]
 
     @property
     def weights(self) -> list[float]:

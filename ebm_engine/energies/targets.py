@@ -100,15 +100,13 @@ class Target(Energy):
             raise ValueError(f"{type(self).__name__} expects points of shape (n, {self.dim}), "
                              f"got {tuple(x.shape)}")
 
-    def _randn(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
+    def _randn(self, shape: tuple[int, ...], generator: torch.Generator | None, draw=torch.randn) -> torch.Tensor:
+        """``draw(shape)`` (normal; ``torch.rand``: uniform) from ``generator``, on this target's device and dtype."""
         device = generator.device if generator is not None else torch.device("cpu")
-        z = torch.randn(shape, generator=generator, device=device, dtype=self._ref.dtype)
-        return z.to(self._ref.device)
+        return draw(shape, generator=generator, device=device, dtype=self._ref.dtype).to(self._ref.device)
 
     def _rand(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-        device = generator.device if generator is not None else torch.device("cpu")
-        u = torch.rand(shape, generator=generator, device=device, dtype=self._ref.dtype)
-        return u.to(self._ref.device)
+        return self._randn(shape, generator, torch.rand)
 
 
 class Gaussian(Target):

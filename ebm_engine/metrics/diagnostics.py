@@ -87,9 +87,8 @@ def summarize(run_or_samples: Any, elapsed_s: float | None = None, n_grad_evals:
     ESS per gradient evaluation, all chains together: ``n_grad_evals`` is per chain) and
     ``energy_trace`` (mean energy over chains per draw). Quantities whose inputs are missing are None.
     """
-    is_run = hasattr(run_or_samples, "samples")
-    samples = run_or_samples.samples if is_run else run_or_samples
-    run = run_or_samples if is_run else None
+    run = run_or_samples if hasattr(run_or_samples, "samples") else None
+    samples = run_or_samples if run is None else run.samples
     elapsed_s = _field(run, "elapsed_s", elapsed_s)
     n_grad_evals = _field(run, "n_grad_evals", n_grad_evals)
     energies = _field(run, "energies", energies)

@@ -151,30 +151,15 @@ def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
     return xs, ys, e.reshape(resolution, resolution)
 
 
-def _log_z_from_grid(e: torch.Tensor, box: tuple[tuple[float, float], ...], resolution: int,
-                     temperature: float) -> float:
-    _check_no_nan(e, "grid energies")
-    (x0, x1), (y0, y1) = box
-    log_cell = math.log((x1 - x0) / resolution) + math.log((y1 - y0) / resolution)
-    return float(torch.logsumexp(-e.double().reshape(-1) / temperature, dim=0)) + log_cell
-
-
 def _turned_quadrant(energy: EnergyFn, centres: torch.Tensor, batch_size: int, place: torch.device) -> torch.Tensor:
     """The grid of a quarter-turn invariant energy from its quadrant ``x, y > 0``: ``E[i, j] = E[R-1-j, i]``."""
     resolution = len(centres)
     m = resolution // 2
-    grid_y, grid_x = torch.meshgrid(centres[m:], centres[m:], indexing="ij")
-    quadrant = yield from _evaluate.steps(energy, torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1),
-                                          batch_size, place)
+    points = torch.cartesian_prod(centres[m:], centres[m:]).flip(1)   # (x, y), row = y as in grid_points
+    quadrant = yield from _evaluate.steps(energy, points, batch_size, place)
     block = quadrant.new_zeros(resolution, resolution)
     block[m:, m:] = quadrant.reshape(m, m)
-    where = torch.zeros(resolution, resolution, dtype=torch.bool, device=block.device)
-    where[m:, m:] = True
-    e = block.clone()
-    for k in (1, 2, 3):   # each turn carries the quadrant to the next one
-        turned = torch.rot90(where, -k)
-        e[turned] = torch.rot90(block, -k)[turned]
-    return e
+    return sum(torch.rot90(block, -k) for k in range(4))   # each turn carries the quadrant to the next, over zeros
 
 
 @stepwise
@@ -185,10 +170,7 @@ def log_partition_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
     Exact up to quadrature error and the mass outside the box: choose a box that holds the mass
     and a resolution that resolves the density's finest feature.
     """
-    box = _check_bounds(bounds)
-    t = _check_temperature(temperature)
-    _, _, e = yield from energy_on_grid.steps(energy, box, resolution)
-    return _log_z_from_grid(e, box, resolution, t)
+    return (yield from log_density_grid.steps(energy, bounds, resolution, temperature))[3]
 
 
 @stepwise
@@ -198,10 +180,12 @@ def log_density_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200, te
 
     ``log_p[i, j]`` is at ``(xs[j], ys[i])`` (as in ``energy_on_grid``), float64.
     """
-    box = _check_bounds(bounds)
+    (x0, x1), (y0, y1) = box = _check_bounds(bounds)
     t = _check_temperature(temperature)
     xs, ys, e = yield from energy_on_grid.steps(energy, box, resolution)
-    log_z = _log_z_from_grid(e, box, resolution, t)
+    _check_no_nan(e, "grid energies")
+    log_cell = math.log((x1 - x0) / resolution) + math.log((y1 - y0) / resolution)
+    log_z = float(torch.logsumexp(-e.double().reshape(-1) / t, dim=0)) + log_cell
     return xs, ys, -e.double() / t - log_z, log_z
 
 

@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ebm_engine.metrics.rbm_partition import check_finite
 from ebm_engine.models.rbm import RBM, check_temperature
 
 
@@ -20,12 +21,6 @@ def _check_binary(rbm: RBM, data: torch.Tensor) -> torch.Tensor:
     return data
 
 
-def _check_finite(values: torch.Tensor, what: str) -> None:
-    bad = int((~torch.isfinite(values)).sum())
-    if bad:
-        raise FloatingPointError(f"{bad} of {values.numel()} {what} are not finite")
-
-
 @torch.no_grad()
 def rbm_log_likelihood(rbm: RBM, data: torch.Tensor, log_z: float, temperature: float = 1.0) -> float:
     """Mean ``log p_T(v)`` in nats over binary ``data``: ``mean(-F_T(v)) - log Z_T``.
@@ -36,7 +31,7 @@ def rbm_log_likelihood(rbm: RBM, data: torch.Tensor, log_z: float, temperature: 
     if not math.isfinite(log_z):
         raise ValueError(f"log_z must be finite, got {log_z}")
     f = rbm.free_energy(_check_binary(rbm, data), t).double()
-    _check_finite(f, "free energies")
+    check_finite(f, "free energies")
     return float(-f.mean()) - log_z
 
 
@@ -54,20 +49,19 @@ def pseudo_likelihood(rbm: RBM, data: torch.Tensor, generator: torch.Generator |
     n, d = v.shape
     f = rbm.free_energy(v, t)
     if exact:
-        total = torch.zeros(n, dtype=torch.float64, device=v.device)
+        pl = torch.zeros(n, dtype=torch.float64, device=v.device)
         for i in range(d):  # one flipped copy per unit; vectorised over the batch
             flipped = v.clone()
             flipped[:, i] = 1 - flipped[:, i]
-            total += F.logsigmoid(rbm.free_energy(flipped, t) - f).double()
-        _check_finite(total, "pseudo-log-likelihoods")
-        return float(total.mean())
-    device = generator.device if generator is not None else torch.device("cpu")
-    idx = torch.randint(0, d, (n,), generator=generator, device=device).to(v.device)
-    rows = torch.arange(n, device=v.device)
-    flipped = v.clone()
-    flipped[rows, idx] = 1 - flipped[rows, idx]
-    pl = d * F.logsigmoid(rbm.free_energy(flipped, t) - f).double()
-    _check_finite(pl, "pseudo-log-likelihoods")
+            pl += F.logsigmoid(rbm.free_energy(flipped, t) - f).double()
+    else:
+        device = generator.device if generator is not None else torch.device("cpu")
+        idx = torch.randint(0, d, (n,), generator=generator, device=device).to(v.device)
+        rows = torch.arange(n, device=v.device)
+        flipped = v.clone()
+        flipped[rows, idx] = 1 - flipped[rows, idx]
+        pl = d * F.logsigmoid(rbm.free_energy(flipped, t) - f).double()
+    check_finite(pl, "pseudo-log-likelihoods")
     return float(pl.mean())
 
 

@@ -24,7 +24,7 @@ def _all_states(start: int, stop: int, n: int, device: torch.device, dtype: torc
     return ((idx.unsqueeze(1) >> torch.arange(n, device=device)) & 1).to(dtype)
 
 
-def _check_finite(values: torch.Tensor, what: str) -> None:
+def check_finite(values: torch.Tensor, what: str) -> None:
     bad = int((~torch.isfinite(values)).sum())
     if bad:
         raise FloatingPointError(f"{bad} of {values.numel()} {what} are not finite")
@@ -52,7 +52,7 @@ def rbm_log_partition_exact(rbm: RBM, temperature: float = 1.0, chunk_size: int 
         s = _all_states(start, min(start + chunk_size, 1 << m), m, w.device, torch.float64)
         parts.append(torch.logsumexp(s @ c + F.softplus(s @ w.t() + b).sum(dim=1), dim=0))
     log_z = torch.logsumexp(torch.stack(parts), dim=0)
-    _check_finite(log_z, "log Z terms")
+    check_finite(log_z, "log Z terms")
     return float(log_z)
 
 
@@ -108,7 +108,7 @@ class AISRun:
             b_a = torch.as_tensor(base_visible_bias).to(device=device, dtype=self.dtype)
             if b_a.shape != (rbm.n_visible,):
                 raise ValueError(f"base_visible_bias must have shape ({rbm.n_visible},), got {tuple(b_a.shape)}")
-        _check_finite(b_a, "base visible biases")
+        check_finite(b_a, "base visible biases")
         self.b_a = b_a
         self.log_z_a = float(F.softplus(b_a.double()).sum()) + rbm.n_hidden * math.log(2.0)
         self.generator = generator
@@ -146,22 +146,12 @@ class AISRun:
         """``(log Z, std)`` from the finished run (see ``rbm_log_partition_ais``)."""
         if not self.finished:
             raise RuntimeError("the AIS run has not finished")
-        _check_finite(self.log_w, "AIS log weights")
+        check_finite(self.log_w, "AIS log weights")
         n = self.log_w.numel()
         log_mean = torch.logsumexp(self.log_w, dim=0) - math.log(n)
         normalised = torch.exp(self.log_w - log_mean)  # mean 1
         std = float(normalised.std(unbiased=True)) / math.sqrt(n)
         return self.log_z_a + float(log_mean), std
-
-
-def ais_log_weights(rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
-                    generator: torch.Generator | None = None, base_visible_bias: torch.Tensor | None = None,
-                    temperature: float = 1.0) -> tuple[torch.Tensor, float]:
-    """AIS log importance weights ``(n_chains,)`` (float64) and ``log Z_A`` of the base model."""
-    run = AISRun(rbm, n_chains, n_betas, generator, base_visible_bias, temperature)
-    run.advance()
-    _check_finite(run.log_w, "AIS log weights")
-    return run.log_w, run.log_z_a
 
 
 def rbm_log_partition_ais(rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
@@ -180,13 +170,11 @@ def rbm_log_partition_ais(rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
     if base_visible_bias is not None and data is not None:
         raise ValueError("pass either base_visible_bias or data, not both")
     if data is not None:
-        if data.dim() != 2 or data.shape[1] != rbm.n_visible:
-            raise ValueError(f"data must have shape (N, {rbm.n_visible}), got {tuple(data.shape)}")
-        base_visible_bias = base_bias_from_data(data)
+        base_visible_bias = base_bias_from_data(data)   # AISRun checks its shape
     run = AISRun(rbm, n_chains, n_betas, generator, base_visible_bias, temperature)
     run.advance()
     return run.estimate()
 
 
-__all__ = ["AISRun", "rbm_log_partition_exact", "rbm_log_partition_ais", "ais_log_weights", "ais_betas",
+__all__ = ["AISRun", "rbm_log_partition_exact", "rbm_log_partition_ais", "ais_betas",
            "base_bias_from_data", "MAX_ENUMERATED_UNITS"]

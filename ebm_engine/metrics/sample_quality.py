@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 from threadpoolctl import threadpool_limits
 
 from ebm_engine.assets import assets_folder
@@ -50,29 +51,15 @@ class DigitClassifier:
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, classes)``: the softmax of the output layer, as ``predict_proba``."""
-        logits = self.features(images) @ self.coefs[-1] + self.intercepts[-1]
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-
-def _fingerprint(split: DigitSplit) -> str:
-    digest = hashlib.sha1()
-    for t in (split.train, split.train_labels, split.test, split.test_labels):
-        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return f"{split.name}:{split.shape}:{digest.hexdigest()}"
-
-
-def cache_folder() -> Path:
-    """Where fitted classifiers are kept between processes (``EBM_LAB_CACHE`` or ``~/.cache/ebm-lab``)."""
-    return Path(os.environ.get("EBM_LAB_CACHE") or Path.home() / ".cache" / "ebm-lab")
+        return softmax(self.features(images) @ self.coefs[-1] + self.intercepts[-1], axis=1)
 
 
 def _cache_file(key: str) -> Path:
+    """Where a fitted classifier is kept between processes (under ``EBM_LAB_CACHE`` or ``~/.cache/ebm-lab``)."""
     import sklearn
 
     name = hashlib.sha1(f"{key}:sklearn-{sklearn.__version__}".encode()).hexdigest()[:20]
-    return cache_folder() / f"digit-classifier-{name}.npz"
+    return Path(os.environ.get("EBM_LAB_CACHE") or Path.home() / ".cache" / "ebm-lab") / f"digit-classifier-{name}.npz"
 
 
 def shipped_file(split: DigitSplit) -> Path:
@@ -83,7 +70,10 @@ def shipped_file(split: DigitSplit) -> Path:
 
 def classifier_key(split: DigitSplit, seed: int = 0) -> str:
     """What a classifier is fitted from: the split's exact rows and the fit's seed."""
-    return f"{_fingerprint(split)}:{seed}"
+    digest = hashlib.sha1()
+    for t in (split.train, split.train_labels, split.test, split.test_labels):
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return f"{split.name}:{split.shape}:{digest.hexdigest()}:{seed}"
 
 
 def _read_cached(path: Path, key: str | None = None) -> DigitClassifier | None:

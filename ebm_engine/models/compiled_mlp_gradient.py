@@ -97,47 +97,38 @@ def _program(activation: str, narrow: bool) -> Callable:
         return _programs[key]
 
 
-class CompiledMLPGradient:
-    """``(E(x), ∇ₓE(x))`` for ``Linear → act → … → Linear(·, 1)`` layers by one compiled program."""
+class CompiledMLPGradient(MLPGradient):
+    """``(E(x), ∇ₓE(x))`` for ``Linear → act → … → Linear(·, 1)`` layers by one compiled program
+    (``MLPGradient``'s eager pass where it cannot run)."""
 
     def __init__(self, linears: list[nn.Linear], activation: str):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"no compiled derivative for activation {activation!r}")
-        self.linears = linears
-        self.activation = activation
-        self.eager = MLPGradient(linears, activation)
-        self._weights_key: tuple | None = None
+        super().__init__(linears, activation)
+        self._laid_out_key: tuple | None = None
 
-    def __getstate__(self) -> dict:
-        return {"linears": self.linears, "activation": self.activation}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["linears"], state["activation"])
-
-    def _weights(self) -> tuple:
+    def _laid_out_weights(self) -> tuple:
         """Weights laid out for the program, rebuilt when a parameter changed (version or storage)."""
         key = weights_key(self.linears)
-        if key != self._weights_key:
+        if key != self._laid_out_key:
             with torch.no_grad():
                 first, *middle, last = self.linears
                 self._laid_out = (first.weight.t().contiguous(), first.weight.detach(), first.bias.detach(),
                                   [m.weight.t().contiguous() for m in middle], [m.weight.detach() for m in middle],
                                   [m.bias.detach() for m in middle], last.weight[0].detach().contiguous(),
                                   last.bias.detach())
-            self._weights_key = key
+            self._laid_out_key = key
         return self._laid_out
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         flat = x.reshape(x.shape[0], -1)
         if _unavailable or flat.device.type != "cpu" or flat.shape[0] == 0:
-            return self.eager(x)
+            return super().__call__(x)
         program = _program(self.activation, flat.shape[1] <= NARROW_INPUT)
         try:
             with torch.no_grad():
-                energy, grad, _ = program(flat, *self._weights())
+                energy, grad, _ = program(flat, *self._laid_out_weights())
         except Exception as exc:   # no C++ compiler, an unsupported platform: the eager pass
             _unavailable.append(f"{type(exc).__name__}: {exc}")
             warnings.warn(f"the compiled MLP gradient is unavailable here ({_unavailable[0][:200]}); "
                           "using the eager one", RuntimeWarning, stacklevel=2)
-            return self.eager(x)
+            return super().__call__(x)
         return energy, grad.reshape(x.shape)

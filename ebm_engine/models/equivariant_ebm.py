@@ -8,7 +8,7 @@ data seen in one sector teach the model about all of them. Two ways to get it:
 - ``mode="features"``: by construction, an MLP on invariant features of the point: the radius,
   ``cos nθ`` and (rotations only) ``sin nθ``. One base evaluation instead of ``|G|``.
 
-The group can be swapped between steps (``set_group``), so the order can change while a model
+The group can be swapped between steps (assign ``group``), so the order can change while a model
 trains.
 """
 from __future__ import annotations
@@ -50,9 +50,6 @@ class EquivariantEBM(Energy):
             if base is not None:
                 raise ValueError("mode 'features' builds its own MLP on invariant features; pass no base")
             self.base = SimpleEBM(3, hidden, depth, activation)   # (r, cos nθ, sin nθ or 0)
-
-    def set_group(self, group: PointGroup) -> None:
-        self.group = group
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "average":

@@ -54,14 +54,14 @@ class MLPGradient:
         if activation not in ACTIVATION_KERNELS:
             raise ValueError(f"no hand-written derivative for activation {activation!r}")
         self.linears = linears
-        self._activation = activation
+        self.activation = activation
         self.forward_kernel, self.backward_kernel = ACTIVATION_KERNELS[activation]
         self._weights_key: tuple | None = None
         self._local = threading.local()
 
     def __getstate__(self) -> dict:
         """Copies and pickles keep the layers; the caches are rebuilt on first use."""
-        return {"linears": self.linears, "activation": self._activation}
+        return {"linears": self.linears, "activation": self.activation}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["linears"], state["activation"])
@@ -88,12 +88,9 @@ class MLPGradient:
             if len(cache) >= self.MAX_CACHED_BATCHES:
                 cache.pop(next(iter(cache)))
             widths = [self.linears[0].in_features] + [layer.out_features for layer in self.linears[:-1]]
-            found = []
-            for i, width in enumerate(widths):
-                z = None if i == 0 else torch.empty(n, width, dtype=like.dtype, device=like.device)
-                h = torch.ones(n, width + 1, dtype=like.dtype, device=like.device)
-                found.append((z, h))
-            cache[key] = found
+            found = cache[key] = [(None if i == 0 else torch.empty(n, width, dtype=like.dtype, device=like.device),
+                                   torch.ones(n, width + 1, dtype=like.dtype, device=like.device))
+                                  for i, width in enumerate(widths)]
         return found
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

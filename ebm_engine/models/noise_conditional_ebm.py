@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.models.simple_ebm import ACTIVATIONS
+from ebm_engine.models.simple_ebm import mlp
 
 
 def geometric_ladder(sigma_max: float, sigma_min: float, levels: int) -> tuple[float, ...]:
@@ -31,18 +30,10 @@ class NoiseConditionalEBM(Energy):
     def __init__(self, input_dim: int = 2, sigmas: tuple[float, ...] = (1.0, 0.1), hidden: int = 128,
                  depth: int = 2, activation: str = "silu"):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
         if not sigmas or any(not 0 < s < float("inf") for s in sigmas):
             raise ValueError(f"sigmas must be positive and finite, got {sigmas}")
         self.sigmas = tuple(sorted((float(s) for s in sigmas), reverse=True))
-        layers: list[nn.Module] = []
-        width = input_dim + 1
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
-            width = hidden
-        layers.append(nn.Linear(width, 1))
-        self.network = nn.Sequential(*layers)
+        self.network = mlp(input_dim + 1, hidden, depth, 1, activation)
 
     @property
     def sigma_min(self) -> float:

@@ -102,14 +102,10 @@ class RBM(nn.Module):
         self._packed = p
         return p
 
-    # --- validation -------------------------------------------------------------------------------
-
     def _check(self, x: torch.Tensor, width: int, name: str) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != width:
             raise ValueError(f"{name} must have shape (batch, {width}), got {tuple(x.shape)}")
         return x.to(device=self.W.device, dtype=self.W.dtype)
-
-    # --- energies ---------------------------------------------------------------------------------
 
     def energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Joint energy ``-(v·b + h·c + (vW)·h)`` per sample, shape ``(batch,)``."""
@@ -127,8 +123,6 @@ class RBM(nn.Module):
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         return self.free_energy(v)
-
-    # --- conditionals and sampling ----------------------------------------------------------------
 
     def h_probs(self, v: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """``p_T(h_j = 1 | v) = σ((c_j + (vW)_j) / T)``, shape ``(batch, n_hidden)``."""
@@ -208,8 +202,6 @@ class RBM(nn.Module):
     def reconstruct(self, v: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """One deterministic up-down pass with probabilities: ``p(v | p(h | v))``."""
         return self.v_probs(self.h_probs(v, temperature), temperature)
-
-    # --- initialisation and interop ---------------------------------------------------------------
 
     @torch.no_grad()
     def init_visible_bias(self, data: torch.Tensor, clip: float = 1e-3) -> None:

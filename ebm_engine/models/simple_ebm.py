@@ -12,6 +12,18 @@ ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh,
                "leaky_relu": lambda: nn.LeakyReLU(0.2), "softplus": nn.Softplus}
 
 
+def mlp(width_in: int, hidden: int, depth: int, width_out: int, activation: str) -> nn.Sequential:
+    """``depth`` hidden layers ``Linear(·, hidden) → activation``, then ``Linear(hidden, width_out)``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+    layers: list[nn.Module] = []
+    width = width_in
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
+        width = hidden
+    return nn.Sequential(*layers, nn.Linear(width, width_out))
+
+
 class SimpleEBM(Energy):
     """MLP energy ``E(x) = f_θ(x)`` with configurable width, depth and activation.
 
@@ -27,16 +39,8 @@ class SimpleEBM(Energy):
         super().__init__()
         if input_dim < 1 or hidden < 1 or depth < 1:
             raise ValueError(f"input_dim, hidden and depth must be >= 1, got {input_dim}, {hidden}, {depth}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
         self.config = {"input_dim": input_dim, "hidden": hidden, "depth": depth, "activation": activation}
-        layers: list[nn.Module] = []
-        width = input_dim
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), ACTIVATIONS[activation]()]
-            width = hidden
-        layers.append(nn.Linear(width, 1))
-        self.network = nn.Sequential(*layers)
+        self.network = mlp(input_dim, hidden, depth, 1, activation)
         self._gradient = MLPGradient(list(self.network[::2]), activation)
 
     def use_compiled_gradient(self, enabled: bool = True) -> "SimpleEBM":

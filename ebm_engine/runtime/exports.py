@@ -10,12 +10,7 @@ import numpy as np
 
 def export_arrays(snapshot: Mapping, keys: Mapping[str, str]) -> dict[str, np.ndarray]:
     """The arrays named by ``keys`` ({name in the file: snapshot key}) that the snapshot holds."""
-    out = {}
-    for name, key in keys.items():
-        value = snapshot.get(key)
-        if value is not None:
-            out[name] = np.asarray(value)
-    return out
+    return {name: np.asarray(snapshot[key]) for name, key in keys.items() if snapshot.get(key) is not None}
 
 
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:

@@ -6,7 +6,6 @@ and turned into a status the page can show; nothing is raised to the caller.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -161,10 +160,6 @@ class EngineHost:
         """The jobs hosted here by id, so one job can read another's model (e.g. a trained energy)."""
         return {job_id: slot.job for job_id, slot in self.slots.items()}
 
-    @property
-    def busy(self) -> bool:
-        return any(s.state == "playing" for s in self.slots.values())
-
     def tick(self) -> float:
         """Answer knob changes, step every playing job that is due, queue due snapshots; returns
         seconds until work is due. A tick that answered a knob change does nothing else: the answer
@@ -230,12 +225,11 @@ class EngineHost:
 
     def _animate(self, slot: JobSlot) -> float:
         """Advance the job's animation one frame per snapshot interval; returns seconds until the next."""
-        animate = getattr(slot.job, "animate", None)
         now = time.monotonic()
-        if animate is None or slot.state == "error" or now < slot.next_frame:
-            return max(0.0, slot.next_frame - now) if animate is not None else float("inf")
+        if slot.state == "error" or now < slot.next_frame:
+            return max(0.0, slot.next_frame - now)
         try:
-            moved = bool(animate())
+            moved = bool(slot.job.animate())
         except Exception as exc:
             slot.notice, slot.dirty, moved = f"animation stopped: {describe_exception(exc)}", True, False
         if not moved:
@@ -251,9 +245,8 @@ class EngineHost:
             snap = {"step": slot.job.step_count}
             slot.error = f"snapshot failed: {describe_exception(exc)}"
         slot.snapshot_cost = time.perf_counter() - started
-        rate = slot.steps_per_sec() if slot.state == "playing" else 0.0
         snap["status"] = {"state": slot.state, "error": slot.error, "notice": slot.notice,
-                          "steps_per_sec": rate if math.isfinite(rate) else 0.0,
+                          "steps_per_sec": slot.steps_per_sec() if slot.state == "playing" else 0.0,
                           "knob_changes": slot.knob_changes}
         return snap
 

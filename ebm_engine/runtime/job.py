@@ -1,9 +1,7 @@
 """The ``Job`` base: one small unit of work per ``step()``, plain data per ``snapshot()``.
 
-Jobs are plain classes: testable with no thread and no process. The engine host calls
-``step()`` while a job plays and ``snapshot()`` at a bounded rate; knob changes arrive through
-``set_knobs`` between steps. A job reports trouble through ``warning`` (it recovered) and never
-raises NaNs into the app.
+The engine host calls ``step()`` while a job plays and ``snapshot()`` at a bounded rate; knob changes
+arrive through ``set_knobs`` between steps. A job reports trouble it recovered from as its ``warning``.
 """
 from __future__ import annotations
 
@@ -56,8 +54,7 @@ class Job:
         self._build()
 
     def _build(self) -> None:
-        # new parts with every build: keys such as ``weights_version`` only hold within one set of models
-        self.parts = Parts()
+        self.parts = Parts()   # keys such as ``weights_version`` only hold within one set of models
         self.build()
 
     # --- hooks for subclasses -------------------------------------------------------------
@@ -93,9 +90,7 @@ class Job:
 
     def act(self, name: str, **arguments: Any) -> None:
         """Run a named one-off action (e.g. spawn chains, auto-tune); unknown names raise."""
-        if name in CHECKPOINT_ACTIONS and self.listed_models():
-            return getattr(self, f"action_{name}")(**arguments)
-        if name not in self.ACTIONS:
+        if name not in self.ACTIONS and not (name in CHECKPOINT_ACTIONS and self.listed_models()):
             raise ValueError(f"unknown action {name!r} for {self.KIND}; known: {list(self.ACTIONS)}")
         getattr(self, f"action_{name}")(**arguments)
 
@@ -134,10 +129,6 @@ class Job:
             return True
         self.waited_for_knobs = True   # the host sends the readouts once the knob rests
         return False
-
-    def command_waits(self) -> bool:
-        """Whether a command waits for the engine (a slider moved): slow work gives way to it."""
-        return self.command_waiting is not None and self.command_waiting()
 
     def run_for(self, steps: Generator, seconds: float | None) -> bool:
         """Take ``steps`` for about ``seconds`` (None: all of them), ending early when a command waits;
@@ -202,7 +193,6 @@ class Job:
     MODEL_ARGS: ClassVar[tuple[str, ...]] = ()          # settings that are the model's constructor arguments
     DATA_KEY: ClassVar[str | None] = "dataset"          # the setting that names the data set
     DATA_NAME: ClassVar[str | None] = None              # the data set when no setting chooses it
-    RESTORED_CONFIG: ClassVar[tuple[str, ...]] = ()     # other settings a loaded checkpoint brings along
     # what the first Play of a fresh job starts from: None (a new model) or "pretrained" (the shipped
     # checkpoint that fits the current settings, when there is one: trained samples at once)
     FIRST_PLAY: ClassVar[str | None] = None
@@ -264,8 +254,6 @@ class Job:
         updates = {k: v for k, v in header.get("model_args", {}).items() if k in self.MODEL_ARGS}
         if self.DATA_KEY and header.get("data") is not None:
             updates[self.DATA_KEY] = header["data"]
-        saved = header.get("config") or {}
-        updates.update({k: saved[k] for k in self.RESTORED_CONFIG if k in saved})
         return updates
 
     def load_model_state(self, state: dict[str, torch.Tensor], header: dict[str, Any]) -> None:
@@ -389,6 +377,14 @@ def weights_version(module: torch.nn.Module) -> tuple:
     """Changes whenever a parameter of ``module`` is written in place (an optimiser step, a loaded
     checkpoint) or replaced: a key for results computed from the weights."""
     return id(module), tuple((p.data_ptr(), p._version) for p in module.parameters())
+
+
+def seeded(seed: int, make: Callable[[], Any]) -> Any:
+    """``make()`` with torch's global generator seeded (reproducible layer initialisation); the global
+    generator is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
 
 
 def to_numpy(t: torch.Tensor):

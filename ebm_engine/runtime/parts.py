@@ -52,9 +52,7 @@ class SameObject:
         return hash((id(self.obj), self.written))
 
 
-def same_object(obj: Any) -> SameObject:
-    """The key of a part made from ``obj`` (see ``SameObject``)."""
-    return SameObject(obj)
+same_object = SameObject   # the key of a part made from an object
 
 
 class Parts:

@@ -30,7 +30,7 @@ class _RunnerBase:
     def open(self, job_id: str, kind: str, config: dict | None = None, knobs: dict | None = None) -> None:
         self.opened[job_id] = (kind, dict(config or {}), dict(knobs or {}))
         self.knob_changes_sent[job_id] = 0     # the engine's count starts again with the job
-        self._send("open", job_id, (kind, dict(config or {}), dict(knobs or {})))
+        self._send("open", job_id, self.opened[job_id])
 
     def command(self, job_id: str, op: str, payload: Any = None) -> None:
         """``op`` is one of play, pause, step, reset (payload: new settings) or close."""
@@ -57,6 +57,12 @@ class _RunnerBase:
         """Deliver one command; False when it was not sent (it is replayed when the engine starts)."""
         raise NotImplementedError
 
+    def _reopen_all(self) -> None:
+        """Open every job opened so far in a fresh engine, with its settings and knobs."""
+        for job_id, opened in self.opened.items():
+            self._send("open", job_id, opened)
+            self.knob_changes_sent[job_id] = 0   # the knobs travel with the open
+
 
 class InlineRunner(_RunnerBase):
     """Runs jobs in this process: every ``poll()`` does one tick of work first."""
@@ -81,9 +87,7 @@ class InlineRunner(_RunnerBase):
 
     def restart(self) -> None:
         self.host = EngineHost(max_rate_hz=1.0 / self.host.min_interval, device=self.host.device)
-        for job_id, (kind, config, knobs) in self.opened.items():
-            self.host.handle("open", job_id, (kind, config, knobs))
-            self.knob_changes_sent[job_id] = 0
+        self._reopen_all()
 
     def stop(self) -> None:
         self.host.close_all()
@@ -97,54 +101,30 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
     lower_priority()
     host = EngineHost(max_rate_hz=max_rate_hz, device=device)
     host.commands_waiting = lambda: not commands.empty()   # one poll of the queue's pipe
-    server = ServerWatch()
-    wait = 0.05
+    # A server killed outright (``kill -9``, a crash) runs no clean-up, and the command queue never reports
+    # it: the engine reads the server's sentinel (``parent_process()``, the server also when the engine was
+    # forked by the fork server) twice a second, so that it never lives on as an orphan.
+    server, next_check, wait = mp.parent_process(), 0.0, 0.05
     while True:
-        if server.gone():
-            host.close_all()
-            return
-        try:  # block until a command comes or work is due; never when a job is due now
-            item = commands.get(timeout=wait) if wait > 0 else commands.get_nowait()
-        except queue.Empty:
-            item = None
-        while item is not None:
-            op, job_id, payload = item
+        if server is not None and time.monotonic() >= next_check:
+            next_check = time.monotonic() + 0.5
+            if not server.is_alive():
+                host.close_all()
+                return
+        while True:   # block until a command comes or work is due (never when a job is due now), then take them all
+            try:
+                op, job_id, payload = commands.get(timeout=wait) if wait > 0 else commands.get_nowait()
+            except queue.Empty:
+                break
             if op == "shutdown":
                 host.close_all()
                 return
             host.handle(op, job_id, payload)
-            try:
-                item = commands.get_nowait()
-            except queue.Empty:
-                item = None
+            wait = 0
         wait = host.tick()
         for job_id, snap in host.drain():
             for lost in put_latest(snapshots, (job_id, snap)):
                 host.resend(lost)
-
-
-class ServerWatch:
-    """Whether the process that started this engine (the web server) has ended.
-
-    A server killed outright (``kill -9``, a crash) runs no clean-up, and the engine's command
-    queue never reports it: without this check the engine would live on as an orphan, holding its
-    memory and threads. The parent's sentinel (``multiprocessing.parent_process()``: the server,
-    also when the engine was forked by the fork server) is read at most once per ``every`` seconds.
-    """
-
-    def __init__(self, every: float = 0.5):
-        self.parent = mp.parent_process()
-        self.every = every
-        self._next = 0.0
-
-    def gone(self) -> bool:
-        if self.parent is None:
-            return False
-        now = time.monotonic()
-        if now < self._next:
-            return False
-        self._next = now + self.every
-        return not self.parent.is_alive()
 
 
 def lower_priority() -> None:
@@ -249,9 +229,7 @@ class ProcessRunner(_RunnerBase):
         with _without_main_script():
             self.process.start()
         self.stopped = False
-        for job_id, (kind, config, knobs) in self.opened.items():
-            self._commands.put(("open", job_id, (kind, config, knobs)))
-            self.knob_changes_sent[job_id] = 0   # the knobs travel with the open
+        self._reopen_all()
 
     def _send(self, op: str, job_id: str, payload: Any) -> bool:
         """Send a command; before a lazy start, ``open`` and knob changes are replayed at start."""

@@ -31,12 +31,8 @@ def untouched(generator: torch.Generator | None) -> Iterator[None]:
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
     """Every tensor of the optimiser's per-parameter state, under ``prefix``."""
-    out = {}
-    for index, entry in optimizer.state_dict()["state"].items():
-        for name, value in entry.items():
-            if isinstance(value, torch.Tensor):
-                out[f"{prefix}{index}.{name}"] = value
-    return out
+    return {f"{prefix}{index}.{name}": value for index, entry in optimizer.state_dict()["state"].items()
+            for name, value in entry.items() if isinstance(value, torch.Tensor)}
 
 
 def load_optimizer_tensors(optimizer: torch.optim.Optimizer, state: dict[str, torch.Tensor], prefix: str) -> bool:

@@ -10,9 +10,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from ebm_engine.energies.base import Energy, as_energy
-from ebm_engine.energies.frozen import frozen
-from ebm_engine.samplers.langevin import Langevin
+from ebm_engine.energies.base import Energy
+from ebm_engine.samplers.short_run import ShortRunChain
 from ebm_engine.samplers.state import check_positive
 
 
@@ -28,14 +27,8 @@ def annealed_langevin(energy_at: Callable[[float], Energy], sigmas: Sequence[flo
         raise ValueError("need at least one noise level and one step per level")
     check_positive("step_scale", step_scale)
     ladder = sorted((float(s) for s in sigmas), reverse=True)
-    kernel = Langevin()
     x = x0.detach()
-    for sigma in ladder:
-        energy = as_energy(energy_at(sigma))
+    for sigma in ladder:   # the weights are frozen: gradients w.r.t. x only
         step = step_scale * (sigma / ladder[-1]) ** 2
-        with frozen(energy):   # gradients w.r.t. x only: no graph through the weights
-            state = kernel.init(energy, x)
-            for _ in range(steps_per_level):
-                state, _ = kernel.step(energy, state, step, temperature, generator)
-        x = state.x
+        x = ShortRunChain(energy_at(sigma), x, step, None, temperature, None, generator).step(steps_per_level)
     return x

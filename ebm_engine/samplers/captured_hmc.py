@@ -15,7 +15,7 @@ import warnings
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.graph_capture import GraphedFunction
+from ebm_engine.samplers.graph_capture import GraphedFunction, backend_for
 from ebm_engine.samplers.hmc import HMC
 from ebm_engine.samplers.state import SamplerState, StepInfo, rand_on
 
@@ -35,12 +35,6 @@ class CapturedHMC(HMC):
         self._key: tuple | None = None
         self._run = None
 
-    def _flat_transition(self, energy: Energy, temperature: float):
-        def run(x, e, g, p0, eps, u):
-            state, info = self.transition(energy, SamplerState(x, e, g), p0, eps, temperature, u=u)
-            return state.x, state.energy, state.grad, info.accepted, info.accept_prob, info.divergent
-        return run
-
     def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
              generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
         temperature, p0, eps = self.draw_momentum_and_steps(state, step_size, temperature, generator)
@@ -51,8 +45,11 @@ class CapturedHMC(HMC):
         values = (x, state.energy, state.grad, p0, eps, u)
         key = (id(energy), tuple(x.shape), x.dtype, x.device, self.n_leapfrog, temperature)
         if key != self._key:
-            self._run, self.active_backend = None, self._backend_for(x)
-            run = self._flat_transition(energy, temperature)
+            def run(x, e, g, p0, eps, u):
+                state, info = self.transition(energy, SamplerState(x, e, g), p0, eps, temperature, u=u)
+                return state.x, state.energy, state.grad, info.accepted, info.accept_prob, info.divergent
+
+            self._run, self.active_backend = run, backend_for(self.backend, x)
             if self.active_backend == "cuda_graph":
                 try:
                     self._run = GraphedFunction(run, values)
@@ -60,15 +57,8 @@ class CapturedHMC(HMC):
                     warnings.warn(f"captured HMC step unavailable ({type(exc).__name__}: {exc}); running eagerly",
                                   RuntimeWarning, stacklevel=2)
                     self.active_backend = "eager"
-            if self._run is None:
-                self._run = run
             self._key = key
         x_new, e_new, g_new, accepted, accept_prob, divergent = self._run(*values)
         info = StepInfo(accepted=accepted, accept_prob=accept_prob, divergent=divergent, energy=e_new,
                         n_grad_evals=self.n_leapfrog)
         return SamplerState(x_new, e_new, g_new), info
-
-    def _backend_for(self, x: torch.Tensor) -> str:
-        if self.backend == "auto":
-            return "cuda_graph" if x.is_cuda else "eager"
-        return self.backend if x.is_cuda else "eager"

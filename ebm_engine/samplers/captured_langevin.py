@@ -27,24 +27,16 @@ import warnings
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.graph_capture import GraphedFunction
-from ebm_engine.samplers.kernel import Kernel
+from ebm_engine.samplers.graph_capture import GraphedFunction, backend_for
 from ebm_engine.samplers.langevin import LangevinConfig
-from ebm_engine.samplers.state import SamplerState, StepInfo, all_finite, check_positive, randn_on, select_chains
+from ebm_engine.samplers.state import (Kernel, SamplerState, StepInfo, all_finite, check_positive, randn_on,
+                                       select_chains)
 
 BACKENDS = ("auto", "cuda_graph", "compile", "eager")
 
 
-def _energy_and_grad(energy: Energy, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        e = energy(x)
-        (grad,) = torch.autograd.grad(e.sum(), x)
-    return e.detach(), grad.detach()
-
-
 def _functional_energy_and_grad(energy: Energy, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same as ``_energy_and_grad`` through ``torch.func`` (which ``torch.compile`` traces)."""
+    """Autograd's ``Energy.energy_and_grad`` through ``torch.func`` (which ``torch.compile`` traces)."""
     def total(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e = energy(y)
         return e.sum(), e
@@ -59,7 +51,9 @@ def langevin_update(energy: Energy, x: torch.Tensor, e: torch.Tensor, grad: torc
     x_new = x - drift * grad + noise_std * noise
     if clamp is not None:
         x_new = x_new.clamp(clamp[0], clamp[1])
-    e_new, g_new = (_functional_energy_and_grad if functional else _energy_and_grad)(energy, x_new)
+    # autograd through the forward pass, not an energy's own ``energy_and_grad``: ``SimpleEBM``'s copies
+    # its weights on the host's side, and a replayed graph would keep using the copy
+    e_new, g_new = (_functional_energy_and_grad if functional else Energy.energy_and_grad)(energy, x_new)
     finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(g_new)
     kept = select_chains(finite, SamplerState(x_new, e_new, g_new), SamplerState(x, e, grad))
     return kept.x, kept.energy, kept.grad, finite
@@ -82,13 +76,6 @@ class CapturedLangevin(Kernel):
         self._key: tuple | None = None
         self._run = None
         self._scalar_key: tuple | None = None
-
-    def _choose(self, state: SamplerState) -> str:
-        if self.backend == "auto":
-            return "cuda_graph" if state.x.is_cuda else "eager"
-        if self.backend == "cuda_graph" and not state.x.is_cuda:
-            return "eager"
-        return self.backend
 
     def _scalars(self, drift: float, noise_std: float, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The step's two numbers as device tensors, re-sent only when a knob changed (a copy from
@@ -132,7 +119,7 @@ class CapturedLangevin(Kernel):
         values = (state.x, state.energy, state.grad, noise, *self._scalars(step_size / temperature, noise_std, state.x))
         key = (id(energy), tuple(state.x.shape), state.x.dtype, state.x.device)
         if key != self._key:
-            self._run, self.active_backend = None, self._choose(state)
+            self._run, self.active_backend = None, backend_for(self.backend, state.x)
             try:
                 self._run = self._build(energy, state, self.active_backend)
                 result = self._run(*values)

@@ -13,6 +13,13 @@ from collections.abc import Callable, Sequence
 import torch
 
 
+def backend_for(backend: str, x: torch.Tensor) -> str:
+    """The backend a step on ``x`` runs with: ``"auto"`` and ``"cuda_graph"`` run eagerly off CUDA."""
+    if backend in ("auto", "cuda_graph"):
+        return "cuda_graph" if x.is_cuda else "eager"
+    return backend
+
+
 class GraphedFunction:
     """``fn`` captured on CUDA for inputs shaped like ``example``."""
 

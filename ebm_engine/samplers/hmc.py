@@ -27,10 +27,8 @@ import torch
 
 from ebm_engine.config import POSITIVE, Config
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.kernel import Kernel
-from ebm_engine.samplers.metropolis import metropolis_select
-from ebm_engine.samplers.state import (SamplerState, StepInfo, all_finite, check_positive, per_chain_sum,
-                                       rand_on, randn_on)
+from ebm_engine.samplers.state import (Kernel, SamplerState, StepInfo, all_finite, check_positive, metropolis_select,
+                                       per_chain_sum, rand_on, randn_on)
 
 
 def axpy(y: torch.Tensor, a: float | torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:

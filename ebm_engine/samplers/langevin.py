@@ -17,8 +17,7 @@ import torch
 
 from ebm_engine.config import Config, Interval
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.kernel import Kernel
-from ebm_engine.samplers.state import (SamplerState, SettledChains, StepInfo, all_finite, check_positive,
+from ebm_engine.samplers.state import (Kernel, SamplerState, SettledChains, StepInfo, all_finite, check_positive,
                                        randn_on, select_chains)
 
 
@@ -30,13 +29,9 @@ class LangevinConfig(Config):
 
 
 class Langevin(Kernel):
-    """Unadjusted Langevin kernel in the ``init`` / ``step`` shape.
-
-    ``noise_scale`` (optional) overrides the noise standard deviation; ``clamp`` (optional
-    ``(low, high)``) clamps positions after each step. Each proposal is then passed through the
-    energy's hard projection, if it has one. Chains whose new position, energy or gradient is not
-    finite are flagged ``divergent`` and kept at their previous position.
-    """
+    """Unadjusted Langevin kernel in the ``init`` / ``step`` shape (``noise_scale``, ``clamp``: see the module
+    docstring). Chains whose new position, energy or gradient is not finite are flagged ``divergent``
+    and kept at their previous position."""
 
     name = "langevin"
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import torch
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.kernel import Kernel
-from ebm_engine.samplers.metropolis import metropolis_select
-from ebm_engine.samplers.state import SamplerState, StepInfo, all_finite, check_positive, per_chain_sum, randn_on
+from ebm_engine.samplers.state import (Kernel, SamplerState, StepInfo, all_finite, check_positive, metropolis_select,
+                                       per_chain_sum, randn_on)
 
 
 class MALA(Kernel):

@@ -1,12 +1,18 @@
-"""Sampler state and per-step information shared by every kernel.
+"""What every kernel shares: the chains' state, per-step information, the ``Kernel`` base, the
+Metropolis accept-and-select step and per-chain helpers.
 
-Chains are the batch dimension: every field is per chain.
+Chains are the batch dimension: every field is per chain. A kernel holds only its settings; the
+chains live in a ``SamplerState`` that ``init`` builds and ``step`` replaces. Tunables (step size,
+temperature) and the random stream are step arguments. Kernels take an ``Energy``; ``sample`` and
+``as_energy`` adapt any ``nn.Module`` or callable.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+
+from ebm_engine.energies.base import Energy
 
 
 @dataclass
@@ -55,11 +61,6 @@ def select_chains(mask: torch.Tensor, new: SamplerState, old: SamplerState) -> S
                         torch.where(keep, new.grad, old.grad))
 
 
-def per_chain_norm(t: torch.Tensor) -> torch.Tensor:
-    """Euclidean norm of each chain's event, whatever the event shape."""
-    return t.reshape(t.shape[0], -1).norm(dim=1)
-
-
 def check_positive(name: str, value: float) -> float:
     """Reject non-positive or non-finite tunables with a clear message."""
     value = float(value)
@@ -90,3 +91,40 @@ def rand_on(n: int, like: torch.Tensor, generator: torch.Generator | None) -> to
     device = generator.device if generator is not None else like.device
     u = torch.rand((n,), generator=generator, device=device, dtype=like.dtype)
     return u if device == like.device else u.to(like.device)
+
+
+class Kernel:
+    """An MCMC kernel in the ``init`` / ``step`` shape; subclasses set ``name`` and implement ``step``."""
+
+    name = "kernel"
+    metropolis_adjusted = False   # True: each step is accepted or rejected, so its step size can be adapted
+
+    def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
+        """Chains at a detached copy of ``x`` with their energies and gradients."""
+        e, g = energy.energy_and_grad(x)
+        return SamplerState(x.detach().clone(), e, g)
+
+    def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
+             generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:  # pragma: no cover
+        """One transition of every chain, with its fresh randomness drawn from ``generator``."""
+        raise NotImplementedError
+
+
+def metropolis_select(state: SamplerState, x_new: torch.Tensor, e_new: torch.Tensor, g_new: torch.Tensor,
+                      log_alpha: torch.Tensor, valid: torch.Tensor, u: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None
+                      ) -> tuple[SamplerState, torch.Tensor, torch.Tensor]:
+    """``(new state, accepted, accept_prob)`` per chain, for every Metropolis-adjusted kernel.
+
+    Each chain accepts its proposal with probability ``min(1, exp(log α))``, decided by its own
+    uniform: ``log u < log α``. A chain whose proposal is not ``valid`` (not finite, or a NaN
+    ``log α``) rejects with ``accept_prob`` 0. Accepted chains move to the proposal with its energy
+    and gradient; the others keep theirs. ``u`` are the chains' uniforms; without them one per chain
+    is drawn from ``generator``. With them the step draws nothing and never syncs with the host, so
+    it can be captured in a graph.
+    """
+    accept_prob = torch.where(valid, torch.exp(log_alpha.clamp(max=0.0)), torch.zeros_like(log_alpha))
+    if u is None:
+        u = rand_on(log_alpha.shape[0], state.x, generator)
+    accepted = valid & (torch.log(u) < log_alpha)
+    return select_chains(accepted, SamplerState(x_new, e_new, g_new), state), accepted, accept_prob

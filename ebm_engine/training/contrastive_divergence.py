@@ -19,10 +19,9 @@ import torch
 from ebm_engine.config import POSITIVE, Config, Interval
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.mixed_precision import PRECISIONS, autocast_for
-from ebm_engine.training.finite import host_values, parameters_finite
+from ebm_engine.samplers.short_run import InFlightChains
 from ebm_engine.stepwise import Steps, finish
-from ebm_engine.training.in_flight_chains import InFlightChains
-from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm, host_values
 from ebm_engine.training.negative_sampler import SAMPLERS, NegativeSampler
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
@@ -64,13 +63,10 @@ class CDStats:
     chains_reset: int
 
 
-class ContrastiveDivergence:
-    """A step-able PCD trainer with a replay buffer, energy regularisation and a divergence guard.
-
-    ``data_fn(n, generator)`` draws a mini-batch of data; ``init_fn(n, generator)`` draws fresh
-    chain starts (noise). When a step produces a non-finite loss or weights, the model and the
-    optimiser are rolled back to the last good state and the step is reported as ``diverged``.
-    """
+class ContrastiveDivergence(GuardedTrainer):
+    """A step-able PCD trainer: ``data_fn(n, generator)`` draws a mini-batch of data, ``init_fn(n, generator)``
+    fresh chain starts (noise). A step with a non-finite loss or weights is rolled back and reported as
+    ``diverged``."""
 
     def __init__(self, energy: Energy, data_fn: Callable[[int, torch.Generator | None], torch.Tensor],
                  init_fn: InitFn, config: CDConfig | None = None, generator: torch.Generator | None = None,
@@ -90,15 +86,9 @@ class ContrastiveDivergence:
         self.last_good = LastGoodState([(self.energy, self.optimizer)], self.step_count, checkpoint_every,
                                        after_restore=self._after_restore)
 
-    def update_config(self, **changes) -> None:
-        """Change hyper-parameters between steps (validated; unknown names raise)."""
-        candidate = self.config.replace(**changes)
-        if candidate.buffer_size != self.config.buffer_size:
-            raise ValueError("buffer_size cannot change during training; reset instead")
-        self.config = candidate
+    def apply_settings(self) -> None:
         for group in self.optimizer.param_groups:
-            group["lr"] = candidate.lr
-            group["betas"] = tuple(candidate.betas)
+            group.update(lr=self.config.lr, betas=tuple(self.config.betas))
 
     def negative_steps(self) -> Steps:
         """This iteration's negatives, one Langevin step at a time (a generator, see ``ebm_engine.stepwise``):
@@ -124,12 +114,7 @@ class ContrastiveDivergence:
         cfg = self.config
         self.energy.train()
         x_neg, idx = self.sample_negatives()
-        bad = ~torch.isfinite(x_neg.reshape(len(x_neg), -1)).all(dim=1)
-        if cfg.max_chain_norm is not None:
-            bad |= x_neg.reshape(len(x_neg), -1).norm(dim=1) > cfg.max_chain_norm
-        self.buffer.update(idx, x_neg)
-        chains_reset = self.buffer.reset(idx[bad], self.generator)
-        x_neg = x_neg[~bad]
+        x_neg, chains_reset = self.buffer.write_back(idx, x_neg, cfg.max_chain_norm, self.generator)
         x_pos, self.positive = self.positive, None
         with autocast_for(x_pos.device, cfg.precision):   # the loss itself is taken in float32
             e_pos = self.energy(x_pos).float()
@@ -137,17 +122,11 @@ class ContrastiveDivergence:
         loss = self.loss(e_pos, e_neg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for p in self.energy.parameters() if p.grad is not None]
-        max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        norm = clipped_grad_norm(self.energy, cfg.grad_clip)
         # one device-to-host read for every figure of the step
         loss_value, e_data, e_model, grad_norm = host_values(loss, e_pos.mean(), e_neg.mean(), norm)
-        diverged = not (math.isfinite(loss_value) and math.isfinite(grad_norm))
-        if not diverged:
-            self.optimizer.step()
-            diverged = not parameters_finite(self.energy)
-        self.step_count += 1
-        diverged = self.last_good.settle(self.step_count, diverged)
+        diverged = self.finish_step(self.optimizer, math.isfinite(loss_value) and math.isfinite(grad_norm),
+                                    self.energy)
         self.last_negatives = x_neg.detach()
         return CDStats(self.step_count, loss_value, e_data, e_model, grad_norm, diverged, chains_reset)
 
@@ -178,23 +157,9 @@ class ContrastiveDivergence:
                                                 self.loss(self._positive_energy, e_neg))
         return {"e_data": e_data, "e_neg": e_model, "loss": loss}
 
-    @property
-    def divergences(self) -> int:
-        return self.last_good.divergences
-
-    def restore_last_good(self) -> None:
-        """Back to the last good weights and optimiser moments (after a failed step)."""
-        self.last_good.restore()
-
     def _after_restore(self) -> None:
         """Live settings back on the optimiser; chains the bad step left non-finite start afresh."""
         self.in_flight, self.positive = None, None
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr
-            group["betas"] = tuple(self.config.betas)
+        self.apply_settings()
         bad = ~torch.isfinite(self.buffer.store.reshape(self.buffer.capacity, -1)).all(dim=1)
         self.buffer.reset(bad, self.generator)
-
-    @property
-    def last_good_step(self) -> int:
-        return self.last_good.step

@@ -17,6 +17,7 @@ A non-finite loss or weight rolls both networks and their optimisers back to the
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import param
@@ -27,8 +28,7 @@ from ebm_engine.energies.base import Energy
 from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.samplers.short_run import ShortRunChain
-from ebm_engine.training.finite import parameters_finite
-from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm, parameters_finite
 
 
 class EBMGeneratorConfig(Config):
@@ -76,7 +76,7 @@ def nearest_neighbour_entropy(x: torch.Tensor) -> torch.Tensor:
     return torch.log(nearest + 1e-8).mean()
 
 
-class EBMGeneratorTrainer:
+class EBMGeneratorTrainer(GuardedTrainer):
     """Step-able cooperative training of an energy ``energy`` and a generator ``generator_net``."""
 
     def __init__(self, energy: Energy, generator_net: ImageGenerator, data_fn, config: EBMGeneratorConfig | None = None,
@@ -94,14 +94,9 @@ class EBMGeneratorTrainer:
         self.last_refined: torch.Tensor | None = None
         self.last_good = LastGoodState([(self.energy, self.energy_optimizer),
                                         (self.generator_net, self.generator_optimizer)], self.step_count,
-                                       checkpoint_every, after_restore=self._apply_learning_rates)
+                                       checkpoint_every, after_restore=self.apply_settings)
 
-    def update_config(self, **changes) -> None:
-        """Change hyper-parameters between steps (validated; unknown names raise)."""
-        self.config = self.config.replace(**changes)
-        self._apply_learning_rates()
-
-    def _apply_learning_rates(self) -> None:
+    def apply_settings(self) -> None:
         for group in self.energy_optimizer.param_groups:
             group["lr"] = self.config.lr
         for group in self.generator_optimizer.param_groups:
@@ -120,11 +115,6 @@ class EBMGeneratorTrainer:
             refined = chain.step(cfg.refine_steps)
         return z, proposals, refined.detach()
 
-    def _clipped_norm(self, module: torch.nn.Module) -> float:
-        params = [p for p in module.parameters() if p.grad is not None]
-        max_norm = self.config.grad_clip if self.config.grad_clip is not None else float("inf")
-        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-
     def step(self) -> EBMGeneratorStats:
         """One iteration: an EBM update against (refined) proposals, then a generator update."""
         cfg = self.config
@@ -137,8 +127,8 @@ class EBMGeneratorTrainer:
         loss = e_pos.mean() - e_neg.mean() + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
         self.energy_optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = self._clipped_norm(self.energy)
-        diverged = not (torch.isfinite(loss) and grad_norm == grad_norm and grad_norm != float("inf"))
+        grad_norm = float(clipped_grad_norm(self.energy, cfg.grad_clip))
+        diverged = not (torch.isfinite(loss) and math.isfinite(grad_norm))
         if not diverged:
             self.energy_optimizer.step()
 
@@ -170,20 +160,8 @@ class EBMGeneratorTrainer:
                 loss = loss + cfg.cooperative_weight * (images - refined).pow(2).flatten(1).sum(dim=1).mean()
         self.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        norm = self._clipped_norm(self.generator_net)
-        finite = bool(torch.isfinite(loss)) and norm == norm and norm != float("inf")
+        norm = float(clipped_grad_norm(self.generator_net, cfg.grad_clip))
+        finite = bool(torch.isfinite(loss)) and math.isfinite(norm)
         if finite and apply:
             self.generator_optimizer.step()
         return loss.detach(), e_gen.detach(), entropy.detach(), finite
-
-    @property
-    def divergences(self) -> int:
-        return self.last_good.divergences
-
-    def restore_last_good(self) -> None:
-        """Back to the last good weights and optimiser moments (after a failed step)."""
-        self.last_good.restore()
-
-    @property
-    def last_good_step(self) -> int:
-        return self.last_good.step

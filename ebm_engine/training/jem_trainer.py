@@ -24,14 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from ebm_engine.config import POSITIVE, Config, Interval
-from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.jem import JEM
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.mixed_precision import PRECISIONS, autocast_for
-from ebm_engine.training.finite import host_values, parameters_finite
+from ebm_engine.samplers.short_run import InFlightChains, noise_images
 from ebm_engine.stepwise import Steps, finish
-from ebm_engine.training.in_flight_chains import InFlightChains
-from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm, host_values
 from ebm_engine.training.negative_sampler import SAMPLERS, NegativeSampler
 from ebm_engine.training.replay_buffer import ReplayBuffer
 
@@ -76,7 +74,7 @@ class JEMStats:
     diverged: bool
 
 
-class JEMTrainer:
+class JEMTrainer(GuardedTrainer):
     """Step-able JEM (or plain-classifier) training on labelled rows ``(N, H·W)`` in the pixel range."""
 
     def __init__(self, model: JEM, images: torch.Tensor, labels: torch.Tensor, config: JEMConfig | None = None,
@@ -101,13 +99,10 @@ class JEMTrainer:
         self.last_good = LastGoodState([(self.model, self.optimizer)], self.step_count, checkpoint_every,
                                        after_restore=self._after_restore)
 
-    # --- data --------------------------------------------------------------------------------
     def fresh_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` chain starts: uniform noise over the pixel range."""
-        lo, hi = self.config.pixel_range
-        u = torch.rand(n, self.images.shape[1], generator=generator,
-                       device=generator.device if generator is not None else self.images.device)
-        return (lo + (hi - lo) * u).to(self.images.device)
+        return noise_images(n, (self.images.shape[1],), generator, self.images.device,
+                            data_range=self.config.pixel_range)
 
     def _permutation(self) -> torch.Tensor:
         device = self.generator.device if self.generator is not None else self.images.device
@@ -150,17 +145,10 @@ class JEMTrainer:
         batch = torch.arange(len(x), device=x.device)[:, None, None]
         return padded[batch, 0, rows[:, :, None], cols[:, None, :]].reshape(len(x), -1)
 
-    # --- configuration -----------------------------------------------------------------------
-    def update_config(self, **changes) -> None:
-        """Change hyper-parameters between steps (validated; unknown names raise)."""
-        candidate = self.config.replace(**changes)
-        if candidate.buffer_size != self.config.buffer_size:
-            raise ValueError("buffer_size cannot change during training; reset instead")
-        self.config = candidate
+    def apply_settings(self) -> None:
         for group in self.optimizer.param_groups:
-            group["lr"], group["weight_decay"] = candidate.lr, candidate.weight_decay
+            group.update(lr=self.config.lr, weight_decay=self.config.weight_decay)
 
-    # --- sampling ----------------------------------------------------------------------------
     def sgld(self, energy, x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``steps`` SGLD steps on ``energy`` from ``x`` with the config's step and noise; weights frozen.
         The noise comes from ``generator`` when given, else from the training stream."""
@@ -187,7 +175,6 @@ class JEMTrainer:
         if chains is not None:
             yield from chains.advance(cfg.sgld_steps, cfg.sgld_step_size, 1.0, self.generator)
 
-    # --- training ----------------------------------------------------------------------------
     def generative_weight_now(self) -> float:
         """The generative term's weight at this iteration: ramped up over ``warmup_steps`` so the
         classifier finds its features before SGLD negatives pull on them."""
@@ -203,60 +190,37 @@ class JEMTrainer:
         (x, y), chains = self.in_flight
         self.in_flight = None
         self.model.train()
-        weight = self.generative_weight_now()
-        generative = chains is not None
-        x_neg = None
-        if generative:
-            x_neg = chains.x
-            self.buffer.update(chains.idx, x_neg)
         with autocast_for(x.device, cfg.precision):   # losses are taken in float32
             logits = self.model.logits(x).float()
-            e_neg = self.model.energy(x_neg).float() if generative else None
-        ce = F.cross_entropy(logits, y)
-        loss = ce
+            e_neg = self.model.energy(chains.x).float() if chains is not None else None
+        ce = loss = F.cross_entropy(logits, y)
         e_pos = -torch.logsumexp(logits, dim=1)
-        if generative:
+        if chains is not None:
+            self.buffer.update(chains.idx, chains.x)
             gen = e_pos.mean() - e_neg.mean() + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
-            loss = ce + weight * gen
+            loss = ce + self.generative_weight_now() * gen
         else:
             e_neg = e_pos.new_zeros(1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        norm = clipped_grad_norm(self.model, cfg.grad_clip)
         accuracy = (logits.detach().argmax(dim=1) == y).float().mean()
         # one device-to-host read for every figure of the step
         loss_value, ce_value, e_data, e_model, grad_norm, accuracy = host_values(
             loss, ce, e_pos.mean(), e_neg.mean(), norm, accuracy)
-        diverged = not (math.isfinite(loss_value) and abs(grad_norm) < float("inf")
-                        and abs(e_data) <= cfg.max_energy and abs(e_model) <= cfg.max_energy)
-        if not diverged:
-            self.optimizer.step()
-            diverged = not parameters_finite(self.model)
-        self.step_count += 1
-        diverged = self.last_good.settle(self.step_count, diverged)
-        if x_neg is not None:
-            self.last_negatives = x_neg.detach()
+        finite = (math.isfinite(loss_value) and math.isfinite(grad_norm)
+                  and abs(e_data) <= cfg.max_energy and abs(e_model) <= cfg.max_energy)
+        diverged = self.finish_step(self.optimizer, finite, self.model)
+        if chains is not None:
+            self.last_negatives = chains.x.detach()
         return JEMStats(self.step_count, loss_value, ce_value, accuracy, e_data, e_model, grad_norm, diverged)
 
-    @property
-    def divergences(self) -> int:
-        return self.last_good.divergences
-
-    def restore_last_good(self) -> None:
-        """Back to the last good weights and optimiser moments; the replay buffer starts afresh."""
-        self.last_good.restore()
-
     def _after_restore(self) -> None:
+        """Live settings back on the optimiser; the replay buffer starts afresh."""
         self.in_flight = None
-        for group in self.optimizer.param_groups:
-            group["lr"], group["weight_decay"] = self.config.lr, self.config.weight_decay
+        self.apply_settings()
         self.buffer.reset(torch.ones(self.buffer.capacity, dtype=torch.bool, device=self.buffer.store.device),
                           self.generator)
-
-    @property
-    def last_good_step(self) -> int:
-        return self.last_good.step
 
 
 def frozen_sgld(model: torch.nn.Module, energy, x: torch.Tensor, steps: int, config: JEMConfig,
@@ -265,8 +229,6 @@ def frozen_sgld(model: torch.nn.Module, energy, x: torch.Tensor, steps: int, con
     kernel a plain ``Langevin`` unless given) with ``model``'s weights frozen and in eval mode for the
     duration; both are restored afterwards."""
     kernel = kernel or Langevin(noise_scale=config.sgld_noise, clamp=config.pixel_range)
-    with frozen(model, eval_mode=True):
-        state = kernel.init(energy, x)
-        for _ in range(steps):
-            state, _ = kernel.step(energy, state, config.sgld_step_size, 1.0, generator)
-    return state.x
+    chains = InFlightChains(kernel, energy, model, x, eval_mode=True)
+    finish(chains.advance(steps, config.sgld_step_size, 1.0, generator))
+    return chains.x

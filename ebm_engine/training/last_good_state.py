@@ -1,11 +1,36 @@
-"""The last good weights and optimiser state of a trainer, to return to after a divergence."""
+"""The trainers' divergence guard: the last good weights and optimiser state to return to, and the
+checks that detect a divergence at the cost of one host sync however many parameters a model has.
+
+Checking ``torch.isfinite(p).all()`` parameter by parameter reads a flag back from the GPU per
+tensor (dozens of stalls per training iteration); here the flags are combined on the device first.
+"""
 from __future__ import annotations
 
 import copy
 from typing import Callable
 
+import torch
 from torch import nn
 from torch.optim import Optimizer
+
+
+def parameters_finite(*modules: nn.Module) -> bool:
+    """True when every parameter of every module is finite (one device-to-host read)."""
+    flags = [torch.isfinite(p).all() for m in modules for p in m.parameters()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
+def host_values(*values: torch.Tensor | float) -> list[float]:
+    """Scalar tensors (any device) as Python floats, read back in one transfer."""
+    tensors = [v.detach().float().reshape(()) if isinstance(v, torch.Tensor) else None for v in values]
+    on_device = [t for t in tensors if t is not None]
+    read = iter(torch.stack([t.to(on_device[0].device) for t in on_device]).tolist()) if on_device else iter(())
+    return [next(read) if t is not None else float(v) for t, v in zip(tensors, values)]
+
+
+def clipped_grad_norm(module: nn.Module, max_norm: float | None) -> torch.Tensor:
+    """Clip the gradients of ``module`` to a total norm of ``max_norm`` (None: no clipping); their norm before."""
+    return nn.utils.clip_grad_norm_(module.parameters(), float("inf") if max_norm is None else max_norm)
 
 
 class LastGoodState:
@@ -55,3 +80,45 @@ class LastGoodState:
         elif self.every > 0 and step % self.every == 0:
             self.capture(step)
         return diverged
+
+
+class GuardedTrainer:
+    """What the trainers guarded by a ``LastGoodState`` share; they set ``config``, ``step_count`` and
+    ``last_good`` and put their live settings on their optimisers in ``apply_settings``."""
+
+    config: object
+    step_count: int
+    last_good: LastGoodState
+
+    def apply_settings(self) -> None:
+        """Put the config's live settings (learning rates, ...) on the optimisers."""
+
+    def update_config(self, **changes) -> None:
+        """Change hyper-parameters between steps (validated; unknown names raise)."""
+        candidate = self.config.replace(**changes)
+        if getattr(candidate, "buffer_size", None) != getattr(self.config, "buffer_size", None):
+            raise ValueError("buffer_size cannot change during training; reset instead")
+        self.config = candidate
+        self.apply_settings()
+
+    def finish_step(self, optimizer: Optimizer, finite: bool, *modules: nn.Module) -> bool:
+        """Take ``optimizer``'s step unless the step's figures are not ``finite``, count the step and
+        settle it (roll back when it or the weights of ``modules`` diverged); returns whether it diverged."""
+        diverged = not finite
+        if finite:
+            optimizer.step()
+            diverged = not parameters_finite(*modules)
+        self.step_count += 1
+        return self.last_good.settle(self.step_count, diverged)
+
+    @property
+    def divergences(self) -> int:
+        return self.last_good.divergences
+
+    @property
+    def last_good_step(self) -> int:
+        return self.last_good.step
+
+    def restore_last_good(self) -> None:
+        """Back to the last good weights and optimiser moments (after a failed step)."""
+        self.last_good.restore()

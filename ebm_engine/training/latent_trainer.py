@@ -23,11 +23,10 @@ import param
 import torch
 
 from ebm_engine.config import POSITIVE, Config
-from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.latent_ebm import LatentEBM
-from ebm_engine.samplers.langevin import Langevin
-from ebm_engine.training.finite import parameters_finite
-from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.samplers.short_run import ShortRunChain
+from ebm_engine.samplers.state import randn_on
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
@@ -55,7 +54,7 @@ class LatentEBMStats:
     diverged: bool
 
 
-class LatentEBMTrainer:
+class LatentEBMTrainer(GuardedTrainer):
     """Step-able trainer of a ``LatentEBM``; ``init_fn`` draws fresh data-space chain starts."""
 
     def __init__(self, model: LatentEBM, data_fn: Callable[[int, torch.Generator | None], torch.Tensor],
@@ -69,51 +68,30 @@ class LatentEBMTrainer:
 
         def joint_init(n: int, g: torch.Generator | None) -> torch.Tensor:
             x = init_fn(n, g)
-            device = g.device if g is not None else x.device
-            z = torch.randn((n, model.latent_dim), generator=g, device=device, dtype=x.dtype).to(x.device)
-            return torch.cat([x, z], dim=1)
+            return torch.cat([x, randn_on((n, model.latent_dim), x, g)], dim=1)
 
         self.buffer = ReplayBuffer(self.config.buffer_size, joint_init, generator)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=self.config.lr)
         self.step_count = 0
         self.last_negatives = self.buffer.store[: self.config.batch_size].clone()
         self.last_good = LastGoodState([(self.model, self.optimizer)], self.step_count,
-                                       after_restore=lambda: self.set_lr(self.config.lr))
+                                       after_restore=self.apply_settings)
 
-    @property
-    def divergences(self) -> int:
-        return self.last_good.divergences
-
-    def restore_last_good(self) -> None:
-        """Back to the last good weights and optimiser moments (after a failed step)."""
-        self.last_good.restore()
-
-    def set_lr(self, lr: float) -> None:
-        self.config.lr = lr
+    def apply_settings(self) -> None:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = self.config.lr
 
     def sample_negatives(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
         xz, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
-        kernel = Langevin()
-        with frozen(self.model):
-            state = kernel.init(self.joint, xz)
-            for _ in range(cfg.langevin_steps):
-                state, _ = kernel.step(self.joint, state, cfg.step_size, 1.0, self.generator)
-        return state.x, idx
+        chain = ShortRunChain(self.joint, xz, cfg.step_size, None, clamp=None, generator=self.generator)
+        return chain.step(cfg.langevin_steps), idx
 
     def step(self) -> LatentEBMStats:
         cfg = self.config
         self.model.train()
         xz_neg, idx = self.sample_negatives()
-        flat = xz_neg[:, : self.model.data_dim]
-        bad = ~torch.isfinite(xz_neg).all(dim=1)
-        if cfg.max_chain_norm is not None:
-            bad |= flat.norm(dim=1) > cfg.max_chain_norm
-        self.buffer.update(idx, xz_neg)
-        self.buffer.reset(idx[bad], self.generator)
-        xz_neg = xz_neg[~bad]
+        xz_neg, _ = self.buffer.write_back(idx, xz_neg, cfg.max_chain_norm, self.generator, self.model.data_dim)
         x = self.data_fn(cfg.batch_size, self.generator)
         z, _ = self.model.sample_latent(x, 1, self.generator)
         _, std = self.model.encode(x)
@@ -124,13 +102,9 @@ class LatentEBMTrainer:
                 + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean()))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip))
-        diverged = not (bool(torch.isfinite(loss)) and math.isfinite(grad_norm))
-        if not diverged:
-            self.optimizer.step()
-            diverged = not parameters_finite(self.model)
-        self.step_count += 1
-        diverged = self.last_good.settle(self.step_count, diverged)
+        grad_norm = float(clipped_grad_norm(self.model, cfg.grad_clip))
+        diverged = self.finish_step(self.optimizer, bool(torch.isfinite(loss)) and math.isfinite(grad_norm),
+                                    self.model)
         self.last_negatives = xz_neg.detach()
         return LatentEBMStats(self.step_count, float(loss.detach()), float(e_pos.detach().mean()),
                               float(e_neg.detach().mean()), float(entropy.detach().mean()), diverged)

@@ -14,14 +14,9 @@ from ebm_engine.samplers.mixed_precision import energy_in_precision
 SAMPLERS = ("eager", "captured")
 
 
-def check_sampler(sampler: str) -> str:
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-    return sampler
-
-
 class NegativeSampler:
-    """``get(...)`` returns ``(kernel, energy_to_sample)``, cached for unchanged settings."""
+    """``get(...)`` returns ``(kernel, energy_to_sample)``, cached for unchanged settings (checked by the
+    trainer's config)."""
 
     def __init__(self) -> None:
         self._key: tuple | None = None
@@ -30,7 +25,7 @@ class NegativeSampler:
     def get(self, energy: Energy, noise_scale: float | None, clamp, precision: str,
             sampler: str) -> tuple[Langevin | CapturedLangevin, Energy]:
         clamp = None if clamp is None else (float(clamp[0]), float(clamp[1]))
-        key = (id(energy), noise_scale, clamp, precision, check_sampler(sampler))
+        key = (id(energy), noise_scale, clamp, precision, sampler)
         if key != self._key or self._value is None:
             kernel = (Langevin(noise_scale=noise_scale, clamp=clamp) if sampler == "eager"
                       else CapturedLangevin(noise_scale=noise_scale, clamp=clamp))

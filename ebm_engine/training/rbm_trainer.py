@@ -18,11 +18,9 @@ The ``fantasy`` chains (``n_persistent`` of them) always exist: PCD uses them as
 chains; under CD they only move when ``advance_fantasy`` is called, so the app can show the
 model's own samples evolving. The tensor work of an update is ``rbm_update.PackedRBMUpdate``.
 
-``step()`` is one update with its statistics; ``train(n)`` runs ``n`` updates (statistics every
-``stats_every``) and ``train_epoch()`` finishes the current epoch, the fast paths. If a call's
-updates made a parameter non-finite, they are undone: the parameters return to their values at
-the start of the call, the momentum is cleared, the stats say ``diverged=True`` and
-``divergences`` counts it.
+If the updates of a call (``step``, ``train``, ``train_epoch``) made a parameter non-finite, they
+are undone: the parameters return to their values at the start of the call, the momentum is
+cleared, the stats say ``diverged=True`` and ``divergences`` counts it.
 """
 from __future__ import annotations
 
@@ -105,8 +103,6 @@ class RBMTrainer:
         self._cd_buffers: ChainBuffers | None = None
         self._pcd_buffers = self._new_chains(self.config.n_persistent, self.config.batch_size)
 
-    # --- set-up -----------------------------------------------------------------------------------
-
     def _gen_device(self) -> torch.device:
         return self.generator.device if self.generator is not None else torch.device("cpu")
 
@@ -147,13 +143,6 @@ class RBMTrainer:
             self._fantasy_probs_stale = False
         return self._fantasy_probs
 
-    @property
-    def _increments(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Views of the momentum buffer for ``W``, ``v_bias`` and ``h_bias``."""
-        n_v, n_h = self.rbm.n_visible, self.rbm.n_hidden
-        inc = self._increment
-        return inc[:n_v, :n_h], inc[:n_v, n_h], inc[n_v, :n_h]
-
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise).
 
@@ -169,8 +158,6 @@ class RBMTrainer:
         elif candidate.batch_size != self.config.batch_size:
             self._pcd_buffers = self._new_chains(candidate.n_persistent, candidate.batch_size, self.fantasy)
         self.config = candidate
-
-    # --- the update rule, for reference and tests -------------------------------------------------
 
     @torch.no_grad()
     def gradient(self, v_pos: torch.Tensor, v_neg: torch.Tensor, temperature: float = 1.0
@@ -192,19 +179,18 @@ class RBMTrainer:
     def apply_gradient(self, grads: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> bool:
         """Momentum step with L2 decay on ``W`` from explicit gradients; ``False`` (nothing changed,
         momentum cleared) if the result would be non-finite. ``step`` does the same, fused."""
-        cfg, rbm = self.config, self.rbm
-        params = (rbm.W, rbm.v_bias, rbm.h_bias)
-        for i, (tensor, grad, inc) in enumerate(zip(params, grads, self._increments)):
-            inc.mul_(cfg.momentum).add_(grad, alpha=cfg.lr)
-            if i == 0 and cfg.weight_decay:
-                inc.add_(tensor, alpha=-cfg.lr * cfg.weight_decay)
+        cfg, rbm, inc = self.config, self.rbm, self._increment
+        n_v, n_h = rbm.n_visible, rbm.n_hidden
+        increments = (inc[:n_v, :n_h], inc[:n_v, n_h], inc[n_v, :n_h])   # views for W, v_bias and h_bias
+        for increment, grad in zip(increments, grads):
+            increment.mul_(cfg.momentum).add_(grad, alpha=cfg.lr)
+        if cfg.weight_decay:
+            increments[0].add_(rbm.W, alpha=-cfg.lr * cfg.weight_decay)
         if not bool(torch.isfinite(rbm.packed().sum() + self._increment.sum())):
             self._increment.zero_()
             return False
         rbm.packed().add_(self._increment)
         return True
-
-    # --- training ---------------------------------------------------------------------------------
 
     def _next_indices(self) -> tuple[torch.Tensor, int, int, float]:
         """Row indices of the next minibatch, their number, its epoch and the fraction of that
@@ -226,28 +212,16 @@ class RBMTrainer:
         self._position = stop
         return idx, count, self.epoch, stop / n
 
-    def _next_batch(self) -> tuple[torch.Tensor, int, float]:
-        """The next minibatch itself (see ``_next_indices``)."""
-        idx, _, epoch, fraction = self._next_indices()
-        return self.data.index_select(0, idx.to(self.data.device)), epoch, fraction
-
-    def _cd_chains(self, n_pos: int) -> ChainBuffers:
-        """Scratch chains for CD (one per positive row), re-made only when the batch size changes."""
-        cd = self._cd_buffers
-        if cd is None or cd.n_neg != n_pos:
-            cd = self._cd_buffers = self._buffers(n_pos, n_pos)
-        return cd
-
+    @torch.no_grad()
     def train(self, n_updates: int) -> RBMStats:
-        """``n_updates`` minibatch updates; returns the statistics of the last one."""
+        """``n_updates`` minibatch updates (statistics every ``stats_every``); returns those of the last one."""
         if isinstance(n_updates, bool) or not isinstance(n_updates, int) or n_updates < 1:
             raise ValueError(f"n_updates must be an int >= 1, got {n_updates!r}")
-        cfg = self.config
-        rows = max(cfg.batch_size, cfg.n_persistent) * 2
-        work = rows * (self.rbm.n_visible + 1) * (self.rbm.n_hidden + 1)
+        cfg, rbm, kernel = self.config, self.rbm, self._kernel
+        work = max(cfg.batch_size, cfg.n_persistent) * 2 * (rbm.n_visible + 1) * (rbm.n_hidden + 1)
         # a second CPU thread, when allowed, draws the next chunk of logistic variates meanwhile
-        self._kernel.logistic.prefetch = torch.get_num_threads() > 1
-        with torch.no_grad(), threads_for_product(work, self.data.device):
+        kernel.logistic.prefetch = torch.get_num_threads() > 1
+        with threads_for_product(work, self.data.device):
             return self._train(n_updates)
 
     def _train(self, n_updates: int) -> RBMStats:
@@ -262,13 +236,17 @@ class RBMTrainer:
         chains = self._pcd_buffers if persistent else None
         for _ in range(n_updates):
             idx, n_pos, epoch, fraction = self._next_indices()
-            if not persistent:
-                chains = self._cd_chains(n_pos)
+            if not persistent:   # scratch chains, one per positive row, re-made when the batch size changes
+                if self._cd_buffers is None or self._cd_buffers.n_neg != n_pos:
+                    self._cd_buffers = self._buffers(n_pos, n_pos)
+                chains = self._cd_buffers
             kernel.negatives(packed, chains, data, idx, n_pos, k, t, persistent)
             measured = every > 0 and self.step_count % every == 0
-            if measured:
+            if measured:   # reconstruction error and free-energy gap, with the parameters before the update
                 w_before = rbm.W.clone()
-                self._measure_phases(chains, t)
+                v0, vn = chains.positives, chains.negatives
+                self._last_recon_error = float((rbm.v_probs(chains.positive_hidden, t) - v0).pow(2).mean())
+                self._last_gap = float(rbm.free_energy(vn, t).mean() - rbm.free_energy(v0, t).mean())
             kernel.apply(packed, self._increment, chains, lr, t, momentum, decay)
             if measured:
                 w_norm = float(rbm.W.norm())
@@ -289,14 +267,6 @@ class RBMTrainer:
                         momentum=cfg.momentum, k=cfg.k, persistent=cfg.persistent, temperature=t,
                         batch_size=n_pos, weight_norm=w_norm, update_ratio=ratio, diverged=diverged)
 
-    def _measure_phases(self, chains: ChainBuffers, temperature: float) -> None:
-        """Reconstruction error of the batch and the free-energy gap, with the parameters before the update."""
-        rbm = self.rbm
-        v0, vn = chains.positives, chains.negatives
-        recon = rbm.v_probs(chains.positive_hidden, temperature)
-        self._last_recon_error = float((recon - v0).pow(2).mean())
-        self._last_gap = float(rbm.free_energy(vn, temperature).mean() - rbm.free_energy(v0, temperature).mean())
-
     def step(self) -> RBMStats:
         """One minibatch update (CD-k or PCD-k per the config)."""
         return self.train(1)
@@ -314,8 +284,6 @@ class RBMTrainer:
         while self._position < self._n_rows:
             stats.append(self.step())
         return stats
-
-    # --- resuming -----------------------------------------------------------------------------------
 
     def resume_state(self) -> dict[str, torch.Tensor]:
         """What an exact resume needs besides the weights: momentum, persistent chains, the epoch's

@@ -14,13 +14,11 @@ out to need as few operations as possible:
   (``P(L < a) = P(U < σ(a)) = σ(a)``): a unit that is only sampled needs its pre-activation and
   no sigmoid. The variates are drawn for many updates at once (on a second thread when allowed).
 
-The algorithm is the usual one (see ``rbm_trainer``): positive statistics from the data and
-``p(h | v0)``; negatives from ``k`` sample-driven sweeps started at the data (CD) or at the
-persistent chains (PCD); negative statistics from the final visible sample and ``p(h | v_k)``.
-A persistent chain's state is its visible sample; each update draws its hidden units afresh
-with the current parameters (Tieleman 2008). Continuing from the hidden sample drawn before the
-previous update instead (as scikit-learn's ``BernoulliRBM`` does) saves a product but measurably
-lowers the test log-likelihood (by about 4 nats with 256 hidden units on digits).
+The algorithm is ``rbm_trainer``'s. A persistent chain's state is its visible sample; each update
+draws its hidden units afresh with the current parameters (Tieleman 2008). Continuing from the
+hidden sample drawn before the previous update instead (as scikit-learn's ``BernoulliRBM`` does)
+saves a product but measurably lowers the test log-likelihood (by about 4 nats with 256 hidden
+units on digits).
 """
 from __future__ import annotations
 

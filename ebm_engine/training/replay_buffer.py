@@ -49,6 +49,19 @@ class ReplayBuffer:
         last.scatter_reduce_(0, indices, order, reduce="amax")
         self.store[indices] = x.detach().to(self.store)[last[indices]]
 
+    def write_back(self, indices: torch.Tensor, x: torch.Tensor, max_norm: float | None = None,
+                   generator: torch.Generator | None = None, norm_width: int | None = None
+                   ) -> tuple[torch.Tensor, int]:
+        """``update``, then re-initialise the chains that are not finite or lie farther out than
+        ``max_norm`` (measured on their first ``norm_width`` numbers; all by default). Returns the
+        good chains and how many were re-initialised."""
+        flat = x.reshape(len(x), -1)
+        bad = ~torch.isfinite(flat).all(dim=1)
+        if max_norm is not None:
+            bad |= flat[:, :norm_width].norm(dim=1) > max_norm
+        self.update(indices, x)
+        return x[~bad], self.reset(indices[bad], generator)
+
     def reset(self, indices: torch.Tensor, generator: torch.Generator | None = None) -> int:
         """Re-initialise the stored chains at ``indices`` (or a boolean mask); returns how many."""
         if indices.dtype == torch.bool:

@@ -24,6 +24,8 @@ from typing import Callable
 
 import torch
 
+from ebm_engine.samplers.state import per_chain_sum, randn_on
+
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 PROJECTIONS = ("rademacher", "gaussian")
 EXACT_MAX_DIM = 64
@@ -35,10 +37,6 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "none":
         return values
     raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-
-
-def _flat_sum(t: torch.Tensor) -> torch.Tensor:
-    return t.reshape(t.shape[0], -1).sum(dim=1)
 
 
 def energy_gradient(energy: EnergyFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,11 +70,10 @@ def denoising_score_matching_loss(energy: EnergyFn, x: torch.Tensor, sigma: floa
     conditions on the same per-sample levels.
     """
     s = _per_sample(sigma, x)
-    device = generator.device if generator is not None else x.device
-    eps = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
+    eps = randn_on(x.shape, x, generator)
     _, grad = energy_gradient(energy, x.detach() + s * eps)
     residual = eps - s * grad          # σ s(x̃) + ε with s = -∇E
-    return _reduce(0.5 * _flat_sum(residual ** 2), reduction)
+    return _reduce(0.5 * per_chain_sum(residual ** 2), reduction)
 
 
 def _projections(x: torch.Tensor, n: int, kind: str, generator: torch.Generator | None) -> torch.Tensor:
@@ -107,10 +104,10 @@ def sliced_score_matching_loss(energy: EnergyFn, x: torch.Tensor, n_projections:
     vs = _projections(x, n_projections, projection, generator)
     total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for v in vs:
-        grad_v = _flat_sum(grad * v)                                   # vᵀ∇E = -vᵀs
+        grad_v = per_chain_sum(grad * v)                               # vᵀ∇E = -vᵀs
         (hess_v,) = torch.autograd.grad(grad_v.sum(), x, create_graph=True)
-        v_hess_v = _flat_sum(hess_v * v)                               # vᵀ(∇²E)v = -vᵀ∇s v
-        quadratic = 0.5 * _flat_sum(grad ** 2) if variance_reduced else 0.5 * grad_v ** 2
+        v_hess_v = per_chain_sum(hess_v * v)                           # vᵀ(∇²E)v = -vᵀ∇s v
+        quadratic = 0.5 * per_chain_sum(grad ** 2) if variance_reduced else 0.5 * grad_v ** 2
         total = total + quadratic - v_hess_v
     return _reduce(total / n_projections, reduction)
 
@@ -133,6 +130,3 @@ def exact_score_matching_loss(energy: EnergyFn, x: torch.Tensor, reduction: str 
         trace = trace + row.reshape(x.shape[0], -1)[:, i]
     return _reduce(0.5 * (flat ** 2).sum(dim=1) - trace, reduction)
 
-
-__all__ = ["PROJECTIONS", "EXACT_MAX_DIM", "energy_gradient", "denoising_score_matching_loss",
-           "sliced_score_matching_loss", "exact_score_matching_loss"]

@@ -9,6 +9,8 @@ reported as ``diverged``.
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,8 +20,8 @@ import torch
 from ebm_engine.config import POSITIVE, Config
 from ebm_engine.energies.base import Energy
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
-from ebm_engine.training.finite import parameters_finite
-from ebm_engine.training.last_good_state import LastGoodState
+from ebm_engine.samplers.state import randn_on
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm
 from ebm_engine.training.score_matching import (PROJECTIONS, denoising_score_matching_loss,
                                                 exact_score_matching_loss, sliced_score_matching_loss)
 
@@ -49,7 +51,7 @@ class ScoreMatchingStats:
     diverged: bool
 
 
-class ScoreMatching:
+class ScoreMatching(GuardedTrainer):
     """Step-able score-matching trainer; ``data_fn(n, generator)`` draws a mini-batch."""
 
     def __init__(self, energy: Energy, data_fn: Callable[[int, torch.Generator | None], torch.Tensor],
@@ -62,49 +64,31 @@ class ScoreMatching:
         self.optimizer = torch.optim.Adam(energy.parameters(), lr=self.config.lr, betas=self.config.betas)
         self.step_count = 0
         self.last_good = LastGoodState([(self.energy, self.optimizer)], self.step_count, checkpoint_every,
-                                       after_restore=self._after_restore)
+                                       after_restore=self.apply_settings)
 
-    @property
-    def conditional(self) -> bool:
-        return isinstance(self.energy, NoiseConditionalEBM)
-
-    def update_config(self, **changes) -> None:
-        """Change hyper-parameters between steps (validated; unknown names raise)."""
-        candidate = self.config.replace(**changes)
-        self.config = candidate
+    def apply_settings(self) -> None:
         for group in self.optimizer.param_groups:
-            group["lr"] = candidate.lr
-            group["betas"] = tuple(candidate.betas)
+            group.update(lr=self.config.lr, betas=tuple(self.config.betas))
 
     def objective(self, x: torch.Tensor) -> torch.Tensor:
         """The configured score-matching loss on a batch (mean over the batch)."""
-        cfg = self.config
-        g = self.generator
-        if not self.conditional:
-            if cfg.method == "denoising":
-                return denoising_score_matching_loss(self.energy, x, cfg.sigma, g)
-            if cfg.method == "sliced":
-                return sliced_score_matching_loss(self.energy, x, cfg.n_projections, cfg.projection, generator=g)
-            return exact_score_matching_loss(self.energy, x)
-        ladder = torch.tensor(self.energy.sigmas, dtype=x.dtype, device=x.device)
-        pick = torch.randint(len(ladder), (x.shape[0],), generator=g,
-                             device=g.device if g is not None else x.device).to(x.device)
-        sigma = ladder[pick]
-
-        def energy(y: torch.Tensor) -> torch.Tensor:
-            return self.energy.energy_at(y, sigma)
-
+        cfg, g = self.config, self.generator
+        energy, sigma, weight = self.energy, cfg.sigma, 1.0
+        conditional = isinstance(self.energy, NoiseConditionalEBM)
+        if conditional:   # one level of the ladder per sample
+            ladder = torch.tensor(self.energy.sigmas, dtype=x.dtype, device=x.device)
+            sigma = ladder[torch.randint(len(ladder), (x.shape[0],), generator=g,
+                                         device=g.device if g is not None else x.device).to(x.device)]
+            energy = functools.partial(self.energy.energy_at, sigma=sigma)
         if cfg.method == "denoising":
             return denoising_score_matching_loss(energy, x, sigma, g)
-        device = g.device if g is not None else x.device
-        noisy = x + sigma.reshape(-1, *([1] * (x.dim() - 1))) * torch.randn(
-            x.shape, generator=g, device=device, dtype=x.dtype).to(x.device)
-        weight = sigma ** 2
+        if conditional:   # the score of the data perturbed at each sample's level, weighted by σ²
+            x, weight = x + sigma.reshape(-1, *([1] * (x.dim() - 1))) * randn_on(x.shape, x, g), sigma ** 2
         if cfg.method == "sliced":
-            per_sample = sliced_score_matching_loss(energy, noisy, cfg.n_projections, cfg.projection,
-                                                    generator=g, reduction="none")
+            per_sample = sliced_score_matching_loss(energy, x, cfg.n_projections, cfg.projection, generator=g,
+                                                    reduction="none")
         else:
-            per_sample = exact_score_matching_loss(energy, noisy, reduction="none")
+            per_sample = exact_score_matching_loss(energy, x, reduction="none")
         return (weight * per_sample).mean()
 
     def step(self) -> ScoreMatchingStats:
@@ -115,30 +99,7 @@ class ScoreMatching:
         loss = self.objective(x)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for p in self.energy.parameters() if p.grad is not None]
-        max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-        diverged = not (bool(torch.isfinite(loss)) and grad_norm == grad_norm and grad_norm != float("inf"))
-        if not diverged:
-            self.optimizer.step()
-            diverged = not parameters_finite(self.energy)
-        self.step_count += 1
-        diverged = self.last_good.settle(self.step_count, diverged)
+        grad_norm = float(clipped_grad_norm(self.energy, cfg.grad_clip))
+        diverged = self.finish_step(self.optimizer, bool(torch.isfinite(loss)) and math.isfinite(grad_norm),
+                                    self.energy)
         return ScoreMatchingStats(self.step_count, float(loss.detach()), grad_norm, diverged)
-
-    @property
-    def divergences(self) -> int:
-        return self.last_good.divergences
-
-    def restore_last_good(self) -> None:
-        """Back to the last good weights and optimiser moments (after a failed step)."""
-        self.last_good.restore()
-
-    def _after_restore(self) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr
-            group["betas"] = tuple(self.config.betas)
-
-    @property
-    def last_good_step(self) -> int:
-        return self.last_good.step

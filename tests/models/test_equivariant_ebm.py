@@ -53,7 +53,7 @@ def test_invariance_only_to_the_group_it_was_built_for():
     x = 3 * torch.randn(500, 2)
     assert float(invariance_error(model, cyclic(4), x).max()) < 1e-5
     assert float(invariance_error(model, cyclic(8), x).max()) > 1e-3     # 45° is not a symmetry of C4
-    model.set_group(cyclic(8))
+    model.group = cyclic(8)
     assert float(invariance_error(model, cyclic(8), x).max()) < 1e-5
 
 

@@ -51,13 +51,25 @@ def show(page, name: str) -> None:
     else:
         go_to(page, name)
     page.wait_for_function(f"() => ({COUNT_PLOTS_JS})() > 0", timeout=20000)
-    page.wait_for_timeout(500)     # the layout settles after the page's first snapshot
 
 
-@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)], ids=["1280x720", "1920x1080"])
-def test_every_page_fits_the_width_in_presentation_mode(browser, lab_url, size):
-    width, height = size
-    context = browser.new_context(viewport={"width": width, "height": height})
+SIZES = ((1280, 720), (1920, 1080))
+
+
+def misfit(page) -> dict | None:
+    """What extends past the window's right edge or scrolls sideways; None when everything fits."""
+    page.wait_for_timeout(500)     # the layout settles after a snapshot or a resize
+    found = page.evaluate(PAST_THE_RIGHT_EDGE_JS)
+    if found["past"] or found["scrolling"] or found["scroll_width"] > found["client_width"]:
+        return found
+    return None
+
+
+def test_every_page_fits_both_projector_sizes_in_presentation_mode(browser, lab_url):
+    """Each page is checked at both sizes: opened at one, then the window is resized to the other (as when a
+    projector is switched mid-talk); the size a page opens at alternates from page to page."""
+    sizes = list(SIZES)
+    context = browser.new_context(viewport=dict(zip(("width", "height"), sizes[0])))
     page = context.new_page()
     problems = PageProblems(page, lab_url)
     try:
@@ -65,10 +77,13 @@ def test_every_page_fits_the_width_in_presentation_mode(browser, lab_url, size):
         misfits = {}
         for name in PAGES:
             show(page, name)
-            found = page.evaluate(PAST_THE_RIGHT_EDGE_JS)
-            if found["past"] or found["scrolling"] or found["scroll_width"] > found["client_width"]:
-                misfits[name] = found
-        assert not misfits, f"at {width}×{height}: {misfits}"
+            for width, height in sizes:
+                page.set_viewport_size({"width": width, "height": height})
+                found = misfit(page)
+                if found:
+                    misfits[f"{name} at {width}×{height}"] = found
+            sizes.reverse()
+        assert not misfits, misfits
         problems.assert_clean()
     finally:
         context.close()

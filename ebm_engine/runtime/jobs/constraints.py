@@ -66,28 +66,27 @@ class ConstraintsJob(SamplerJob):
         specs = [(c, math.inf if hard and w > 0 else w) for c, w in self.items]
         return ConstrainedEnergy(base, specs)
 
-    def _new_chains(self, n: int) -> None:
+    def build_target(self) -> None:
+        super().build_target()
         self.base_energy = self.energy
         self.energy = self._wrap(self.base_energy)
-        super()._new_chains(n)
+
+    def _inside(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` projected inside the walls, when there are any."""
+        return self.energy.project(x) if self.energy.has_hard else x
 
     def _fresh_starts(self, n: int) -> torch.Tensor:
-        x = super()._fresh_starts(n)
-        energy = self.energy
-        return energy.project(x) if isinstance(energy, ConstrainedEnergy) and energy.has_hard else x
+        return self._inside(super()._fresh_starts(n))
 
     def _rewrap(self) -> None:
         """Rebuild the constrained energy after a change of constraints, weights or hardness."""
         self.energy = self._wrap(self.base_energy)
-        x = self.state.x
-        if self.energy.has_hard:
-            x = self.energy.project(x)
-        self.state = self.kernel.init(self.energy, x)
+        self.state = self.kernel.init(self.energy, self._inside(self.state.x))
         self.record.restart()
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
         super().on_knobs(changed)
-        if "hard" in changed and self.state is not None:
+        if "hard" in changed:
             self._rewrap()
 
     def action_set_constraints(self, constraints: list[dict]) -> None:
@@ -103,12 +102,11 @@ class ConstraintsJob(SamplerJob):
         self._rewrap()
 
     def _violations(self) -> dict[str, Any]:
-        x = self.state.x
-        active = [(c, w) for c, w in self.items if w > 0]
-        violating = np.zeros(len(x), bool)
-        for c, _ in active:
-            violating |= ~c.satisfied(x).cpu().numpy()
-        return {"violation_rate": float(violating.mean()) if active else 0.0, "violating": violating}
+        violating = np.zeros(len(self.state.x), bool)
+        for c, w in self.items:
+            if w > 0:
+                violating |= ~c.satisfied(self.state.x).cpu().numpy()
+        return {"violation_rate": float(violating.mean())}
 
     def _constraints(self) -> dict[str, Any]:
         return {"constraints": [{**c.to_dict(), "weight": w, "label": c.describe(),

@@ -1,28 +1,24 @@
-"""Energy Landscape job: train an MLP energy on a 2D toy set by contrastive divergence, live.
-
-Each ``step()`` is one training iteration. Snapshots carry the energy surface and the density
-``exp(-E/T)/Z`` on a grid, data points, the current negative chains, loss and energy curves, and
-readouts: log Z by quadrature and by importance sampling, held-out NLL (and the true one where
-the data's density is known).
-"""
+"""Energy Landscape job: train an MLP energy on a 2D toy set by contrastive divergence, live; each
+``step()`` is one training iteration. Its readouts: log Z by quadrature and by importance sampling, and
+the held-out NLL (and the true one where the data's density is known)."""
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Generator
 from typing import Any
 
-import numpy as np
 import param
 import torch
 
 from ebm_engine.data import toy2d
+from ebm_engine.data.toy_sources import ToyData
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.partition import energy_on_grid, grid_nll, log_partition_grid, log_partition_mc
 from ebm_engine.models.simple_ebm import ACTIVATIONS, SimpleEBM
-from ebm_engine.runtime.job import Job, to_numpy, weights_version
+from ebm_engine.runtime.job import Job, seeded, to_numpy, weights_version
 from ebm_engine.runtime.refresh import Refresh
-from ebm_engine.runtime.views.surface import grid_density
+from ebm_engine.runtime.views.curves import Curves
+from ebm_engine.runtime.views.surface import density_view, energy_range, grid_density
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.samplers.short_run import ShortRunChain
@@ -33,8 +29,6 @@ SETTLE_STEPS = 50   # Langevin steps that move fresh chains onto a loaded model'
 
 
 class LandscapeControls(Controls):
-    """Settings and knobs of the Energy Landscape job."""
-
     dataset = param.Selector(default="8gaussians", objects=list(toy2d.NAMES), label="Data set",
                              doc="2D training data")
     hidden = param.Selector(default=128, objects=[16, 32, 64, 128, 256], label="Hidden units",
@@ -73,31 +67,16 @@ class LandscapeJob(Job):
 
     def build(self) -> None:
         cfg = self.config
-        self.generator = make_generator(int(cfg["seed"]), self.device)
-        data_gen = torch.Generator().manual_seed(int(cfg["seed"]))
-        self.train_data = toy2d.sample(cfg["dataset"], cfg["n_train"], data_gen).to(self.device)
-        self.test_data = toy2d.sample(cfg["dataset"], cfg["n_test"], data_gen).to(self.device)
-        self.bounds = toy2d.bounds(cfg["dataset"])
-        true_log_prob = toy2d.true_log_prob(cfg["dataset"])
-        self.true_nll = (float(-true_log_prob(self.test_data.cpu()).mean()) if true_log_prob else None)
-        with torch.random.fork_rng(devices=[]):   # reproducible weights, global generator untouched
-            torch.manual_seed(int(cfg["seed"]))
-            self.model = SimpleEBM(2, cfg["hidden"], cfg["depth"], cfg["activation"]).to(self.device)
-        lo = torch.tensor([b[0] for b in self.bounds], device=self.device)
-        hi = torch.tensor([b[1] for b in self.bounds], device=self.device)
-
-        def init_fn(n: int, generator: torch.Generator | None) -> torch.Tensor:
-            return lo + (hi - lo) * torch.rand(n, 2, generator=generator, device=self.device)
-
-        def data_fn(n: int, generator: torch.Generator | None) -> torch.Tensor:
-            idx = torch.randint(len(self.train_data), (n,), generator=generator, device=self.device)
-            return self.train_data[idx]
-
-        radius = float(max(abs(v) for b in self.bounds for v in b))
+        self.generator = make_generator(cfg["seed"], self.device)
+        self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], cfg["seed"], self.device)
+        self.bounds, log_prob = self.data.bounds, self.data.log_prob
+        self.true_nll = float(-log_prob(self.data.test.cpu()).mean()) if log_prob else None
+        self.model = seeded(cfg["seed"], lambda: SimpleEBM(2, cfg["hidden"], cfg["depth"], cfg["activation"]))
+        self.model.to(self.device)
         self.trainer = ContrastiveDivergence(
-            self.model, data_fn, init_fn, CDConfig(batch_size=cfg["batch_size"], max_chain_norm=3 * radius),
-            generator=self.generator)
-        self.history = {k: deque(maxlen=HISTORY) for k in ("step", "loss", "e_data", "e_neg")}
+            self.model, self.data.batch, self.data.uniform,
+            CDConfig(batch_size=cfg["batch_size"], max_chain_norm=3 * self.data.radius), generator=self.generator)
+        self.history = Curves(("step", "loss", "e_data", "e_neg"), HISTORY)
         self.readouts: dict[str, Any] = {}
         self.chains_reset_total = 0
         self.readout_refresh = Refresh(lambda: self.config["readout_every_s"])
@@ -122,9 +101,7 @@ class LandscapeJob(Job):
             self.warn(f"{stats.chains_reset} chains left the plotting box at iteration {stats.step} and "
                       "were re-initialised: the Langevin step size may be too large.")
         self.chains_reset_total += stats.chains_reset
-        for key, value in (("step", stats.step), ("loss", stats.loss), ("e_data", stats.e_data),
-                           ("e_neg", stats.e_neg)):
-            self.history[key].append(value)
+        self.history.add(step=stats.step, loss=stats.loss, e_data=stats.e_data, e_neg=stats.e_neg)
 
     def model_modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model}
@@ -155,7 +132,7 @@ class LandscapeJob(Job):
         mc, mc_se = yield from log_partition_mc.steps(self.model, self.bounds, n_samples=8192,
                                                       temperature=temperature, generator=self.generator,
                                                       proposal="uniform")
-        nll = yield from grid_nll.steps(self.model, self.test_data, self.bounds, resolution=200,
+        nll = yield from grid_nll.steps(self.model, self.data.test, self.bounds, resolution=200,
                                         temperature=temperature)
         self.readouts = {"log_z_grid": log_z, "log_z_mc": mc, "log_z_mc_se": mc_se,
                          "nll_heldout": nll, "nll_true": self.true_nll if temperature == 1.0 else None,
@@ -165,14 +142,7 @@ class LandscapeJob(Job):
     def _energy_surface(self) -> dict[str, Any]:
         self.model.eval()
         _, _, energy = energy_on_grid(self.model, self.bounds, self.config["resolution"])
-        finite = energy[torch.isfinite(energy)]
-        low = float(finite.min()) if len(finite) else 0.0
-        high = float(torch.quantile(finite, 0.9)) if len(finite) else 1.0
-        return {"energy": to_numpy(energy), "energy_range": (low, high)}
-
-    def _density_surface(self, energy: np.ndarray, temperature: float) -> dict[str, Any]:
-        density = grid_density(torch.from_numpy(energy), self.bounds, temperature).exp()
-        return {"density": to_numpy(density), "density_max": float(density.max())}
+        return {"energy": to_numpy(energy), "energy_range": energy_range(energy)}
 
     def payload(self) -> dict[str, Any]:
         temperature = self.knobs["temperature"]
@@ -182,16 +152,16 @@ class LandscapeJob(Job):
         parts, cfg = self.parts, self.config
         # paused, a temperature change redraws the density from the energy drawn for these weights
         energy = parts.part("energy", weights_version(self.model), self._energy_surface)
-        density = parts.part("density", (parts.version("energy"), temperature),
-                             lambda: self._density_surface(energy["energy"], temperature))
+        density = parts.part("density", (parts.version("energy"), temperature), lambda: density_view(
+            grid_density(torch.from_numpy(energy["energy"]), self.bounds, temperature)))
         negatives = self.trainer.last_negatives   # replaced by each iteration and each load
         return {
             "bounds": self.bounds,
             **energy,
             **density,
-            "data": parts.part("data", (cfg["dataset"], cfg["seed"]), lambda: to_numpy(self.train_data[:600])),
+            "data": parts.part("data", (cfg["dataset"], cfg["seed"]), lambda: to_numpy(self.data.train[:600])),
             "negatives": parts.part("negatives", same_object(negatives), lambda: to_numpy(negatives[:512])),
-            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
+            "history": self.history.arrays(),
             "divergences": self.trainer.divergences,
             "chains_reset": self.chains_reset_total,
             **self.readouts,

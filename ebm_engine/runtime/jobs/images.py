@@ -1,10 +1,7 @@
 """What the Images page's two jobs share: digit data, the curves, the background sample-quality runs,
-mosaics and "generate from noise". ``images_conv.ConvEBMJob`` and ``images_generator.EBMGeneratorJob``
-say how their model is built and trained and where a fresh Langevin chain starts.
-
-Each ``step()`` is one training iteration. Snapshots carry mosaics of the current samples, curves of
-the data and sample energies and the loss, and the sample quality (Fréchet distance and inception
-score from the digit classifier of ``metrics.sample_quality``) of two sets the model names.
+mosaics and "generate from noise". ``images_convebm.ConvEBMJob`` and ``images_generator.EBMGeneratorJob``
+say how their model is built and trained and where a fresh Langevin chain starts. Each ``step()`` is one
+training iteration.
 
 Sample quality is measured in the background: the classifier is loaded (shipped for the 8×8 digits)
 or fitted in a worker thread once per data set, and every ``quality_every_s`` seconds a frozen copy
@@ -18,14 +15,13 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections import deque
 from typing import Any
 
 import numpy as np
 import param
 import torch
 
-from ebm_engine.data.digits import DigitSplit, load_digits_grey
+from ebm_engine.data.digits import DigitSplit, load_digits_binary, load_digits_grey
 from ebm_engine.data.idx import load_mnist_folder
 from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.device import make_generator
@@ -33,6 +29,7 @@ from ebm_engine.metrics.sample_quality import SampleQuality
 from ebm_engine.models.conv_ebm import ACTIVATIONS, ConvEBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.curves import Curves
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.parts import same_object
@@ -40,6 +37,15 @@ from ebm_engine.runtime.training_state import untouched
 from ebm_engine.samplers.short_run import ShortRunChain
 
 QUALITY_KEYS = ("fid", "inception_score", "fid_other", "inception_score_other")
+
+
+def load_digit_data(cfg: dict[str, Any], binarize: bool) -> DigitSplit:
+    """The data set the settings name: scikit-learn's 8×8 digits, or MNIST-format files from the user's folder."""
+    if cfg["dataset"] == "digits":
+        return (load_digits_binary if binarize else load_digits_grey)(seed=cfg["seed"])
+    if not cfg["mnist_folder"]:
+        raise ValueError("name a folder with MNIST-format IDX files first")
+    return load_mnist_folder(resolve_user_path(cfg["mnist_folder"]), binarize=binarize, limit=cfg["mnist_limit"])
 
 
 class QualityRun:
@@ -57,8 +63,6 @@ class QualityRun:
 
 
 class ImagesControls(Controls):
-    """Settings and knobs of the Images jobs (ConvEBM and EBM + generator)."""
-
     dataset = param.Selector(default="digits", objects={"8×8 digits": "digits", "MNIST folder": "mnist"},
                              label="Data set", doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
     mnist_folder = param.String(default="", label="MNIST-format folder",
@@ -139,19 +143,19 @@ class ImagesJobBase(Job):
     # --- building ---------------------------------------------------------------------------
     def build(self) -> None:
         cfg = self.config
-        self.split = self._load_data()
+        self.split = load_digit_data(cfg, binarize=False)
         self.shape = tuple(self.split.shape)
         self.train = self.split.train.reshape(-1, 1, *self.shape).to(self.device)
-        self.generator = make_generator(int(cfg["seed"]), self.device)
+        self.generator = make_generator(cfg["seed"], self.device)
         with torch.random.fork_rng(devices=[]):   # seeded layer initialisation; the global RNG is restored
-            torch.manual_seed(int(cfg["seed"]))
-            self.energy = ConvEBM(self.shape, width=int(cfg["width"]), depth=int(cfg["depth"]),
-                                  activation=cfg["activation"], spectral_norm=bool(cfg["spectral_norm"]),
-                                  checkpointing=bool(cfg["checkpointing"])).to(self.device)
+            torch.manual_seed(cfg["seed"])
+            self.energy = ConvEBM(self.shape, width=cfg["width"], depth=cfg["depth"], activation=cfg["activation"],
+                                  spectral_norm=cfg["spectral_norm"], checkpointing=cfg["checkpointing"])
+            self.energy.to(self.device)
             self.make_networks()
         self.trainer = self.make_trainer()
-        self.history = {k: deque(maxlen=5000) for k in ("step", "e_data", "e_samples", "loss")}
-        self.quality_history = {k: deque(maxlen=2000) for k in ("step", *QUALITY_KEYS)}
+        self.history = Curves(("step", "e_data", "e_samples", "loss"), 5000)
+        self.quality_history = Curves(("step", *QUALITY_KEYS), 2000)
         self.quality: dict[str, Any] = {}
         self.quality_run: QualityRun | None = None
         self.quality_refresh = Refresh(lambda: self.config["quality_every_s"])
@@ -161,17 +165,6 @@ class ImagesJobBase(Job):
         self.scorer_error: str | None = None
         self._start_scorer()
         self.on_knobs(self.knobs.as_dict())
-
-    def _load_data(self) -> DigitSplit:
-        cfg = self.config
-        if cfg["dataset"] == "digits":
-            return load_digits_grey(seed=int(cfg["seed"]))
-        if cfg["dataset"] == "mnist":
-            if not cfg["mnist_folder"]:
-                raise ValueError("name a folder with MNIST-format IDX files first")
-            return load_mnist_folder(resolve_user_path(cfg["mnist_folder"]), binarize=False,
-                                     limit=int(cfg["mnist_limit"]))
-        raise ValueError(f"unknown data set {cfg['dataset']!r}; choose 'digits' or 'mnist'")
 
     def _start_scorer(self) -> None:
         """Load (or fit) the digit classifier in a worker thread."""
@@ -193,10 +186,8 @@ class ImagesJobBase(Job):
             self.warn(f"iteration {self.step_count + 1} diverged (non-finite loss or weights); the model was "
                       f"rolled back to iteration {self.trainer.last_good_step}. Try a smaller learning rate "
                       "or step size.")
-        self.history["step"].append(float(self.step_count + 1))
-        self.history["e_data"].append(stats.e_data)
-        self.history["e_samples"].append(stats.e_neg)
-        self.history["loss"].append(stats.loss)
+        self.history.add(step=float(self.step_count + 1), e_data=stats.e_data, e_samples=stats.e_neg,
+                         loss=stats.loss)
         self._poll_quality()
 
     # --- sample quality, a slice per training step --------------------------------------------
@@ -204,7 +195,7 @@ class ImagesJobBase(Job):
         if self.scorer is None:
             return
         if self.quality_run is not None:
-            if self.quality_run.advance(int(self.config["quality_steps_per_step"])):
+            if self.quality_run.advance(self.config["quality_steps_per_step"]):
                 self._score(self.quality_run)
                 self.quality_run = None
             return
@@ -226,9 +217,7 @@ class ImagesJobBase(Job):
         self.quality = {"fid": first["fid"], "inception_score": first["inception_score"],
                         "fid_other": second["fid"], "inception_score_other": second["inception_score"],
                         "quality_step": run.step}
-        self.quality_history["step"].append(float(max(run.step, 1)))
-        for key in QUALITY_KEYS:
-            self.quality_history[key].append(float(self.quality[key]))
+        self.quality_history.add(step=float(max(run.step, 1)), **{k: float(self.quality[k]) for k in QUALITY_KEYS})
 
     # --- checkpoints ------------------------------------------------------------------------
     def model_modules(self) -> dict[str, torch.nn.Module]:
@@ -258,7 +247,7 @@ class ImagesJobBase(Job):
         start = self.chain_start(int(n or self.config["generate_chains"]))
         self.generation = ShortRunChain(self.energy, start, k["step_size"], k["noise_scale"], k["temperature"],
                                         (0.0, 1.0), self.generator)
-        self.generation_steps = int(k["generate_steps"])
+        self.generation_steps = k["generate_steps"]
 
     def animate(self) -> bool:
         """One Langevin step of the running "generate" chain; False when none is running."""
@@ -269,21 +258,19 @@ class ImagesJobBase(Job):
         return True
 
     # --- snapshot ---------------------------------------------------------------------------
-    def _mosaic(self, images: torch.Tensor | np.ndarray, cols: int = 6) -> np.ndarray:
-        array = images if isinstance(images, np.ndarray) else to_numpy(images)
-        return tile(array.reshape(-1, *self.shape), cols=cols)
+    def _mosaic(self, images: torch.Tensor, cols: int = 6) -> np.ndarray:
+        return tile(to_numpy(images).reshape(-1, *self.shape), cols=cols)
 
     def payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model_name(), "shape": self.shape,
-            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
-            "quality_history": {k: np.asarray(v, dtype=np.float64) for k, v in self.quality_history.items()},
-            "quality_pending": self.scorer is None or self.quality_run is not None,
+            "history": self.history.arrays(),
+            "quality_history": self.quality_history.arrays(),
             "classifier_accuracy": None if self.scorer is None else self.scorer.classifier.test_accuracy,
             "quality_error": self.scorer_error,
             "divergences": self.trainer.divergences,
             **self.quality,
-            **self.model_views(int(self.config["n_show"])),
+            **self.model_views(self.config["n_show"]),
         }
         generation = self.generation
         if generation is not None:
@@ -291,5 +278,4 @@ class ImagesJobBase(Job):
             out["generation"] = self.parts.part("generation", same_object(generation.x),
                                                 lambda: self._mosaic(generation.x))
             out["generation_step"] = generation.steps_done
-            out["generation_steps"] = self.generation_steps
         return out

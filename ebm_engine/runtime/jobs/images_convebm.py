@@ -17,7 +17,7 @@ import torch
 
 from ebm_engine.runtime.job import to_numpy
 from ebm_engine.runtime.views.buffer_settling import BufferSettling
-from ebm_engine.runtime.views.curve_tail import curve_tail
+from ebm_engine.runtime.views.curves import curve_tail
 from ebm_engine.runtime.jobs.images import ImagesJobBase, QualityRun
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers.short_run import noise_images
@@ -36,10 +36,8 @@ class ConvEBMJob(ImagesJobBase):
         super().build()
 
     def make_trainer(self) -> Any:
-        cfg = self.config
-        return image_cd_trainer(self.energy, self.train,
-                                lab_image_config(batch_size=int(cfg["batch_size"]), buffer_size=int(cfg["buffer_size"])),
-                                self.generator)
+        config = lab_image_config(batch_size=self.config["batch_size"], buffer_size=self.config["buffer_size"])
+        return image_cd_trainer(self.energy, self.train, config, self.generator)
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
         k = self.knobs
@@ -51,7 +49,7 @@ class ConvEBMJob(ImagesJobBase):
         return noise_images(n, (1, *self.shape), self.generator, self.device)
 
     def sampling_steps(self) -> int:
-        return int(self.knobs["generate_steps"])
+        return self.knobs["generate_steps"]
 
     # --- training ---------------------------------------------------------------------------
     def advance_slice(self, seconds: float) -> bool:
@@ -84,7 +82,7 @@ class ConvEBMJob(ImagesJobBase):
     # --- sample quality ---------------------------------------------------------------------
     def start_quality_run(self) -> QualityRun:
         """Score the replay buffer now and a fresh chain from noise when it ends."""
-        n = int(self.config["quality_samples"])
+        n = self.config["quality_samples"]
         buffer = self.trainer.buffer
         index = torch.randperm(buffer.capacity, generator=self.generator, device=buffer.store.device)[:n]
         drawn = to_numpy(buffer.store[index])
@@ -103,9 +101,8 @@ class ConvEBMJob(ImagesJobBase):
         self.settling = None
         if "replay buffer" not in self.restored_training_state:
             k, cfg = self.knobs, self.config
-            self.settling = BufferSettling(self.energy, self.trainer.buffer, int(cfg["settle_chains"]),
-                                           int(cfg["settle_steps"]), k["step_size"], k["noise_scale"],
-                                           k["temperature"], self.generator)
+            self.settling = BufferSettling(self.energy, self.trainer.buffer, cfg["settle_chains"], cfg["settle_steps"],
+                                           k["step_size"], k["noise_scale"], k["temperature"], self.generator)
             self.trainer.in_flight = None
 
     # --- snapshot ---------------------------------------------------------------------------
@@ -115,14 +112,14 @@ class ConvEBMJob(ImagesJobBase):
         states; the buffer is written in place (``same_object`` sees it)."""
         parts, store = self.parts, self.trainer.buffer.store
         if self.settling is not None:
-            settling = self.settling
-            return {"samples": parts.part("samples", same_object(settling.x), lambda: self._mosaic(settling.x[:n])),
+            chain = self.settling.chain
+            return {"samples": parts.part("samples", same_object(chain.x), lambda: self._mosaic(chain.x[:n])),
                     "buffer": parts.part("buffer", same_object(store), lambda: self._mosaic(store[:n])),
-                    "settling_step": settling.steps_done, "settling_steps": settling.steps}
+                    "settling_step": chain.steps_done, "settling_steps": self.settling.steps}
         chains = self.trainer.in_flight
         # the curves' provisional ends: what the iteration in flight would measure if its chains stopped now
         now = self.trainer.provisional()
-        tail = curve_tail(self.step_count, chains, int(self.knobs["langevin_steps"]),
+        tail = curve_tail(self.step_count, chains, self.knobs["langevin_steps"],
                           now and {"e_data": now["e_data"], "e_samples": now["e_neg"], "loss": now["loss"]})
         shown = self.trainer.last_negatives if chains is None else chains.x
         return {"samples": parts.part("samples", same_object(shown), lambda: self._mosaic(shown[:n])),

@@ -1,8 +1,5 @@
 """Images job, EBM + generator: a generator network proposes samples that a few Langevin steps on
 the ConvEBM energy refine; energy and generator learn together, a whole iteration per step.
-
-Snapshots show the refined samples and the generator's raw proposals beside their refined versions;
-sample quality scores fresh refined proposals and the raw ones.
 """
 from __future__ import annotations
 
@@ -31,7 +28,7 @@ class EBMGeneratorJob(ImagesJobBase):
 
     def make_trainer(self) -> Any:
         return EBMGeneratorTrainer(self.energy, self.generator_net, image_batches(self.train),
-                                   EBMGeneratorConfig(batch_size=int(self.config["batch_size"])), self.generator)
+                                   EBMGeneratorConfig(batch_size=self.config["batch_size"]), self.generator)
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
         k = self.knobs
@@ -46,11 +43,11 @@ class EBMGeneratorJob(ImagesJobBase):
 
     def sampling_steps(self) -> int:
         """The refinement steps of a proposal (the training iterations' own)."""
-        return int(self.knobs["langevin_steps"])
+        return self.knobs["langevin_steps"]
 
     # --- sample quality ---------------------------------------------------------------------
     def start_quality_run(self) -> QualityRun:
-        start = self.chain_start(int(self.config["quality_samples"]))
+        start = self.chain_start(self.config["quality_samples"])
         return self.quality_run_from(start, {"proposals": to_numpy(start)})
 
     def quality_sets(self, run: QualityRun) -> tuple[np.ndarray, np.ndarray]:

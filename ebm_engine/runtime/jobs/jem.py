@@ -1,5 +1,5 @@
 """JEM & OOD jobs that train their model on digits: a JEM (cross-entropy + SGLD generative term), or
-the same net as a plain classifier (cross-entropy only), scored live against OOD sets (``ood_job``).
+the same net as a plain classifier (cross-entropy only), scored live against OOD sets (``jem_ood``).
 
 Each ``step()`` is one training iteration plus a few SGLD steps of the class-conditional sample
 chains; while the page plays, an iteration's SGLD negatives run in slices, and the sample chains
@@ -14,7 +14,8 @@ import torch
 
 from ebm_engine.data.digits import DigitSplit
 from ebm_engine.models.jem import JEM, ClassConditionalEnergy
-from ebm_engine.runtime.views.curve_tail import curve_tail
+from ebm_engine.runtime.job import seeded
+from ebm_engine.runtime.views.curves import curve_tail
 from ebm_engine.runtime.jobs.jem_ood import OODControls, OODJob
 from ebm_engine.runtime.training_state import untouched
 from ebm_engine.training.jem_trainer import JEMConfig, JEMStats, JEMTrainer
@@ -40,11 +41,9 @@ class JEMJob(OODJob):
 
     def make_model(self, split: DigitSplit) -> torch.nn.Module:
         cfg = self.config
-        with torch.random.fork_rng(devices=[]):   # reproducible weights, global generator untouched
-            torch.manual_seed(int(cfg["seed"]))
-            model = JEM(self.shape, n_classes=10, width=int(cfg["width"])).to(self.device)
+        model = seeded(cfg["seed"], lambda: JEM(self.shape, n_classes=10, width=cfg["width"])).to(self.device)
         self.trainer = JEMTrainer(model, self.train, split.train_labels.to(self.device),
-                                  JEMConfig(batch_size=int(cfg["batch_size"]), buffer_size=int(cfg["buffer_size"]),
+                                  JEMConfig(batch_size=cfg["batch_size"], buffer_size=cfg["buffer_size"],
                                             generative_weight=self.GENERATIVE_WEIGHT),
                                   generator=self.generator)
         return model
@@ -71,14 +70,12 @@ class JEMJob(OODJob):
 
     def advance(self) -> None:
         stats = self.trainer.step()
-        self.history["step"].append(float(self.step_count + 1))
-        self.history["cross_entropy"].append(stats.cross_entropy)
-        self.history["e_data"].append(stats.e_data)
-        self.history["e_neg"].append(self.sample_energy_of(stats))
+        self.history.add(step=float(self.step_count + 1), cross_entropy=stats.cross_entropy, e_data=stats.e_data,
+                         e_neg=self.sample_energy_of(stats))
         if stats.diverged:
             self.warn(f"training diverged at iteration {self.step_count + 1}; rolled back to the weights of "
                       f"iteration {self.trainer.last_good_step} and refilled the replay buffer")
-        self.samples = self._sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
+        self.samples = self._sgld(self.sample_energy, self.samples, self.config["sample_steps"])
 
     def sample_energy_of(self, stats: JEMStats) -> float:
         """The E(SGLD samples) curve's point of an iteration."""
@@ -97,7 +94,7 @@ class JEMJob(OODJob):
         """Class-conditional chains: ``samples_per_class`` per digit, or 36 of the chosen class."""
         choice = self.knobs["sample_class"]
         if choice == "all":
-            per = int(self.config["samples_per_class"])
+            per = self.config["samples_per_class"]
             labels = torch.arange(10, device=self.device).repeat_interleave(per)
         else:
             labels = torch.full((36,), int(choice), dtype=torch.long, device=self.device)
@@ -132,12 +129,11 @@ class JEMJob(OODJob):
     def _history_tail(self) -> dict[str, float] | None:
         """The E(SGLD samples) curve's provisional end: the mean energy of the chains in flight."""
         chains = self.trainer.in_flight[1] if self.trainer.in_flight else None
-        return curve_tail(self.step_count, chains, int(self.knobs["sgld_steps"]),
+        return curve_tail(self.step_count, chains, self.knobs["sgld_steps"],
                           chains and {"e_neg": float(chains.state.energy.mean())})
 
     def model_payload(self) -> dict[str, Any]:
-        return {"history_tail": self._history_tail(), "epoch": self.trainer.epoch,
-                "divergences": self.trainer.divergences}
+        return {"history_tail": self._history_tail(), "divergences": self.trainer.divergences}
 
 
 class ClassifierJob(JEMJob):

@@ -1,5 +1,5 @@
 """JEM & OOD job that trains nothing: it scores a frozen copy of the ConvEBM the Images page trained by
-its energy ``E(x)``, against the same OOD sets (``ood_job``), and samples ``p(x)`` from noise.
+its energy ``E(x)``, against the same OOD sets (``jem_ood``), and samples ``p(x)`` from noise.
 
 The copy is taken when the job is built (Reset takes it again), so training on the Images page goes
 on without changing these scores. A plain energy has no classes: no accuracy, no softmax score.
@@ -43,14 +43,14 @@ class BorrowedEnergyJob(OODJob):
     # --- sampling ----------------------------------------------------------------------------
     def advance(self) -> None:
         """Nothing to train: the chains sample the borrowed energy a few more steps."""
-        self.samples = self._sgld(self.sample_energy, self.samples, int(self.config["sample_steps"]))
+        self.samples = self._sgld(self.sample_energy, self.samples, self.config["sample_steps"])
 
     def _sgld(self, energy, x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return frozen_sgld(self.model, energy, x, steps, JEMConfig(), generator or self.generator)
 
     def _start_samples(self) -> None:
         """No classes: ``10 × samples_per_class`` chains of ``p(x)`` from uniform noise."""
-        n = 10 * int(self.config["samples_per_class"])
+        n = 10 * self.config["samples_per_class"]
         self.sample_labels = torch.full((n,), -1, dtype=torch.long, device=self.device)
         self.sample_energy = self.model
         lo, hi = JEMConfig().pixel_range

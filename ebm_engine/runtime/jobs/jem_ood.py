@@ -5,16 +5,16 @@ chains, the probe image and the snapshot. ``jem.JEMJob`` and ``jem.ClassifierJob
 About once a second (and at once when the score or temperature changes) the job scores the
 in-distribution test digits and every OOD set; between those evaluations each snapshot rescores a
 slice of every set (a tenth by default) with the current weights, so the histograms follow training
-at the frame rate while the metrics table keeps to the evaluations. The snapshot carries: histograms of the chosen score
-on shared bins; the acceptance / detection rates at every distinct score (they change only there, so
-the page can move a threshold and read exact rates without asking the engine); AUROC / AUPR / FPR95
-of the energy and softmax scores per OOD set; test accuracy; the samples; and the score of an image
-the user uploaded or drew. The scoring itself is ``ood_scoring.OODScoring``.
+at the frame rate while the metrics table keeps to the evaluations. The acceptance / detection rates
+are sent at every distinct score (they change only there), so the page can move a threshold and read
+exact rates without asking the engine. The logits of each set are kept, so a new temperature is
+scored without a forward pass.
 """
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, ClassVar
+import math
+from collections.abc import Generator
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import param
@@ -25,21 +25,21 @@ from ebm_engine.data.ood import OOD_SET_LABELS, OOD_SET_NAMES, load_user_images,
 from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.data.user_image import UserImageError, decode_png, rasterize_strokes
 from ebm_engine.device import make_generator
-from ebm_engine.metrics.ood import SCORE_LABELS, SCORES
+from ebm_engine.metrics.ood import (SCORE_LABELS, SCORES, OODDetector, forward_in_batches, ood_metrics, rate_curves,
+                                   score_batches, scores_from_outputs)
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
-from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.views.ood_scoring import OODScoring
+from ebm_engine.runtime.job import Job, to_numpy, weights_version
 from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.curves import Curves
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.parts import same_object
+from ebm_engine.stepwise import finish
 
 SAMPLE_CLASSES = ("all",) + tuple(str(k) for k in range(10))
 HISTORY = 5000
 
 
 class OODControls(Controls):
-    """Settings and knobs of the JEM & OOD jobs."""
-
     seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed")
     eval_every_s = param.Number(default=1.0, bounds=(0.0, None), precedence=-1)
     bins = param.Integer(default=40, bounds=(2, 1000), precedence=-1)
@@ -61,10 +61,11 @@ class OODControls(Controls):
                              doc="L2 penalty on both energies", metadata=KNOB)
 
 
-class OODJob(OODScoring, Job):
+class OODJob(Job):
     """Live OOD scoring of the digits with ``self.model``; subclasses make the model and its samples."""
 
     MODEL: ClassVar[str] = ""   # the page's name of the model
+    TABLE_SCORES: ClassVar[tuple[str, ...]] = ("energy", "softmax")   # the scores of the metrics table
     CONTROLS = OODControls
     ACTIONS = ("probe_png", "probe_strokes", "clear_probe", "load_ood_set", "resample", "evaluate")
     DATA_KEY = None
@@ -92,7 +93,7 @@ class OODJob(OODScoring, Job):
 
     # --- building ---------------------------------------------------------------------------
     def build(self) -> None:
-        seed = int(self.config["seed"])
+        seed = self.config["seed"]
         split = load_digits_grey(seed=0)
         self.shape = tuple(split.shape)
         self.train = split.train.to(self.device)
@@ -104,8 +105,8 @@ class OODJob(OODScoring, Job):
         self.ood = {name: make_ood_set(name, split.test, self.shape, seed=seed).to(self.device)
                     for name in OOD_SET_NAMES}
         self.user_set_name: str | None = None
-        self.history = {k: deque(maxlen=HISTORY) for k in ("step", "cross_entropy", "e_data", "e_neg")}
-        self.eval_history = {k: deque(maxlen=HISTORY) for k in ("step", "test_accuracy")}
+        self.history = Curves(("step", "cross_entropy", "e_data", "e_neg"), HISTORY)
+        self.eval_history = Curves(("step", "test_accuracy"), HISTORY)
         self.evaluation: dict[str, Any] = {}
         self.eval_refresh = Refresh(lambda: self.config["eval_every_s"])
         self.kept_outputs: dict[str, tuple] = {}   # per scored set: (weights it was made with, logits)
@@ -136,21 +137,18 @@ class OODJob(OODScoring, Job):
     # --- actions -----------------------------------------------------------------------------
     def action_probe_png(self, data: bytes = b"", filename: str = "") -> None:
         """Score an uploaded PNG (a bad file is reported in the snapshot, not raised)."""
-        try:
-            self._set_probe(decode_png(data, self.shape), filename or "uploaded PNG")
-        except UserImageError as exc:
-            self.probe_image, self.probe_error = None, str(exc)
+        self._set_probe(lambda: decode_png(data, self.shape), filename or "uploaded PNG")
 
     def action_probe_strokes(self, xs: list | None = None, ys: list | None = None) -> None:
         """Score a drawing given as strokes on a unit canvas."""
+        self._set_probe(lambda: rasterize_strokes(xs or [], ys or [], self.shape), "drawing")
+
+    def _set_probe(self, image: Callable[[], np.ndarray], source: str) -> None:
         try:
-            self._set_probe(rasterize_strokes(xs or [], ys or [], self.shape), "drawing")
+            self.probe_image = torch.from_numpy(image()).to(self.device).reshape(1, -1)
+            self.probe_source, self.probe_error = source, None
         except UserImageError as exc:
             self.probe_image, self.probe_error = None, str(exc)
-
-    def _set_probe(self, row: np.ndarray, source: str) -> None:
-        self.probe_image = torch.from_numpy(row).to(self.device).reshape(1, -1)
-        self.probe_source, self.probe_error = source, None
 
     def action_clear_probe(self) -> None:
         self.probe_image, self.probe_error = None, None
@@ -168,6 +166,136 @@ class OODJob(OODScoring, Job):
     def action_evaluate(self) -> None:
         self.evaluate()
 
+    # --- scoring ------------------------------------------------------------------------------
+    def _score_steps(self, x: torch.Tensor, temperature: float, gradnorm: bool, kept: str | None = None,
+                     reuse: bool = False) -> Generator:
+        """Scores of ``x``, as steps between batches of the forward pass; with ``kept`` (a set's name) its
+        logits are kept while the weights stay the same, so a new temperature is scored without a forward
+        pass (paused: ~120 ms → a few ms). ``reuse`` takes the kept logits even if the weights have changed
+        since they were computed."""
+        if gradnorm or kept is None:
+            return score_batches(self.model, x, temperature=temperature, with_gradnorm=gradnorm)
+        weights = weights_version(self.model)
+        cached = self.kept_outputs.get(kept)
+        if cached is None or (cached[0] != weights and not reuse):
+            outputs = yield from forward_in_batches.steps(self.model, x)
+            cached = self.kept_outputs[kept] = (weights, outputs)
+        return scores_from_outputs(cached[1], hasattr(self.model, "logits"), temperature)
+
+    def _scored_sets(self) -> dict[str, torch.Tensor]:
+        """The sets an evaluation scores, by their name in ``kept_outputs``."""
+        return {"test": self.test, **{f"ood:{name}": x for name, x in self.ood.items()}}
+
+    def _stale_slice(self) -> int | None:
+        """The next slice (from the cursor on) scored by weights older than the current ones, if a
+        rescoring may run: there is an evaluation to update, the score is made from logits (the gradient
+        norm needs a backward pass per image: it keeps to the evaluations), and no knob is moving (its
+        answer goes first)."""
+        if (not self.evaluation or self.knobs["score"] == "gradnorm" or self.wait_for_knobs()
+                or len(self.slice_weights) < 2 or not all(n in self.kept_outputs for n in self._scored_sets())):
+            return None
+        current, slices = weights_version(self.model), len(self.slice_weights)
+        order = ((self.rescore_slice + i) % slices for i in range(slices))
+        return next((part for part in order if self.slice_weights[part] != current), None)
+
+    def _rescore_slice(self, part: int) -> None:
+        """Score one slice of every set with the current weights and redraw the histograms and rate curves
+        from the kept logits; the metrics table and the accuracy curve's points wait for the evaluation
+        (the accuracy of the kept logits, made by the weights of the last few slices, is its tail)."""
+        slices = len(self.slice_weights)
+        for name, x in self._scored_sets().items():
+            _, outputs = self.kept_outputs[name]
+            lo, hi = part * len(x) // slices, (part + 1) * len(x) // slices
+            if hi > lo:
+                outputs[lo:hi] = forward_in_batches(self.model, x[lo:hi])
+            self.kept_outputs[name] = ("rescored", outputs)   # made by several weights: never reused as fresh
+        self.slice_weights[part] = weights_version(self.model)
+        self.rescore_slice = part + 1
+        self.evaluate(metrics=False, fresh=False, table_due=False)
+        if math.isfinite(self.evaluation["accuracy"]):   # the accuracy curve's provisional tail, between evaluations
+            self.rolling_accuracy = {"step": float(self.step_count), "test_accuracy": self.evaluation["accuracy"]}
+
+    def accuracy(self, predictions: np.ndarray) -> float:
+        """The share of test digits whose predicted class is their label."""
+        return float((predictions == to_numpy(self.test_labels)).mean())
+
+    def _metrics_table(self, ids: dict, sets: dict) -> Generator:
+        """AUROC, AUPR and FPR95 per OOD set for the energy and softmax scores (blank where the model has
+        no such score: ``TABLE_SCORES``); non-finite scores give blanks and a warning. A step per figure."""
+        blank = {"auroc": float("nan"), "aupr": float("nan"), "fpr95": float("nan")}
+        table, problems = {}, []
+        for name, s in sets.items():
+            table[name] = {}
+            for kind in ("energy", "softmax"):
+                if kind not in self.TABLE_SCORES:
+                    table[name][kind] = dict(blank)
+                    continue
+                yield   # inside ``Job.readout``: a waiting command comes first
+                try:
+                    table[name][kind] = ood_metrics(ids[kind], s[kind])
+                except ValueError as exc:
+                    table[name][kind] = dict(blank)
+                    problems.append(f"{name}/{kind}: {exc}")
+        if problems:
+            self.warn("some scores are not finite: " + "; ".join(problems[:3]))
+        return table
+
+    def evaluate(self, metrics: bool = True, fresh: bool = True, table_due: bool = True) -> None:
+        """``evaluation_steps`` in one go."""
+        finish(self.evaluation_steps(metrics, fresh, table_due))
+
+    def evaluation_steps(self, metrics: bool = True, fresh: bool = True, table_due: bool = True) -> Generator:
+        """Score the test digits and every OOD set; histograms, rate curves and metrics for the page.
+        Steps between batches and metrics (``Job.readout`` drops it for a waiting command). Without
+        ``metrics`` the last metrics table stays and is marked due (``payload`` redoes it),
+        unless ``table_due`` is False (a rescoring between evaluations: the table waits for the next).
+        Without ``fresh`` (a knob's answer while training), the sets are scored again from the logits of
+        the evaluation on the page, not from weights that have moved on since: the answer shows that
+        evaluation at the new temperature, at once, and the next evaluation brings the new weights."""
+        k = self.knobs
+        score, temperature = k["score"], float(k["temperature"])
+        gradnorm = score == "gradnorm"
+        reuse = (not fresh and not gradnorm and bool(self.evaluation)
+                 and all(n in self.kept_outputs for n in self._scored_sets()))
+        ids = yield from self._score_steps(self.test, temperature, gradnorm, kept="test", reuse=reuse)
+        accuracy = self.accuracy(ids["prediction"])
+        sets = {}
+        for name, x in self.ood.items():
+            sets[name] = yield from self._score_steps(x, temperature, gradnorm, kept=f"ood:{name}", reuse=reuse)
+        table = (yield from self._metrics_table(ids, sets)) if metrics else self.evaluation.get("metrics", {})
+        if metrics or table_due:
+            self.metrics_due = not metrics
+        chosen = {name: s[score] for name, s in sets.items()}
+        pooled = np.concatenate([ids[score], *chosen.values()])
+        pooled = pooled[np.isfinite(pooled)]
+        lo, hi = (float(pooled.min()), float(pooled.max())) if len(pooled) else (0.0, 1.0)
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        pad = 0.02 * (hi - lo)
+        edges = np.linspace(lo - pad, hi + pad, self.config["bins"] + 1)
+        # the rates only change at a score: at these points (and below them all) they are exact
+        thresholds = np.concatenate([[edges[0]], np.unique(pooled)])
+
+        def density(values: np.ndarray) -> np.ndarray:
+            return np.histogram(values[np.isfinite(values)], bins=edges, density=True)[0]
+
+        finite_ids = ids[score][np.isfinite(ids[score])]
+        self.evaluation = {
+            "score": score, "temperature": temperature,
+            "eval_step": self.evaluation["eval_step"] if reuse else self.step_count,
+            "accuracy": accuracy, "edges": edges, "hist_id": density(ids[score]),
+            "hist_sets": {name: density(v) for name, v in chosen.items()},
+            "thresholds": thresholds,
+            "rates": rate_curves(finite_ids, {n: v[np.isfinite(v)] for n, v in chosen.items()}, thresholds),
+            "threshold95": OODDetector(95.0).fit(finite_ids).threshold if len(finite_ids) else float("nan"),
+            "metrics": table,
+        }
+        if not reuse:   # a new evaluation of the weights (a rescoring adds nothing to the history)
+            self.eval_history.add(step=float(self.evaluation["eval_step"]), test_accuracy=accuracy)
+            self.eval_refresh.mark(self.step_count)
+            self.slice_weights = [weights_version(self.model)] * self.config["rescore_slices"]
+            self.rolling_accuracy = None
+
     # --- snapshot ----------------------------------------------------------------------------
     def _score_label(self, score: str) -> str:
         return SCORE_LABELS[score]
@@ -176,27 +304,15 @@ class OODJob(OODScoring, Job):
         if self.probe_image is None:
             return None
         k = self.knobs
-        s = self._scores(self.probe_image, float(k["temperature"]), k["score"] == "gradnorm")
+        s = finish(self._score_steps(self.probe_image, float(k["temperature"]), k["score"] == "gradnorm"))
         prediction, probability = self.class_readout(self.probe_image)
-        threshold = self.evaluation.get("threshold95", float("nan"))
-        value = float(s[k["score"]][0])
         image = self.parts.part("probe_image", same_object(self.probe_image),
                                 lambda: tile(to_numpy(self.probe_image).reshape(1, *self.shape)))
-        return {"image": image, "score": value,
-                "energy": float(s["energy"][0]), "prediction": prediction, "probability": probability,
-                "flagged_at_95": bool(value > threshold), "source": self.probe_source}
-
-    def _evaluation(self) -> dict[str, Any]:
-        ev = self.evaluation
-        return {"score": ev["score"], "score_label": self._score_label(ev["score"]),
-                "temperature": ev["temperature"],
-                "eval_step": ev["eval_step"], "accuracy": ev["accuracy"],
-                "edges": ev["edges"], "hist_id": ev["hist_id"], "hist_sets": ev["hist_sets"],
-                "thresholds": ev["thresholds"], "rates": ev["rates"], "threshold95": ev["threshold95"],
-                "metrics": ev["metrics"]}
+        return {"image": image, "score": float(s[k["score"]][0]), "energy": float(s["energy"][0]),
+                "prediction": prediction, "probability": probability, "source": self.probe_source}
 
     def _examples(self) -> np.ndarray:
-        n = int(self.config["n_examples"])
+        n = self.config["n_examples"]
         examples = torch.cat([self.test[:n]] + [x[:n] for x in self.ood.values()])
         return tile(to_numpy(examples).reshape(-1, *self.shape), cols=n)
 
@@ -209,26 +325,26 @@ class OODJob(OODScoring, Job):
             self._rescore_slice(part)
         parts, names = self.parts, list(self.ood)
         samples = self.samples   # replaced by every few SGLD steps and by a restart
-        sample_cols = int(self.config["samples_per_class"]) if self.knobs["sample_class"] == "all" else 6
+        sample_cols = self.config["samples_per_class"] if self.knobs["sample_class"] == "all" else 6
         return {
             "shape": self.shape,
             "model": self.MODEL,
             # every evaluation and rescoring makes a new one
-            **parts.part("evaluation", same_object(self.evaluation), self._evaluation),
+            **parts.part("evaluation", same_object(self.evaluation),
+                         lambda: {**self.evaluation, "score_label": self._score_label(self.evaluation["score"])}),
             "ood_sets": names,
             "ood_labels": {n: OOD_SET_LABELS[n] for n in names},
             "user_set": self.user_set_name,
             "examples": parts.part("examples", tuple((n, same_object(x)) for n, x in self.ood.items()),
                                    self._examples),
-            "example_rows": ["test digits"] + [OOD_SET_LABELS[n] for n in names],
             "samples": parts.part("samples", same_object(samples),
                                   lambda: tile(to_numpy(samples).reshape(-1, *self.shape), cols=sample_cols)),
             "sample_class": self.knobs["sample_class"],
-            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
-            "eval_history": {k: np.asarray(v, dtype=np.float64) for k, v in self.eval_history.items()},
+            "history": self.history.arrays(),
+            "eval_history": self.eval_history.arrays(),
             "rolling_accuracy": self.rolling_accuracy,
             "probe": self._probe(),
             "probe_error": self.probe_error,
-            "borrowed_step": None, "history_tail": None, "epoch": 0, "divergences": 0,
+            "borrowed_step": None, "history_tail": None, "divergences": 0,
             **self.model_payload(),
         }

@@ -1,32 +1,27 @@
 """RBM job: train a Bernoulli RBM on binarised digits by CD-k or PCD, live.
 
-Each ``step()`` is one mini-batch update plus one Gibbs sweep of the fantasy particles. Snapshots
-carry test digits beside their reconstructions, the hidden units' filters, the fantasy particles,
-a clamp-and-complete view, curves of reconstruction error and pseudo-likelihood, and the test
-log-likelihood estimated by AIS. AIS runs on a frozen copy of the weights, a few annealing
-temperatures per training step, so training never waits for it and the estimate refreshes every
-few seconds.
+Each ``step()`` is one mini-batch update plus one Gibbs sweep of the fantasy particles. The test
+log-likelihood is estimated by AIS on a frozen copy of the weights, a few annealing temperatures per
+training step, so training never waits for it and the estimate refreshes every few seconds.
 """
 from __future__ import annotations
 
 import copy
-from collections import deque
 from typing import Any
 
 import numpy as np
 import param
 import torch
 
-from ebm_engine.data.digits import load_digits_binary
-from ebm_engine.data.idx import load_mnist_folder
-from ebm_engine.data.paths import resolve_user_path
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.rbm_partition import AISRun, base_bias_from_data
 from ebm_engine.metrics.rbm_likelihood import pseudo_likelihood, rbm_log_likelihood
 from ebm_engine.models.rbm import RBM
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.jobs.images import load_digit_data
 from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.curves import Curves
 from ebm_engine.runtime.mosaic import tile
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.runtime.training_state import untouched
@@ -38,23 +33,17 @@ HALVES = ("bottom", "top", "left", "right")
 def half_mask(shape: tuple[int, int], half: str) -> torch.Tensor:
     """Boolean mask (h·w,) of the pixels that are KEPT (clamped) when ``half`` is hidden."""
     h, w = shape
-    keep = torch.ones(h, w, dtype=torch.bool)
-    if half == "bottom":
-        keep[h // 2:] = False
-    elif half == "top":
-        keep[: h // 2] = False
-    elif half == "left":
-        keep[:, : w // 2] = False
-    elif half == "right":
-        keep[:, w // 2:] = False
-    else:
+    every = slice(None)
+    hidden = {"bottom": (slice(h // 2, None), every), "top": (slice(None, h // 2), every),
+              "left": (every, slice(None, w // 2)), "right": (every, slice(w // 2, None))}
+    if half not in hidden:
         raise ValueError(f"half must be one of {HALVES}, got {half!r}")
+    keep = torch.ones(h, w, dtype=torch.bool)
+    keep[hidden[half]] = False
     return keep.flatten()
 
 
 class RBMControls(Controls):
-    """Settings and knobs of the RBM job."""
-
     dataset = param.Selector(default="digits", objects={"8×8 digits": "digits", "MNIST folder": "mnist"},
                              label="Data set", doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
     mnist_folder = param.String(default="", label="MNIST-format folder",
@@ -94,26 +83,16 @@ class RBMJob(Job):
 
     def build(self) -> None:
         cfg = self.config
-        if cfg["dataset"] == "digits":
-            split = load_digits_binary(seed=int(cfg["seed"]))
-        elif cfg["dataset"] == "mnist":
-            if not cfg["mnist_folder"]:
-                raise ValueError("name a folder with MNIST-format IDX files first")
-            split = load_mnist_folder(resolve_user_path(cfg["mnist_folder"]), binarize=True,
-                                      limit=cfg["mnist_limit"])
-        else:
-            raise ValueError(f"unknown data set {cfg['dataset']!r}; choose 'digits' or 'mnist'")
+        split = load_digit_data(cfg, binarize=True)
         self.shape = tuple(split.shape)
         self.train = split.train.to(self.device)
         self.test = split.test.to(self.device)
-        self.generator = make_generator(int(cfg["seed"]), self.device)
-        n_visible = self.train.shape[1]
-        self.rbm = RBM(n_visible, int(cfg["n_hidden"]), generator=self.generator).to(self.device)
+        self.generator = make_generator(cfg["seed"], self.device)
+        self.rbm = RBM(self.train.shape[1], cfg["n_hidden"], generator=self.generator).to(self.device)
         self.rbm.init_visible_bias(self.train)
-        self.trainer = RBMTrainer(self.rbm, self.train, RBMConfig(batch_size=int(cfg["batch_size"]),
-                                                                  n_persistent=int(cfg["n_fantasy"])),
-                                  generator=self.generator)
-        self.history = {k: deque(maxlen=5000) for k in ("step", "recon_error", "pseudo_ll")}
+        config = RBMConfig(batch_size=cfg["batch_size"], n_persistent=cfg["n_fantasy"])
+        self.trainer = RBMTrainer(self.rbm, self.train, config, generator=self.generator)
+        self.history = Curves(("step", "recon_error", "pseudo_ll"), 5000)
         self.shown = self.test[: cfg["n_show"]]
         self.fantasy_view = self.trainer.fantasy.clone()
         self.completion: dict[str, Any] | None = None
@@ -141,8 +120,6 @@ class RBMJob(Job):
             self.warn("an update made the weights non-finite and was undone; try a lower learning rate")
         elif (self.step_count + 1) % self.GOOD_EVERY == 0:
             self.last_good = (self.step_count + 1, copy.deepcopy(self.rbm.state_dict()))
-        self.history["step"].append(float(self.step_count + 1))
-        self.history["recon_error"].append(float(stats.recon_error))
         if (self.step_count % self.config["pl_every"]) == 0:
             pl = pseudo_likelihood(self.rbm, self.test[:500], generator=self.generator)
         elif not self.history["pseudo_ll"]:   # the first step after a load: off the training stream
@@ -150,7 +127,7 @@ class RBMJob(Job):
                 pl = pseudo_likelihood(self.rbm, self.test[:500], generator=self.generator)
         else:
             pl = self.history["pseudo_ll"][-1]
-        self.history["pseudo_ll"].append(float(pl))
+        self.history.add(step=float(self.step_count + 1), recon_error=float(stats.recon_error), pseudo_ll=float(pl))
         with torch.no_grad():
             _, self.fantasy_view = self.rbm.gibbs(self.fantasy_view, k=1, generator=self.generator,
                                                   temperature=self.knobs["temperature"])
@@ -237,10 +214,8 @@ class RBMJob(Job):
             "filters": parts.part("filters", weights,
                                   lambda: self._images(self.rbm.W.detach().T[:64], cols=8, normalize="each")),
             "fantasy": parts.part("fantasy", same_object(fantasy), lambda: self._images(fantasy, cols=6)),
-            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
-            "epoch": self.trainer.epoch if hasattr(self.trainer, "epoch") else None,
-            "ais_progress": None if self.ais_run is None else self.ais_run.progress,
-            **{k: v for k, v in self.ais.items()},
+            "history": self.history.arrays(),
+            **self.ais,
         }
         if self.completion is not None:
             c = self.completion

@@ -18,13 +18,12 @@ import torch
 from ebm_engine.device import make_generator
 from ebm_engine.energies.frozen import frozen_copy
 from ebm_engine.energies.targets import TARGETS
-from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.views.chain_record import ChainRecord
 from ebm_engine.runtime.refresh import Refresh
-from ebm_engine.runtime.views.surface import exact_marginals, grid_density
+from ebm_engine.runtime.views.surface import density_view, energy_range, exact_marginals, grid_density
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers import HMC, MALA, DualAveraging, Langevin
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT
@@ -44,29 +43,7 @@ def make_kernel(name: str, step_size: float, n_leapfrog: int, noise: float):
     raise ValueError(f"unknown sampler {name!r}")
 
 
-def resolve_target(name: str, peers) -> tuple[torch.nn.Module, tuple, bool]:
-    """(energy, bounds, exact) for an analytic target or the Landscape page's trained model."""
-    if name in TARGETS:
-        target = TARGETS[name]()
-        return target, target.bounds, True
-    if name == TRAINED:
-        landscape = peers().get("landscape")
-        if landscape is None:
-            raise ValueError("no trained energy yet: open the Energy Landscape page and train a model first")
-        return frozen_copy(landscape.model), landscape.bounds, False
-    raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS) + [TRAINED]}")
-
-
-def chain_box(bounds, device) -> tuple[tuple[torch.Tensor, torch.Tensor], float]:
-    """The plotting box as ``(low, high)`` tensors, and the radius past which a chain has escaped."""
-    lo = torch.tensor([b[0] for b in bounds], device=device)
-    hi = torch.tensor([b[1] for b in bounds], device=device)
-    return (lo, hi), 10.0 * float(torch.maximum(lo.abs(), hi.abs()).max())
-
-
 class SamplerControls(Controls):
-    """Settings and knobs of the Samplers job."""
-
     target = param.Selector(default="banana", objects=sorted(TARGETS) + [TRAINED], label="Target",
                             doc="the energy to sample")
     seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed")
@@ -90,7 +67,51 @@ class SamplerControls(Controls):
                          doc="sampler steps per second", metadata=LOG_KNOB)
 
 
-class SamplerJob(Job):
+class ChainsJob(Job):
+    """What the sampling jobs share: a 2D target, its plotting box, and chains that restart when they run away.
+    Their chains are the job's or a racer's: anything with a ``kernel``, a ``state`` and a ``record``."""
+
+    def build_target(self) -> None:
+        """The target (an analytic energy, or a frozen copy of the Energy Landscape page's trained model)."""
+        self.generator = make_generator(self.config["seed"], self.device)
+        self.exact = self.config["target"] != TRAINED
+        if self.exact:
+            energy = TARGETS[self.config["target"]]()
+            self.bounds = energy.bounds
+        else:
+            landscape = self.peers().get("landscape")
+            if landscape is None:
+                raise ValueError("no trained energy yet: open the Energy Landscape page and train a model first")
+            energy, self.bounds = frozen_copy(landscape.model), landscape.bounds
+        self.energy = energy.to(self.device)
+        self.box = tuple(torch.tensor(side, device=self.device) for side in zip(*self.bounds))   # (low, high)
+        self.escape_radius = 10.0 * float(torch.cat(self.box).abs().max())
+
+    def step_interval(self) -> float:
+        return 1.0 / self.knobs["speed"]
+
+    def _fresh_starts(self, n: int) -> torch.Tensor:
+        """Fresh chain starts: standard normal draws, clipped to the plotting box."""
+        return torch.randn(n, 2, generator=self.generator, device=self.device).clamp(*self.box)
+
+    def _move(self, chains, idx: torch.Tensor, x: torch.Tensor) -> None:
+        """Move the chains ``idx`` to ``x``, breaking their trails."""
+        positions = chains.state.x.clone()
+        positions[idx] = x
+        chains.state = chains.kernel.init(self.energy, positions)
+        chains.record.cut_trails(idx.cpu().numpy())
+
+    def _restart_lost(self, chains) -> int:
+        """Restart the chains that are non-finite or far outside the plot (unadjusted Langevin can run away;
+        MH kernels reject instead) from fresh starts; returns how many."""
+        flat = chains.state.x.reshape(len(chains.state.x), -1)
+        idx = (~torch.isfinite(flat).all(dim=1) | (flat.norm(dim=1) > self.escape_radius)).nonzero().flatten()
+        if len(idx):
+            self._move(chains, idx, self._fresh_starts(len(idx)))
+        return len(idx)
+
+
+class SamplerJob(ChainsJob):
     """Live MCMC chains on a 2D target."""
 
     KIND = "sampler"
@@ -98,69 +119,44 @@ class SamplerJob(Job):
     ACTIONS = ("spawn", "autotune")
 
     def build(self) -> None:
-        self.generator = make_generator(int(self.config["seed"]), self.device)
-        energy, self.bounds, self.exact = resolve_target(self.config["target"], self.peers)
-        self.energy = energy.to(self.device)
-        self.box, self.escape_radius = chain_box(self.bounds, self.device)
+        self.build_target()
         self.record = ChainRecord(self.knobs["n_chains"], 2, self.config["trail"], self.config["window"])
-        self.state = None
         self.chains_reset = 0
         self.autotuned: float | None = None
         self.diag: dict[str, Any] = {}
         self.diag_refresh = Refresh(lambda: self.config["diagnostics_every_s"])
-        self._new_chains(self.knobs["n_chains"])
+        self.kernel = self._make_kernel()
+        self.state = self.kernel.init(self.energy, self._fresh_starts(self.knobs["n_chains"]))
 
     # --- chains -----------------------------------------------------------------------------
-    def _fresh_starts(self, n: int) -> torch.Tensor:
-        """Fresh chain starts: standard normal draws, clipped to the plotting box."""
-        lo, hi = self.box
-        x = torch.randn(n, 2, generator=self.generator, device=self.device)
-        return torch.maximum(torch.minimum(x, hi), lo)
-
-    def _new_chains(self, n: int) -> None:
-        self.kernel = make_kernel(self.knobs["sampler"], self.knobs["step_size"], self.knobs["n_leapfrog"],
-                                  self.knobs["noise"])
-        self.state = self.kernel.init(self.energy, self._fresh_starts(n))
-        self.record.resize(n, 2)
-
-    def _set_positions(self, idx: torch.Tensor, x: torch.Tensor) -> None:
-        positions = self.state.x.clone()
-        positions[idx] = x
-        self.state = self.kernel.init(self.energy, positions)
-        self.record.cut_trails(idx.cpu().numpy())
+    def _make_kernel(self):
+        k = self.knobs
+        return make_kernel(k["sampler"], k["step_size"], k["n_leapfrog"], k["noise"])
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
-        if "n_chains" in changed and self.state is not None and changed["n_chains"] != len(self.state.x):
+        if "n_chains" in changed and changed["n_chains"] != len(self.state.x):
             n_old, n_new = len(self.state.x), changed["n_chains"]
             x = self.state.x[:n_new] if n_new < n_old else torch.cat([self.state.x, self._fresh_starts(n_new - n_old)])
             self.record.resize(n_new, 2)
             self.state = self.kernel.init(self.energy, x)
-        if SAMPLING_KNOBS & set(changed) and self.state is not None:
-            self.kernel = make_kernel(self.knobs["sampler"], self.knobs["step_size"], self.knobs["n_leapfrog"],
-                                      self.knobs["noise"])
+        if SAMPLING_KNOBS & set(changed):
+            self.kernel = self._make_kernel()
             self.state = self.kernel.init(self.energy, self.state.x)
             self.record.restart()
             self.diag_refresh.invalidate()
-
-    def step_interval(self) -> float:
-        return 1.0 / self.knobs["speed"]
 
     def advance(self) -> None:
         t0 = time.perf_counter()
         self.state, info = self.kernel.step(self.energy, self.state, self.knobs["step_size"],
                                             self.knobs["temperature"], self.generator)
-        seconds = time.perf_counter() - t0
-        flat = self.state.x.reshape(len(self.state.x), -1)
-        lost = ~torch.isfinite(flat).all(dim=1) | (flat.norm(dim=1) > self.escape_radius)
-        self.record.record(self.state.x, info.energy, info.accepted, info.divergent, info.n_grad_evals, seconds)
-        if lost.any():   # unadjusted Langevin can run away; MH kernels reject instead
-            idx = lost.nonzero().flatten()
-            self._set_positions(idx, self._fresh_starts(len(idx)))
-            self.chains_reset += len(idx)
-            self.warn(f"{len(idx)} chain(s) diverged at step {self.step_count + 1} and were reset "
+        self.record.record(self.state.x, info, time.perf_counter() - t0)
+        lost = self._restart_lost(self)
+        if lost:
+            self.chains_reset += lost
+            self.warn(f"{lost} chain(s) diverged at step {self.step_count + 1} and were reset "
                       f"({self.chains_reset} in all): the step size may be too large.")
         elif info.divergent.float().mean() > 0.5:
-            self.warn(f"{int(info.divergent.sum())} of {len(flat)} proposals diverged at step "
+            self.warn(f"{int(info.divergent.sum())} of {len(self.state.x)} proposals diverged at step "
                       f"{self.step_count + 1} and were rejected: the step size is too large.")
 
     # --- actions ----------------------------------------------------------------------------
@@ -169,11 +165,11 @@ class SamplerJob(Job):
         if not (math.isfinite(x) and math.isfinite(y)):
             raise ValueError("spawn position must be finite")
         n = max(1, min(int(n), len(self.state.x)))
-        start = (self.spawn_cursor if hasattr(self, "spawn_cursor") else 0) % len(self.state.x)
+        start = getattr(self, "spawn_cursor", 0) % len(self.state.x)
         idx = (torch.arange(n, device=self.device) + start) % len(self.state.x)
         self.spawn_cursor = start + n
         centre = torch.tensor([x, y], device=self.device, dtype=self.state.x.dtype)
-        self._set_positions(idx, centre + spread * torch.randn(n, 2, generator=self.generator,
+        self._move(self, idx, centre + spread * torch.randn(n, 2, generator=self.generator,
                                                                device=self.device))
         self.record.restart()
 
@@ -196,17 +192,13 @@ class SamplerJob(Job):
     # --- snapshot ---------------------------------------------------------------------------
     def _energy_surface(self) -> dict[str, Any]:
         _, _, energy = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
-        finite = energy[torch.isfinite(energy)]
-        return {"energy": to_numpy(energy),
-                "energy_min": float(finite.min()) if len(finite) else 0.0,
-                "energy_max": float(torch.quantile(finite, 0.9)) if len(finite) else 1.0}
+        low, high = energy_range(energy)
+        return {"energy": to_numpy(energy), "energy_min": low, "energy_max": high}
 
     def _density_surface(self, energy: np.ndarray, temperature: float) -> dict[str, Any]:
         """The density ``exp(-E/T)/Z`` and its exact marginals."""
         log_p = grid_density(torch.from_numpy(energy), self.bounds, temperature)
-        density = log_p.exp()
-        return {"density": to_numpy(density), "density_max": float(density.max()),
-                **exact_marginals(log_p, self.bounds)}
+        return {**density_view(log_p), **exact_marginals(log_p, self.bounds)}
 
     def _surfaces(self) -> dict[str, Any]:
         """The energy of the target (a new energy object is a new target: ``ConstraintsJob`` wraps one for
@@ -227,13 +219,7 @@ class SamplerJob(Job):
 
     def _diagnostics(self) -> dict[str, Any]:
         if self.diag_refresh.elapsed():
-            draws, energies = self.record.window()
-            if len(draws) >= 8:
-                self.diag = summarize(draws, elapsed_s=self.record.sampling_time,
-                                      n_grad_evals=self.record.grad_evals,
-                                      accept_rate=self.record.acceptance(), divergences=self.record.divergent)
-            else:
-                self.diag = {}
+            self.diag = self.record.diagnostics()
             self.diag_refresh.mark(self.step_count)
         return self.diag
 

@@ -7,24 +7,22 @@ which sampler buys the most effective samples per gradient.
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from typing import Any
 
 import param
 import torch
 
-from ebm_engine.device import make_generator
-from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.metrics.partition import energy_on_grid
-from ebm_engine.runtime.job import Job, to_numpy
+from ebm_engine.runtime.job import to_numpy
 from ebm_engine.runtime.views.chain_record import ChainRecord
 from ebm_engine.runtime.refresh import Refresh
-from ebm_engine.runtime.views.surface import grid_density
+from ebm_engine.runtime.views.surface import density_view, grid_density
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
-from ebm_engine.runtime.jobs.samplers import TRAINED, chain_box, make_kernel, resolve_target
+from ebm_engine.runtime.jobs.samplers import TRAINED, ChainsJob, make_kernel
 
-RACERS = ("langevin", "mala", "hmc")
 SLICE_S = 0.015   # longest piece of a round while the page plays
 
 
@@ -46,8 +44,6 @@ class Racer:
 
 
 class RaceControls(Controls):
-    """Settings and knobs of the Race: samplers side by side on one target."""
-
     target = param.Selector(default="banana", objects=sorted(TARGETS) + [TRAINED], label="Target")
     racers = param.Selector(default="langevin,mala,hmc",
                             objects=["langevin,mala,hmc", "mala,hmc", "langevin,mala", "langevin,hmc"],
@@ -74,7 +70,7 @@ class RaceControls(Controls):
                          metadata=LOG_KNOB)
 
 
-class RaceJob(Job):
+class RaceJob(ChainsJob):
     """Several samplers race on the same target; each round spends the same gradient budget."""
 
     KIND = "race"
@@ -82,24 +78,14 @@ class RaceJob(Job):
 
     def build(self) -> None:
         names = self.config["racers"].split(",")   # one of the declared line-ups
-        self.generator = make_generator(int(self.config["seed"]), self.device)
-        energy, self.bounds, self.exact = resolve_target(self.config["target"], self.peers)
-        self.energy = energy.to(self.device)
-        self.box, self.escape_radius = chain_box(self.bounds, self.device)
-        x0 = self._fresh_starts(int(self.config["n_chains"]))
+        self.build_target()
+        x0 = self._fresh_starts(self.config["n_chains"])
         self.racers = [Racer(n, self.energy, x0, self.knobs["n_leapfrog"], self.config["trail"],
                              self.config["window"]) for n in names]
         self.diag: dict[str, dict] = {}
         self.diag_refresh = Refresh(lambda: self.config["diagnostics_every_s"])
         self.in_round = False   # a round's steps are under way (its budget was handed out)
-        _, _, grid = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
-        self.grid = grid
-
-    def _fresh_starts(self, n: int) -> torch.Tensor:
-        """Starting points as on the Samplers page: standard normal draws clipped to the plotting box."""
-        lo, hi = self.box
-        x = torch.randn(n, 2, generator=self.generator, device=self.device)
-        return torch.maximum(torch.minimum(x, hi), lo)
+        _, _, self.grid = energy_on_grid(self.energy, self.bounds, self.config["resolution"])
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
         if "n_leapfrog" in changed:
@@ -110,19 +96,17 @@ class RaceJob(Job):
             for racer in self.racers:
                 racer.record.restart()
 
-    def step_interval(self) -> float:
-        return 1.0 / self.knobs["speed"]
-
     def advance(self) -> None:
-        self._run_round(None)
+        self.run_for(self._round_steps(), None)
 
     def advance_slice(self, seconds: float) -> bool:
         """The round's steps for ``SLICE_S`` at most while playing, so that a knob change waits for a
         short slice, not a whole round on a busy machine; True when the round is done."""
-        return self._run_round(time.perf_counter() + min(seconds, SLICE_S))
+        return self.run_for(self._round_steps(), min(seconds, SLICE_S))
 
-    def _run_round(self, deadline: float | None) -> bool:
-        """Steps of the current round (a new one if none is under way) until ``deadline``; True when done."""
+    def _round_steps(self) -> Generator:
+        """The steps of the current round (a new one if none is under way). Every slice takes at least one:
+        the steps yield before each step but the first."""
         if not self.in_round:   # a new round: every racer is owed the same gradient budget
             for racer in self.racers:
                 racer.grad_debt += self.knobs["budget"]
@@ -131,44 +115,25 @@ class RaceJob(Job):
         for racer in self.racers:
             step_size = self.knobs[f"step_{racer.name}"]
             while racer.grad_debt >= racer.grads_per_step:
-                if stepped and deadline is not None and (time.perf_counter() >= deadline or self.command_waits()):
-                    return False   # every slice takes at least one step; it ends early when a command waits
+                if stepped:
+                    yield
                 stepped = True
                 t0 = time.perf_counter()
                 racer.state, info = racer.kernel.step(self.energy, racer.state, step_size,
                                                       self.knobs["temperature"], self.generator)
-                racer.record.record(racer.state.x, info.energy, info.accepted, info.divergent,
-                                    info.n_grad_evals, time.perf_counter() - t0)
+                racer.record.record(racer.state.x, info, time.perf_counter() - t0)
                 racer.grad_debt -= racer.grads_per_step
-                x = racer.state.x
-                lost = ~torch.isfinite(x).all(dim=1) | (x.norm(dim=1) > self.escape_radius)
-                if lost.any():   # unadjusted Langevin can run away (and then diverge at every step)
-                    idx = lost.nonzero().flatten()
-                    x = x.clone()
-                    x[idx] = self._fresh_starts(len(idx))
-                    racer.state = racer.kernel.init(self.energy, x)
-                    racer.record.cut_trails(idx.cpu().numpy())
-                    racer.chains_reset += len(idx)
-                    self.warn(f"{racer.name}: {len(idx)} chain(s) ran away and were "
+                lost = self._restart_lost(racer)
+                if lost:
+                    racer.chains_reset += lost
+                    self.warn(f"{racer.name}: {lost} chain(s) ran away and were "
                               f"restarted ({racer.chains_reset} in all); lower its step size")
         self.in_round = False
-        return True
-
-    def _density(self, temperature: float) -> dict[str, Any]:
-        density = to_numpy(grid_density(self.grid, self.bounds, temperature).exp())
-        return {"density": density, "density_max": float(density.max())}
 
     def payload(self) -> dict[str, Any]:
         parts, temperature = self.parts, self.knobs["temperature"]
         if self.diag_refresh.elapsed():
-            self.diag = {}
-            for racer in self.racers:
-                draws, _ = racer.record.window()
-                self.diag[racer.name] = (summarize(draws, elapsed_s=racer.record.sampling_time,
-                                                   n_grad_evals=racer.record.grad_evals,
-                                                   accept_rate=racer.record.acceptance(),
-                                                   divergences=racer.record.divergent)
-                                         if len(draws) >= 8 else {})
+            self.diag = {racer.name: racer.record.diagnostics() for racer in self.racers}
             self.diag_refresh.mark(self.step_count)
 
         def chains(racer: Racer) -> dict[str, Any]:
@@ -178,7 +143,9 @@ class RaceJob(Job):
                                        "last_accepted": racer.record.last_accepted})
 
         return {
-            "bounds": self.bounds, **parts.part("density", temperature, lambda: self._density(temperature)),
+            "bounds": self.bounds,
+            **parts.part("density", temperature,
+                         lambda: density_view(grid_density(self.grid, self.bounds, temperature))),
             "racers": [{"name": r.name, **chains(r), "grad_evals": r.record.grad_evals,
                         "diagnostics": self.diag.get(r.name, {})} for r in self.racers],
         }

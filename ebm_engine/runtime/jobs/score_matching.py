@@ -4,15 +4,13 @@ Each ``step()`` advances whichever of the two trainers has had less training tim
 matching model and the contrastive-divergence model (the Energy Landscape page's recipe: the same
 ``ContrastiveDivergence`` with the same settings) always have the same wall-clock budget. With
 one noise level the model is a ``SimpleEBM`` and samples come from Langevin chains; with a ladder
-of levels it is a ``NoiseConditionalEBM`` and samples come from annealed Langevin dynamics.
-Snapshots carry the learned energy and score field, the true score where the data's density is
-known, their disagreement (the Fisher divergence, as a number and as its integrand on the grid),
-the samples, and the held-out NLL of both models.
+of levels it is a ``NoiseConditionalEBM`` and samples come from annealed Langevin dynamics. Where the
+data's density is known, the learned score is compared with the true one (the Fisher divergence, as a
+number and as its integrand on the grid).
 """
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Generator
 from typing import Any
 
@@ -26,11 +24,12 @@ from ebm_engine.metrics.partition import energy_on_grid, grid_nll
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM, geometric_ladder
 from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
-from ebm_engine.runtime.job import Job, to_numpy, weights_version
+from ebm_engine.runtime.job import Job, seeded, to_numpy, weights_version
 from ebm_engine.runtime.refresh import Refresh
+from ebm_engine.runtime.views.curves import Curves
 from ebm_engine.runtime.views.score_field import (energy_and_fisher_integrand_on, model_arrows, true_arrows,
                                                  true_score_grid)
-from ebm_engine.runtime.views.surface import grid_density
+from ebm_engine.runtime.views.surface import density_view, energy_range, grid_density
 from ebm_engine.data.toy_sources import SOURCES, ToyData
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers.annealed_langevin import annealed_langevin
@@ -43,8 +42,6 @@ N_SAMPLES = 300
 
 
 class ScoreMatchingControls(Controls):
-    """Settings and knobs of the Score Matching job."""
-
     dataset = param.Selector(default="8gaussians", objects=list(SOURCES), label="Data set",
                              doc="2D training data: toy sets and analytic targets")
     noise_levels = param.Selector(default=1, objects=[1, 2, 3, 4, 6, 8], label="Noise levels (annealed when > 1)",
@@ -87,40 +84,32 @@ class ScoreMatchingJob(Job):
 
     def build(self) -> None:
         cfg = self.config
-        levels = int(cfg["noise_levels"])
-        self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], cfg["seed"], self.device)
-        self.generator = make_generator(int(cfg["seed"]), self.device)
-        self.sample_generator = make_generator(int(cfg["seed"]) + 1, self.device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(cfg["seed"]))
-            if levels == 1:
-                self.model = SimpleEBM(2, cfg["hidden"], cfg["depth"]).to(self.device)
-            else:
-                ladder = geometric_ladder(SIGMA_MAX, self.knobs["sigma"], levels)
-                self.model = NoiseConditionalEBM(2, ladder, cfg["hidden"], cfg["depth"]).to(self.device)
-            torch.manual_seed(int(cfg["seed"]))
-            self.cd_model = SimpleEBM(2, cfg["hidden"], cfg["depth"]).to(self.device)
-        batch = lambda n, g: self.data.batch(n, g)   # noqa: E731
-        self.trainer = ScoreMatching(self.model, batch, ScoreMatchingConfig(), generator=self.generator)
-        self.cd_trainer = ContrastiveDivergence(self.cd_model, batch, self.data.uniform,
+        seed, levels, hidden, depth = cfg["seed"], cfg["noise_levels"], cfg["hidden"], cfg["depth"]
+        self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], seed, self.device)
+        self.generator = make_generator(seed, self.device)
+        self.sample_generator = make_generator(seed + 1, self.device)
+        self.model = seeded(seed, lambda: SimpleEBM(2, hidden, depth) if levels == 1 else NoiseConditionalEBM(
+            2, geometric_ladder(SIGMA_MAX, self.knobs["sigma"], levels), hidden, depth)).to(self.device)
+        self.cd_model = seeded(seed, lambda: SimpleEBM(2, hidden, depth)).to(self.device)
+        self.trainer = ScoreMatching(self.model, self.data.batch, ScoreMatchingConfig(), generator=self.generator)
+        self.cd_trainer = ContrastiveDivergence(self.cd_model, self.data.batch, self.data.uniform,
                                                 CDConfig(max_chain_norm=3 * self.data.radius),
-                                                generator=make_generator(int(cfg["seed"]), self.device))
+                                                generator=make_generator(seed, self.device))
         self.seconds = {"sm": 0.0, "cd": 0.0}
-        self.history = {k: deque(maxlen=HISTORY) for k in ("step", "loss")}
+        self.history = Curves(("step", "loss"), HISTORY)
         self.samples = self.data.uniform(N_SAMPLES, self.sample_generator)
         self.readouts: dict[str, Any] = {}
         self.readout_refresh = Refresh(lambda: self.config["readout_every_s"])
         self.surface_weights: tuple = ()   # the weights the surfaces show (``payload``)
         self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
-        self.true_field = (true_arrows(self.data.log_prob, self.data.bounds, cfg["arrow_resolution"], self.device)
-                           if self.data.smooth else None)
-        self.true_log_density = None
-        self.true_score_grid = (true_score_grid(self.data.log_prob, self.data.bounds, cfg["resolution"], self.device)
-                                if self.data.smooth else None)
-        if self.data.smooth:
-            _, _, e = energy_on_grid(lambda x: -self.data.log_prob(x.double()).float(), self.data.bounds,
-                                     cfg["resolution"], device=self.device)
-            self.true_log_density = grid_density(e, self.data.bounds, 1.0)
+        self.true_field = self.true_score_grid = self.true_log_density = None
+        if self.data.smooth:   # the data's score field and density: fixed for a data set
+            log_prob, bounds = self.data.log_prob, self.data.bounds
+            self.true_field = true_arrows(log_prob, bounds, cfg["arrow_resolution"], self.device)
+            self.true_score_grid = true_score_grid(log_prob, bounds, cfg["resolution"], self.device)
+            _, _, e = energy_on_grid(lambda x: -log_prob(x.double()).float(), bounds, cfg["resolution"],
+                                     device=self.device)
+            self.true_log_density = grid_density(e, bounds, 1.0)
         self.on_knobs(self.knobs.as_dict())
 
     @property
@@ -149,8 +138,7 @@ class ScoreMatchingJob(Job):
                 self.warn(f"Score matching diverged at iteration {stats.step}; weights restored from iteration "
                           f"{self.trainer.last_good_step}. Lower the learning rate.")
             else:
-                self.history["step"].append(stats.step)
-                self.history["loss"].append(stats.loss)
+                self.history.add(step=stats.step, loss=stats.loss)
         else:
             stats = self.cd_trainer.step()
             if stats.diverged:
@@ -223,13 +211,10 @@ class ScoreMatchingJob(Job):
             energy, integrand = energy_and_fisher_integrand_on(self.model, self.true_score_grid)
         else:
             _, _, energy = energy_on_grid(self.model, bounds, cfg["resolution"])
-        finite = energy[torch.isfinite(energy)]
-        low = float(finite.min()) if len(finite) else 0.0
-        high = float(torch.quantile(finite, 0.9)) if len(finite) else 1.0
         learned = model_arrows(self.model, bounds, cfg["arrow_resolution"], self.device)
         # one length scale for both arrow fields: the median magnitude of the true (else the learned) score
         reference = (self.true_field or learned)["magnitude"]
-        surface = {"energy": to_numpy(energy), "energy_range": (low, high), "learned_field": learned,
+        surface = {"energy": to_numpy(energy), "energy_range": energy_range(energy), "learned_field": learned,
                    "arrow_reference": float(np.median(reference)), "fisher_map": None}
         if self.true_score_grid is not None:   # the disagreement map moves with the field
             surface.update(fisher_map=to_numpy(integrand), fisher_map_max=float(integrand.max()))
@@ -238,16 +223,13 @@ class ScoreMatchingJob(Job):
     def _cd_surface(self) -> dict[str, Any]:
         self.cd_model.eval()
         _, _, cd_energy = energy_on_grid(self.cd_model, self.data.bounds, self.config["resolution"])
-        cd_density = grid_density(cd_energy, self.data.bounds, 1.0).exp()
-        return {"cd_density": to_numpy(cd_density), "cd_density_max": float(cd_density.max())}
+        return density_view(grid_density(cd_energy, self.data.bounds, 1.0), "cd_density")
 
     def _truth(self) -> dict[str, Any]:
         """The data's score field and density: fixed for a data set."""
         if self.true_log_density is None:
             return {"true_field": self.true_field, "true_density": None}
-        density = self.true_log_density.exp()
-        return {"true_field": self.true_field, "true_density": to_numpy(density),
-                "true_density_max": float(density.max())}
+        return {"true_field": self.true_field, **density_view(self.true_log_density, "true_density")}
 
     def payload(self) -> dict[str, Any]:
         # a knob's answer goes out first
@@ -272,7 +254,7 @@ class ScoreMatchingJob(Job):
             "data": parts.part("data", (cfg["dataset"], cfg["seed"]), lambda: to_numpy(self.data.train[:600])),
             "samples": parts.part("samples", same_object(samples), lambda: to_numpy(samples)),
             "ladder": list(self.ladder),
-            "history": {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()},
+            "history": self.history.arrays(),
             "divergences": self.trainer.divergences,
             **self.readouts,
         }

@@ -4,11 +4,9 @@ and a latent-variable energy trained on the whole set.
 Each ``step()`` is one contrastive-divergence iteration of the equivariant and of the plain
 model (same base architecture, same initial weights, same data: only the points of one angular
 sector) and one iteration of the latent-variable model. The group (order and reflections) is a
-live knob: the equivariant model changes its group at once. Snapshots carry both densities, the
-mass each puts outside the training sector, their NLL on the full symmetric held-out set and
-their invariance errors; for the latent model, its marginal density (importance-sampled with the
-encoder as proposal; redrawn every frame, one of its importance draws at a time, and in full
-with each readout), the encoder's latent for each data point, and joint samples ``(x, z)``.
+live knob: the equivariant model changes its group at once. The latent model's marginal density is
+importance-sampled with the encoder as proposal: redrawn every frame, one of its importance draws at
+a time, and in full with each readout.
 
 The ``model`` setting names what is trained and saved: the page trains all three energies
 (``symmetry_latent_ebms``); headless, the catalog's ``equivariant_ebm`` trains the equivariant and
@@ -34,11 +32,11 @@ from ebm_engine.models.point_groups import PointGroup
 from ebm_engine.models.simple_ebm import SimpleEBM
 from ebm_engine.stepwise import finish
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
-from ebm_engine.runtime.job import Job, to_numpy, weights_version
+from ebm_engine.runtime.job import Job, seeded, to_numpy, weights_version
 from ebm_engine.runtime.views.latent_density import RollingLatentDensity
 from ebm_engine.runtime.refresh import Refresh
 from ebm_engine.runtime.views.score_field import cell_centres
-from ebm_engine.runtime.views.surface import grid_density
+from ebm_engine.runtime.views.surface import density_view, grid_density
 from ebm_engine.data.toy_sources import ToyData
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.training.contrastive_divergence import CDConfig, ContrastiveDivergence
@@ -58,8 +56,6 @@ def in_sector(x: torch.Tensor, sectors: int) -> torch.Tensor:
 
 
 class SymmetryLatentsControls(Controls):
-    """Settings and knobs of the Symmetry & Latents job."""
-
     model = param.Selector(default="symmetry_latent_ebms", objects=list(MODEL_PARTS), precedence=-1,
                            doc="which of the energies train (the page trains all three)")
     dataset = param.Selector(default="8gaussians", objects=list(SYMMETRIC_SETS), label="Data set",
@@ -111,25 +107,19 @@ class SymmetryLatentsJob(Job):
 
     def build(self) -> None:
         cfg = self.config
-        seed = int(cfg["seed"])
+        seed, hidden, depth = cfg["seed"], cfg["hidden"], cfg["depth"]
         self.data = ToyData(cfg["dataset"], cfg["n_train"], cfg["n_test"], seed, self.device)
-        self.subset = self.data.train[in_sector(self.data.train, int(cfg["sectors"]))]
+        self.subset = self.data.train[in_sector(self.data.train, cfg["sectors"])]
         if len(self.subset) < 10:
             raise ValueError("too few training points in the sector")
         self.generator = make_generator(seed, self.device)
         group = PointGroup(self.knobs["group_order"], self.knobs["reflections"])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.plain = SimpleEBM(2, cfg["hidden"], cfg["depth"]).to(self.device)
-            torch.manual_seed(seed)
-            if cfg["mode"] == "average":   # the same base weights as the plain model
-                self.equivariant = EquivariantEBM(group, SimpleEBM(2, cfg["hidden"], cfg["depth"])).to(self.device)
-            else:
-                self.equivariant = EquivariantEBM(group, mode="features", hidden=cfg["hidden"],
-                                                  depth=cfg["depth"]).to(self.device)
-            torch.manual_seed(seed)
-            self.latent = LatentEBM(2, int(cfg["latent_dim"]), cfg["hidden"], cfg["depth"],
-                                    marginal_samples=int(cfg["marginal_samples"])).to(self.device)
+        self.plain = seeded(seed, lambda: SimpleEBM(2, hidden, depth)).to(self.device)
+        # averaged over the group, its base MLP starts from the plain model's weights (the same seed)
+        self.equivariant = seeded(seed, lambda: EquivariantEBM(group, mode=cfg["mode"], hidden=hidden, depth=depth))
+        self.equivariant.to(self.device)
+        self.latent = seeded(seed, lambda: LatentEBM(2, cfg["latent_dim"], hidden, depth,
+                                                     marginal_samples=cfg["marginal_samples"])).to(self.device)
         subset_batch = lambda n, g: self.data.batch(n, g, self.subset)   # noqa: E731
         cd = CDConfig(batch_size=cfg["batch_size"], max_chain_norm=3 * self.data.radius)
         self.trainers = {
@@ -138,7 +128,7 @@ class SymmetryLatentsJob(Job):
             "plain": ContrastiveDivergence(self.plain, subset_batch, self.data.uniform, cd.replace(),
                                            generator=make_generator(seed, self.device)),
         }
-        self.latent_trainer = LatentEBMTrainer(self.latent, lambda n, g: self.data.batch(n, g), self.data.uniform,
+        self.latent_trainer = LatentEBMTrainer(self.latent, self.data.batch, self.data.uniform,
                                                LatentEBMConfig(batch_size=cfg["batch_size"],
                                                                max_chain_norm=3 * self.data.radius),
                                                generator=make_generator(seed + 1, self.device))
@@ -147,9 +137,8 @@ class SymmetryLatentsJob(Job):
         self.surface_keys: dict[str, tuple] = {}   # per density: ((weights, group), resolution) it was drawn with
         self.surfaces_coarse = False
         self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
-        self.latent_density = RollingLatentDensity(self.data.bounds, int(cfg["latent_resolution"]),
-                                                   int(cfg["marginal_samples"]),
-                                                   int(cfg["marginal_samples"]) // max(1, int(cfg["latent_draws_per_roll"])),
+        self.latent_density = RollingLatentDensity(self.data.bounds, cfg["latent_resolution"], cfg["marginal_samples"],
+                                                   cfg["marginal_samples"] // cfg["latent_draws_per_roll"],
                                                    make_generator(seed + 2, self.device))
         self.latent_refresh = Refresh(cfg["latent_every_s"], cfg["latent_share"])
         self.true_mass_off = None
@@ -165,11 +154,10 @@ class SymmetryLatentsJob(Job):
 
     def on_knobs(self, changed: dict[str, Any]) -> None:
         k = self.knobs
-        self.equivariant.set_group(PointGroup(k["group_order"], k["reflections"]))
+        self.equivariant.group = PointGroup(k["group_order"], k["reflections"])
         for trainer in self.trainers.values():
             trainer.update_config(lr=k["lr"], step_size=k["step_size"])
-        self.latent_trainer.set_lr(k["lr"])
-        self.latent_trainer.config.step_size = k["latent_step_size"]
+        self.latent_trainer.update_config(lr=k["lr"], step_size=k["latent_step_size"])
         if changed:
             self.readout_refresh.invalidate()
             self.surface_refresh.invalidate()
@@ -251,9 +239,7 @@ class SymmetryLatentsJob(Job):
             model.eval()
             _, _, e = yield from energy_on_grid.steps(model, self.data.bounds, resolution,
                                                       quarter_turn=self._invariant_under_quarter_turn(model))
-            density = grid_density(e, self.data.bounds, 1.0).exp()
-            self.parts.put(f"{name}_density", {f"{name}_density": to_numpy(density),
-                                               f"{name}_density_max": float(density.max())})
+            self.parts.put(f"{name}_density", density_view(grid_density(e, self.data.bounds, 1.0), f"{name}_density"))
             self.surface_keys[name] = (key, resolution)
         self.surfaces_coarse = coarse
         self.surface_refresh.done(self.step_count, time.perf_counter() - started)
@@ -315,8 +301,8 @@ class SymmetryLatentsJob(Job):
 
     def _publish_latent_density(self) -> None:
         """The latent model's marginal density as drawn now: a new version of its part."""
-        density = grid_density(self.latent_density.energy_grid(), self.data.bounds, 1.0).exp()
-        self.parts.put("latent_density", {"latent_density": to_numpy(density), "latent_density_max": float(density.max())})
+        energy = self.latent_density.energy_grid()
+        self.parts.put("latent_density", density_view(grid_density(energy, self.data.bounds, 1.0), "latent_density"))
 
     def payload(self) -> dict[str, Any]:
         cfg, parts = self.config, self.parts
@@ -348,7 +334,6 @@ class SymmetryLatentsJob(Job):
         snap.update(parts.part("joint", same_object(joint),
                                lambda: {"joint_samples": to_numpy(joint[:400, :2]),
                                         "joint_latents": to_numpy(joint[:400, 2])}))
-        snap["sector_angle"] = math.pi / cfg["sectors"]
         # the readouts (with the encoder's latent of each data point) are replaced whole by each refresh;
         # the group and the training subset as they are now (the readouts may wait for a moving knob)
         return {**snap, **parts.part("readouts", same_object(self.readouts), lambda: self.readouts),

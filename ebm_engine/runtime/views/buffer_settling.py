@@ -31,14 +31,6 @@ class BufferSettling:
         self.buffer, self.steps = buffer, steps
         self.chain = ShortRunChain(energy, start, step_size, noise_scale, temperature, (0.0, 1.0), generator)
 
-    @property
-    def x(self) -> torch.Tensor:
-        return self.chain.x
-
-    @property
-    def steps_done(self) -> int:
-        return self.chain.steps_done
-
     def run(self, seconds: float | None = None) -> bool:
         """Move the chains for about ``seconds`` (None: to the end); True (and the buffer filled) when done."""
         deadline = None if seconds is None else time.perf_counter() + seconds

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ebm_engine.metrics.diagnostics import summarize
 from ebm_engine.runtime.job import to_numpy
 
 
@@ -32,19 +33,19 @@ class ChainRecord:
         self.grad_evals = 0
         self.sampling_time = 0.0
 
-    def record(self, x: torch.Tensor, energy: torch.Tensor, accepted: torch.Tensor, divergent: torch.Tensor,
-               grad_evals: int, seconds: float) -> None:
+    def record(self, x: torch.Tensor, info, seconds: float) -> None:
+        """Record the chains' positions ``x`` after a kernel step that returned ``info`` and took ``seconds``."""
         pos = to_numpy(x.reshape(len(x), -1))
         self.trail = np.roll(self.trail, -1, axis=0)
         self.trail[-1] = pos
         slot = self.n_draws % self.window_len
         self.draws[slot] = pos
-        self.energies[slot] = to_numpy(energy)
+        self.energies[slot] = to_numpy(info.energy)
         self.n_draws += 1
-        self.last_accepted = to_numpy(accepted.float()) > 0.5
+        self.last_accepted = to_numpy(info.accepted.float()) > 0.5
         self.accepted += self.last_accepted
-        self.divergent += to_numpy(divergent.float()).astype(np.int64)
-        self.grad_evals += grad_evals
+        self.divergent += to_numpy(info.divergent.float()).astype(np.int64)
+        self.grad_evals += info.n_grad_evals
         self.sampling_time += seconds
 
     def cut_trails(self, chains: np.ndarray) -> None:
@@ -60,13 +61,9 @@ class ChainRecord:
 
     def trails(self, max_chains: int = 64) -> dict[str, list]:
         """Per-chain polylines (NaN-free) for a multi-line glyph."""
-        xs, ys = [], []
-        for c in range(min(self.n_chains, max_chains)):
-            seg = self.trail[:, c]
-            seg = seg[np.isfinite(seg).all(axis=1)]
-            xs.append(seg[:, 0])
-            ys.append(seg[:, 1])
-        return {"xs": xs, "ys": ys}
+        segments = [self.trail[:, c] for c in range(min(self.n_chains, max_chains))]
+        segments = [seg[np.isfinite(seg).all(axis=1)] for seg in segments]
+        return {"xs": [seg[:, 0] for seg in segments], "ys": [seg[:, 1] for seg in segments]}
 
     def histograms(self, bounds, bins: int = 40) -> dict[str, np.ndarray]:
         """Normalised marginal histograms of the window along x and y, with bin edges."""
@@ -81,6 +78,10 @@ class ChainRecord:
             out[f"edges_{name}"] = edges
         return out
 
-    def acceptance(self) -> np.ndarray:
-        """Mean acceptance per chain since the last restart."""
-        return self.accepted / max(1, self.n_draws)
+    def diagnostics(self) -> dict:
+        """MCMC diagnostics of the window (none below 8 draws)."""
+        draws, _ = self.window()
+        if len(draws) < 8:
+            return {}
+        return summarize(draws, elapsed_s=self.sampling_time, n_grad_evals=self.grad_evals,
+                         accept_rate=self.accepted / max(1, self.n_draws), divergences=self.divergent)

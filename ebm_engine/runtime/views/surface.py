@@ -1,7 +1,9 @@
-"""Surfaces for 2D jobs: a normalised density from an energy grid, and its exact marginals."""
+"""Surfaces for 2D jobs: a normalised density from an energy grid, its exact marginals, and what a page
+draws of them."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,3 +30,18 @@ def grid_density(energy_grid: torch.Tensor, bounds, temperature: float) -> torch
     finite = torch.isfinite(log_p)
     log_p = torch.where(finite, log_p, torch.full_like(log_p, -math.inf))
     return log_p - torch.logsumexp(log_p.flatten(), 0) - math.log((x1 - x0) / nx * (y1 - y0) / ny)
+
+
+def density_view(log_density: torch.Tensor, name: str = "density") -> dict[str, Any]:
+    """A density grid to draw, as ``name``, and its maximum (the top of its colour scale) as ``name_max``."""
+    density = log_density.exp()
+    return {name: to_numpy(density), f"{name}_max": float(density.max())}
+
+
+def energy_range(energy: torch.Tensor) -> tuple[float, float]:
+    """The colour scale of an energy grid: its finite minimum to its 90th percentile (a few high walls
+    would wash out the rest)."""
+    finite = energy[torch.isfinite(energy)]
+    if not len(finite):
+        return 0.0, 1.0
+    return float(finite.min()), float(torch.quantile(finite, 0.9))
