@@ -17,6 +17,10 @@ from app.widgets.checkpoint_panel import CheckpointPanel
 from app.widgets.control_widgets import control
 from app.widgets.status_bar import STATE_COLORS, state_kind
 from ebm_engine.runtime import controls
+
+# The page title's size, fixed: a page built after the first render also receives Bootstrap's full sheet,
+# whose h3 (1.75rem) would otherwise make its title twice the first page's.
+TITLE_CSS = "h3 { font-size: 1.17em; font-weight: 600; }"
 from ebm_engine.runtime.registry import job_class
 
 WARNING_VISIBLE_STEPS = 150
@@ -117,7 +121,9 @@ class LabPage(param.Parameterized):
 
     def controls_column(self, *objects: Any) -> pn.Column:
         """The page's controls under its title."""
-        return pn.Column(pn.pane.Markdown(f"### {self.TITLE}", margin=(0, 5)), *objects, sizing_mode="stretch_width")
+        title = pn.pane.Markdown(f"### {self.TITLE}", margin=(0, 5), css_classes=["page-title"],
+                                 stylesheets=[TITLE_CSS])
+        return pn.Column(title, *objects, sizing_mode="stretch_width")
 
     def view_column(self, *objects: Any) -> pn.Column:
         """The page's plots and tables under its alert."""
