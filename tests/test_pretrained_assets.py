@@ -8,7 +8,7 @@ from ebm_engine.checkpoint_store import ASSETS_FOLDER
 from ebm_engine.checkpoints import load_checkpoint
 
 EXPECTED = {"mlp_ebm-8gaussians", "mlp_ebm-2spirals", "rbm-digits", "conv_ebm-digits", "jem-digits",
-            "symmetry_latent_ebms-8gaussians"}
+            "symmetry_latent_ebms-8gaussians", "score_ebm-8gaussians"}
 ASSETS = sorted(ASSETS_FOLDER.glob("*.pt"))
 README = (ASSETS_FOLDER / "README.md").read_text()
 MONTE_CARLO_ERROR = {"test_ll": "log_z_std", "log_z": "log_z_std"}   # AIS: log Z carries a Monte-Carlo error

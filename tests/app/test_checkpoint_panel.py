@@ -45,6 +45,18 @@ def test_start_from_pretrained_shows_the_trained_model(landscape):
     assert trained_nll < untrained_nll - 0.5   # the surface now fits the data
 
 
+def test_score_matching_starts_from_its_shipped_pair_of_energies():
+    session = LabSession(inline=True)
+    page = ScoreMatchingPage(session)
+    session.runner.command(page.job_id, "reset", {"n_train": 500, "n_test": 200})
+    pump(page)
+    _, header = load_checkpoint(ASSETS_FOLDER / "score_ebm-8gaussians.pt")
+    page.checkpoints.pretrained_button.clicks += 1
+    pump(page)
+    assert page.step_count == header["step"]
+    assert "Loaded pretrained:score_ebm-8gaussians" in page.checkpoints.message.object
+
+
 def test_pretrained_on_another_data_set_switches_the_page_setting_without_a_reset(landscape):
     page = landscape
     page.dataset = "2spirals"
@@ -86,12 +98,17 @@ def test_a_bad_name_is_refused_on_the_page(landscape, folder):
     assert page.checkpoints.message.object.startswith("**Not saved:") and not list(folder.iterdir())
 
 
-def test_pages_without_a_shipped_model_disable_the_pretrained_button():
+@pytest.mark.parametrize("shipped", [True, False], ids=["shipped", "none shipped"])
+def test_the_pretrained_button_is_enabled_only_where_a_model_ships(shipped, tmp_path, monkeypatch):
+    from ebm_engine import checkpoint_store
+
+    if not shipped:
+        monkeypatch.setattr(checkpoint_store, "ASSETS_FOLDER", tmp_path / "no-assets")
     session = LabSession(inline=True)
     page = ScoreMatchingPage(session)
     session.runner.command(page.job_id, "reset", {"n_train": 500, "n_test": 200})
     pump(page)
-    assert page.checkpoints.view.visible and page.checkpoints.pretrained_button.disabled
+    assert page.checkpoints.view.visible and page.checkpoints.pretrained_button.disabled is not shipped
 
 
 def test_pages_without_a_model_show_no_checkpoint_panel():
