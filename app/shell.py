@@ -110,11 +110,9 @@ class LabShell:
             scale = PRESENT_SCALE if self.presenting else 1.0
             self.extras[name] = {"focus": FocusControl(page.view, scale), "exports": ExportPanel(page),
                                  "teaching": teaching_card(name)}
-            if name == self.link_page and self.query.get(url_state.FOCUS_KEY):
-                focus = self.extras[name]["focus"]
-                if not focus.choose(self.query[url_state.FOCUS_KEY]):
-                    self.link_problems.append(f"focus = {url_state.shorten(self.query[url_state.FOCUS_KEY])}"
-                                              " (no such plot)")
+            chosen = self.query.get(url_state.FOCUS_KEY) if name == self.link_page else None
+            if chosen and not self.extras[name]["focus"].choose(chosen):
+                self.link_problems.append(f"focus = {url_state.shorten(chosen)} (no such plot)")
             self.extras[name]["focus"].select.param.watch(lambda _e: self.write_url(), "value")
         return self.extras[name]
 

@@ -61,7 +61,7 @@ from ebm_engine.data import load_digits_grey  # noqa: E402
 from ebm_engine.metrics.sample_quality import SampleQuality  # noqa: E402
 from ebm_engine.models import ConvEBM, ImageGenerator  # noqa: E402
 from ebm_engine.runtime.mosaic import tile  # noqa: E402
-from ebm_engine.runtime.png import mosaic_png  # noqa: E402
+from ebm_engine.runtime.exports import mosaic_png  # noqa: E402
 from ebm_engine.samplers.short_run import short_run_samples  # noqa: E402
 from ebm_engine.training import EBMGeneratorConfig, EBMGeneratorTrainer  # noqa: E402
 from ebm_engine.training.image_recipes import (image_batches, image_cd_trainer, lab_image_config,  # noqa: E402

@@ -155,12 +155,8 @@ def _sample_rbm(job: Job, n: int, steps: int | None) -> np.ndarray:
 def _sample_images(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Short-run Langevin from the job's chain starts: noise (ConvEBM) or generator proposals (EBM +
     generator), the job's own number of steps unless given: (n, h, w)."""
-    k = job.knobs
-    start = job.chain_start(n)
-    steps = steps if steps is not None else job.sampling_steps()
-    chain = ShortRunChain(job.energy.eval(), start, k["step_size"], k["noise_scale"], k["temperature"], (0.0, 1.0),
-                          job.generator)
-    return to_numpy(chain.step(steps)).reshape(n, *job.shape)
+    run = job.quality_run_from(job.chain_start(n), {})
+    return to_numpy(run.chain.step(steps if steps is not None else run.steps)).reshape(n, *job.shape)
 
 
 def _sample_jem(job: Job, n: int, steps: int | None) -> np.ndarray:
@@ -269,14 +265,16 @@ def build_job(name: str, data: str | None = None, seed: int = 0, device: str | N
 
 def job_from_checkpoint(path: str | Path, expected_model: str | None = None, device: str | None = None) -> Job:
     """Rebuild the job of a checkpoint (its recorded settings) and load the weights and training state."""
+    if expected_model:
+        entry(expected_model)
     state, header = load_checkpoint(path, expected_model=expected_model)
     model = entry(str(header.get("model")))
     cls = job_class(model.job_kind)
     chosen_elsewhere = {cls.DATA_KEY, "seed", "mnist_folder"}   # build_job's own arguments
-    settings = {k: v for k, v in (header.get("config") or {}).items() if k in cls.CONFIG and k not in chosen_elsewhere}
-    folder = (header.get("config") or {}).get("mnist_folder") or None
+    config = header.get("config") or {}
+    settings = {k: v for k, v in config.items() if k in cls.CONFIG and k not in chosen_elsewhere}
     job = build_job(model.name, header.get("data"), int(header.get("seed") or 0), device,
-                    {**settings, **model.headless_config}, folder)
+                    {**settings, **model.headless_config}, config.get("mnist_folder") or None)
     job.load_model_state(state, header)
     live = job.knobs.as_dict()
     job.set_knobs(**{k: v for k, v in (header.get("knobs") or {}).items() if k in live})

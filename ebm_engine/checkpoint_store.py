@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ebm_engine.assets import assets_folder, from_checkout, user_data_folder
+from ebm_engine.assets import CHECKOUT, assets_folder, from_checkout, user_data_folder
 from ebm_engine.checkpoints import SUFFIX, CheckpointError, read_header
 
-ROOT = Path(__file__).resolve().parent.parent
 ASSETS_FOLDER = assets_folder() / "checkpoints"
 PRETRAINED = "pretrained:"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,79}$")
@@ -24,7 +23,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,79}$")
 
 def checkpoints_folder() -> Path:
     """The writable folder (created on first use); site-packages is no place for user files."""
-    default = ROOT / "checkpoints" if from_checkout() else user_data_folder() / "checkpoints"
+    default = CHECKOUT / "checkpoints" if from_checkout() else user_data_folder() / "checkpoints"
     return Path(os.environ.get("EBM_LAB_CHECKPOINTS") or default)
 
 

@@ -93,14 +93,14 @@ def _fsync_folder(folder: Path) -> None:
             os.close(descriptor)
 
 
-def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None,
-                    map_location: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_checkpoint(path: str | os.PathLike,
+                    expected_model: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read ``(state_dict, header)``; a missing, truncated, foreign or wrong-model file raises CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path.name} is not a readable checkpoint (truncated or foreign file): "
@@ -115,6 +115,20 @@ def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None,
     if expected_model is not None and header.get("model") != expected_model:
         raise CheckpointError(f"{path.name} holds a {header.get('model')!r} model, not {expected_model!r}")
     return state, header
+
+
+def load_weights(module: torch.nn.Module, state: Mapping[str, torch.Tensor], prefix: str,
+                 what: str = "this model") -> None:
+    """Load the ``<prefix>.*`` entries of a checkpoint's state into ``module``; a one-line
+    ``CheckpointError`` when there are none or they do not fit ``what``."""
+    weights = {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
+    if not weights:
+        raise CheckpointError(f"the checkpoint has no weights for the {prefix!r} part of {what}")
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"the checkpoint's weights do not fit {what}: "
+                              f"{str(exc).strip().splitlines()[0][:160]}") from None
 
 
 def read_header(path: str | os.PathLike) -> dict[str, Any]:

@@ -7,7 +7,6 @@ settings need a new model or data, so changing one resets the job.
 from __future__ import annotations
 
 import contextlib
-import html
 from typing import Any, Callable, ClassVar
 
 import panel as pn
@@ -15,13 +14,13 @@ import param
 
 from app.widgets.checkpoint_panel import CheckpointPanel
 from app.widgets.control_widgets import control
-from app.widgets.status_bar import STATE_COLORS, state_kind
+from app.widgets.status_bar import state_chip
 from ebm_engine.runtime import controls
+from ebm_engine.runtime.registry import job_class
 
 # The page title's size, fixed: a page built after the first render also receives Bootstrap's full sheet,
 # whose h3 (1.75rem) would otherwise make its title twice the first page's.
 TITLE_CSS = "h3 { font-size: 1.17em; font-weight: 600; }"
-from ebm_engine.runtime.registry import job_class
 
 WARNING_VISIBLE_STEPS = 150
 
@@ -62,7 +61,8 @@ class LabPage(param.Parameterized):
             for op, color in colors.items()]
         for button, op in zip(buttons, colors):
             button.on_click(lambda _event, op=op: self.command(op))
-        self.state_chip = pn.pane.HTML(state_chip("starting"), margin=(4, 5), name="state-chip")
+        self.state_chip = pn.pane.HTML(state_chip(self.state), margin=(4, 5), name="state-chip")
+        self.param.watch(lambda e: setattr(self.state_chip, "object", state_chip(e.new)), "state")
         self.pin_switch = pn.widgets.Checkbox.from_param(self.param.keep_training, label="Keep training in background",
                                                          margin=(2, 5), sizing_mode="stretch_width")
         self.param.watch(lambda e: self.session.pin(self.job_id, e.new), "keep_training")
@@ -187,12 +187,8 @@ class LabPage(param.Parameterized):
         """Update status and alerts, then let the page render its plots."""
         self.last_snapshot = snapshot
         status = snapshot.get("status", {})
-        self.state = status.get("state", self.state)
-        if self.state == "queued":
-            self.state = f"queued, {status.get('queued_ahead') or 0} ahead"
-        chip = state_chip(self.state)
-        if self.state_chip.object != chip:
-            self.state_chip.object = chip
+        state = status.get("state", self.state)
+        self.state = f"queued, {status.get('queued_ahead') or 0} ahead" if state == "queued" else state
         self.steps_per_sec = float(status.get("steps_per_sec", 0.0))
         self.step_count = int(snapshot.get("step", self.step_count))
         self.device = snapshot.get("device", self.device)
@@ -234,16 +230,7 @@ class LabPage(param.Parameterized):
 
     def engine_event(self, message: str) -> None:
         self.state = "error"
-        self.state_chip.object = state_chip(self.state)
         self.alert.param.update(object=message, alert_type="danger", visible=True)
         if self.on_status:
             self.on_status(self)
 
-
-def state_chip(state: str) -> str:
-    """The job's state as a small coloured chip with its full text ("queued, 3 ahead")."""
-    kind = state_kind(state)
-    color = STATE_COLORS.get(kind, STATE_COLORS["paused"])
-    return (f'<span class="ebm-chip" data-state="{html.escape(kind)}" style="display:inline-block; '
-            f'padding:1px 10px; border-radius:10px; border:1px solid {color}; color:{color}; font-weight:600; '
-            f'white-space:nowrap">● {html.escape(state)}</span>')

@@ -13,7 +13,7 @@ from app.plots.live_curves import LiveCurves
 from app.widgets.readouts import Readouts
 from app.pages.base import LabPage
 from ebm_engine.runtime.jobs.images import ImagesControls
-from ebm_engine.runtime.png import mosaic_png
+from ebm_engine.runtime.exports import mosaic_png
 
 MODELS = {"ConvEBM": "conv_ebm", "EBM + generator": "ebm_generator"}
 QUALITY_LABELS = {"conv_ebm": ("replay buffer", "short-run from noise"),
@@ -67,10 +67,8 @@ class ImagesPage(LabPage, ImagesControls):
 
     def samples_png(self) -> io.BytesIO | None:
         """The current sample grid as PNG bytes (the download button's callback)."""
-        snapshot = self.last_snapshot or {}
-        if "samples" not in snapshot:
-            return None
-        return io.BytesIO(mosaic_png(snapshot["samples"]))
+        samples = (self.last_snapshot or {}).get("samples")
+        return None if samples is None else io.BytesIO(mosaic_png(samples))
 
     @cached_property
     def controls(self) -> pn.Column:

@@ -61,7 +61,15 @@ class JEMPage(LabPage, JEMControls):
         self.upload.param.watch(self._uploaded, "value")
         self.strokes = ColumnDataSource({"xs": [], "ys": []})
         self.strokes.on_change("data", lambda _attr, _old, _new: self._drawn())
-        self.canvas = self._make_canvas()
+        self.canvas = figure(frame_width=150, frame_height=150, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+                             tools="", toolbar_location=None, name="jem-canvas", min_border=0, title=None,
+                             background_fill_color="#ffffff", outline_line_color="#888888")
+        lines = self.canvas.multi_line("xs", "ys", source=self.strokes, line_width=9, line_color="#111111",
+                                       line_cap="round", line_join="round")
+        draw = FreehandDrawTool(renderers=[lines])
+        self.canvas.add_tools(draw)
+        self.canvas.toolbar.active_drag = draw
+        self.canvas.axis.visible = self.canvas.grid.visible = False
         self.clear_button = pn.widgets.Button(label="Clear drawing", color="light", sizing_mode="stretch_width")
         self.clear_button.on_click(lambda _e: self._clear_probe())
         self.follow_button = pn.widgets.Button(label="Threshold at 95% of test digits", color="primary",
@@ -80,19 +88,6 @@ class JEMPage(LabPage, JEMControls):
         super().__init__(session, on_status, **params)
         self.param.watch(lambda _e: self._threshold_moved(), ["threshold"])
         self.param.watch(lambda _e: self._redraw(), ["ood_sets", "follow_95"])
-
-    def _make_canvas(self):
-        canvas = figure(frame_width=150, frame_height=150, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
-                        tools="", toolbar_location=None, name="jem-canvas", min_border=0, title=None,
-                        background_fill_color="#ffffff", outline_line_color="#888888")
-        lines = canvas.multi_line("xs", "ys", source=self.strokes, line_width=9, line_color="#111111",
-                                  line_cap="round", line_join="round")
-        tool = FreehandDrawTool(renderers=[lines])
-        canvas.add_tools(tool)
-        canvas.toolbar.active_drag = tool
-        canvas.axis.visible = False
-        canvas.grid.visible = False
-        return canvas
 
     # --- controls and layout -------------------------------------------------------------------
     @cached_property

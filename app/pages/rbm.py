@@ -70,7 +70,6 @@ class RBMPage(LabPage, RBMControls):
             self.completion.show(snapshot["completion"], versions.get("completion"))
         self.curves.update(snapshot["history"])
         self.pl_curves.update(snapshot["history"])
-        ais = {k: snapshot.get(k) for k in ("test_ll", "log_z", "ais_step")}
-        ais["log_z_se"] = snapshot.get("log_z_std")
-        ais["test_ll_se"] = snapshot.get("log_z_std")
-        self.readouts.update(ais)
+        # the AIS error of log Z is also that of the log-likelihood
+        error = snapshot.get("log_z_std")
+        self.readouts.update({**snapshot, "log_z_se": error, "test_ll_se": error})

@@ -65,7 +65,8 @@ class SamplersPage(LabPage, SamplerControls):
         return pn.Tabs(("Explore", explore), ("Race", self.race.view), dynamic=False, sizing_mode="stretch_width")
 
     def render(self, snapshot: dict) -> None:
-        self._sync_knobs(snapshot["knobs"])
+        if snapshot["knobs"].get("step_size") is not None:   # auto-tune moves the step-size slider
+            self.step_size = snapshot["knobs"]["step_size"]
         self._draw_surface()
         versions = snapshot.get("versions", {})
         self.plot.show_trails(snapshot["trails"], snapshot["positions"], snapshot["last_accepted"],
@@ -74,11 +75,6 @@ class SamplersPage(LabPage, SamplerControls):
             marginal.update(snapshot, versions.get("chains"), versions.get("density"))
         self.trace.update(snapshot["energy_trace"], snapshot["trace_end"])
         self.table.update(snapshot["diagnostics"])
-
-    def _sync_knobs(self, knobs: dict) -> None:
-        """Follow knob values the engine changed itself (auto-tune moves the step-size slider)."""
-        if knobs.get("step_size") is not None and knobs["step_size"] != self.step_size:
-            self.step_size = knobs["step_size"]
 
     def _draw_surface(self) -> None:
         snap = self.last_snapshot

@@ -52,29 +52,23 @@ class RaceSection(LabPage, RaceControls):
         if [p.object for p in self.plot_row] != [self.plots[n].figure for n in names]:
             self.plot_row.objects = [pn.pane.Bokeh(self.plots[n].figure) for n in names]   # figures keep their fit
         t, versions = snapshot["knobs"]["temperature"], snapshot.get("versions", {})
-        surface = self.plots["langevin"]   # the three plots draw its surface: the grid is sent once
-        surface.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
-                          f"{LABELS['langevin']} at T = {t:g}", versions.get("density"))
+        for name, chains in self.plots.items():   # Langevin's sends the grid; the three draw its surface
+            chains.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
+                             f"{LABELS[name]} at T = {t:g}", versions.get("density"))
         for racer in snapshot["racers"]:
-            name, plot = racer["name"], self.plots[racer["name"]]
-            if plot is not surface:
-                plot.show_grid(snapshot["density"], snapshot["bounds"], 0.0, snapshot["density_max"],
-                               f"{LABELS[name]} at T = {t:g}", versions.get("density"))
-            plot.show_trails(racer["trails"], racer["positions"], racer["last_accepted"],
-                             versions.get(f"chains_{name}"))
+            self.plots[racer["name"]].show_trails(racer["trails"], racer["positions"], racer["last_accepted"],
+                                                  versions.get(f"chains_{racer['name']}"))
         self.table.object = self._table(snapshot["racers"])
 
     @staticmethod
     def _table(racers: list[dict]) -> str:
         head = "".join(f"<th>{html.escape(LABELS[r['name']])}</th>" for r in racers)
-        rows = [("gradient evaluations", "grad_evals", None), ("acceptance", "accept_rate_mean", 3),
+        rows = [("gradient evaluations", "grad_evals", 3), ("acceptance", "accept_rate_mean", 3),
                 ("ESS bulk (worst dim)", "ess_bulk_min", 4), ("ESS per gradient", "ess_per_grad", 4),
-                ("R-hat (worst dim)", "rhat_max", 3), ("divergences", "divergences", None)]
+                ("R-hat (worst dim)", "rhat_max", 3), ("divergences", "divergences", 3)]
         body = ""
         for label, key, digits in rows:
-            cells = ""
-            for r in racers:
-                value = r.get(key, r["diagnostics"].get(key))
-                cells += f'<td id="race-{r["name"]}-{key}">{html.escape(fmt(value, digits or 3))}</td>'
+            values = [(r["name"], fmt(r.get(key, r["diagnostics"].get(key)), digits)) for r in racers]
+            cells = "".join(f'<td id="race-{name}-{key}">{html.escape(value)}</td>' for name, value in values)
             body += f"<tr><th>{html.escape(label)}</th>{cells}</tr>"
         return f'<table class="ebm-readouts ebm-race"><tr><th></th>{head}</tr>{body}</table>'

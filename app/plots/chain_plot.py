@@ -8,6 +8,7 @@ from bokeh.events import Tap
 from bokeh.models import ColumnDataSource
 from bokeh.palettes import Category20_20
 
+from app.plots.framed import WAITING_HINT
 from app.plots.surface_plot import SurfacePlot
 
 
@@ -25,10 +26,9 @@ class ChainPlot(SurfacePlot):
 
     def __init__(self, title: str = "", height: int = 500, width: int = 540,
                  on_tap: Callable[[float, float], None] | None = None, surface_of: SurfacePlot | None = None,
-                 **frame):
-        """``frame``: the empty frame's ``bounds`` and ``hint`` (see ``SurfacePlot``)."""
+                 hint: str = WAITING_HINT):
         super().__init__(title=title, height=height, width=width, points_legend=None, chains_legend=None,
-                         surface_of=surface_of, **frame)
+                         surface_of=surface_of, hint=hint)
         self.trails = ColumnDataSource({"xs": [], "ys": [], "color": []})
         self.heads = ColumnDataSource({"x": [], "y": [], "color": []})
         self.rejected = ColumnDataSource({"x": [], "y": []})

@@ -45,15 +45,15 @@ class FramedPlot:
 
     owns_surface = True   # False when ``image`` and ``mapper`` are another plot's, which sends the grid
 
-    def frame(self, hint: str, bounds) -> None:
-        """No grid lines; grey ``hint`` text centred on ``bounds``, readable on the light and the dark theme."""
-        (x0, x1), (y0, y1) = bounds
-        self.hint = Label(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=hint, text_align="center", text_baseline="middle",
-                          text_color="#8a8a8a", text_font_size="15px", name="waiting-hint")
+    def frame(self, hint: str) -> None:
+        """No grid lines; grey ``hint`` text centred on the frame, readable on the light and the dark theme."""
+        self.hint = Label(text=hint, text_align="center", text_baseline="middle", text_color="#8a8a8a",
+                          text_font_size="15px", name="waiting-hint")
         self.figure.add_layout(self.hint)
         self.figure.grid.visible = False
         self._bounds = None
         self.sent = SentVersions()
+        self.show_frame(DEFAULT_BOX)
 
     def show_frame(self, bounds) -> None:
         """Before the first grid: the empty frame over ``bounds``, the hint in its middle."""

@@ -12,12 +12,12 @@ from app.plots.sent_versions import SentVersions
 class ImageGrid:
     """An axis-free figure showing one 2D array with square pixels, fitted into ``width`` × ``height``."""
 
-    def __init__(self, title: str, width: int = 300, height: int = 300, low: float = 0.0, high: float = 1.0,
-                 name: str = "image-grid", blank: tuple[int, int] | None = None):
+    def __init__(self, title: str, width: int = 300, height: int = 300, name: str = "image-grid",
+                 blank: tuple[int, int] | None = None):
         """``blank``: the shape of an empty (transparent) image that lays the frame out at its final aspect
         before the first image."""
         self.box = (width, height)
-        self.mapper = LinearColorMapper(palette=Greys256[::-1], low=low, high=high, nan_color=(0, 0, 0, 0))
+        self.mapper = LinearColorMapper(palette=Greys256[::-1], low=0.0, high=1.0, nan_color=(0, 0, 0, 0))
         # NaN pixels are transparent: an empty frame until the first image, not a filled square
         self.source = ColumnDataSource({"image": [np.full((2, 2), np.nan, np.float32)], "dw": [2], "dh": [2]})
         self.figure = figure(title=title, frame_width=width, frame_height=height, tools="save",

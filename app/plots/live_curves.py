@@ -10,14 +10,14 @@ from bokeh.plotting import figure
 
 from app.plots.steady_range import SteadyRange
 
+ROLLOVER = 5000   # rows kept per curve
+
 
 class LiveCurves:
     """Curves sharing an x column ``step``; ``update(history)`` streams rows newer than the last seen."""
 
-    def __init__(self, series: dict[str, str], title: str = "", height: int = 220, width: int = 500,
-                 rollover: int = 5000):
+    def __init__(self, series: dict[str, str], title: str = "", height: int = 220, width: int = 500):
         self.series = series
-        self.rollover = rollover
         self.source = ColumnDataSource({"step": [], **{key: [] for key in series}})
         self.figure = figure(title=title, height=height, width=width, tools="pan,wheel_zoom,reset,save",
                              toolbar_location="above", x_axis_label="iteration", name="curves",
@@ -46,9 +46,9 @@ class LiveCurves:
         new = steps > self.last_step
         if new.any():
             self.source.stream({"step": steps[new], **{k: history[k][new] for k in self.series}},
-                               rollover=self.rollover)
+                               rollover=ROLLOVER)
             self.last_step = float(steps[-1])
-            shown = slice(-self.rollover, None)
+            shown = slice(-ROLLOVER, None)
             self.x_range.fit_values(steps[shown])
             self.y_range.fit_values(*(history[k][shown] for k in self.series if k in history))
 

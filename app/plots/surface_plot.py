@@ -10,7 +10,7 @@ from bokeh.models import ColorBar, ColumnDataSource, Legend, LegendItem, LinearC
 from bokeh.palettes import Plasma256, Viridis256
 from bokeh.plotting import figure
 
-from app.plots.framed import DEFAULT_BOX, WAITING_HINT, FramedPlot, empty_image
+from app.plots.framed import WAITING_HINT, FramedPlot, empty_image
 
 
 class SurfacePlot(FramedPlot):
@@ -18,18 +18,17 @@ class SurfacePlot(FramedPlot):
 
     def __init__(self, title: str = "", height: int = 500, width: int = 540, points_legend: str | None = "data",
                  chains_legend: str | None = "chains", surface_of: SurfacePlot | None = None,
-                 bounds=DEFAULT_BOX, hint: str = WAITING_HINT, name: str = "surface"):
+                 hint: str = WAITING_HINT, name: str = "surface"):
         """``surface_of``: draw that plot's surface (its image source and colour mapper) instead of one of
         our own; the grid then travels to the browser once for both, and ``show_grid`` here sets only
-        the title and ranges. ``bounds`` and ``hint``: the empty frame shown until the first grid."""
-        (x0, x1), (y0, y1) = bounds
+        the title and ranges. ``hint``: the text of the empty frame shown until the first grid."""
         self.owns_surface = surface_of is None
         self.mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=1.0) if surface_of is None \
             else surface_of.mapper
         self.figure = figure(title=title, height=height, width=width, match_aspect=True,
                              tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
                              output_backend="canvas", name=name,
-                             x_range=Range1d(x0, x1), y_range=Range1d(y0, y1))
+                             x_range=Range1d(), y_range=Range1d())
         self.image = surface_of.image if surface_of is not None else ColumnDataSource(empty_image())
         self.points = ColumnDataSource({"x": [], "y": []})
         self.chains = ColumnDataSource({"x": [], "y": []})
@@ -41,7 +40,7 @@ class SurfacePlot(FramedPlot):
                  ((points, points_legend), (chains, chains_legend)) if label]
         self.figure.add_layout(Legend(items=items, location="top_left", background_fill_alpha=0.5))
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=10), "right")
-        self.frame(hint, bounds)
+        self.frame(hint)
 
     def show_chains(self, xy: np.ndarray, version: int | None) -> None:
         if self.sent.due("chains", version):

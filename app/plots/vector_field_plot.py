@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
 
-from app.plots.framed import DEFAULT_BOX, WAITING_HINT, FramedPlot, empty_image
+from app.plots.framed import WAITING_HINT, FramedPlot, empty_image
 
 ARROW_FILL = 0.9        # the longest arrow fills this share of a grid cell
 
@@ -34,16 +34,15 @@ def arrow_segments(field: dict, cell: float, reference: float) -> dict[str, np.n
 class VectorFieldPlot(FramedPlot):
     """Image + arrows + data points + samples; ``show_*`` methods patch the sources of one figure."""
 
-    def __init__(self, title: str = "", width: int = 500, height: int = 470, arrow_color: str = "white",
-                 points_legend: str | None = "data", samples_legend: str | None = "samples", name: str = "field",
-                 bounds=DEFAULT_BOX, hint: str = WAITING_HINT):
+    def __init__(self, title: str = "", width: int = 500, height: int = 470, points_legend: str | None = "data",
+                 samples_legend: str | None = "samples", name: str = "field"):
         # imported here: only sessions that open a score field pay for loading HoloViews
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh renderer hv.render uses)
 
         image = hv.Image(np.zeros((2, 2)), bounds=(-4, -4, 4, 4)).opts(cmap="viridis", colorbar=True, clabel="")
         field = hv.VectorField(([0.0], [0.0], [0.0], [0.0]), vdims=["Angle", "Magnitude"]).opts(
-            magnitude="Magnitude", rescale_lengths=False, pivot="tail", color=arrow_color, line_width=1.4)
+            magnitude="Magnitude", rescale_lengths=False, pivot="tail", color="white", line_width=1.4)
         self.figure = hv.render((image * field).opts(width=width, height=height, title=title, toolbar="above",
                                                      xlabel="x₁", ylabel="x₂"))
         self.figure.name = name
@@ -54,9 +53,7 @@ class VectorFieldPlot(FramedPlot):
         self.arrows = by_glyph["Segment"].data_source
         self.image.data = empty_image()       # HoloViews laid out a placeholder: nothing is drawn before data
         self.arrows.data = {"x0": [], "y0": [], "x1": [], "y1": []}
-        (x0, x1), (y0, y1) = bounds
-        self.figure.x_range = Range1d(x0, x1)
-        self.figure.y_range = Range1d(y0, y1)
+        self.figure.x_range, self.figure.y_range = Range1d(), Range1d()
         self.points = ColumnDataSource({"x": [], "y": []})
         self.samples = ColumnDataSource({"x": [], "y": []})
         points = self.figure.scatter("x", "y", source=self.points, size=3, color="white", alpha=0.35)
@@ -65,7 +62,7 @@ class VectorFieldPlot(FramedPlot):
                  ((points, points_legend), (samples, samples_legend)) if label]
         if items:
             self.figure.add_layout(Legend(items=items, location="top_left", background_fill_alpha=0.5))
-        self.frame(hint, bounds)
+        self.frame(WAITING_HINT)
 
     def show_arrows(self, field: dict | None, bounds, reference: float, version: int | None) -> None:
         """Arrows on the field's grid (``None`` clears them); ``reference`` sets the length scale; sent when

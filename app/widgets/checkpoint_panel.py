@@ -34,7 +34,8 @@ class CheckpointPanel:
         self.restart: Callable[[], None] | None = None
         self.pretrained_button.on_click(lambda _e: self.act("load_pretrained"))
         self.load_button.on_click(lambda _e: self.load())
-        self.save_button.on_click(lambda _e: self.save())
+        self.save_button.on_click(lambda _e: self.act(
+            "save_checkpoint", checkpoint=self.name_input.value or self.name_input.value_input or ""))
         self.scratch_button.on_click(lambda _e: self.start_from_scratch())
         self._options_key: tuple | None = None
         # one compact row above the page's plots (hidden on pages whose job has no model to save)
@@ -56,9 +57,6 @@ class CheckpointPanel:
             self.restart()
         else:
             self.act("start_from_scratch")
-
-    def save(self) -> None:
-        self.act("save_checkpoint", checkpoint=self.name_input.value or self.name_input.value_input or "")
 
     def update(self, info: dict[str, Any] | None) -> None:
         """Show the job's checkpoint report: options (only when they changed) and the last message."""

@@ -6,8 +6,7 @@ import re
 
 import panel as pn
 
-from ebm_engine.runtime.exports import csv_text, export_arrays, npz_bytes
-from ebm_engine.runtime.gif import ChainFrames, chain_gif
+from ebm_engine.runtime.exports import ChainFrames, chain_gif, csv_text, export_arrays, npz_bytes
 
 
 def slug(title: str) -> str:

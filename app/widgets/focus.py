@@ -39,11 +39,6 @@ def holder(leaf):
     return leaf.object if isinstance(leaf, pn.pane.Bokeh) else leaf
 
 
-def plot_label(figure: Plot) -> str:
-    title = figure.title.text if figure.title is not None else ""
-    return title or figure.name or "plot"
-
-
 class FocusControl:
     """A select of a page's plots; choosing one hides everything else and shows it larger.
 
@@ -56,7 +51,8 @@ class FocusControl:
         self.originals: dict[str, dict] = {}
         self.panes: dict[str, pn.pane.Bokeh] = {}
         for pane in figure_panes(view):
-            label = plot_label(pane.object)
+            figure = pane.object
+            label = (figure.title.text if figure.title is not None else "") or figure.name or "plot"
             while label in self.panes:
                 label += " ′"
             self.panes[label] = pane

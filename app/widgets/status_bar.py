@@ -9,9 +9,18 @@ STATE_COLORS = {"playing": "#2e9d47", "paused": "#8a8f98", "error": "#d33a2c", "
                 "queued": "#3a7bd5"}
 
 
-def state_kind(state: str) -> str:
-    """'queued, 2 ahead' is a queued state; the others are one word."""
-    return state.split(",")[0].split(" ")[0]
+def state_style(state: str) -> tuple[str, str]:
+    """The kind of ``state`` ('queued, 2 ahead' is a queued state; the others are one word) and its colour."""
+    kind = state.split(",")[0].split(" ")[0]
+    return kind, STATE_COLORS.get(kind, STATE_COLORS["paused"])
+
+
+def state_chip(state: str) -> str:
+    """The job's state as a small coloured chip with its full text ("queued, 3 ahead")."""
+    kind, color = state_style(state)
+    return (f'<span class="ebm-chip" data-state="{html.escape(kind)}" style="display:inline-block; '
+            f'padding:1px 10px; border-radius:10px; border:1px solid {color}; color:{color}; font-weight:600; '
+            f'white-space:nowrap">● {html.escape(state)}</span>')
 
 
 class StatusBar:
@@ -23,8 +32,7 @@ class StatusBar:
 
     def update(self, page: str, state: str, device: str, rate: float, step: int, knobs: dict | None = None,
                started_from: str | None = None) -> None:
-        kind = state_kind(state)
-        color = STATE_COLORS.get(kind, STATE_COLORS["paused"])
+        kind, color = state_style(state)
         # the knob values the shown snapshot was computed with (read by browser tests and benchmarks)
         applied = ";".join(f"{k}={v}" for k, v in sorted((knobs or {}).items()))
         self.pane.object = (

@@ -21,7 +21,7 @@ from ebm_engine.cli.parser import UsageError, build_parser
 from ebm_engine.cli.serve import command_serve
 from ebm_engine.runtime import controls
 from ebm_engine.runtime.mosaic import tile
-from ebm_engine.runtime.png import mosaic_png
+from ebm_engine.runtime.exports import mosaic_png
 from ebm_engine.runtime.registry import job_class
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -113,15 +113,9 @@ def command_train(args) -> int:
 
 
 # --- sample and evaluate -------------------------------------------------------------------------
-def _load(args):
-    if args.model:
-        catalog.entry(args.model)
-    return catalog.job_from_checkpoint(args.checkpoint, expected_model=args.model, device=args.device)
-
-
 def command_sample(args) -> int:
     out = output_path(args.out, ".npz")
-    job = _load(args)
+    job = catalog.job_from_checkpoint(args.checkpoint, expected_model=args.model, device=args.device)
     started = time.perf_counter()
     samples = catalog.sample(job, args.n, args.seed, args.steps)
     header = job.checkpoint_header()
@@ -138,7 +132,7 @@ def command_sample(args) -> int:
 
 
 def command_evaluate(args) -> int:
-    job = _load(args)
+    job = catalog.job_from_checkpoint(args.checkpoint, expected_model=args.model, device=args.device)
     started = time.perf_counter()
     metrics = catalog.evaluate(job, args.seed)
     header = job.checkpoint_header()
@@ -168,12 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "threads", None):
             torch.set_num_threads(args.threads)
         return COMMANDS[args.command](args)
-    except (UsageError, CatalogError) as exc:
+    except (UsageError, CatalogError, CheckpointError) as exc:   # a failed save is failed work; the rest, bad input
         print(f"ebm-lab: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CheckpointError as exc:   # a failed save is failed work; anything else, bad input
-        print(f"ebm-lab: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED if str(exc).startswith("could not save") else EXIT_USAGE
+        return EXIT_FAILED if isinstance(exc, CheckpointError) and str(exc).startswith("could not save") else EXIT_USAGE
     except KeyboardInterrupt:
         print("ebm-lab: interrupted", file=sys.stderr)
         return 130

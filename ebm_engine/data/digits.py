@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from ebm_engine.config import check_number
+
 DIGITS_SHAPE: tuple[int, int] = (8, 8)
 DIGITS_MAX_PIXEL = 16.0
 
@@ -79,8 +81,8 @@ def _split_indices(test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def _check_split_args(test_fraction: float, seed: int) -> None:
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) \
-            or not math.isfinite(test_fraction) or not 0.0 < test_fraction < 1.0:
+    check_number("test_fraction", test_fraction)
+    if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}")
     n = _raw_digits()[1].shape[0]
     n_classes = 10
@@ -93,6 +95,7 @@ def _check_split_args(test_fraction: float, seed: int) -> None:
 
 
 def _build(values: np.ndarray, test_fraction: float, seed: int, name: str) -> DigitSplit:
+    _check_split_args(test_fraction, seed)
     _, labels = _raw_digits()
     train_rows, test_rows = _split_indices(float(test_fraction), int(seed))
     return DigitSplit(
@@ -113,19 +116,14 @@ def load_digits_binary(threshold: float = 8.0, test_fraction: float = 0.2, seed:
     ``threshold`` is on the raw 0..16 pixel scale and must lie in (0, 16] (at 0 every pixel would
     be on). With the defaults: 1437 train rows, 360 test rows, 64 visible units.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-            or not math.isfinite(threshold) or not 0.0 < threshold <= DIGITS_MAX_PIXEL:
-        raise ValueError(f"threshold must be a number in (0, {DIGITS_MAX_PIXEL:g}] (pixels are 0..16), "
-                         f"got {threshold!r}")
-    _check_split_args(test_fraction, seed)
-    pixels, _ = _raw_digits()
-    binary = (pixels >= threshold).astype(np.float32)
+    check_number("threshold", threshold)
+    if not 0.0 < threshold <= DIGITS_MAX_PIXEL:
+        raise ValueError(f"threshold must be in (0, {DIGITS_MAX_PIXEL:g}] (pixels are 0..16), got {threshold!r}")
+    binary = (_raw_digits()[0] >= threshold).astype(np.float32)
     return _build(binary, test_fraction, seed, f"digits-binary(pixel>={threshold:g}/16)")
 
 
 def load_digits_grey(test_fraction: float = 0.2, seed: int = 0) -> DigitSplit:
     """sklearn's 8×8 digits as float32 rows scaled to [0, 1] (``pixel / 16``), same split as the binary set."""
-    _check_split_args(test_fraction, seed)
-    pixels, _ = _raw_digits()
-    grey = (pixels / DIGITS_MAX_PIXEL).astype(np.float32)
+    grey = (_raw_digits()[0] / DIGITS_MAX_PIXEL).astype(np.float32)
     return _build(grey, test_fraction, seed, "digits-grey")

@@ -153,34 +153,31 @@ def load_mnist_folder(folder: str | Path, binarize: bool = True, threshold: int 
         raise IDXFileMissingError(f"{folder}: no such folder")
     if not folder.is_dir():
         raise IDXFormatError(f"{folder}: not a folder")
-    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    images: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
     for split in ("train", "test"):
         images_path, labels_path = _find(folder, f"{split} images"), _find(folder, f"{split} labels")
-        images, labels = read_idx(images_path), read_idx(labels_path)
-        _check_split(folder, split, images_path, images, labels_path, labels)
-        if limit is not None:
-            images, labels = images[:limit], labels[:limit]
-        parts[split] = (images, labels)
-    train_images, test_images = parts["train"][0], parts["test"][0]
-    if train_images.shape[1:] != test_images.shape[1:]:
-        raise IDXFormatError(f"{folder}: train images are {train_images.shape[1]}×{train_images.shape[2]} but "
-                             f"test images are {test_images.shape[1]}×{test_images.shape[2]}")
-    height, width = int(train_images.shape[1]), int(train_images.shape[2])
+        images[split], labels[split] = read_idx(images_path), read_idx(labels_path)
+        _check_split(folder, split, images_path, images[split], labels_path, labels[split])
+        images[split], labels[split] = images[split][:limit], labels[split][:limit]
+    (height, width), test_size = images["train"].shape[1:], images["test"].shape[1:]
+    if (height, width) != test_size:
+        raise IDXFormatError(f"{folder}: train images are {height}×{width} but test images are "
+                             f"{test_size[0]}×{test_size[1]}")
 
-    def rows(images: np.ndarray) -> torch.Tensor:
-        flat = images.reshape(images.shape[0], height * width)
-        if binarize:
-            return torch.from_numpy((flat >= threshold).astype(np.float32))
-        return torch.from_numpy(flat.astype(np.float32) / np.float32(255.0))
+    def rows(split: str) -> torch.Tensor:
+        flat = images[split].reshape(len(images[split]), height * width)
+        return torch.from_numpy((flat >= threshold).astype(np.float32) if binarize
+                                else flat.astype(np.float32) / np.float32(255.0))
 
     kind = f"binary(pixel>={threshold}/255)" if binarize else "grey"
     return DigitSplit(
-        train=rows(train_images),
-        test=rows(test_images),
-        train_labels=torch.from_numpy(parts["train"][1].astype(np.int64)),
-        test_labels=torch.from_numpy(parts["test"][1].astype(np.int64)),
-        shape=(height, width),
+        train=rows("train"),
+        test=rows("test"),
+        train_labels=torch.from_numpy(labels["train"].astype(np.int64)),
+        test_labels=torch.from_numpy(labels["test"].astype(np.int64)),
+        shape=(int(height), int(width)),
         name=f"{folder.resolve().name}-{kind}",
-        train_index=torch.arange(train_images.shape[0], dtype=torch.int64),
-        test_index=torch.arange(test_images.shape[0], dtype=torch.int64),
+        train_index=torch.arange(len(images["train"]), dtype=torch.int64),
+        test_index=torch.arange(len(images["test"]), dtype=torch.int64),
     )

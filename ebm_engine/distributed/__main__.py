@@ -12,7 +12,7 @@ from ebm_engine.samplers.mixed_precision import PRECISIONS
 from ebm_engine.training.negative_sampler import SAMPLERS
 
 
-def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ebm_engine.distributed",
                                      description="Train ConvEBM or JEM with DistributedDataParallel "
                                                  "(run it under torchrun; one process per GPU).")
@@ -30,11 +30,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="captured: the SGLD step replayed as one CUDA graph on a GPU")
     parser.add_argument("--save-every", type=int, default=0, help="also save every N steps (0: at the end)")
     parser.add_argument("--report-dir", type=Path, default=None, help="write each rank's summary as rank<R>.json")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_arguments(argv)
+    args = parser.parse_args(argv)
     try:
         summary = train_ddp(args.model, args.data, args.steps, args.seed, args.out, device=args.device,
                             batch_size=args.batch_size, resume=args.resume, width=args.width,

@@ -3,7 +3,7 @@
 Each rank trains on its own shard of the data (rows ``rank::world_size``), keeps its own replay
 buffer shard (``buffer_size / world_size`` chains) and draws from its own generator stream
 (``seed + rank``); DDP averages the weight gradients, so every rank holds the same weights after
-every step; when one rank sees a step diverge, all ranks roll back together (``divergence_vote``).
+every step; when one rank sees a step diverge, all ranks roll back together (``process_group.any_rank_diverged``).
 The training logic is the lab's own (``ContrastiveDivergence`` for ConvEBM,
 ``JEMTrainer`` for JEM). Rank 0 alone writes the checkpoint (``ebm_engine.checkpoints``), with every
 rank's training state gathered into it (optimiser moments, replay-buffer shard, generator, epoch
@@ -23,15 +23,18 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, save_checkpoint
+from ebm_engine.checkpoints import CheckpointError, load_checkpoint, load_weights, make_header, save_checkpoint
 from ebm_engine.data.digits import load_digits_grey
 from ebm_engine.device import make_generator
-from ebm_engine.distributed.divergence_vote import any_rank_diverged
-from ebm_engine.distributed.process_group import RankContext, join_process_group, leave_process_group
-from ebm_engine.distributed.replicated_model import ReplicatedModel
+from ebm_engine.distributed.process_group import (RankContext, any_rank_diverged, join_process_group,
+                                                  leave_process_group)
+from ebm_engine.energies.base import Energy
 from ebm_engine.models.conv_ebm import ConvEBM
 from ebm_engine.models.jem import JEM
+from ebm_engine.runtime.job import seeded
 from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
 from ebm_engine.training.image_recipes import image_cd_trainer, lab_image_config
 from ebm_engine.training.jem_trainer import JEMConfig, JEMTrainer
@@ -40,6 +43,44 @@ DDP_MODELS = ("conv_ebm", "jem")
 DATA_SETS = ("digits",)
 DEFAULT_BATCH = {"conv_ebm": 128, "jem": 64}
 DEFAULT_BUFFER = {"conv_ebm": 10000, "jem": 5000}
+
+
+class _MethodRouter(nn.Module):
+    """DDP calls ``forward``; this forwards to the model's ``energy`` (via ``__call__``) or ``logits``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, method: str = "energy") -> torch.Tensor:
+        return self.model(x) if method == "energy" else getattr(self.model, method)(x)
+
+
+class ReplicatedModel(Energy):
+    """``model`` with DDP gradient averaging; parameters and state dict are the model's own (``model.``).
+
+    The trainers call ``energy(x)`` (and JEM's trainer ``logits(x)``) both to compute the loss and,
+    with the weights frozen, inside Langevin sampling. A call goes through the DDP wrapper only when
+    it builds a graph for the weights (so their gradients are averaged across ranks in ``backward``);
+    sampling calls go to the plain module, so the chains of each rank run without any communication.
+    """
+
+    def __init__(self, model: Energy, device: torch.device):
+        super().__init__()
+        self.model = model
+        self.shape = getattr(model, "shape", None)   # JEM's trainer reads the image shape
+        ids = [device.index] if device.type == "cuda" else None
+        # not registered as a submodule: the parameters would be listed twice in the state dict
+        object.__setattr__(self, "ddp", DistributedDataParallel(_MethodRouter(model), device_ids=ids))
+
+    def _builds_weight_graph(self) -> bool:
+        return torch.is_grad_enabled() and any(p.requires_grad for p in self.model.parameters())
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ddp(x, "energy") if self._builds_weight_graph() else self.model(x)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ddp(x, "logits") if self._builds_weight_graph() else self.model.logits(x)
 
 
 def default_model_args(model: str, shape: tuple[int, int], width: int = 32) -> dict[str, Any]:
@@ -52,15 +93,6 @@ def default_model_args(model: str, shape: tuple[int, int], width: int = 32) -> d
 
 # the key prefix of the weights in the lab's checkpoints (as the Images and JEM pages save them)
 STATE_PREFIX = {"conv_ebm": "energy", "jem": "model"}
-
-
-def weights_from_lab_state(model: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The network weights of a lab checkpoint (training state of an app-saved one is skipped)."""
-    prefix = STATE_PREFIX[model] + "."
-    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    if not weights:
-        raise CheckpointError(f"the checkpoint has no {model} weights (keys {prefix}*)")
-    return weights
 
 
 def build_model(model: str, model_args: dict[str, Any]) -> torch.nn.Module:
@@ -154,15 +186,9 @@ def _train_in_group(ctx: RankContext, model: str, data: str, steps: int, seed: i
         if header.get("data") != data:
             raise CheckpointError(f"{Path(resume).name} was trained on {header.get('data')!r}, not {data!r}")
         model_args, start_step = dict(header["model_args"]), int(header["step"])
-    with torch.random.fork_rng(devices=[]):   # same initial weights on every rank (DDP also broadcasts)
-        torch.manual_seed(seed)
-        net = build_model(model, model_args)
+    net = seeded(seed, lambda: build_model(model, model_args))   # same initial weights on every rank (as DDP's)
     if state is not None:
-        try:
-            net.load_state_dict(weights_from_lab_state(model, state))
-        except RuntimeError as exc:
-            raise CheckpointError(f"the checkpoint's weights do not fit {model}: "
-                                  f"{str(exc).strip().splitlines()[0][:160]}") from None
+        load_weights(net, state, STATE_PREFIX[model], model)
     net = net.to(ctx.device)
     replicated = ReplicatedModel(net, ctx.device)
     generator = make_generator(seed + ctx.rank, ctx.device)   # one stream per rank

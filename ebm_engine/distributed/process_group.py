@@ -1,8 +1,17 @@
-"""Joining the process group torchrun describes in the environment (NCCL on GPUs, Gloo on the CPU)."""
+"""Joining the process group torchrun describes in the environment (NCCL on GPUs, Gloo on the CPU), and
+one verdict for all ranks on whether a training step diverged.
+
+A divergence can be seen by one rank alone: a non-finite value in its own batch, its replay-buffer
+shard or its copy of the weights, or energies beyond a bound on its own data. If that rank rolled
+back to its last good state while the others went on, the replicas would hold different weights
+from then on. ``any_rank_diverged`` gives a trainer's ``LastGoodState`` a vote: every rank shares its
+verdict (an all-reduce of one flag, MAX) and all roll back when any of them diverged.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -48,3 +57,12 @@ def leave_process_group(context: RankContext) -> None:
     """Destroy the group if this module created it (a caller's own group is left alone)."""
     if context.created_group and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def any_rank_diverged(device: torch.device) -> Callable[[bool], bool]:
+    """A vote for ``LastGoodState.agree``: True on every rank when any rank's step diverged."""
+    def vote(diverged: bool) -> bool:
+        flag = torch.tensor([1 if diverged else 0], dtype=torch.int32, device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+    return vote

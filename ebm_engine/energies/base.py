@@ -6,12 +6,24 @@ shape ``(batch,)``. The density it defines at temperature ``T`` is ``p(x) ∝ ex
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 Projection = Callable[[torch.Tensor], torch.Tensor]
+
+
+def finite_number(value: float, name: str) -> float:
+    """``value`` as a float; a ``ValueError`` that names ``name`` unless it is a finite number."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
 
 
 class Energy(nn.Module):
@@ -85,10 +97,8 @@ class ScaledEnergy(Energy):
 
     def __init__(self, base: Energy, weight: float):
         super().__init__()
-        if not torch.isfinite(torch.tensor(weight)):
-            raise ValueError(f"energy weight must be finite, got {weight}")
         self.base = base
-        self.weight = weight
+        self.weight = finite_number(weight, "energy weight")
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.weight * self.base(x)

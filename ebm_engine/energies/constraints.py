@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ebm_engine.energies.base import finite_number
 
 __all__ = ["Ball", "Box", "Constraint", "HalfPlane", "NonNegative", "Simplex", "constraint_from_dict",
            "rounding_tolerance"]
@@ -60,16 +61,6 @@ def _vector(value: float | Sequence[float] | torch.Tensor, name: str) -> tuple[f
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} must be finite, got {t.tolist()}")
     return tuple(float(v) for v in t.reshape(-1))
-
-
-def _scalar(value: float, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 class Constraint:
@@ -147,7 +138,7 @@ class HalfPlane(Constraint):
 
     def __init__(self, normal: Sequence[float] | torch.Tensor, offset: float):
         self.normal = _vector(normal, "normal")
-        self.offset = _scalar(offset, "offset")
+        self.offset = finite_number(offset, "offset")
         self._norm = math.sqrt(sum(v * v for v in self.normal))
         if self._norm == 0.0:
             raise ValueError("normal must be non-zero")
@@ -183,7 +174,7 @@ class Ball(Constraint):
 
     def __init__(self, center: float | Sequence[float] | torch.Tensor, radius: float):
         self.center = _vector(center, "center")
-        self.radius = _scalar(radius, "radius")
+        self.radius = finite_number(radius, "radius")
         if self.radius < 0:
             raise ValueError(f"radius must be >= 0, got {self.radius}")
 

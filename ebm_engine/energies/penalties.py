@@ -67,12 +67,8 @@ class ConstraintPenalty(Energy):
         return self.weight * (v if self.power == 1 else v * v)
 
     def describe(self) -> str:
-        if self.is_hard:
-            how = "hard"
-        elif not self.is_active:
-            how = "off"
-        else:
-            how = f"weight {self.weight:g}" + (", squared" if self.power == 2 else "")
+        how = ("hard" if self.is_hard else "off" if not self.is_active
+               else f"weight {self.weight:g}" + (", squared" if self.power == 2 else ""))
         return f"{self.constraint.describe()} ({how})"
 
 
@@ -141,8 +137,6 @@ class ConstrainedEnergy(Energy):
         projected last, in order, so they hold exactly but may push a point off a convex set.
         """
         hard = [p.constraint for p in self.penalties if p.is_hard]
-        if not hard:
-            return x
         convex = [c for c in hard if c.convex]
         if len(convex) == 1:
             x = convex[0].project(x)

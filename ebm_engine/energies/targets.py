@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ebm_engine.energies.base import Energy
+from ebm_engine.energies.base import Energy, finite_number
 
 Bounds = tuple[tuple[float, float], ...]
 
@@ -27,16 +27,9 @@ _TAIL_SIGMAS = 4.5
 
 
 def _positive(value: float, name: str) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
+    value = finite_number(value, name)
+    if not value > 0:
         raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
-
-
-def _finite(value: float, name: str) -> float:
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
     return value
 
 
@@ -100,13 +93,10 @@ class Target(Energy):
             raise ValueError(f"{type(self).__name__} expects points of shape (n, {self.dim}), "
                              f"got {tuple(x.shape)}")
 
-    def _randn(self, shape: tuple[int, ...], generator: torch.Generator | None, draw=torch.randn) -> torch.Tensor:
+    def _draw(self, shape: tuple[int, ...], generator: torch.Generator | None, draw=torch.randn) -> torch.Tensor:
         """``draw(shape)`` (normal; ``torch.rand``: uniform) from ``generator``, on this target's device and dtype."""
         device = generator.device if generator is not None else torch.device("cpu")
         return draw(shape, generator=generator, device=device, dtype=self._ref.dtype).to(self._ref.device)
-
-    def _rand(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-        return self._randn(shape, generator, torch.rand)
 
 
 class Gaussian(Target):
@@ -148,7 +138,7 @@ class Gaussian(Target):
         return 0.5 * (z * z).sum(dim=1) + self.log_norm, z @ whiten   # ∇E = Σ⁻¹(x - μ)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = self._randn((_check_count(n), self.dim), generator)
+        z = self._draw((_check_count(n), self.dim), generator)
         return self.mean.to(z) + z @ self.chol.to(z).T
 
 
@@ -206,7 +196,7 @@ class GaussianMixture(Target):
         device = generator.device if generator is not None else torch.device("cpu")
         idx = torch.multinomial(self.weights.to(device), n, replacement=True, generator=generator)
         idx = idx.to(self._ref.device)
-        z = self._randn((n, self.dim), generator)
+        z = self._draw((n, self.dim), generator)
         return self.means.to(z)[idx] + self.stds.to(z)[idx, None] * z
 
 
@@ -220,7 +210,7 @@ class Banana(Target):
     def __init__(self, s1: float = 1.0, b: float = 0.5, s2: float = 0.5):
         super().__init__()
         self.s1, self.s2 = _positive(s1, "s1"), _positive(s2, "s2")
-        self.b = _finite(b, "b")
+        self.b = finite_number(b, "b")
         a = _TAIL_SIGMAS * self.s1
         curve = (self.b * (0.0 - self.s1 ** 2), self.b * (a ** 2 - self.s1 ** 2))
         pad = _TAIL_SIGMAS * self.s2
@@ -242,7 +232,7 @@ class Banana(Target):
         return e, torch.stack([g1, r], dim=1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = self._randn((_check_count(n), 2), generator)
+        z = self._draw((_check_count(n), 2), generator)
         x1 = self.s1 * z[:, 0]
         x2 = self.b * (x1 ** 2 - self.s1 ** 2) + self.s2 * z[:, 1]
         return torch.stack([x1, x2], dim=1)
@@ -257,8 +247,8 @@ class Donut(Target):
 
     def __init__(self, radius: float = 2.5, sigma: float = 0.4):
         super().__init__()
-        self.radius = float(radius)
-        if not (math.isfinite(self.radius) and self.radius >= 0):
+        self.radius = finite_number(radius, "radius")
+        if self.radius < 0:
             raise ValueError(f"radius must be a non-negative finite number, got {radius}")
         self.sigma = _positive(sigma, "sigma")
         r0, s = self.radius, self.sigma
@@ -292,16 +282,16 @@ class Donut(Target):
         have = 0
         while have < n:
             m = 2 * (n - have) + 64  # acceptance is >= 1/2
-            pick_normal = self._rand((m,), generator) < p_normal
-            normal = r0 + s * self._randn((m,), generator)
-            rayleigh = r0 + s * torch.sqrt(-2.0 * torch.log1p(-self._rand((m,), generator)))
+            pick_normal = self._draw((m,), generator, torch.rand) < p_normal
+            normal = r0 + s * self._draw((m,), generator)
+            rayleigh = r0 + s * torch.sqrt(-2.0 * torch.log1p(-self._draw((m,), generator, torch.rand)))
             r = torch.where(pick_normal, normal, rayleigh)
             ratio = torch.where(r > 0, r / (r0 + torch.clamp(r - r0, min=0.0)), torch.zeros_like(r))
-            accepted = r[self._rand((m,), generator) < ratio]
+            accepted = r[self._draw((m,), generator, torch.rand) < ratio]
             kept.append(accepted)
             have += accepted.shape[0]
         r = torch.cat(kept)[:n]
-        theta = 2 * math.pi * self._rand((n,), generator)
+        theta = 2 * math.pi * self._draw((n,), generator, torch.rand)
         return torch.stack([r * torch.cos(theta), r * torch.sin(theta)], dim=1)
 
 
@@ -332,7 +322,7 @@ class Funnel(Target):
         return e, torch.stack([v / var_v - 0.5 * y * y_scaled + 0.5, y_scaled], dim=1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = self._randn((_check_count(n), 2), generator)
+        z = self._draw((_check_count(n), 2), generator)
         v = self.sigma_v * z[:, 0]
         return torch.stack([v, torch.exp(0.5 * v) * z[:, 1]], dim=1)
 
@@ -343,7 +333,7 @@ class Squiggle(Target):
     def __init__(self, s: float = 1.2, omega: float = 2.0, tau: float = 0.3, amplitude: float = 1.5):
         super().__init__()
         self.s, self.tau = _positive(s, "s"), _positive(tau, "tau")
-        self.omega, self.amplitude = _finite(omega, "omega"), _finite(amplitude, "amplitude")
+        self.omega, self.amplitude = finite_number(omega, "omega"), finite_number(amplitude, "amplitude")
         half_y = abs(self.amplitude) + _TAIL_SIGMAS * self.tau
         self.bounds = ((-_TAIL_SIGMAS * self.s, _TAIL_SIGMAS * self.s), (-half_y, half_y))
 
@@ -361,7 +351,7 @@ class Squiggle(Target):
         return e, torch.stack([x1 / (s * s) - r * a * w * torch.cos(w * x1), r], dim=1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = self._randn((_check_count(n), 2), generator)
+        z = self._draw((_check_count(n), 2), generator)
         x1 = self.s * z[:, 0]
         return torch.stack([x1, self.amplitude * torch.sin(self.omega * x1) + self.tau * z[:, 1]], dim=1)
 

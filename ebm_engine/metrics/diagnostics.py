@@ -73,10 +73,6 @@ def autocorrelation(trace: Any, max_lag: int | None = None) -> np.ndarray:
     return acf.mean(axis=1) if acf.ndim > 1 else acf
 
 
-def _field(run: Any, name: str, override: Any) -> Any:
-    return override if override is not None else getattr(run, name, None)
-
-
 def summarize(run_or_samples: Any, elapsed_s: float | None = None, n_grad_evals: int | None = None, *,
               energies: Any = None, accept_rate: Any = None, divergences: Any = None) -> dict[str, Any]:
     """Summary of a ``SampleRun`` (or of a samples array plus the keyword arrays that are known).
@@ -87,14 +83,11 @@ def summarize(run_or_samples: Any, elapsed_s: float | None = None, n_grad_evals:
     ESS per gradient evaluation, all chains together: ``n_grad_evals`` is per chain) and
     ``energy_trace`` (mean energy over chains per draw). Quantities whose inputs are missing are None.
     """
-    run = run_or_samples if hasattr(run_or_samples, "samples") else None
-    samples = run_or_samples if run is None else run.samples
-    elapsed_s = _field(run, "elapsed_s", elapsed_s)
-    n_grad_evals = _field(run, "n_grad_evals", n_grad_evals)
-    energies = _field(run, "energies", energies)
-    accept_rate = _field(run, "accept_rate", accept_rate)
-    divergences = _field(run, "divergences", divergences)
-
+    samples = run_or_samples
+    if hasattr(run_or_samples, "samples"):   # a SampleRun carries every input
+        run = run_or_samples
+        samples, elapsed_s, n_grad_evals = run.samples, run.elapsed_s, run.n_grad_evals
+        energies, accept_rate, divergences = run.energies, run.accept_rate, run.divergences
     arr = _draws_chains_dims(samples)
     n_draws, n_chains = arr.shape[:2]
     ess_bulk_min = float(np.min(ess(arr, "bulk")))

@@ -21,6 +21,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from ebm_engine.energies.frozen import frozen
+from ebm_engine.metrics.fisher import log_density_score
 from ebm_engine.stepwise import stepwise
 
 SCORES = ("energy", "softmax", "gradnorm")
@@ -47,10 +48,8 @@ def gradient_norm_score(model, x: torch.Tensor, temperature: float = 1.0) -> tor
 
 def input_gradient_norm(energy_fn, x: torch.Tensor) -> torch.Tensor:
     """``‖∇ₓ energy_fn(x)‖₂`` per row (any energy: a classifier's free energy or a plain EBM's)."""
-    with torch.enable_grad():
-        x = x.detach().clone().requires_grad_(True)
-        (grad,) = torch.autograd.grad(energy_fn(x).sum(), x)
-    return grad.reshape(grad.shape[0], -1).norm(dim=1).detach()
+    grad = log_density_score(energy_fn, x)
+    return grad.reshape(grad.shape[0], -1).norm(dim=1)
 
 
 @stepwise

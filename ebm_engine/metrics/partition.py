@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ebm_engine.energies.targets import Gaussian
+from ebm_engine.samplers.state import check_count, check_positive
 from ebm_engine.stepwise import stepwise
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
@@ -49,19 +50,6 @@ def _check_bounds(bounds: Bounds, dims: int | None = 2) -> tuple[tuple[float, fl
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"bounds axis {axis} must be finite with min < max, got ({lo}, {hi})")
     return box
-
-
-def _check_temperature(temperature: float) -> float:
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
-    return t
-
-
-def _check_int(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _check_no_nan(values: torch.Tensor, what: str) -> None:
@@ -116,7 +104,7 @@ def grid_points(bounds: Bounds, resolution: int, device: torch.device | str = "c
     """Cell centres of a ``resolution x resolution`` grid over ``bounds``: ``(xs, ys, points)``, where
     ``points`` is ``(resolution², 2)`` in row-major order (row = y), the order ``energy_on_grid`` uses."""
     (x0, x1), (y0, y1) = _check_bounds(bounds)
-    _check_int(resolution, "resolution", 2)
+    check_count("resolution", resolution, 2)
     dtype = dtype or torch.get_default_dtype()
     centres = (torch.arange(resolution, dtype=torch.float64) + 0.5) / resolution
     xs = (x0 + (x1 - x0) * centres).to(device=device, dtype=dtype)
@@ -141,8 +129,8 @@ def energy_on_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200,
     other three are that quadrant turned (a quarter of the work); on other grids it changes nothing.
     """
     (x0, x1), (y0, y1) = _check_bounds(bounds)
-    _check_int(resolution, "resolution", 2)
-    _check_int(batch_size, "batch_size", 1)
+    check_count("resolution", resolution, 2)
+    check_count("batch_size", batch_size, 1)
     place, dtype = _placement(energy, device)
     xs, ys, points = grid_points(bounds, resolution, place, dtype or torch.get_default_dtype())
     if quarter_turn and resolution % 2 == 0 and x0 == -x1 == y0 == -y1:
@@ -181,7 +169,7 @@ def log_density_grid(energy: EnergyFn, bounds: Bounds, resolution: int = 200, te
     ``log_p[i, j]`` is at ``(xs[j], ys[i])`` (as in ``energy_on_grid``), float64.
     """
     (x0, x1), (y0, y1) = box = _check_bounds(bounds)
-    t = _check_temperature(temperature)
+    t = check_positive("temperature", temperature)
     xs, ys, e = yield from energy_on_grid.steps(energy, box, resolution)
     _check_no_nan(e, "grid energies")
     log_cell = math.log((x1 - x0) / resolution) + math.log((y1 - y0) / resolution)
@@ -198,7 +186,7 @@ def grid_nll(energy: EnergyFn, points: torch.Tensor, bounds: Bounds, resolution:
     """
     if points.dim() != 2 or points.shape[1] != 2 or points.shape[0] < 1:
         raise ValueError(f"points must have shape (n, 2) with n >= 1, got {tuple(points.shape)}")
-    t = _check_temperature(temperature)
+    t = check_positive("temperature", temperature)
     log_z = yield from log_partition_grid.steps(energy, bounds, resolution, t)
     e = yield from _evaluate.steps(energy, points, GRID_BATCH)
     _check_no_nan(e, "energies of the points")
@@ -220,9 +208,9 @@ def log_partition_importance(energy: EnergyFn, proposal_sample: Callable[[int, t
     ``sd(Ẑ) / Ẑ = std(w / mean(w)) / sqrt(n)``; it is itself an estimate and is optimistic when
     the proposal misses mass (heavy-tailed weights).
     """
-    n = _check_int(n_samples, "n_samples", 2)
-    t = _check_temperature(temperature)
-    _check_int(batch_size, "batch_size", 1)
+    n = check_count("n_samples", n_samples, 2)
+    t = check_positive("temperature", temperature)
+    check_count("batch_size", batch_size, 1)
     log_w = []
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)

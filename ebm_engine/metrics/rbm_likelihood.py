@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from ebm_engine.metrics.rbm_partition import check_finite
-from ebm_engine.models.rbm import RBM, check_temperature
+from ebm_engine.models.rbm import RBM
+from ebm_engine.samplers.state import check_positive
 
 
 def _check_binary(rbm: RBM, data: torch.Tensor) -> torch.Tensor:
@@ -27,7 +28,7 @@ def rbm_log_likelihood(rbm: RBM, data: torch.Tensor, log_z: float, temperature: 
 
     ``log_z`` must be for the same temperature (``rbm_log_partition_exact`` or ``_ais``).
     """
-    t = check_temperature(temperature)
+    t = check_positive("temperature", temperature)
     if not math.isfinite(log_z):
         raise ValueError(f"log_z must be finite, got {log_z}")
     f = rbm.free_energy(_check_binary(rbm, data), t).double()
@@ -44,7 +45,7 @@ def pseudo_likelihood(rbm: RBM, data: torch.Tensor, generator: torch.Generator |
     ``n_visible · log σ(F_T(ṽ) - F_T(v))`` with ``ṽ`` = ``v`` with bit ``i`` flipped; unbiased for
     the exact sum. ``exact=True`` sums over every unit (``n_visible`` times the cost).
     """
-    t = check_temperature(temperature)
+    t = check_positive("temperature", temperature)
     v = _check_binary(rbm, data)
     n, d = v.shape
     f = rbm.free_energy(v, t)

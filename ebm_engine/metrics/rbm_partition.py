@@ -13,7 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ebm_engine.models.rbm import RBM, check_temperature
+from ebm_engine.models.rbm import RBM, base_bias_from_data
+from ebm_engine.samplers.state import check_count, check_positive
 
 MAX_ENUMERATED_UNITS = 24
 
@@ -37,7 +38,7 @@ def rbm_log_partition_exact(rbm: RBM, temperature: float = 1.0, chunk_size: int 
     Summing over hidden states ``h``: ``log Σ_h exp(h·c/T + Σ_i softplus((b_i + (W h)_i)/T))``;
     over visible states: ``log Σ_v exp(-F_T(v))``. Chunks of ``chunk_size`` states bound memory.
     """
-    t = check_temperature(temperature)
+    t = check_positive("temperature", temperature)
     m = min(rbm.n_visible, rbm.n_hidden)
     if m > MAX_ENUMERATED_UNITS:
         raise ValueError(f"exact log Z enumerates 2^{m} states of the smaller layer "
@@ -63,22 +64,13 @@ def ais_betas(n_betas: int) -> torch.Tensor:
     (the same 5% / 40% / 55% split for other sizes); below 20 points, evenly spaced. Float64,
     first 0, last 1.
     """
-    if isinstance(n_betas, bool) or not isinstance(n_betas, int) or n_betas < 2:
-        raise ValueError(f"n_betas must be an int >= 2, got {n_betas!r}")
+    check_count("n_betas", n_betas, 2)
     if n_betas < 20:
         return torch.linspace(0.0, 1.0, n_betas, dtype=torch.float64)
     n1, n2 = round(0.05 * n_betas), round(0.40 * n_betas)
     return torch.cat([torch.linspace(0.0, 0.5, n1 + 1, dtype=torch.float64)[:-1],
                       torch.linspace(0.5, 0.9, n2 + 1, dtype=torch.float64)[:-1],
                       torch.linspace(0.9, 1.0, n_betas - n1 - n2, dtype=torch.float64)])
-
-
-def base_bias_from_data(data: torch.Tensor, clip: float = 1e-3) -> torch.Tensor:
-    """Visible biases of the maximum-likelihood ``W = 0`` model: ``logit`` of the clipped pixel means."""
-    if data.dim() != 2 or data.shape[0] < 1:
-        raise ValueError(f"data must have shape (N >= 1, n_visible), got {tuple(data.shape)}")
-    p = data.double().mean(dim=0).clamp(clip, 1 - clip)
-    return torch.log(p) - torch.log1p(-p)
 
 
 class AISRun:
@@ -96,9 +88,8 @@ class AISRun:
     def __init__(self, rbm: RBM, n_chains: int = 100, n_betas: int = 10000,
                  generator: torch.Generator | None = None, base_visible_bias: torch.Tensor | None = None,
                  temperature: float = 1.0):
-        t = check_temperature(temperature)
-        if isinstance(n_chains, bool) or not isinstance(n_chains, int) or n_chains < 2:
-            raise ValueError(f"n_chains must be an int >= 2, got {n_chains!r}")
+        t = check_positive("temperature", temperature)
+        check_count("n_chains", n_chains, 2)
         self.betas = ais_betas(n_betas)
         device, self.dtype = rbm.W.device, rbm.W.dtype
         self.w, self.b_b, self.c = rbm.W.detach() / t, rbm.v_bias.detach() / t, rbm.h_bias.detach() / t

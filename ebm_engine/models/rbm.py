@@ -21,13 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def check_temperature(temperature: float) -> float:
-    """``temperature`` as a float, or ``ValueError`` unless it is positive and finite."""
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
-    return t
+from ebm_engine.samplers.state import check_count, check_positive
 
 
 def bernoulli(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -35,6 +29,16 @@ def bernoulli(probs: torch.Tensor, generator: torch.Generator | None = None) -> 
     than ``torch.bernoulli`` on the CPU for the small matrices of an RBM)."""
     u = torch.rand(probs.shape, generator=generator, device=probs.device, dtype=probs.dtype)
     return (u < probs).to(probs.dtype)
+
+
+def base_bias_from_data(data: torch.Tensor, clip: float = 1e-3) -> torch.Tensor:
+    """Visible biases of the maximum-likelihood ``W = 0`` model: ``logit`` of the pixel means clipped
+    to ``[clip, 1 - clip]`` (Hinton's practical guide §8; the clip keeps always-off or always-on
+    pixels finite)."""
+    if data.dim() != 2 or data.shape[0] < 1:
+        raise ValueError(f"data must have shape (N >= 1, n_visible), got {tuple(data.shape)}")
+    p = data.double().mean(dim=0).clamp(clip, 1 - clip)
+    return torch.log(p) - torch.log1p(-p)
 
 
 class RBM(nn.Module):
@@ -49,9 +53,8 @@ class RBM(nn.Module):
                  init_std: float = 0.01, dtype: torch.dtype | None = None,
                  device: torch.device | str | None = None):
         super().__init__()
-        for name, value in (("n_visible", n_visible), ("n_hidden", n_hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_count("n_visible", n_visible, 1)
+        check_count("n_hidden", n_hidden, 1)
         if not (math.isfinite(init_std) and init_std >= 0):
             raise ValueError(f"init_std must be a finite number >= 0, got {init_std}")
         if generator is not None and device is None:
@@ -117,7 +120,7 @@ class RBM(nn.Module):
 
     def free_energy(self, v: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """``F_T(v) = -log Σ_h exp(-E(v,h)/T)``, shape ``(batch,)``; ``p_T(v) ∝ exp(-F_T(v))``."""
-        t = check_temperature(temperature)
+        t = check_positive("temperature", temperature)
         v = self._check(v, self.n_visible, "v")
         return -(v @ self.v_bias) / t - F.softplus(torch.addmm(self.h_bias, v, self.W) / t).sum(dim=1)
 
@@ -126,13 +129,13 @@ class RBM(nn.Module):
 
     def h_probs(self, v: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """``p_T(h_j = 1 | v) = σ((c_j + (vW)_j) / T)``, shape ``(batch, n_hidden)``."""
-        t = check_temperature(temperature)
+        t = check_positive("temperature", temperature)
         pre = torch.addmm(self.h_bias, self._check(v, self.n_visible, "v"), self.W)
         return torch.sigmoid(pre if t == 1.0 else pre / t)
 
     def v_probs(self, h: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """``p_T(v_i = 1 | h) = σ((b_i + (W h)_i) / T)``, shape ``(batch, n_visible)``."""
-        t = check_temperature(temperature)
+        t = check_positive("temperature", temperature)
         pre = torch.addmm(self.v_bias, self._check(h, self.n_hidden, "h"), self.W.t())
         return torch.sigmoid(pre if t == 1.0 else pre / t)
 
@@ -162,9 +165,8 @@ class RBM(nn.Module):
         then sampled from ``p_T(v_free | v_clamped)`` (clamp and complete, e.g. inpainting).
         ``k = 0`` returns ``v`` (clamped) as both.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ValueError(f"k must be an int >= 0, got {k!r}")
-        t = check_temperature(temperature)
+        check_count("k", k, 0)
+        t = check_positive("temperature", temperature)
         v = self._check(v, self.n_visible, "v")
         mask, values = self._clamp(v, clamp_mask, clamp_values)
         if mask is not None:
@@ -205,18 +207,11 @@ class RBM(nn.Module):
 
     @torch.no_grad()
     def init_visible_bias(self, data: torch.Tensor, clip: float = 1e-3) -> None:
-        """Set ``b_i = log(p_i / (1 - p_i))`` from the data's pixel means ``p_i`` clipped to ``[clip, 1 - clip]``.
-
-        With ``W = 0`` this is the maximum-likelihood independent-pixel model (Hinton's practical
-        guide §8); the clip keeps always-off or always-on pixels finite.
-        """
+        """Set the visible biases to ``base_bias_from_data(data, clip)``: with ``W = 0``, the
+        maximum-likelihood independent-pixel model."""
         if not 0 < clip < 0.5:
             raise ValueError(f"clip must be in (0, 0.5), got {clip}")
-        data = self._check(data, self.n_visible, "data")
-        if data.shape[0] < 1:
-            raise ValueError("data must hold at least one sample")
-        p = data.double().mean(dim=0).clamp(clip, 1 - clip)
-        self.v_bias.copy_(torch.log(p) - torch.log1p(-p))
+        self.v_bias.copy_(base_bias_from_data(self._check(data, self.n_visible, "data"), clip))
 
     @classmethod
     def from_sklearn(cls, bernoulli_rbm: Any, dtype: torch.dtype | None = None,

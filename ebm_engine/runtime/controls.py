@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import suppress
 from typing import Any, Iterable, Mapping
 
 import param
@@ -106,11 +107,34 @@ def checked(owner, values: Mapping[str, Any], names: Iterable[str], what: str = 
     return clean
 
 
+class Knobs:
+    """Current values of the knobs that ``owner`` (a ``Controls`` class) declares, validated by their
+    declarations: unknown names, wrong types and out-of-range values are a clear ``ValueError``, so the
+    Python API is as safe as the bounded widgets of the app."""
+
+    def __init__(self, owner: type[Controls], **overrides: Any):
+        self.owner = owner
+        self.names = knob_names(owner)
+        self.values = defaults(owner, self.names)
+        self.update(**overrides)
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """Validate all changes first, then apply them together; returns the values that changed."""
+        clean = checked(self.owner, changes, self.names, what="knob")
+        changed = {name: v for name, v in clean.items() if self.values.get(name) != v}
+        self.values.update(clean)
+        return changed
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
 def _coerced(name: str, parameter: param.Parameter, value: Any) -> Any:
     if isinstance(parameter, param.Boolean):
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        return value
+        return bool(value) if isinstance(value, int) and value in (0, 1) else value
     if isinstance(parameter, param.Number):
         check_number(name, value)   # the configs' rule: an int or a float, not a bool, finite
         if isinstance(parameter, param.Integer):
@@ -177,11 +201,8 @@ def _choice(parameter: param.Selector, text: str) -> Any:
     for option in options:
         if format_value(option) == text:
             return option
-    try:
+    with suppress(ValueError):   # a number written another way: "0.10" for 0.1
         number = float(text)
-    except ValueError:
-        number = None
-    if number is not None and math.isfinite(number):
         for option in options:
             if isinstance(option, (int, float)) and not isinstance(option, bool) and math.isclose(option, number):
                 return option

@@ -7,6 +7,7 @@ and turned into a status the page can show; nothing is raised to the caller.
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -70,7 +71,6 @@ class EngineHost:
         self.knob_training_share = KNOB_TRAINING_SHARE
         self.device = device
         self.outbox: list[tuple[str, dict]] = []   # (job_id, snapshot) and status events
-        self.fatal: dict[str, str] = {}             # job ids whose construction failed
         # whether a command waits to be read (the engine process sets it): slow readouts give way to it
         self.commands_waiting: Callable[[], bool] | None = None
 
@@ -85,7 +85,6 @@ class EngineHost:
                     self.slots[job_id].job.close()
                 job.command_waiting = self.commands_waiting
                 self.slots[job_id] = JobSlot(job)
-                self.fatal.pop(job_id, None)
                 return
             if op not in COMMANDS:
                 raise ValueError(f"unknown command {op!r}")
@@ -119,8 +118,7 @@ class EngineHost:
             slot.dirty = True
         except Exception as exc:  # reported to the page, never raised
             if op == "open" and slot is None:
-                self.fatal[job_id] = describe_exception(exc)
-                self.outbox.append((job_id, {"status": {"state": "error", "error": self.fatal[job_id]}}))
+                self.outbox.append((job_id, {"status": {"state": "error", "error": describe_exception(exc)}}))
             elif slot is not None:   # a job that could not be opened in its place stays, with a notice
                 slot.notice = describe_exception(exc)
                 slot.dirty = True
@@ -253,10 +251,8 @@ class EngineHost:
     def close_all(self) -> None:
         """Close every job (engine shutdown)."""
         for slot in self.slots.values():
-            try:
+            with suppress(Exception):
                 slot.job.close()
-            except Exception:
-                pass
         self.slots.clear()
 
     def drain(self) -> list[tuple[str, dict]]:

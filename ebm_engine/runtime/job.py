@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 import torch
 
 from ebm_engine import checkpoint_store
-from ebm_engine.checkpoints import CheckpointError, load_checkpoint, make_header, read_header, save_checkpoint
+from ebm_engine.checkpoints import (CheckpointError, load_checkpoint, load_weights, make_header, read_header,
+                                   save_checkpoint)
 from ebm_engine.device import describe_device, select_device
 from ebm_engine.runtime import controls, live
-from ebm_engine.runtime.controls import Controls
-from ebm_engine.runtime.knobs import Knobs
+from ebm_engine.runtime.controls import Controls, Knobs
 from ebm_engine.runtime.parts import Parts
 from ebm_engine.runtime.training_state import load_trainer_state, trainer_state
 
@@ -265,14 +265,7 @@ class Job:
         if any(self.config.get(k) != v for k, v in updates.items()):
             self.reset(updates)
         for prefix, module in self.checkpoint_modules(header).items():
-            weights = {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
-            if not weights:
-                raise CheckpointError(f"the checkpoint has no weights for the {prefix!r} part of the model")
-            try:
-                module.load_state_dict(weights)
-            except RuntimeError as exc:
-                raise CheckpointError(f"the checkpoint's weights do not fit this model: "
-                                      f"{str(exc).strip().splitlines()[0][:160]}") from None
+            load_weights(module, state, prefix)
         self.restored_training_state = []
         self.first_play_due, self.started_from = False, None
         self.step_count = int(header.get("step", 0))
@@ -327,14 +320,12 @@ class Job:
         """Called by the host when Play is pressed. The first Play of a fresh job whose ``FIRST_PLAY`` is
         "pretrained" continues from the shipped checkpoint made with the job's current settings, if any."""
         due, self.first_play_due = self.first_play_due, False
-        if not due or self.FIRST_PLAY != "pretrained" or self.step_count != 0:
-            return
-        fitting = self.fitting_pretrained()
+        fitting = self.fitting_pretrained() if due and self.FIRST_PLAY == "pretrained" and self.step_count == 0 else None
         if fitting is None:
             return
         self.action_load_checkpoint(fitting.reference)
         if self.checkpoint_status["ok"]:
-            name = fitting.reference[len(checkpoint_store.PRETRAINED):]
+            name = fitting.reference.removeprefix(checkpoint_store.PRETRAINED)
             self.started_from = f"pretrained {name} (iteration {self.step_count})"
             self._checkpoint_result(True, f"Continuing from {self.started_from} — Start from scratch trains a "
                                           "new one.")

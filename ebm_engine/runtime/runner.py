@@ -13,7 +13,7 @@ import os
 import queue
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from ebm_engine.runtime.host import EngineHost
@@ -130,12 +130,10 @@ def engine_main(commands, snapshots, max_rate_hz: float, device: str | None, thr
 def lower_priority() -> None:
     """Run the engine at a lower CPU priority than the web server (niceness ``EBM_LAB_ENGINE_NICE``,
     default 5), so a busy engine never makes sliders and plots lag; 0 keeps the same priority."""
-    try:
+    with suppress(ValueError, OSError):
         step = int(os.environ.get("EBM_LAB_ENGINE_NICE", "5"))
         if step > 0 and hasattr(os, "nice"):
             os.nice(step)
-    except (ValueError, OSError):
-        pass
 
 
 def put_latest(q, item) -> list[str]:
@@ -186,14 +184,13 @@ def _without_main_script():
     uses. The engine's entry point lives in this module, so the child does not need the script.
     """
     main = sys.modules.get("__main__")
-    hide = main is not None and getattr(main, "__spec__", None) is None and hasattr(main, "__file__")
-    path = main.__file__ if hide else None
-    if hide:
+    path = getattr(main, "__file__", None) if getattr(main, "__spec__", None) is None else None
+    if path is not None:
         del main.__file__
     try:
         yield
     finally:
-        if hide:
+        if path is not None:
             main.__file__ = path
 
 
@@ -286,17 +283,13 @@ class ProcessRunner(_RunnerBase):
         if self.process is None:
             return
         if self.process.is_alive():
-            try:
+            with suppress(ValueError, OSError):
                 self._commands.put(("shutdown", "", None))
-            except (ValueError, OSError):
-                pass
             self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(0.2)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(0.2)
+        for end in (self.process.terminate, self.process.kill):
+            if self.process.is_alive():
+                end()
+                self.process.join(0.2)
         for q in (self._commands, self._snapshots):
             q.cancel_join_thread()
             q.close()

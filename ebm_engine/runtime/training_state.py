@@ -9,7 +9,7 @@ with ``load_resume_state(state)``, under ``<prefix>extra.``.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Iterator
 
 import torch
@@ -29,26 +29,6 @@ def untouched(generator: torch.Generator | None) -> Iterator[None]:
             generator.set_state(saved)
 
 
-def optimizer_tensors(optimizer: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
-    """Every tensor of the optimiser's per-parameter state, under ``prefix``."""
-    return {f"{prefix}{index}.{name}": value for index, entry in optimizer.state_dict()["state"].items()
-            for name, value in entry.items() if isinstance(value, torch.Tensor)}
-
-
-def load_optimizer_tensors(optimizer: torch.optim.Optimizer, state: dict[str, torch.Tensor], prefix: str) -> bool:
-    """Rebuild the optimiser's state from ``optimizer_tensors`` output; False when none was saved."""
-    entries: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in state.items():
-        if key.startswith(prefix):
-            index, name = key[len(prefix):].split(".", 1)
-            entries.setdefault(int(index), {})[name] = value
-    if not entries:
-        return False
-    current = optimizer.state_dict()
-    optimizer.load_state_dict({"state": entries, "param_groups": current["param_groups"]})
-    return True
-
-
 def _optimizers(trainer: Any) -> dict[str, torch.optim.Optimizer]:
     """The trainer's optimisers by attribute name (``optimizer``, ``energy_optimizer``, ...)."""
     if trainer is None:
@@ -66,8 +46,10 @@ def trainer_state(trainer: Any, generator: torch.Generator | None, name: str = "
     """What a trainer needs to continue exactly where it stopped (the parts it has)."""
     prefix = prefix_of(name)
     out: dict[str, torch.Tensor] = {}
-    for attribute, optimizer in _optimizers(trainer).items():
-        out.update(optimizer_tensors(optimizer, f"{prefix}{attribute}."))
+    for attribute, optimizer in _optimizers(trainer).items():   # nested optimiser state as flat keys
+        out.update({f"{prefix}{attribute}.{index}.{key}": value
+                    for index, entry in optimizer.state_dict()["state"].items()
+                    for key, value in entry.items() if isinstance(value, torch.Tensor)})
     buffer = getattr(trainer, "buffer", None)
     if buffer is not None and isinstance(getattr(buffer, "store", None), torch.Tensor):
         out[prefix + "buffer"] = buffer.store
@@ -88,11 +70,15 @@ def load_trainer_state(trainer: Any, generator: torch.Generator | None, state: d
     if getattr(trainer, "in_flight", None) is not None:   # chains of an unfinished iteration belong to the old state
         trainer.in_flight = None
     for attribute, optimizer in _optimizers(trainer).items():
-        try:
-            if load_optimizer_tensors(optimizer, state, f"{prefix}{attribute}."):
+        start, entries = f"{prefix}{attribute}.", {}
+        with suppress(ValueError, RuntimeError, KeyError):
+            for key, value in state.items():
+                if key.startswith(start):
+                    index, part = key[len(start):].split(".", 1)
+                    entries.setdefault(int(index), {})[part] = value
+            if entries:
+                optimizer.load_state_dict({"state": entries, "param_groups": optimizer.state_dict()["param_groups"]})
                 restored.append(attribute)
-        except (ValueError, RuntimeError, KeyError):
-            pass
     buffer = getattr(trainer, "buffer", None)
     saved = state.get(prefix + "buffer")
     if buffer is not None and saved is not None and saved.shape == buffer.store.shape:
@@ -100,11 +86,9 @@ def load_trainer_state(trainer: Any, generator: torch.Generator | None, state: d
         restored.append("replay buffer")
     saved = state.get(prefix + "generator")
     if generator is not None and saved is not None:
-        try:
+        with suppress(RuntimeError, ValueError):
             generator.set_state(saved.to(torch.uint8).cpu())
             restored.append("random generator")
-        except (RuntimeError, ValueError):
-            pass
     if prefix + "step_count" in state and hasattr(trainer, "step_count"):
         trainer.step_count = int(state[prefix + "step_count"])
     extra = {key[len(prefix) + len("extra."):]: value for key, value in state.items()

@@ -31,7 +31,7 @@ from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT, DualAveraging
 from ebm_engine.samplers.hmc import HMC
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.mala import MALA
-from ebm_engine.samplers.state import SamplerState, StepInfo, check_positive
+from ebm_engine.samplers.state import SamplerState, StepInfo, check_count, check_positive
 
 KERNELS: dict[str, Callable[[], Any]] = {"langevin": Langevin, "mala": MALA, "hmc": HMC}
 """Kernel classes by name; ``KERNELS["hmc"]()`` builds one with default settings."""
@@ -60,12 +60,6 @@ class SampleRun:
         """ESS, R-hat, acceptance and cost summary: see ``ebm_engine.metrics.diagnostics.summarize``."""
         from ebm_engine.metrics.diagnostics import summarize
         return summarize(self)
-
-
-def _check_count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def _resolve_kernel(kernel: Any) -> Any:
@@ -98,16 +92,15 @@ def sample(energy: EnergyLike, x0: torch.Tensor | SamplerState, kernel: Any, n_s
     """
     energy = as_energy(energy)
     kernel = _resolve_kernel(kernel)
-    n_steps = _check_count("n_steps", n_steps, 1)
-    warmup = _check_count("warmup", warmup, 0)
-    keep_every = _check_count("keep_every", keep_every, 1)
+    n_steps = check_count("n_steps", n_steps, 1)
+    warmup = check_count("warmup", warmup, 0)
+    keep_every = check_count("keep_every", keep_every, 1)
     if keep_every > n_steps:
         raise ValueError(f"keep_every ({keep_every}) must not exceed n_steps ({n_steps}): nothing would be kept")
     step_size = check_positive("step_size", step_size)
     temperature = check_positive("temperature", temperature)
     resumed = x0 if isinstance(x0, SamplerState) else None
-    if resumed is not None:
-        x0 = resumed.x
+    x0 = x0 if resumed is None else resumed.x
     if x0.dim() < 1 or x0.shape[0] < 1:
         raise ValueError(f"x0 must have shape (n_chains, *event_shape) with n_chains >= 1, got {tuple(x0.shape)}")
 
@@ -121,7 +114,7 @@ def sample(energy: EnergyLike, x0: torch.Tensor | SamplerState, kernel: Any, n_s
                       "or warmup is 0, so its step size is not adapted", stacklevel=2)
 
     device = x0.device
-    state = resumed if resumed is not None else kernel.init(energy, x0)
+    state = resumed or kernel.init(energy, x0)
     n_chains, event_shape = x0.shape[0], tuple(x0.shape[1:])
 
     current = step_size

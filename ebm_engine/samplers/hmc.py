@@ -4,10 +4,8 @@ Each step draws a fresh momentum ``p ~ N(0, I)``, integrates the Hamiltonian
 ``H(x, p) = E(x)/T + |p|²/2`` with ``n_leapfrog`` leapfrog steps of size ``ε`` and accepts the
 end point with probability ``min(1, exp(H_old - H_new))``, separately for every chain.
 
-Every chain gets its own uniform and its own decision (``metropolis_select``; energies are never
-summed across chains before the test), and gradients come from ``Energy.energy_and_grad``
-(detached), so no autograd graph lives through the trajectory.
-The starting energy and gradient are reused from the state: ``n_leapfrog`` gradients per step.
+Gradients come from ``Energy.energy_and_grad`` (detached), so no autograd graph lives through the
+trajectory; the starting energy and gradient are reused from the state: ``n_leapfrog`` per step.
 
 With a fixed trajectory length, HMC on (near-)Gaussian targets resonates: at some step sizes a
 trajectory returns close to its start, and the acceptance is a bumpy, non-monotone function of

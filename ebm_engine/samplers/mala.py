@@ -6,10 +6,9 @@ Metropolis-Hastings log-ratio carries both proposal densities:
 
     log α = -(E(x') - E(x)) / T + log q(x | x') - log q(x' | x)
 
-Every chain (batch row) gets its own uniform and its own accept decision. A chain whose
-proposal, energy or gradient is not finite rejects (``accept_prob`` 0), stays where it was and
-is flagged ``divergent`` — except a proposal at ``E = +inf`` with a finite position: that is a
-hard constraint's wall, an ordinary rejection.
+A chain whose proposal, energy or gradient is not finite rejects (``accept_prob`` 0), stays where
+it was and is flagged ``divergent``, except at a hard constraint's wall (``E = +inf`` at a finite
+position): an ordinary rejection.
 """
 from __future__ import annotations
 

@@ -69,6 +69,13 @@ def check_positive(name: str, value: float) -> float:
     return value
 
 
+def check_count(name: str, value: int, minimum: int) -> int:
+    """Reject counts that are not ints (booleans included) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
 def per_chain_sum(t: torch.Tensor) -> torch.Tensor:
     """Sum over every non-batch dimension: ``(n_chains, *event) -> (n_chains,)``."""
     return t.reshape(t.shape[0], -1).sum(dim=1)

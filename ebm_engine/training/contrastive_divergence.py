@@ -21,7 +21,7 @@ from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.mixed_precision import PRECISIONS, autocast_for
 from ebm_engine.samplers.short_run import InFlightChains
 from ebm_engine.stepwise import Steps, finish
-from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm, host_values
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, backward_clipped, host_values
 from ebm_engine.training.negative_sampler import SAMPLERS, NegativeSampler
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
@@ -86,10 +86,6 @@ class ContrastiveDivergence(GuardedTrainer):
         self.last_good = LastGoodState([(self.energy, self.optimizer)], self.step_count, checkpoint_every,
                                        after_restore=self._after_restore)
 
-    def apply_settings(self) -> None:
-        for group in self.optimizer.param_groups:
-            group.update(lr=self.config.lr, betas=tuple(self.config.betas))
-
     def negative_steps(self) -> Steps:
         """This iteration's negatives, one Langevin step at a time (a generator, see ``ebm_engine.stepwise``):
         drawn from the buffer, with the iteration's data batch, when none are in flight. Step size and
@@ -120,9 +116,7 @@ class ContrastiveDivergence(GuardedTrainer):
             e_pos = self.energy(x_pos).float()
             e_neg = self.energy(x_neg).float() if len(x_neg) else e_pos.new_zeros(1)
         loss = self.loss(e_pos, e_neg)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = clipped_grad_norm(self.energy, cfg.grad_clip)
+        norm = backward_clipped(loss, self.optimizer, self.energy, cfg.grad_clip)
         # one device-to-host read for every figure of the step
         loss_value, e_data, e_model, grad_norm = host_values(loss, e_pos.mean(), e_neg.mean(), norm)
         diverged = self.finish_step(self.optimizer, math.isfinite(loss_value) and math.isfinite(grad_norm),

@@ -28,7 +28,7 @@ from ebm_engine.energies.base import Energy
 from ebm_engine.energies.frozen import frozen
 from ebm_engine.models.image_generator import ImageGenerator
 from ebm_engine.samplers.short_run import ShortRunChain
-from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm, parameters_finite
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, backward_clipped
 
 
 class EBMGeneratorConfig(Config):
@@ -125,18 +125,14 @@ class EBMGeneratorTrainer(GuardedTrainer):
 
         e_pos, e_neg = self.energy(x_pos), self.energy(refined)
         loss = e_pos.mean() - e_neg.mean() + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean())
-        self.energy_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(clipped_grad_norm(self.energy, cfg.grad_clip))
-        diverged = not (torch.isfinite(loss) and math.isfinite(grad_norm))
-        if not diverged:
+        grad_norm = float(backward_clipped(loss, self.energy_optimizer, self.energy, cfg.grad_clip))
+        energy_ok = bool(torch.isfinite(loss)) and math.isfinite(grad_norm)
+        if energy_ok:
             self.energy_optimizer.step()
 
-        generator_loss, e_gen, entropy, generator_ok = self.generator_step(z, refined, apply=not diverged)
-        diverged = diverged or not generator_ok
-        diverged = diverged or not parameters_finite(self.energy, self.generator_net)
-        self.step_count += 1
-        diverged = self.last_good.settle(self.step_count, diverged)
+        generator_loss, e_gen, entropy, generator_ok = self.generator_step(z, refined, apply=False)
+        diverged = self.finish_step(self.generator_optimizer, energy_ok and generator_ok, self.energy,
+                                    self.generator_net)
         self.last_proposals, self.last_refined = proposals, refined
         return EBMGeneratorStats(self.step_count, float(loss.detach()), float(generator_loss.detach()),
                                  float(e_pos.detach().mean()), float(e_neg.detach().mean()),
@@ -158,9 +154,7 @@ class EBMGeneratorTrainer(GuardedTrainer):
             loss = e_gen.mean() - cfg.entropy_weight * entropy
             if refined is not None and cfg.refine_steps > 0 and cfg.cooperative_weight > 0:
                 loss = loss + cfg.cooperative_weight * (images - refined).pow(2).flatten(1).sum(dim=1).mean()
-        self.generator_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = float(clipped_grad_norm(self.generator_net, cfg.grad_clip))
+        norm = float(backward_clipped(loss, self.generator_optimizer, self.generator_net, cfg.grad_clip))
         finite = bool(torch.isfinite(loss)) and math.isfinite(norm)
         if finite and apply:
             self.generator_optimizer.step()

@@ -29,7 +29,7 @@ from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.mixed_precision import PRECISIONS, autocast_for
 from ebm_engine.samplers.short_run import InFlightChains, noise_images
 from ebm_engine.stepwise import Steps, finish
-from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm, host_values
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, backward_clipped, host_values
 from ebm_engine.training.negative_sampler import SAMPLERS, NegativeSampler
 from ebm_engine.training.replay_buffer import ReplayBuffer
 
@@ -145,10 +145,6 @@ class JEMTrainer(GuardedTrainer):
         batch = torch.arange(len(x), device=x.device)[:, None, None]
         return padded[batch, 0, rows[:, :, None], cols[:, None, :]].reshape(len(x), -1)
 
-    def apply_settings(self) -> None:
-        for group in self.optimizer.param_groups:
-            group.update(lr=self.config.lr, weight_decay=self.config.weight_decay)
-
     def sgld(self, energy, x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``steps`` SGLD steps on ``energy`` from ``x`` with the config's step and noise; weights frozen.
         The noise comes from ``generator`` when given, else from the training stream."""
@@ -201,9 +197,7 @@ class JEMTrainer(GuardedTrainer):
             loss = ce + self.generative_weight_now() * gen
         else:
             e_neg = e_pos.new_zeros(1)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = clipped_grad_norm(self.model, cfg.grad_clip)
+        norm = backward_clipped(loss, self.optimizer, self.model, cfg.grad_clip)
         accuracy = (logits.detach().argmax(dim=1) == y).float().mean()
         # one device-to-host read for every figure of the step
         loss_value, ce_value, e_data, e_model, grad_norm, accuracy = host_values(

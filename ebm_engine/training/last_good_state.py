@@ -28,8 +28,12 @@ def host_values(*values: torch.Tensor | float) -> list[float]:
     return [next(read) if t is not None else float(v) for t, v in zip(tensors, values)]
 
 
-def clipped_grad_norm(module: nn.Module, max_norm: float | None) -> torch.Tensor:
-    """Clip the gradients of ``module`` to a total norm of ``max_norm`` (None: no clipping); their norm before."""
+def backward_clipped(loss: torch.Tensor, optimizer: Optimizer, module: nn.Module, max_norm: float | None
+                     ) -> torch.Tensor:
+    """Fresh gradients of ``loss`` for ``optimizer``, clipped on ``module`` to a total norm of ``max_norm``
+    (None: no clipping); their norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
     return nn.utils.clip_grad_norm_(module.parameters(), float("inf") if max_norm is None else max_norm)
 
 
@@ -84,14 +88,19 @@ class LastGoodState:
 
 class GuardedTrainer:
     """What the trainers guarded by a ``LastGoodState`` share; they set ``config``, ``step_count`` and
-    ``last_good`` and put their live settings on their optimisers in ``apply_settings``."""
+    ``last_good``."""
 
     config: object
     step_count: int
     last_good: LastGoodState
 
     def apply_settings(self) -> None:
-        """Put the config's live settings (learning rates, ...) on the optimisers."""
+        """Put the config's live optimiser settings (``lr``, ``betas``, ``weight_decay``, those it
+        declares) on the optimisers."""
+        names = [n for n in ("lr", "betas", "weight_decay") if n in self.config.names()]
+        for _, optimizer in self.last_good.pairs:
+            for group in optimizer.param_groups:
+                group.update({n: getattr(self.config, n) for n in names})
 
     def update_config(self, **changes) -> None:
         """Change hyper-parameters between steps (validated; unknown names raise)."""

@@ -26,7 +26,7 @@ from ebm_engine.config import POSITIVE, Config
 from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.samplers.short_run import ShortRunChain
 from ebm_engine.samplers.state import randn_on
-from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, backward_clipped
 from ebm_engine.training.replay_buffer import InitFn, ReplayBuffer
 
 
@@ -77,10 +77,6 @@ class LatentEBMTrainer(GuardedTrainer):
         self.last_good = LastGoodState([(self.model, self.optimizer)], self.step_count,
                                        after_restore=self.apply_settings)
 
-    def apply_settings(self) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr
-
     def sample_negatives(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
         xz, idx = self.buffer.sample(cfg.batch_size, cfg.reinit_fraction, self.generator)
@@ -100,9 +96,7 @@ class LatentEBMTrainer(GuardedTrainer):
         e_neg = self.joint(xz_neg) if len(xz_neg) else e_pos.new_zeros(1)
         loss = (e_pos.mean() - entropy.mean() - e_neg.mean()
                 + cfg.l2_weight * (e_pos.pow(2).mean() + e_neg.pow(2).mean()))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(clipped_grad_norm(self.model, cfg.grad_clip))
+        grad_norm = float(backward_clipped(loss, self.optimizer, self.model, cfg.grad_clip))
         diverged = self.finish_step(self.optimizer, bool(torch.isfinite(loss)) and math.isfinite(grad_norm),
                                     self.model)
         self.last_negatives = xz_neg.detach()

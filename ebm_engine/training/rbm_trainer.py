@@ -32,7 +32,8 @@ import torch
 
 from ebm_engine.config import POSITIVE, Config
 from ebm_engine.device import threads_for_product
-from ebm_engine.models.rbm import RBM, bernoulli, check_temperature
+from ebm_engine.models.rbm import RBM, bernoulli
+from ebm_engine.samplers.state import check_count, check_positive
 from ebm_engine.training.rbm_update import ChainBuffers, PackedRBMUpdate
 
 
@@ -215,8 +216,7 @@ class RBMTrainer:
     @torch.no_grad()
     def train(self, n_updates: int) -> RBMStats:
         """``n_updates`` minibatch updates (statistics every ``stats_every``); returns those of the last one."""
-        if isinstance(n_updates, bool) or not isinstance(n_updates, int) or n_updates < 1:
-            raise ValueError(f"n_updates must be an int >= 1, got {n_updates!r}")
+        check_count("n_updates", n_updates, 1)
         cfg, rbm, kernel = self.config, self.rbm, self._kernel
         work = max(cfg.batch_size, cfg.n_persistent) * 2 * (rbm.n_visible + 1) * (rbm.n_hidden + 1)
         # a second CPU thread, when allowed, draws the next chunk of logistic variates meanwhile
@@ -318,7 +318,7 @@ class RBMTrainer:
     @torch.no_grad()
     def advance_fantasy(self, k: int = 1, temperature: float | None = None) -> torch.Tensor:
         """Move the fantasy chains ``k`` Gibbs sweeps (at ``temperature``, default the config's); returns them."""
-        t = self.config.temperature if temperature is None else check_temperature(temperature)
+        t = self.config.temperature if temperature is None else check_positive("temperature", temperature)
         probs, sample = self.rbm.gibbs(self.fantasy, k, self.generator, t)
         self.fantasy_probs.copy_(probs)
         self.fantasy.copy_(sample)

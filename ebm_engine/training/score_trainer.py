@@ -21,7 +21,7 @@ from ebm_engine.config import POSITIVE, Config
 from ebm_engine.energies.base import Energy
 from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
 from ebm_engine.samplers.state import randn_on
-from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, clipped_grad_norm
+from ebm_engine.training.last_good_state import GuardedTrainer, LastGoodState, backward_clipped
 from ebm_engine.training.score_matching import (PROJECTIONS, denoising_score_matching_loss,
                                                 exact_score_matching_loss, sliced_score_matching_loss)
 
@@ -66,10 +66,6 @@ class ScoreMatching(GuardedTrainer):
         self.last_good = LastGoodState([(self.energy, self.optimizer)], self.step_count, checkpoint_every,
                                        after_restore=self.apply_settings)
 
-    def apply_settings(self) -> None:
-        for group in self.optimizer.param_groups:
-            group.update(lr=self.config.lr, betas=tuple(self.config.betas))
-
     def objective(self, x: torch.Tensor) -> torch.Tensor:
         """The configured score-matching loss on a batch (mean over the batch)."""
         cfg, g = self.config, self.generator
@@ -97,9 +93,7 @@ class ScoreMatching(GuardedTrainer):
         self.energy.train()
         x = self.data_fn(cfg.batch_size, self.generator)
         loss = self.objective(x)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(clipped_grad_norm(self.energy, cfg.grad_clip))
+        grad_norm = float(backward_clipped(loss, self.optimizer, self.energy, cfg.grad_clip))
         diverged = self.finish_step(self.optimizer, bool(torch.isfinite(loss)) and math.isfinite(grad_norm),
                                     self.energy)
         return ScoreMatchingStats(self.step_count, float(loss.detach()), grad_norm, diverged)

@@ -1,6 +1,5 @@
 """Demos and talks without a browser: exports from snapshots, focus, presentation mode, teaching cards, notebook."""
 import csv
-import io
 
 import numpy as np
 import panel as pn

@@ -1,7 +1,6 @@
 """Distributed training: two Gloo ranks under torchrun stay in sync and rank 0's checkpoint loads."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ebm_engine.checkpoints import CheckpointError, load_checkpoint
+from ebm_engine.checkpoints import CheckpointError, load_checkpoint, load_weights
 from ebm_engine.distributed import train_ddp
-from ebm_engine.distributed.ddp_train import build_model, parameter_checksum, weights_from_lab_state
+from ebm_engine.distributed.ddp_train import build_model, parameter_checksum
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +35,7 @@ def test_two_gloo_ranks_stay_in_sync_and_the_checkpoint_loads_in_the_app(tmp_pat
     state, header = load_checkpoint(out, expected_model="conv_ebm")
     assert (header["model"], header["data"], header["step"], header["world_size"]) == ("conv_ebm", "digits", 4, 2)
     model = build_model(header["model"], header["model_args"])
-    model.load_state_dict(weights_from_lab_state("conv_ebm", state))
+    load_weights(model, state, "energy")
     checksum = float(summary[0].split("weight checksum ")[1].split(")")[0])
     assert parameter_checksum(model) == pytest.approx(checksum, rel=1e-9)
 

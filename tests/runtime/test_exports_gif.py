@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ebm_engine.runtime.exports import csv_text, export_arrays, npz_bytes
-from ebm_engine.runtime.gif import ChainFrames, chain_gif, surface_rgb
+from ebm_engine.runtime.exports import ChainFrames, chain_gif, csv_text, export_arrays, npz_bytes, surface_rgb
 
 
 def test_npz_and_csv_hold_the_snapshot_arrays():

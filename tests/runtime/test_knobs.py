@@ -6,7 +6,7 @@ import pytest
 
 from ebm_engine.runtime import controls
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
-from ebm_engine.runtime.knobs import Knobs
+from ebm_engine.runtime.controls import Knobs
 
 
 class Declared(Controls):

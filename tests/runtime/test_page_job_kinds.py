@@ -109,7 +109,13 @@ def test_a_kind_that_cannot_open_in_place_of_a_job_leaves_it_with_a_notice():
     before = host.slots["jem"].job
     host.handle("open", "jem", ("jem_borrowed", {}, {}))       # no Images page to borrow from
     assert host.slots["jem"].job is before and "train a model there first" in host.slots["jem"].notice
-    assert "jem" not in host.fatal
+    assert not errors_sent(host, "jem")
     host.handle("close", "jem")
     host.handle("open", "jem", ("jem_borrowed", {}, {}))       # nothing to stay: the page shows the error
-    assert "train a model there first" in host.fatal["jem"]
+    assert "jem" not in host.slots and any("train a model there first" in e for e in errors_sent(host, "jem"))
+
+
+def errors_sent(host: EngineHost, job_id: str) -> list[str]:
+    """The error texts of the status events the host has queued for ``job_id``."""
+    return [message["status"]["error"] for target, message in host.outbox
+            if target == job_id and message.get("status", {}).get("state") == "error"]

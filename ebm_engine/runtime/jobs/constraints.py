@@ -101,13 +101,6 @@ class ConstraintsJob(SamplerJob):
         self.items[index] = (constraint, float(weight))
         self._rewrap()
 
-    def _violations(self) -> dict[str, Any]:
-        violating = np.zeros(len(self.state.x), bool)
-        for c, w in self.items:
-            if w > 0:
-                violating |= ~c.satisfied(self.state.x).cpu().numpy()
-        return {"violation_rate": float(violating.mean())}
-
     def _constraints(self) -> dict[str, Any]:
         return {"constraints": [{**c.to_dict(), "weight": w, "label": c.describe(),
                                  "outline": constraint_outline(c, self.bounds)} for c, w in self.items],
@@ -120,7 +113,7 @@ class ConstraintsJob(SamplerJob):
         # every change of the constraints, their weights or the hard switch wraps a new energy (``_rewrap``)
         constraints = parts.part("constraints", same_object(self.energy), self._constraints)
         violations = parts.part("violations", (parts.version("chains"), parts.version("constraints")),
-                                self._violations)
+                                lambda: {"violation_rate": self.energy.violation_rate(self.state.x)})
         return {**out, **constraints, **violations}
 
 

@@ -49,10 +49,11 @@ def load_digit_data(cfg: dict[str, Any], binarize: bool) -> DigitSplit:
 
 
 class QualityRun:
-    """A fresh short-run chain on a frozen copy of the model, advanced a slice at a time, then scored."""
+    """A fresh short-run chain on a frozen copy of the model, advanced a slice at a time, then scored
+    beside ``other``, a set drawn when it started."""
 
-    def __init__(self, chain: ShortRunChain, steps: int, step: int, extra: dict[str, np.ndarray]):
-        self.chain, self.steps, self.step, self.extra = chain, steps, step, extra
+    def __init__(self, chain: ShortRunChain, steps: int, step: int, other: np.ndarray):
+        self.chain, self.steps, self.step, self.other = chain, steps, step, other
 
     def advance(self, n: int) -> bool:
         """Run up to ``n`` more Langevin steps; True when the chain has finished."""
@@ -114,12 +115,9 @@ class ImagesJobBase(Job):
     MODEL_ARGS = ("width", "depth", "activation", "spectral_norm")
     FIRST_PLAY = "pretrained"
 
-    # --- what a model provides ------------------------------------------------------------------
+    # --- what a model provides, besides ``make_trainer()`` and ``start_quality_run()`` --------------
     def make_networks(self) -> None:
         """Networks besides the energy, made in the same seeded block right after it (default: none)."""
-
-    def make_trainer(self) -> Any:
-        raise NotImplementedError
 
     def chain_start(self, n: int) -> torch.Tensor:
         """``n`` starts of a fresh Langevin chain, shaped ``(n, 1, h, w)``."""
@@ -129,12 +127,8 @@ class ImagesJobBase(Job):
         """The Langevin steps that turn a ``chain_start`` into a sample."""
         raise NotImplementedError
 
-    def start_quality_run(self) -> QualityRun:
-        raise NotImplementedError
-
-    def quality_sets(self, run: QualityRun) -> tuple[np.ndarray, np.ndarray]:
-        """The two sets a finished run scores: the first and the second of the page's curves."""
-        raise NotImplementedError
+    # whether a quality run's chain is the first of the page's two quality curves (else its ``other`` set)
+    QUALITY_CHAIN_FIRST = True
 
     def model_views(self, n: int) -> dict[str, Any]:
         """The model's mosaics of the snapshot (``samples`` and its own grids)."""
@@ -203,16 +197,17 @@ class ImagesJobBase(Job):
             self.quality_refresh.mark(self.step_count)
             self.quality_run = self.start_quality_run()
 
-    def quality_run_from(self, start: torch.Tensor, extra: dict[str, np.ndarray]) -> QualityRun:
+    def quality_run_from(self, start: torch.Tensor, other: np.ndarray) -> QualityRun:
         """A run of ``sampling_steps()`` from ``start`` on a frozen copy of the energy."""
         k = self.knobs
         energy = copy.deepcopy(self.energy).eval()
         chain = ShortRunChain(energy, start, k["step_size"], k["noise_scale"], k["temperature"], (0.0, 1.0),
                               self.generator)
-        return QualityRun(chain, self.sampling_steps(), self.step_count, extra)
+        return QualityRun(chain, self.sampling_steps(), self.step_count, other)
 
     def _score(self, run: QualityRun) -> None:
-        main, other = self.quality_sets(run)
+        chain = to_numpy(run.chain.x)
+        main, other = (chain, run.other) if self.QUALITY_CHAIN_FIRST else (run.other, chain)
         first, second = self.scorer.evaluate(main), self.scorer.evaluate(other)
         self.quality = {"fid": first["fid"], "inception_score": first["inception_score"],
                         "fid_other": second["fid"], "inception_score_other": second["inception_score"],

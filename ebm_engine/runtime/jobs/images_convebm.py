@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from ebm_engine.runtime.job import to_numpy
@@ -30,6 +29,7 @@ class ConvEBMJob(ImagesJobBase):
     KIND = "images"
     CHECKPOINT_MODELS = ("conv_ebm",)
     SIBLING_MODELS = ("ebm_generator",)
+    QUALITY_CHAIN_FIRST = False   # the replay buffer first, then the short-run chain from noise
 
     def build(self) -> None:
         self.settling: BufferSettling | None = None
@@ -88,11 +88,7 @@ class ConvEBMJob(ImagesJobBase):
         drawn = to_numpy(buffer.store[index])
         if not self.quality:   # nothing measured yet: the buffer's scores now, the chain's when it ends
             self.quality = {**self.scorer.evaluate(drawn), "quality_step": self.step_count}
-        return self.quality_run_from(self.chain_start(n), {"buffer": drawn})
-
-    def quality_sets(self, run: QualityRun) -> tuple[np.ndarray, np.ndarray]:
-        """First the replay buffer, then the short-run chain from noise."""
-        return run.extra["buffer"], to_numpy(run.chain.x)
+        return self.quality_run_from(self.chain_start(n), drawn)
 
     # --- checkpoints ------------------------------------------------------------------------
     def after_load(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from ebm_engine.models.image_generator import ImageGenerator
@@ -47,12 +46,9 @@ class EBMGeneratorJob(ImagesJobBase):
 
     # --- sample quality ---------------------------------------------------------------------
     def start_quality_run(self) -> QualityRun:
+        """The refined proposals, scored beside the raw ones."""
         start = self.chain_start(self.config["quality_samples"])
-        return self.quality_run_from(start, {"proposals": to_numpy(start)})
-
-    def quality_sets(self, run: QualityRun) -> tuple[np.ndarray, np.ndarray]:
-        """First the refined proposals, then the raw ones."""
-        return to_numpy(run.chain.x), run.extra["proposals"]
+        return self.quality_run_from(start, to_numpy(start))
 
     # --- checkpoints ------------------------------------------------------------------------
     def model_modules(self) -> dict[str, torch.nn.Module]:

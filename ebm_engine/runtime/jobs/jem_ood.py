@@ -71,16 +71,13 @@ class OODJob(Job):
     DATA_KEY = None
     DATA_NAME = "digits"
 
-    # --- what a model provides ------------------------------------------------------------------
+    # --- what a model provides, besides ``_sgld(energy, x, steps, generator=None)`` ------------------
     def make_model(self, split: DigitSplit) -> torch.nn.Module:
         """The scored model (and whatever trains it)."""
         raise NotImplementedError
 
     def _start_samples(self) -> None:
         """(Re)start the sample chains: ``samples``, their ``sample_energy`` and ``sample_labels``."""
-        raise NotImplementedError
-
-    def _sgld(self, energy, x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
 
     def class_readout(self, x: torch.Tensor) -> tuple[int, float]:
@@ -222,19 +219,15 @@ class OODJob(Job):
     def _metrics_table(self, ids: dict, sets: dict) -> Generator:
         """AUROC, AUPR and FPR95 per OOD set for the energy and softmax scores (blank where the model has
         no such score: ``TABLE_SCORES``); non-finite scores give blanks and a warning. A step per figure."""
-        blank = {"auroc": float("nan"), "aupr": float("nan"), "fpr95": float("nan")}
+        blank = dict.fromkeys(("auroc", "aupr", "fpr95"), float("nan"))
         table, problems = {}, []
         for name, s in sets.items():
-            table[name] = {}
-            for kind in ("energy", "softmax"):
-                if kind not in self.TABLE_SCORES:
-                    table[name][kind] = dict(blank)
-                    continue
+            table[name] = {"energy": dict(blank), "softmax": dict(blank)}
+            for kind in self.TABLE_SCORES:
                 yield   # inside ``Job.readout``: a waiting command comes first
                 try:
                     table[name][kind] = ood_metrics(ids[kind], s[kind])
                 except ValueError as exc:
-                    table[name][kind] = dict(blank)
                     problems.append(f"{name}/{kind}: {exc}")
         if problems:
             self.warn("some scores are not finite: " + "; ".join(problems[:3]))

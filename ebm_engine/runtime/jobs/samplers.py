@@ -101,14 +101,27 @@ class ChainsJob(Job):
         chains.state = chains.kernel.init(self.energy, positions)
         chains.record.cut_trails(idx.cpu().numpy())
 
-    def _restart_lost(self, chains) -> int:
-        """Restart the chains that are non-finite or far outside the plot (unadjusted Langevin can run away;
-        MH kernels reject instead) from fresh starts; returns how many."""
+    def _step_chains(self, chains, step_size: float):
+        """One recorded kernel step of ``chains``, then a fresh start for each chain that is non-finite or far
+        outside the plot (unadjusted Langevin can run away; MH kernels reject instead). Returns the step's
+        info and how many chains restarted (``chains.chains_reset`` counts them all)."""
+        t0 = time.perf_counter()
+        chains.state, info = chains.kernel.step(self.energy, chains.state, step_size, self.knobs["temperature"],
+                                                self.generator)
+        chains.record.record(chains.state.x, info, time.perf_counter() - t0)
         flat = chains.state.x.reshape(len(chains.state.x), -1)
         idx = (~torch.isfinite(flat).all(dim=1) | (flat.norm(dim=1) > self.escape_radius)).nonzero().flatten()
         if len(idx):
             self._move(chains, idx, self._fresh_starts(len(idx)))
-        return len(idx)
+        chains.chains_reset += len(idx)
+        return info, len(idx)
+
+    def _diagnostics(self, make):
+        """``make()``, the diagnostics, every ``diagnostics_every_s``; the last ones in between."""
+        if self.diag_refresh.elapsed():
+            self.diag = make()
+            self.diag_refresh.mark(self.step_count)
+        return self.diag
 
 
 class SamplerJob(ChainsJob):
@@ -146,13 +159,8 @@ class SamplerJob(ChainsJob):
             self.diag_refresh.invalidate()
 
     def advance(self) -> None:
-        t0 = time.perf_counter()
-        self.state, info = self.kernel.step(self.energy, self.state, self.knobs["step_size"],
-                                            self.knobs["temperature"], self.generator)
-        self.record.record(self.state.x, info, time.perf_counter() - t0)
-        lost = self._restart_lost(self)
+        info, lost = self._step_chains(self, self.knobs["step_size"])
         if lost:
-            self.chains_reset += lost
             self.warn(f"{lost} chain(s) diverged at step {self.step_count + 1} and were reset "
                       f"({self.chains_reset} in all): the step size may be too large.")
         elif info.divergent.float().mean() > 0.5:
@@ -217,18 +225,12 @@ class SamplerJob(ChainsJob):
                 "last_accepted": self.record.last_accepted, **self.record.histograms(self.bounds),
                 "energy_trace": trace.astype(np.float64), "trace_end": self.record.n_draws}
 
-    def _diagnostics(self) -> dict[str, Any]:
-        if self.diag_refresh.elapsed():
-            self.diag = self.record.diagnostics()
-            self.diag_refresh.mark(self.step_count)
-        return self.diag
-
     def payload(self) -> dict[str, Any]:
         # every move of the chains makes a new state (a kernel step returns one; spawning, resizing and
         # knob changes make one with ``init``), and every change of the record comes with one
         chains = self.parts.part("chains", same_object(self.state), self._chains)
         return {
             "bounds": self.bounds, "exact": self.exact, **self._surfaces(), **chains,
-            "diagnostics": self._diagnostics(), "chains_reset": self.chains_reset,
+            "diagnostics": self._diagnostics(self.record.diagnostics), "chains_reset": self.chains_reset,
             "autotuned_step_size": self.autotuned, "n_draws": self.record.n_draws,
         }

@@ -6,7 +6,6 @@ which sampler buys the most effective samples per gradient.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Generator
 from typing import Any
 
@@ -118,23 +117,16 @@ class RaceJob(ChainsJob):
                 if stepped:
                     yield
                 stepped = True
-                t0 = time.perf_counter()
-                racer.state, info = racer.kernel.step(self.energy, racer.state, step_size,
-                                                      self.knobs["temperature"], self.generator)
-                racer.record.record(racer.state.x, info, time.perf_counter() - t0)
+                _, lost = self._step_chains(racer, step_size)
                 racer.grad_debt -= racer.grads_per_step
-                lost = self._restart_lost(racer)
                 if lost:
-                    racer.chains_reset += lost
                     self.warn(f"{racer.name}: {lost} chain(s) ran away and were "
                               f"restarted ({racer.chains_reset} in all); lower its step size")
         self.in_round = False
 
     def payload(self) -> dict[str, Any]:
         parts, temperature = self.parts, self.knobs["temperature"]
-        if self.diag_refresh.elapsed():
-            self.diag = {racer.name: racer.record.diagnostics() for racer in self.racers}
-            self.diag_refresh.mark(self.step_count)
+        diag = self._diagnostics(lambda: {racer.name: racer.record.diagnostics() for racer in self.racers})
 
         def chains(racer: Racer) -> dict[str, Any]:
             # a racer's chains move by new states only (kernel steps, restarts), its trails with them
@@ -147,5 +139,5 @@ class RaceJob(ChainsJob):
             **parts.part("density", temperature,
                          lambda: density_view(grid_density(self.grid, self.bounds, temperature))),
             "racers": [{"name": r.name, **chains(r), "grad_evals": r.record.grad_evals,
-                        "diagnostics": self.diag.get(r.name, {})} for r in self.racers],
+                        "diagnostics": diag.get(r.name, {})} for r in self.racers],
         }

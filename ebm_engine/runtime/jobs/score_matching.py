@@ -27,8 +27,7 @@ from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, seeded, to_numpy, weights_version
 from ebm_engine.runtime.refresh import Refresh
 from ebm_engine.runtime.views.curves import Curves
-from ebm_engine.runtime.views.score_field import (energy_and_fisher_integrand_on, model_arrows, true_arrows,
-                                                 true_score_grid)
+from ebm_engine.runtime.views.score_field import arrows, energy_and_fisher_integrand_on, model_arrows, true_score_grid
 from ebm_engine.runtime.views.surface import density_view, energy_range, grid_density
 from ebm_engine.data.toy_sources import SOURCES, ToyData
 from ebm_engine.runtime.parts import same_object
@@ -102,14 +101,16 @@ class ScoreMatchingJob(Job):
         self.readout_refresh = Refresh(lambda: self.config["readout_every_s"])
         self.surface_weights: tuple = ()   # the weights the surfaces show (``payload``)
         self.surface_refresh = Refresh(cfg["surface_every_s"], cfg["surface_share"])
-        self.true_field = self.true_score_grid = self.true_log_density = None
+        self.true_field = self.true_score_grid = None
+        true_density = {"true_density": None}
         if self.data.smooth:   # the data's score field and density: fixed for a data set
             log_prob, bounds = self.data.log_prob, self.data.bounds
-            self.true_field = true_arrows(log_prob, bounds, cfg["arrow_resolution"], self.device)
+            self.true_field = arrows(*true_score_grid(log_prob, bounds, cfg["arrow_resolution"], self.device)[:2])
             self.true_score_grid = true_score_grid(log_prob, bounds, cfg["resolution"], self.device)
             _, _, e = energy_on_grid(lambda x: -log_prob(x.double()).float(), bounds, cfg["resolution"],
                                      device=self.device)
-            self.true_log_density = grid_density(e, bounds, 1.0)
+            true_density = density_view(grid_density(e, bounds, 1.0), "true_density")
+        self.truth = {"true_field": self.true_field, **true_density}
         self.on_knobs(self.knobs.as_dict())
 
     @property
@@ -225,12 +226,6 @@ class ScoreMatchingJob(Job):
         _, _, cd_energy = energy_on_grid(self.cd_model, self.data.bounds, self.config["resolution"])
         return density_view(grid_density(cd_energy, self.data.bounds, 1.0), "cd_density")
 
-    def _truth(self) -> dict[str, Any]:
-        """The data's score field and density: fixed for a data set."""
-        if self.true_log_density is None:
-            return {"true_field": self.true_field, "true_density": None}
-        return {"true_field": self.true_field, **density_view(self.true_log_density, "true_density")}
-
     def payload(self) -> dict[str, Any]:
         # a knob's answer goes out first
         if self.readout_refresh.elapsed() and not (self.readouts and self.wait_for_knobs()):
@@ -250,7 +245,7 @@ class ScoreMatchingJob(Job):
         samples = self.samples   # replaced by each readout
         return {
             "bounds": self.data.bounds,
-            **learned, **contrastive, **parts.part("truth", (), self._truth),
+            **learned, **contrastive, **parts.part("truth", (), lambda: self.truth),
             "data": parts.part("data", (cfg["dataset"], cfg["seed"]), lambda: to_numpy(self.data.train[:600])),
             "samples": parts.part("samples", same_object(samples), lambda: to_numpy(samples)),
             "ladder": list(self.ladder),

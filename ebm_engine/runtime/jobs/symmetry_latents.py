@@ -25,7 +25,7 @@ import torch
 
 from ebm_engine.device import make_generator
 from ebm_engine.metrics.invariance import relative_invariance_error
-from ebm_engine.metrics.partition import energy_on_grid
+from ebm_engine.metrics.partition import energy_on_grid, grid_points
 from ebm_engine.models.equivariant_ebm import EquivariantEBM
 from ebm_engine.models.latent_ebm import LatentEBM
 from ebm_engine.models.point_groups import PointGroup
@@ -35,7 +35,6 @@ from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.job import Job, seeded, to_numpy, weights_version
 from ebm_engine.runtime.views.latent_density import RollingLatentDensity
 from ebm_engine.runtime.refresh import Refresh
-from ebm_engine.runtime.views.score_field import cell_centres
 from ebm_engine.runtime.views.surface import density_view, grid_density
 from ebm_engine.data.toy_sources import ToyData
 from ebm_engine.runtime.parts import same_object
@@ -183,18 +182,15 @@ class SymmetryLatentsJob(Job):
     def model_name(self) -> str:
         return self.config["model"]
 
-    def _all_modules(self) -> dict[str, torch.nn.Module]:
-        return {"equivariant": self.equivariant, "plain": self.plain, "latent": self.latent}
-
     def model_modules(self) -> dict[str, torch.nn.Module]:
         """The energies of the current model: equivariant and plain, the latent-variable one, or all three."""
-        return {name: module for name, module in self._all_modules().items() if name in self.trained}
+        return self.checkpoint_modules({"model": self.config["model"]})
 
     def checkpoint_modules(self, header: dict[str, Any]) -> dict[str, torch.nn.Module]:
         """The parts a checkpoint holds: the page loads an ``equivariant_ebm`` or ``latent_ebm`` file
         into the matching energies and keeps training the others."""
-        held = MODEL_PARTS.get(str(header.get("model")), ())
-        return {name: module for name, module in self._all_modules().items() if name in held}
+        modules = {"equivariant": self.equivariant, "plain": self.plain, "latent": self.latent}
+        return {name: modules[name] for name in MODEL_PARTS.get(str(header.get("model")), ())}
 
     def resumable_trainers(self) -> dict[str, Any]:
         trainers = {**self.trainers, "latent": self.latent_trainer}
@@ -218,7 +214,7 @@ class SymmetryLatentsJob(Job):
         invariant density under C_n puts exactly ``1 - 1/sectors`` of this mass off a 1/n wedge.
         """
         p = grid_density(energy_grid, self.data.bounds, 1.0).exp().flatten()
-        centres = cell_centres(self.data.bounds, energy_grid.shape[0], self.device)
+        centres = grid_points(self.data.bounds, energy_grid.shape[0], self.device)[2]
         in_disc = centres.norm(dim=1) <= min(abs(v) for b in self.data.bounds for v in b)
         inside = in_sector(centres, self.config["sectors"])
         return float(p[in_disc & ~inside].sum() / p[in_disc].sum())
@@ -236,9 +232,7 @@ class SymmetryLatentsJob(Job):
             drawn_key, drawn_resolution = self.surface_keys.get(name, (None, 0))
             if drawn_key == key and drawn_resolution >= resolution:
                 continue
-            model.eval()
-            _, _, e = yield from energy_on_grid.steps(model, self.data.bounds, resolution,
-                                                      quarter_turn=self._invariant_under_quarter_turn(model))
+            e = yield from self._energy_grid(model, resolution)
             self.parts.put(f"{name}_density", density_view(grid_density(e, self.data.bounds, 1.0), f"{name}_density"))
             self.surface_keys[name] = (key, resolution)
         self.surfaces_coarse = coarse
@@ -260,9 +254,12 @@ class SymmetryLatentsJob(Job):
             self._publish_latent_density()
         self.latent_refresh.done(key, time.perf_counter() - started)
 
-    def _invariant_under_quarter_turn(self, model) -> bool:
-        """The equivariant energy is invariant under its group; with the quarter turn in it, grids cost a quarter."""
-        return model is self.equivariant and self.equivariant.group.has_quarter_turn
+    def _energy_grid(self, model, resolution: int) -> Generator:
+        """``model``'s energy on a grid over the box, as steps. The equivariant energy is invariant under its
+        group; with the quarter turn in it, the grid costs a quarter."""
+        model.eval()
+        quarter_turn = model is self.equivariant and self.group.has_quarter_turn
+        return (yield from energy_on_grid.steps(model, self.data.bounds, resolution, quarter_turn=quarter_turn))[2]
 
     def _log_z(self, energy_grid: torch.Tensor) -> float:
         """``log ∫ exp(-E)`` over the box by midpoint quadrature on an energy grid."""
@@ -273,14 +270,10 @@ class SymmetryLatentsJob(Job):
     def _refresh_readouts(self) -> Generator:
         """NLLs, the mass outside the sector and invariance errors of both energies; the latent model's
         marginal drawn whole and its NLL; as steps."""
-        cfg = self.config
-        res = cfg["nll_resolution"]
-        bounds, test = self.data.bounds, self.data.test
+        cfg, test = self.config, self.data.test
         out: dict[str, Any] = {"nll_true": self.data.true_nll, "mass_off_true": self.true_mass_off}
         for name, model in (("equivariant", self.equivariant), ("plain", self.plain)):
-            model.eval()
-            _, _, e = yield from energy_on_grid.steps(model, bounds, res,
-                                                      quarter_turn=self._invariant_under_quarter_turn(model))
+            e = yield from self._energy_grid(model, cfg["nll_resolution"])
             with torch.no_grad():
                 out[f"nll_{name}"] = float(model(test).double().mean()) + self._log_z(e)
             out[f"mass_off_{name}"] = self.mass_off_sector(e)

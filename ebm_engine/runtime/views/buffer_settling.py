@@ -12,10 +12,9 @@ the digits' grey levels (FID 23 at 100 steps). The copies drift apart as trainin
 """
 from __future__ import annotations
 
-import time
-
 import torch
 
+from ebm_engine.runtime.live import run_for
 from ebm_engine.samplers.short_run import ShortRunChain, noise_images
 from ebm_engine.training.replay_buffer import ReplayBuffer
 
@@ -33,12 +32,8 @@ class BufferSettling:
 
     def run(self, seconds: float | None = None) -> bool:
         """Move the chains for about ``seconds`` (None: to the end); True (and the buffer filled) when done."""
-        deadline = None if seconds is None else time.perf_counter() + seconds
-        while self.chain.steps_done < self.steps:
-            self.chain.step()
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
-        if self.chain.steps_done < self.steps:
+        chain = self.chain
+        if not run_for(chain.advance(self.steps, chain.step_size, chain.temperature, chain.generator), seconds, None):
             return False
         settled = self.chain.x.detach()
         copies = -(-self.buffer.capacity // len(settled))

@@ -5,18 +5,11 @@ import numpy as np
 import torch
 
 from ebm_engine.metrics.fisher import energy_score, log_density_score
+from ebm_engine.metrics.partition import grid_points
 from ebm_engine.runtime.job import to_numpy
 
 
-def cell_centres(bounds, resolution: int, device) -> torch.Tensor:
-    """Centres of a ``resolution²`` grid over ``bounds``, row-major with rows = y: ``(resolution², 2)``."""
-    (x0, x1), (y0, y1) = bounds
-    c = (torch.arange(resolution, dtype=torch.float32, device=device) + 0.5) / resolution
-    ys, xs = torch.meshgrid(y0 + (y1 - y0) * c, x0 + (x1 - x0) * c, indexing="ij")
-    return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)
-
-
-def arrows(score: torch.Tensor, points: torch.Tensor) -> dict[str, np.ndarray]:
+def arrows(points: torch.Tensor, score: torch.Tensor) -> dict[str, np.ndarray]:
     """Arrow data for a vector-field plot: position, angle (radians) and magnitude of each score."""
     return {"x": to_numpy(points[:, 0]), "y": to_numpy(points[:, 1]),
             "angle": to_numpy(torch.atan2(score[:, 1], score[:, 0])),
@@ -24,19 +17,14 @@ def arrows(score: torch.Tensor, points: torch.Tensor) -> dict[str, np.ndarray]:
 
 
 def model_arrows(energy, bounds, resolution: int, device) -> dict[str, np.ndarray]:
-    points = cell_centres(bounds, resolution, device)
-    return arrows(energy_score(energy, points), points)
-
-
-def true_arrows(log_prob, bounds, resolution: int, device) -> dict[str, np.ndarray]:
-    points = cell_centres(bounds, resolution, device)
-    return arrows(log_density_score(log_prob, points.double()).float(), points)
+    points = grid_points(bounds, resolution, device)[2]
+    return arrows(points, energy_score(energy, points))
 
 
 def true_score_grid(log_prob, bounds, resolution: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The grid's points, the data score ``∇log p`` and the density ``p`` there: fixed for a data set,
     so a job computes them once and reuses them for every disagreement map."""
-    points = cell_centres(bounds, resolution, device)
+    points = grid_points(bounds, resolution, device)[2]
     true = log_density_score(log_prob, points.double()).float()
     density = torch.exp(log_prob(points.double())).float()
     return points, true, density
