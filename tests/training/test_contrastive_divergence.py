@@ -390,9 +390,7 @@ def test_the_provisional_figures_of_finished_chains_are_the_iterations_own(loss)
     cd = make_trainer(loss=loss, l2_weight=0.3)
     cd.step()
     assert cd.provisional() is None                 # no iteration in flight
-    steps = cd.negative_steps()
-    next(steps)                                     # the next iteration's first Langevin step
-    steps.close()
+    next(cd.negative_steps())                       # the next iteration's first Langevin step (then closed)
     first = cd.provisional()
     finish(cd.negative_steps())                     # all its steps
     done = cd.provisional()
