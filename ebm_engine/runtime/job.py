@@ -173,6 +173,14 @@ class Job:
         self.warning = message
         self.warning_step = self.step_count
 
+    def warn_if_diverged(self, stats, trainer, what: str = "Training",
+                         remedy: str = "Lower the learning rate or the step size.") -> bool:
+        """Say that a guarded trainer's step diverged and was rolled back (one wording on every page)."""
+        if stats.diverged:
+            self.warn(f"{what} diverged at iteration {stats.step} (non-finite loss or weights); weights restored "
+                      f"from iteration {trainer.last_good_step}. {remedy}")
+        return stats.diverged
+
     def snapshot(self) -> dict[str, Any]:
         self.parts.asked.clear()
         snap = {"kind": self.KIND, "step": self.step_count, "warning": self.warning,

@@ -93,11 +93,8 @@ class LandscapeJob(Job):
 
     def advance(self) -> None:
         stats = self.trainer.step()
-        if stats.diverged:
-            self.warn(f"Training diverged at iteration {stats.step} (non-finite loss or weights); "
-                      f"weights restored from iteration {self.trainer.last_good_step}. "
-                      "Lower the learning rate or the step size.")
-        elif stats.chains_reset >= max(3, 0.02 * self.config["batch_size"]):
+        many_reset = stats.chains_reset >= max(3, 0.02 * self.config["batch_size"])
+        if not self.warn_if_diverged(stats, self.trainer) and many_reset:
             self.warn(f"{stats.chains_reset} chains left the plotting box at iteration {stats.step} and "
                       "were re-initialised: the Langevin step size may be too large.")
         self.chains_reset_total += stats.chains_reset

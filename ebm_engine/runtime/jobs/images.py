@@ -176,10 +176,7 @@ class ImagesJobBase(Job):
     # --- training ---------------------------------------------------------------------------
     def advance(self) -> None:
         stats = self.trainer.step()
-        if stats.diverged:
-            self.warn(f"iteration {self.step_count + 1} diverged (non-finite loss or weights); the model was "
-                      f"rolled back to iteration {self.trainer.last_good_step}. Try a smaller learning rate "
-                      "or step size.")
+        self.warn_if_diverged(stats, self.trainer)
         self.history.add(step=float(self.step_count + 1), e_data=stats.e_data, e_samples=stats.e_neg,
                          loss=stats.loss)
         self._poll_quality()

@@ -72,9 +72,8 @@ class JEMJob(OODJob):
         stats = self.trainer.step()
         self.history.add(step=float(self.step_count + 1), cross_entropy=stats.cross_entropy, e_data=stats.e_data,
                          e_neg=self.sample_energy_of(stats))
-        if stats.diverged:
-            self.warn(f"training diverged at iteration {self.step_count + 1}; rolled back to the weights of "
-                      f"iteration {self.trainer.last_good_step} and refilled the replay buffer")
+        self.warn_if_diverged(stats, self.trainer, remedy="The replay buffer was refilled; lower the learning rate "
+                                                          "or the SGLD step size.")
         self.samples = self._sgld(self.sample_energy, self.samples, self.config["sample_steps"])
 
     def sample_energy_of(self, stats: JEMStats) -> float:

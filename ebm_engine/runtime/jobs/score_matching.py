@@ -135,15 +135,10 @@ class ScoreMatchingJob(Job):
         t0 = time.perf_counter()
         if which == "sm":
             stats = self.trainer.step()
-            if stats.diverged:
-                self.warn(f"Score matching diverged at iteration {stats.step}; weights restored from iteration "
-                          f"{self.trainer.last_good_step}. Lower the learning rate.")
-            else:
+            if not self.warn_if_diverged(stats, self.trainer, "Score matching", "Lower the learning rate."):
                 self.history.add(step=stats.step, loss=stats.loss)
         else:
-            stats = self.cd_trainer.step()
-            if stats.diverged:
-                self.warn(f"Contrastive divergence diverged at iteration {stats.step}; weights restored.")
+            self.warn_if_diverged(self.cd_trainer.step(), self.cd_trainer, "Contrastive divergence")
         self.seconds[which] += time.perf_counter() - t0
 
     def model_modules(self) -> dict[str, torch.nn.Module]:

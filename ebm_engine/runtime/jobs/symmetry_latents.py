@@ -170,14 +170,9 @@ class SymmetryLatentsJob(Job):
         for name, trainer in self.trainers.items():
             if name not in self.trained:
                 continue
-            stats = trainer.step()
-            if stats.diverged:
-                self.warn(f"The {name} model diverged at iteration {stats.step}; weights restored. "
-                          "Lower the learning rate or the step size.")
+            self.warn_if_diverged(trainer.step(), trainer, f"The {name} model")
         if "latent" in self.trained:
-            stats = self.latent_trainer.step()
-            if stats.diverged:
-                self.warn(f"The latent model diverged at iteration {stats.step}; weights restored.")
+            self.warn_if_diverged(self.latent_trainer.step(), self.latent_trainer, "The latent model")
 
     def model_name(self) -> str:
         return self.config["model"]
