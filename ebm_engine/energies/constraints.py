@@ -64,7 +64,7 @@ def _vector(value: float | Sequence[float] | torch.Tensor, name: str) -> tuple[f
 
 
 class Constraint:
-    """A feasible set for one sample; subclasses implement ``violation``, ``project``, ``describe``, ``to_dict``."""
+    """A feasible set for one sample; subclasses implement ``violation``, ``project``, ``describe`` and ``params``."""
 
     kind: ClassVar[str]
     convex: bool = True
@@ -87,8 +87,9 @@ class Constraint:
         """A short human-readable description for the UI."""
         raise NotImplementedError
 
-    def params(self) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def params(self) -> dict[str, Any]:
+        """The constructor's arguments (none by default)."""
+        return {}
 
     def satisfied(self, x: torch.Tensor, tol: float | torch.Tensor | None = None) -> torch.Tensor:
         """Bool ``(batch,)``: violation ``<= tol`` (default: ``rounding_tolerance(x)``; pass 0 for exact)."""
@@ -232,9 +233,8 @@ class Box(Constraint):
         return list(zip(low, self.high * n if len(self.high) == 1 else self.high))
 
     def _bounds(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        low = self._on(self.low, flat, "low").expand(flat.shape[1])
-        high = self._on(self.high, flat, "high").expand(flat.shape[1])
-        return low, high
+        return (self._on(self.low, flat, "low").expand(flat.shape[1]),
+                self._on(self.high, flat, "high").expand(flat.shape[1]))
 
     def _depth(self, flat: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Distances to the 2d faces ``(batch, 2d)`` (low faces first); min > 0 iff strictly inside."""
@@ -284,9 +284,6 @@ class NonNegative(Constraint):
     def describe(self) -> str:
         return "x ≥ 0"
 
-    def params(self) -> dict[str, Any]:
-        return {}
-
 
 class Simplex(Constraint):
     """The probability simplex: ``x_i >= 0`` and ``Σ x_i = 1``.
@@ -314,6 +311,3 @@ class Simplex(Constraint):
 
     def describe(self) -> str:
         return "probability simplex (x ≥ 0, Σx = 1)"
-
-    def params(self) -> dict[str, Any]:
-        return {}
