@@ -63,12 +63,17 @@ class QualityRun:
         return self.chain.steps_done >= self.steps
 
 
-class ImagesControls(Controls):
+class DigitDataControls(Controls):
+    """The settings ``load_digit_data`` reads (the Images and the RBM page's data set)."""
+
     dataset = param.Selector(default="digits", objects={"8×8 digits": "digits", "MNIST folder": "mnist"},
                              label="Data set", doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
     mnist_folder = param.String(default="", label="MNIST-format folder",
                                 doc="folder holding train-images-idx3-ubyte[.gz] and friends")
     mnist_limit = param.Integer(default=10000, bounds=(1, 10_000_000), precedence=-1)
+
+
+class ImagesControls(DigitDataControls):
     seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed")
     width = param.Selector(default=32, objects=[4, 8, 16, 32, 64], label="ConvEBM width",
                            doc="channels of the first convolution stage")

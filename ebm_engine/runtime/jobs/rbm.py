@@ -17,9 +17,9 @@ from ebm_engine.device import make_generator
 from ebm_engine.metrics.rbm_partition import AISRun, base_bias_from_data
 from ebm_engine.metrics.rbm_likelihood import pseudo_likelihood, rbm_log_likelihood
 from ebm_engine.models.rbm import RBM
-from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
+from ebm_engine.runtime.controls import KNOB, LOG_KNOB
 from ebm_engine.runtime.job import Job, to_numpy
-from ebm_engine.runtime.jobs.images import load_digit_data
+from ebm_engine.runtime.jobs.images import DigitDataControls, load_digit_data
 from ebm_engine.runtime.refresh import Refresh
 from ebm_engine.runtime.views.curves import Curves
 from ebm_engine.runtime.mosaic import tile
@@ -43,11 +43,7 @@ def half_mask(shape: tuple[int, int], half: str) -> torch.Tensor:
     return keep.flatten()
 
 
-class RBMControls(Controls):
-    dataset = param.Selector(default="digits", objects={"8×8 digits": "digits", "MNIST folder": "mnist"},
-                             label="Data set", doc="scikit-learn's 8×8 digits, or MNIST-format IDX files from a folder")
-    mnist_folder = param.String(default="", label="MNIST-format folder",
-                                doc="folder holding train-images-idx3-ubyte[.gz] and friends")
+class RBMControls(DigitDataControls):
     n_hidden = param.Selector(default=64, objects=[16, 32, 64, 128, 256, 512], label="Hidden units")
     seed = param.Integer(default=0, bounds=(0, 1_000_000), label="Seed")
     batch_size = param.Integer(default=100, bounds=(1, 100_000), precedence=-1)
@@ -58,7 +54,6 @@ class RBMControls(Controls):
     ais_betas = param.Integer(default=3000, bounds=(2, 1_000_000), precedence=-1)
     ais_per_step = param.Integer(default=60, bounds=(1, 1_000_000), precedence=-1)
     pl_every = param.Integer(default=10, bounds=(1, 100_000), precedence=-1)
-    mnist_limit = param.Integer(default=10000, bounds=(1, 10_000_000), precedence=-1)
 
     method = param.Selector(default="pcd", objects={"CD-k": "cd", "PCD": "pcd"}, label="CD or PCD",
                             doc="CD-k restarts the negative chains at the data; PCD keeps them between updates",
