@@ -87,9 +87,7 @@ def _evaluate_jem(job: Job) -> dict[str, float]:
     """Test accuracy and the energy score's AUROC against every OOD set (no randomness)."""
     job.set_knobs(score="energy", temperature=1.0)
     job.evaluate()
-    out = {"test_accuracy": job.evaluation["accuracy"]}
-    out.update({f"auroc_{name}": m["energy"]["auroc"] for name, m in job.evaluation["metrics"].items()})
-    return out
+    return job.evaluation_figures()
 
 
 def _evaluate_score(job: Job) -> dict[str, float]:

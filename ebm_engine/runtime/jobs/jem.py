@@ -106,12 +106,13 @@ class JEMJob(OODJob):
         return {"model": self.model}
 
     def checkpoint_metrics(self) -> dict[str, float]:
-        ev = self.evaluation
-        if not ev or ev.get("eval_step") != self.step_count:
-            return {}
-        out = {"test_accuracy": ev["accuracy"]}
-        out.update({f"auroc_{name}": m["energy"]["auroc"] for name, m in ev["metrics"].items()})
-        return out
+        return self.evaluation_figures() if self.evaluation.get("eval_step") == self.step_count else {}
+
+    def evaluation_figures(self) -> dict[str, float]:
+        """The last evaluation's test accuracy and energy-score AUROC against each OOD set."""
+        metrics = self.evaluation["metrics"]
+        return {"test_accuracy": self.evaluation["accuracy"],
+                **{f"auroc_{name}": m["energy"]["auroc"] for name, m in metrics.items()}}
 
     def after_load(self) -> None:
         """Samples from the loaded model's buffer and its OOD scores at once."""
