@@ -20,6 +20,7 @@ import hashlib
 import os
 import tempfile
 import warnings
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,14 +103,12 @@ def classifier_arrays(classifier: DigitClassifier, key: str | None = None) -> di
 def _write_cached(path: Path, classifier: DigitClassifier) -> None:
     """Write atomically (temp file, rename); a cache that cannot be written is skipped silently."""
     arrays = classifier_arrays(classifier)
-    try:
+    with suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
         with os.fdopen(descriptor, "wb") as handle:
             np.savez(handle, **arrays)
         os.replace(temporary, path)
-    except OSError:
-        pass
 
 
 def digit_classifier(split: DigitSplit, seed: int = 0) -> DigitClassifier:
