@@ -46,11 +46,6 @@ class DigitSplit:
     train_index: torch.Tensor | None = None
     test_index: torch.Tensor | None = None
 
-    @property
-    def n_features(self) -> int:
-        """Pixels per image (``H * W``)."""
-        return self.shape[0] * self.shape[1]
-
 
 @lru_cache(maxsize=1)
 def _raw_digits() -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ def raw():
 def test_shapes_dtypes_and_binary_values():
     d = load_digits_binary()
     assert isinstance(d, DigitSplit)
-    assert d.shape == (8, 8) and d.n_features == 64 and "digits" in d.name
+    assert d.shape == (8, 8) and d.train.shape[1] == 64 and "digits" in d.name
     assert d.train.shape == (1437, 64) and d.test.shape == (360, 64)
     assert d.train.dtype == torch.float32 and d.test.dtype == torch.float32
     assert d.train_labels.dtype == torch.int64 and d.test_labels.dtype == torch.int64

@@ -149,7 +149,7 @@ def test_missing_file_and_directory(tmp_path):
 def test_mnist_folder_round_trip(tmp_path, gz):
     folder = mnist_folder(tmp_path / "mnist", gz=gz)
     d = load_mnist_folder(folder)
-    assert isinstance(d, DigitSplit) and d.shape == (28, 28) and d.n_features == 784
+    assert isinstance(d, DigitSplit) and d.shape == (28, 28) and d.train.shape[1] == 784
     assert d.train.shape == (12, 784) and d.test.shape == (5, 784)
     assert d.train.dtype == torch.float32 and d.train_labels.dtype == torch.int64
     assert torch.equal(d.train, torch.tensor((images(12, seed=1).reshape(12, -1) >= 128).astype(np.float32)))
