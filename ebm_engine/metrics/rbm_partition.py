@@ -112,10 +112,6 @@ class AISRun:
     def finished(self) -> bool:
         return self.k >= len(self.betas)
 
-    @property
-    def progress(self) -> float:
-        return min(1.0, (self.k - 1) / max(1, len(self.betas) - 1))
-
     @torch.no_grad()
     def advance(self, n_steps: int | None = None) -> bool:
         """Run up to ``n_steps`` more transitions (all when None); returns ``finished``."""
