@@ -100,9 +100,6 @@ class ChainFrames:
     def positions(self) -> list[np.ndarray]:
         return [p for _, p in self.frames]
 
-    def duration(self) -> float:
-        return self.frames[-1][0] - self.frames[0][0] if len(self.frames) > 1 else 0.0
-
 
 def surface_rgb(surface: np.ndarray, size: int) -> np.ndarray:
     """A (size, size, 3) uint8 image of ``surface`` (row 0 = bottom), scaled to its finite range."""
