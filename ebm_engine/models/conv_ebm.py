@@ -57,8 +57,6 @@ class ConvEBM(Energy):
                              f"{image_shape}, {channels}, {width}, {depth}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
-        self.config = {"image_shape": (height, wide), "channels": channels, "width": width, "depth": depth,
-                       "activation": activation, "spectral_norm": spectral_norm, "checkpointing": checkpointing}
         self.image_shape = (height, wide)
         self.channels = channels
         self.activation = ACTIVATIONS[activation]
