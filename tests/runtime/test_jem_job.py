@@ -69,7 +69,7 @@ def test_sample_class_knob(job):
     job.set_knobs(sample_class="3")
     job.step()
     snap = job.snapshot()
-    assert snap["samples"].shape == (6 * 9 - 1, 6 * 9 - 1) and (job.sample_labels == 3).all()
+    assert snap["samples"].shape == (6 * 9 - 1, 6 * 9 - 1) and (job.sample_energy.labels == 3).all()
     job.set_knobs(sample_class="all")
 
 

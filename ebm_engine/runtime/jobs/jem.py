@@ -98,7 +98,6 @@ class JEMJob(OODJob):
         else:
             labels = torch.full((36,), int(choice), dtype=torch.long, device=self.device)
         self.samples = self.sample_starts(len(labels))
-        self.sample_labels = labels
         self.sample_energy = ClassConditionalEnergy(self.model, labels)
 
     # --- checkpoints -------------------------------------------------------------------------

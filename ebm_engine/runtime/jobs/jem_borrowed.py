@@ -51,7 +51,6 @@ class BorrowedEnergyJob(OODJob):
     def _start_samples(self) -> None:
         """No classes: ``10 × samples_per_class`` chains of ``p(x)`` from uniform noise."""
         n = 10 * self.config["samples_per_class"]
-        self.sample_labels = torch.full((n,), -1, dtype=torch.long, device=self.device)
         self.sample_energy = self.model
         lo, hi = JEMConfig().pixel_range
         self.samples = lo + (hi - lo) * torch.rand(n, self.train.shape[1], generator=self.generator,

@@ -77,7 +77,7 @@ class OODJob(Job):
         raise NotImplementedError
 
     def _start_samples(self) -> None:
-        """(Re)start the sample chains: ``samples``, their ``sample_energy`` and ``sample_labels``."""
+        """(Re)start the sample chains: ``samples`` and their ``sample_energy``."""
         raise NotImplementedError
 
     def class_readout(self, x: torch.Tensor) -> tuple[int, float]:
