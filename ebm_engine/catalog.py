@@ -28,7 +28,6 @@ from ebm_engine.models.noise_conditional_ebm import NoiseConditionalEBM
 from ebm_engine.runtime.job import Job, to_numpy
 from ebm_engine.runtime.jobs.symmetry_latents import SYMMETRIC_SETS
 from ebm_engine.runtime.registry import job_class
-from ebm_engine.samplers.annealed_langevin import annealed_langevin
 from ebm_engine.samplers.short_run import ShortRunChain
 
 NEVER = 1e12   # seconds: "not during headless work" for the jobs' live refresh intervals
@@ -167,15 +166,8 @@ def _sample_jem(job: Job, n: int, steps: int | None) -> np.ndarray:
 
 def _sample_score(job: Job, n: int, steps: int | None) -> np.ndarray:
     """Annealed Langevin through the model's noise levels (one level: plain Langevin), from uniform noise."""
-    start = job.data.uniform(n, job.sample_generator)
-    step = job.knobs["sample_step"]
-    if isinstance(job.model, NoiseConditionalEBM):
-        x = annealed_langevin(job.model.at, job.model.sigmas, start, steps or max(20, 120 // len(job.model.sigmas)),
-                              step, generator=job.sample_generator)
-    else:
-        x = annealed_langevin(lambda _s: job.model, job.ladder, start, steps or 200, step,
-                              generator=job.sample_generator)
-    return to_numpy(x)
+    plain_steps = None if isinstance(job.model, NoiseConditionalEBM) else 200
+    return to_numpy(job.anneal(job.data.uniform(n, job.sample_generator), steps or plain_steps))
 
 
 def _sample_equivariant(job: Job, n: int, steps: int | None) -> np.ndarray:

@@ -158,17 +158,20 @@ class ScoreMatchingJob(Job):
         return "weights restored from the last good iteration"
 
     # --- readouts ------------------------------------------------------------------------------
+    def anneal(self, start: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """Langevin chains from ``start``, ``steps`` per level down the ladder (one level: plain Langevin);
+        a noise-conditional model's default spreads about 120 steps over its levels."""
+        conditional = isinstance(self.model, NoiseConditionalEBM)
+        return annealed_langevin(self.model.at if conditional else (lambda _s: self.model), self.ladder, start,
+                                 steps or max(20, 120 // len(self.ladder)), self.knobs["sample_step"],
+                                 generator=self.sample_generator)
+
     def _draw_samples(self) -> None:
         """Fresh annealed chains through the ladder, or persistent Langevin chains at one level."""
-        step = self.knobs["sample_step"]
         if isinstance(self.model, NoiseConditionalEBM):
-            start = self.data.uniform(N_SAMPLES, self.sample_generator)
-            steps = max(20, 120 // len(self.model.sigmas))
-            x = annealed_langevin(self.model.at, self.model.sigmas, start, steps, step,
-                                  generator=self.sample_generator)
+            x = self.anneal(self.data.uniform(N_SAMPLES, self.sample_generator))
         else:
-            x = annealed_langevin(lambda _s: self.model, self.ladder, self.samples, 100, step,
-                                  generator=self.sample_generator)
+            x = self.anneal(self.samples, 100)
         lost = ~torch.isfinite(x).all(dim=1) | (x.norm(dim=1) > 3 * self.data.radius)
         if lost.any():
             x[lost] = self.data.uniform(int(lost.sum()), self.sample_generator)
