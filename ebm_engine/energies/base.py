@@ -49,6 +49,15 @@ class Energy(nn.Module):
             (grad,) = torch.autograd.grad(e.sum(), x)
         return e.detach(), grad.detach()
 
+    def traceable_energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``energy_and_grad`` as code ``torch.compile`` traces whole: ``torch.func`` here (``autograd.grad``
+        would split the program); energies with a closed form or a hand-written gradient override it."""
+        def total(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            e = self(y)
+            return e.sum(), e
+        grad, (_, e) = torch.func.grad_and_value(total, has_aux=True)(x)
+        return e.detach(), grad.detach()
+
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """Gradient of the energy w.r.t. ``x`` (detached)."""
         return self.energy_and_grad(x)[1]

@@ -84,6 +84,10 @@ class Target(Energy):
         """``(E(x), ∇ₓE(x))`` written out by hand, or ``None`` to differentiate ``log_prob`` by autograd."""
         return None
 
+    def traceable_energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        closed = self._closed_form(x)
+        return closed if closed is not None else super().traceable_energy_and_grad(x)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` exact samples, shape ``(n, dim)``; ``generator=None`` uses torch's default generator."""
         raise NotImplementedError(f"{type(self).__name__} has no exact sampler")

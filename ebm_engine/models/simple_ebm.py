@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from ebm_engine.energies.base import Energy
-from ebm_engine.models.compiled_mlp_gradient import CompiledMLPGradient
 from ebm_engine.models.mlp_gradient import MLPGradient
+from ebm_engine.models.mlp_traced_gradient import fused_energy_and_grad
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh,
                "leaky_relu": lambda: nn.LeakyReLU(0.2), "softplus": nn.Softplus}
@@ -30,9 +30,8 @@ class SimpleEBM(Energy):
     Smooth activations (SiLU, the default) give smooth gradients for Langevin sampling;
     ReLU gives piecewise-linear energies whose gradients are piecewise constant.
     ``energy_and_grad`` back-propagates by hand (``MLPGradient``): autograd's numbers without
-    its graph, which at sampling batch sizes is much of the cost. ``use_compiled_gradient()`` runs
-    it as one compiled program instead (``CompiledMLPGradient``: faster on the CPU, a few seconds
-    of compiling the first time).
+    its graph, which at sampling batch sizes is much of the cost. Compiled sampling programs trace
+    ``fused_energy_and_grad`` instead, which the compiler fuses with the sampler's step.
     """
 
     def __init__(self, input_dim: int = 2, hidden: int = 128, depth: int = 2, activation: str = "silu"):
@@ -43,12 +42,6 @@ class SimpleEBM(Energy):
         self.network = mlp(input_dim, hidden, depth, 1, activation)
         self._gradient = MLPGradient(list(self.network[::2]), activation)
 
-    def use_compiled_gradient(self, enabled: bool = True) -> "SimpleEBM":
-        """``energy_and_grad`` by one compiled program (``CompiledMLPGradient``) or by the eager pass."""
-        linears, activation = list(self.network[::2]), self.config["activation"]
-        self._gradient = CompiledMLPGradient(linears, activation) if enabled else MLPGradient(linears, activation)
-        return self
-
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x.reshape(x.shape[0], -1)).squeeze(-1)
 
@@ -57,3 +50,8 @@ class SimpleEBM(Energy):
         if type(self).energy is not SimpleEBM.energy:   # a subclass changed the function: use autograd
             return super().energy_and_grad(x)
         return self._gradient(x)
+
+    def traceable_energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if type(self).energy is not SimpleEBM.energy:
+            return super().traceable_energy_and_grad(x)
+        return fused_energy_and_grad(x, list(self.network[::2]), self.config["activation"])

@@ -25,15 +25,8 @@ import torch
 
 from ebm_engine.config import POSITIVE, Config
 from ebm_engine.energies.base import Energy
-from ebm_engine.samplers.state import (Kernel, SamplerState, StepInfo, all_finite, check_positive, metropolis_select,
+from ebm_engine.samplers.state import (Kernel, SamplerState, StepInfo, all_finite, axpy, metropolis_select,
                                        per_chain_sum, rand_on, randn_on)
-
-
-def axpy(y: torch.Tensor, a: float | torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """``y + a·x`` as one op, for a number ``a`` or a tensor ``a`` broadcast over ``x`` (``out=y``: in place)."""
-    if isinstance(a, torch.Tensor):
-        return torch.addcmul(y, a, x, out=out)
-    return torch.add(y, x, alpha=a, out=out)
 
 
 class HMCConfig(Config):
@@ -56,13 +49,16 @@ class HMC(Kernel):
         self.divergence_threshold = float(config.divergence_threshold)
         self.jitter = float(config.jitter)
 
-    def chain_step_sizes(self, step_size: float, like: torch.Tensor,
-                         generator: torch.Generator | None) -> float | torch.Tensor:
-        """The step size (``jitter=0``) or one jittered step size per chain, shaped to broadcast over events."""
-        if self.jitter == 0.0:
+    def grad_evals_per_step(self) -> int:
+        return self.n_leapfrog
+
+    def chain_step_sizes(self, step_size: float | torch.Tensor, jitter_u: torch.Tensor | None,
+                         like: torch.Tensor) -> float | torch.Tensor:
+        """The step size (no jitter) or one jittered step size per chain from its uniform ``jitter_u``,
+        shaped to broadcast over the events of ``like``."""
+        if jitter_u is None:
             return step_size
-        u = rand_on(like.shape[0], like, generator)
-        eps = step_size * (1.0 + self.jitter * (2.0 * u - 1.0))
+        eps = step_size * (1.0 + self.jitter * (2.0 * jitter_u - 1.0))
         return eps.view(-1, *([1] * (like.dim() - 1)))
 
     def leapfrog(self, energy: Energy, state: SamplerState, p: torch.Tensor, step_size: float | torch.Tensor,
@@ -84,28 +80,20 @@ class HMC(Kernel):
         # a trajectory that crossed a hard wall (E = +inf) anywhere is rejected, even if it ends outside it
         return x, p, torch.where(torch.isposinf(e_max), e_max, e), g
 
-    def draw_momentum_and_steps(self, state: SamplerState, step_size: float, temperature: float,
-                                generator: torch.Generator | None) -> tuple[float, torch.Tensor, float | torch.Tensor]:
-        """Check the knobs and draw a step's fresh randomness, in this order: ``(temperature, p0, eps)``."""
-        step_size = check_positive("step_size", step_size)
-        temperature = check_positive("temperature", temperature)
-        p0 = randn_on(state.x.shape, state.x, generator)
-        return temperature, p0, self.chain_step_sizes(step_size, state.x, generator)
+    def draw(self, like: torch.Tensor, generator: torch.Generator | None,
+             steps: tuple[int, ...] = ()) -> tuple[torch.Tensor, ...]:
+        """The momentum, the jitter uniforms (when ``jitter > 0``) and the accept uniforms, in this order."""
+        p0 = randn_on((*steps, *like.shape), like, generator)
+        chains = (*steps, like.shape[0])
+        jitter = (rand_on(chains, like, generator),) if self.jitter > 0.0 else ()
+        return (p0, *jitter, rand_on(chains, like, generator))
 
-    def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
-             generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
-        temperature, p0, eps = self.draw_momentum_and_steps(state, step_size, temperature, generator)
-        return self.transition(energy, state, p0, eps, temperature, generator=generator)
-
-    def transition(self, energy: Energy, state: SamplerState, p0: torch.Tensor, eps: float | torch.Tensor,
-                   temperature: float | torch.Tensor, u: torch.Tensor | None = None,
-                   generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
-        """The rest of a step from the momentum ``p0`` and step size(s) ``eps``: trajectory and accept.
-
-        Given the accept uniforms ``u`` (drawn after ``p0`` and ``eps``: the leapfrog draws nothing,
-        so the stream is the same) it is deterministic and free of host syncs, so it can be captured
-        as one graph; without them they are drawn from ``generator``.
-        """
+    def transition(self, energy: Energy, state: SamplerState, draws: tuple[torch.Tensor, ...],
+                   step_size: float | torch.Tensor,
+                   temperature: float | torch.Tensor) -> tuple[SamplerState, StepInfo]:
+        """A trajectory from the drawn momentum and the Metropolis test with the drawn uniform."""
+        p0, *jitter_u, u = draws
+        eps = self.chain_step_sizes(step_size, jitter_u[0] if jitter_u else None, state.x)
         x_new, p_new, e_new, g_new = self.leapfrog(energy, state, p0, eps, temperature)
 
         h_old = state.energy / temperature + 0.5 * per_chain_sum(p0 * p0)
@@ -114,8 +102,7 @@ class HMC(Kernel):
         finite = torch.isfinite(e_new) & all_finite(x_new) & all_finite(p_new) & all_finite(g_new)
         log_alpha = -energy_error
         valid = finite & ~torch.isnan(log_alpha)
-        new_state, accepted, accept_prob = metropolis_select(state, x_new, e_new, g_new, log_alpha, valid, u,
-                                                             generator)
+        new_state, accepted, accept_prob = metropolis_select(state, x_new, e_new, g_new, log_alpha, valid, u)
         # NaN energy errors compare False with <=, so they count as divergent too; a trajectory
         # stopped by a hard wall (E = +inf at finite positions) is an ordinary rejection.
         wall = torch.isposinf(e_new) & all_finite(x_new) & all_finite(p_new)

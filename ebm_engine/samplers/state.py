@@ -5,6 +5,11 @@ Chains are the batch dimension: every field is per chain. A kernel holds only it
 chains live in a ``SamplerState`` that ``init`` builds and ``step`` replaces. Tunables (step size,
 temperature) and the random stream are step arguments. Kernels take an ``Energy``; ``sample`` and
 ``as_energy`` adapt any ``nn.Module`` or callable.
+
+A step is ``draw`` (the step's randomness, from the caller's generator) then ``transition`` (the
+algorithm: a pure function of the state, the draws and the knobs, with no host sync and no Python
+branch on tensor values). The eager ``step`` runs the two; the compiled path (``compiled``) traces
+``transition`` for many steps at once from draws made ahead, so each algorithm is written once.
 """
 from __future__ import annotations
 
@@ -76,6 +81,13 @@ def check_count(name: str, value: int, minimum: int) -> int:
     return value
 
 
+def axpy(y: torch.Tensor, a: float | torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``y + a·x`` as one op, for a number ``a`` or a tensor ``a`` broadcast over ``x`` (``out=y``: in place)."""
+    if isinstance(a, torch.Tensor):
+        return torch.addcmul(y, a, x, out=out)
+    return torch.add(y, x, alpha=a, out=out)
+
+
 def per_chain_sum(t: torch.Tensor) -> torch.Tensor:
     """Sum over every non-batch dimension: ``(n_chains, *event) -> (n_chains,)``."""
     return t.reshape(t.shape[0], -1).sum(dim=1)
@@ -93,10 +105,11 @@ def randn_on(shape: torch.Size, like: torch.Tensor, generator: torch.Generator |
     return z if device == like.device else z.to(like.device)
 
 
-def rand_on(n: int, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """``n`` uniforms on [0, 1), one per chain, on ``like``'s device and dtype."""
+def rand_on(shape: int | tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniforms on [0, 1) of ``shape`` (an int: one per chain), on ``like``'s device and dtype."""
     device = generator.device if generator is not None else like.device
-    u = torch.rand((n,), generator=generator, device=device, dtype=like.dtype)
+    u = torch.rand(shape if isinstance(shape, tuple) else (shape,), generator=generator, device=device,
+                   dtype=like.dtype)
     return u if device == like.device else u.to(like.device)
 
 
@@ -111,10 +124,33 @@ class Kernel:
         e, g = energy.energy_and_grad(x)
         return SamplerState(x.detach().clone(), e, g)
 
-    def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
-             generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:  # pragma: no cover
-        """One transition of every chain, with its fresh randomness drawn from ``generator``."""
+    def draw(self, like: torch.Tensor, generator: torch.Generator | None,
+             steps: tuple[int, ...] = ()) -> tuple[torch.Tensor, ...]:  # pragma: no cover
+        """The fresh randomness of one step for chains shaped like ``like``, in the order the step uses
+        it; ``steps=(K,)`` draws K steps' worth at once, stacked in front."""
         raise NotImplementedError
+
+    def transition(self, energy: Energy, state: SamplerState, draws: tuple[torch.Tensor, ...],
+                   step_size: float | torch.Tensor,
+                   temperature: float | torch.Tensor) -> tuple[SamplerState, StepInfo]:  # pragma: no cover
+        """One step of every chain from its ``draws``; the knobs are numbers or 0-d tensors."""
+        raise NotImplementedError
+
+    def grad_evals_per_step(self) -> int:
+        """Gradient evaluations per chain in one step."""
+        return 1
+
+    def settings(self) -> tuple:
+        """The kernel's settings as a hashable key: kernels with equal keys make the same transition."""
+        plain = (bool, int, float, str, tuple, type(None))
+        return (type(self).__name__, *sorted((k, v) for k, v in vars(self).items() if isinstance(v, plain)))
+
+    def step(self, energy: Energy, state: SamplerState, step_size: float, temperature: float = 1.0,
+             generator: torch.Generator | None = None) -> tuple[SamplerState, StepInfo]:
+        """One transition of every chain, with its fresh randomness drawn from ``generator``."""
+        step_size = check_positive("step_size", step_size)
+        temperature = check_positive("temperature", temperature)
+        return self.transition(energy, state, self.draw(state.x, generator), step_size, temperature)
 
 
 def metropolis_select(state: SamplerState, x_new: torch.Tensor, e_new: torch.Tensor, g_new: torch.Tensor,

@@ -13,7 +13,7 @@ from ebm_engine.energies.constraints import Ball
 from ebm_engine.energies.penalties import ConstrainedEnergy
 from ebm_engine.energies.targets import Gaussian
 from ebm_engine.samplers import Langevin
-from ebm_engine.samplers.captured_langevin import CapturedLangevin
+from ebm_engine.samplers.compiled import CompiledKernel
 from ebm_engine.samplers.mixed_precision import AutocastEnergy, energy_in_precision
 
 BALL = Ball((0.0, 0.0), 1.0)
@@ -68,12 +68,16 @@ def test_langevin_inside_a_ball_projects_without_divergences_in_either_precision
     assert on_wall > 0.3   # the wall was really pressed against: about half the chains end on it
 
 
-def test_captured_langevin_refuses_hard_walls_even_under_bf16_but_not_soft_penalties():
-    kernel = CapturedLangevin(backend="eager")
-    x = torch.zeros(4, 2)
+def test_the_one_step_program_projects_onto_hard_walls_as_the_eager_step_does():
+    """The program runs Langevin's own ``transition``, so the projection comes with it, under bf16 too."""
     for energy in (walled(), AutocastEnergy(walled())):
-        with pytest.raises(ValueError, match="hard constraints"):
-            kernel.step(energy, kernel.init(energy, x), 0.1)
-    soft = walled(2.0)
-    state, info = kernel.step(soft, kernel.init(soft, x), 0.1, generator=torch.Generator().manual_seed(0))
-    assert bool(info.accepted.all()) and not bool(torch.equal(state.x, x))
+        eager, program = Langevin(), CompiledKernel(Langevin(), background=False, backend="eager")
+        x = torch.zeros(200, 2)
+        a, b = eager.init(energy, x), program.init(energy, x)
+        ga, gb = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+        for _ in range(20):
+            a, _ = eager.step(energy, a, 0.2, 1.0, ga)
+            b, info = program.step(energy, b, 0.2, 1.0, gb)
+            assert BALL.satisfied(b.x).all() and not bool(info.divergent.any())
+        assert program.status == "compiled"
+        torch.testing.assert_close(b.x, a.x)

@@ -29,11 +29,12 @@ def run(kernel, energy: Energy, x0: torch.Tensor, step_size: float, n_steps: int
 class HMCBatchAccept(HMC):
     """Broken on purpose: one uniform and one decision for the whole batch, on the summed energy error."""
 
-    def transition(self, energy, state, p0, eps, temperature, u=None, generator=None):
+    def transition(self, energy, state, draws, step_size, temperature):
         n = state.x.shape[0]
-        x, p, e, g = self.leapfrog(energy, state, p0, eps, temperature)
+        p0, *_, u = draws
+        x, p, e, g = self.leapfrog(energy, state, p0, step_size, temperature)
         log_alpha = -((e - state.energy) / temperature + 0.5 * per_chain_sum(p * p - p0 * p0)).sum()
-        shared = torch.rand((), generator=generator, dtype=state.x.dtype)
+        shared = u[0]
         new_state, accepted, accept_prob = metropolis_select(state, x, e, g, log_alpha.expand(n),
                                                              torch.isfinite(log_alpha).expand(n), shared.expand(n))
         return new_state, StepInfo(accepted, accept_prob, ~accepted & False, new_state.energy, self.n_leapfrog)
@@ -109,11 +110,13 @@ def test_matches_an_independent_leapfrog_and_metropolis_test():
 
 def test_jittered_step_sizes_are_per_chain_and_bounded():
     kernel = HMC(jitter=0.2)
-    eps = kernel.chain_step_sizes(0.5, torch.zeros(4000, 1, 3, 3), gen(0))
+    like = torch.zeros(4000, 1, 3, 3)
+    eps = kernel.chain_step_sizes(0.5, kernel.draw(like, gen(0))[1], like)
     assert eps.shape == (4000, 1, 1, 1)
     assert float(eps.min()) >= 0.4 and float(eps.max()) <= 0.6
     assert float(eps.std()) > 0.05   # uniform on [0.4, 0.6] has sd 0.058: not one shared value
-    assert HMC(jitter=0.0).chain_step_sizes(0.5, torch.zeros(3, 2), gen(0)) == 0.5
+    assert HMC(jitter=0.0).chain_step_sizes(0.5, None, torch.zeros(3, 2)) == 0.5
+    assert len(HMC(jitter=0.0).draw(torch.zeros(3, 2), gen(0))) == 2   # momentum and accept uniforms only
 
 
 def test_leapfrog_gradient_count_reuses_cache():

@@ -7,7 +7,7 @@ import torch
 from ebm_engine.data.digits import load_digits_grey
 from ebm_engine.models.conv_ebm import ConvEBM
 from ebm_engine.models.jem import JEM
-from ebm_engine.samplers.captured_langevin import CapturedLangevin
+from ebm_engine.samplers.compiled import CompiledKernel
 from ebm_engine.training import JEMConfig, JEMTrainer
 from ebm_engine.training.image_recipes import image_cd_trainer, lab_image_config
 
@@ -37,7 +37,8 @@ def test_conv_ebm_captured_sampling_matches_eager(precision):
     torch.testing.assert_close(captured.last_negatives, eager.last_negatives, rtol=1e-3, atol=1e-3)
     kernel = captured._negative_sampler.get(captured.energy, *[getattr(captured.config, k) for k in
                                             ("noise_scale", "clamp", "precision", "sampler")])[0]
-    assert isinstance(kernel, CapturedLangevin) and kernel.active_backend == "eager"   # CUDA graphs on a GPU
+    assert isinstance(kernel, CompiledKernel) and kernel.backend == "eager"   # compiled, as CUDA graphs, on a GPU
+    assert kernel.status == "compiled"
 
 
 def test_jem_captured_sampling_matches_eager_and_the_setting_is_checked():
