@@ -42,19 +42,24 @@ class ConstraintPenalty(Energy):
         if power not in (1, 2):
             raise ValueError(f"power must be 1 (linear) or 2 (squared), got {power}")
         self.constraint = constraint
-        self.weight = _check_weight(weight)
         self.power = power
+        # a soft weight is read from a tensor, so that a compiled sampler sees a new value without recompiling
+        self.register_buffer("scale", torch.zeros(()), persistent=False)
+        self.set_weight(weight)
 
     @property
     def is_hard(self) -> bool:
-        return self.weight == math.inf
+        return self.mode == "hard"
 
     @property
     def is_active(self) -> bool:
-        return self.weight > 0
+        return self.mode != "off"
 
     def set_weight(self, weight: float) -> None:
         self.weight = _check_weight(weight)
+        self.mode = "hard" if self.weight == math.inf else "soft" if self.weight > 0 else "off"
+        if self.mode == "soft":
+            self.scale.fill_(self.weight)
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         flat = flat_events(x)
@@ -64,7 +69,7 @@ class ConstraintPenalty(Energy):
         if self.is_hard:
             return torch.where(self.constraint.satisfied(x), zero, torch.full_like(zero, math.inf))
         v = self.constraint.violation(x)
-        return self.weight * (v if self.power == 1 else v * v)
+        return self.scale.to(v.dtype) * (v if self.power == 1 else v * v)
 
     def describe(self) -> str:
         how = ("hard" if self.is_hard else "off" if not self.is_active

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import types
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -37,14 +38,13 @@ import torch
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.state import Kernel, SamplerState, StepInfo, check_positive
 
+BACKEND = "inductor"   # torch.compile's backend for sample(compile=...)
 STEPS_PER_CALL = 10   # steps per program call for long runs: amortises the call, keeps compiling short
 MODES = (False, True, "auto")
 MAX_PROGRAMS = 64
 
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(
     Path(os.environ.get("EBM_LAB_CACHE") or Path.home() / ".cache" / "ebm-lab") / "inductor"))
-# one traced function serves every kernel, energy and shape: each is a cache entry of its code object
-torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, MAX_PROGRAMS)
 
 
 class TracedEnergy:
@@ -61,7 +61,8 @@ class TracedEnergy:
 
 
 def chain_steps(kernel: Kernel, energy, steps: int) -> Callable:
-    """The pure function of ``steps`` transitions that a program compiles."""
+    """The pure function of ``steps`` transitions that a program compiles, with a code object of its own:
+    the compiler keeps its compiled entries per code object, so each program has one, checked alone."""
     def run(x, e, g, draws, step_size, temperature):
         state, moves = SamplerState(x, e, g), []
         for k in range(steps):
@@ -69,7 +70,7 @@ def chain_steps(kernel: Kernel, energy, steps: int) -> Callable:
             moves.append((state.x, state.energy, info.accepted, info.accept_prob, info.divergent))
         positions, energies, accepted, accept_prob, divergent = (torch.stack(t) for t in zip(*moves))
         return positions, energies, state.grad, accepted, accept_prob, divergent
-    return run
+    return types.FunctionType(run.__code__.replace(), run.__globals__, run.__name__, None, run.__closure__)
 
 
 @dataclass
@@ -148,7 +149,8 @@ class ProgramBuilder:
     """
 
     def __init__(self, kernel: Kernel, energy: Energy, state: SamplerState, steps: int,
-                 backend: str | Callable = "inductor", background: bool = True):
+                 backend: str | Callable | None = None, background: bool = True):
+        backend = BACKEND if backend is None else backend
         self.status, self.compile_s = "compiling", 0.0
         self._program: ChainProgram | None = None
         example = SamplerState(state.x.detach().clone(), state.energy.clone(), state.grad.clone())
@@ -165,7 +167,10 @@ class ProgramBuilder:
             generator = torch.Generator(device=example.x.device).manual_seed(0)
             candidate.run(example, 0.01, 1.0, generator)
         except Exception as exc:   # no C++ compiler, an operation the tracer refuses, ...
-            self.status = f"eager: compiling failed ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+            while (inner := getattr(exc, "inner_exception", None) or exc.__cause__) is not None:
+                exc = inner   # the compiler's own error, not the wrapper's
+            why = (str(exc).strip().splitlines() or [""])[0][:160]
+            self.status = f"eager: compiling failed ({type(exc).__name__}: {why})"
             return
         self.compile_s = time.perf_counter() - start
         self._program, self.status = candidate, "compiled"
