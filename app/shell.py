@@ -130,7 +130,7 @@ class LabShell:
     def _status_changed(self, page) -> None:
         if page.TITLE == self.nav.value:
             self.status_bar.update(page.TITLE, page.state, page.device, page.steps_per_sec, page.step_count,
-                                   (page.last_snapshot or {}).get("knobs"), page.started_from)
+                                   (page.last_snapshot or {}).get("knobs"), page.started_from, page.sampler_path)
 
     # --- the address ---------------------------------------------------------------------
     def _watch_for_url(self, page) -> None:

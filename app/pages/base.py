@@ -25,6 +25,15 @@ TITLE_CSS = "h3 { font-size: 1.17em; font-weight: 600; }"
 WARNING_VISIBLE_STEPS = 150
 
 
+def sampler_path_text(path: str | None, steps_per_sec: float, chains_per_step: int | None) -> str | None:
+    """The status line's word on how chains step: "compiled · 41.2k chain-steps/s", "compiling…", or why eager."""
+    if path is None:
+        return None
+    if path == "compiled":
+        return f"compiled · {steps_per_sec * chains_per_step / 1000:.1f}k chain-steps/s" if chains_per_step else path
+    return "compiling…" if path == "compiling" else path
+
+
 class LabPage(param.Parameterized):
     """Base of the lab's pages; subclasses set ``TITLE`` and ``JOB_KIND`` and inherit the job's controls."""
 
@@ -55,6 +64,7 @@ class LabPage(param.Parameterized):
         self.job_id = self.JOB_KIND
         self.last_snapshot: dict | None = None
         self.started_from: str | None = None   # the pretrained model this run continues, if any
+        self.sampler_path: str | None = None   # how the chains step (compiled or eager), on sampling pages
         colors = {"play": "success", "pause": "warning", "step": "primary", "reset": "danger"}
         self.play_button, self.pause_button, self.step_button, self.reset_button = buttons = [
             pn.widgets.Button(label=op.capitalize(), color=color, sizing_mode="stretch_width", min_width=55)
@@ -193,6 +203,8 @@ class LabPage(param.Parameterized):
         self.step_count = int(snapshot.get("step", self.step_count))
         self.device = snapshot.get("device", self.device)
         self.started_from = snapshot.get("started_from", self.started_from)
+        self.sampler_path = sampler_path_text(snapshot.get("sampler_path"), self.steps_per_sec,
+                                              snapshot.get("chains_per_step"))
         self.show_alert(status.get("error"), status.get("notice"), snapshot)
         if "checkpoint" in snapshot:
             self.checkpoints.update(snapshot["checkpoint"])

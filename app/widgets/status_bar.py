@@ -1,4 +1,4 @@
-"""The status bar: device in use, job state, steps per second, iteration, engine messages."""
+"""The status bar: device in use, job state, steps per second, iteration, how chains step, engine messages."""
 from __future__ import annotations
 
 import html
@@ -31,7 +31,7 @@ class StatusBar:
         self.update("", "starting", "…", 0.0, 0)
 
     def update(self, page: str, state: str, device: str, rate: float, step: int, knobs: dict | None = None,
-               started_from: str | None = None) -> None:
+               started_from: str | None = None, sampler_path: str | None = None) -> None:
         kind, color = state_style(state)
         # the knob values the shown snapshot was computed with (read by browser tests and benchmarks)
         applied = ";".join(f"{k}={v}" for k, v in sorted((knobs or {}).items()))
@@ -43,6 +43,7 @@ class StatusBar:
             f'<span>device: <b>{html.escape(device)}</b></span>'
             f'<span><b id="ebm-rate">{rate:.1f}</b> steps/s</span>'
             f'<span>iteration <b id="ebm-step">{step}</b></span>'
+            + (f'<span id="ebm-sampler-path">{html.escape(sampler_path)}</span>' if sampler_path else '')
             + (f'<span id="ebm-started-from">continued from {html.escape(started_from)} '
                '(Start from scratch: above the plots)</span>' if started_from else '')
             + '</div>')

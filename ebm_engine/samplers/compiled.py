@@ -179,6 +179,18 @@ class ProgramBuilder:
         return self._program
 
 
+def for_pages(kernel: Kernel) -> Kernel:
+    """The kernel as the lab's pages run it: compiled in the background (``CompiledKernel``), or the plain
+    eager kernel where ``EBM_LAB_COMPILE=off``."""
+    return kernel if os.environ.get("EBM_LAB_COMPILE", "auto") == "off" else CompiledKernel(kernel)
+
+
+def path_of(kernels: list[Kernel]) -> str:
+    """How chains step: ``"compiled"`` when every kernel runs its program, else the first other status."""
+    statuses = [getattr(k, "status", "eager") for k in kernels]
+    return next((s for s in statuses if s != "compiled"), "compiled")
+
+
 class CompiledKernel(Kernel):
     """``kernel`` whose ``step`` runs as a compiled one-step program once one is ready for the energy and chains.
 
@@ -186,8 +198,8 @@ class CompiledKernel(Kernel):
     thread; ``False`` compiles at the first step. ``status`` says which path the last step took.
     """
 
-    def __init__(self, kernel: Kernel, background: bool = True, backend: str | Callable = "inductor"):
-        self.kernel, self.background, self.backend = kernel, background, backend
+    def __init__(self, kernel: Kernel, background: bool = True, backend: str | Callable | None = None):
+        self.kernel, self.background, self.backend = kernel, background, BACKEND if backend is None else backend
         self.name, self.metropolis_adjusted = kernel.name, kernel.metropolis_adjusted
         self._key: tuple | None = None
         self._builder: ProgramBuilder | None = None

@@ -1,5 +1,6 @@
 """Sampler, race and constraints jobs driven directly (no process, no browser)."""
 import math
+import time
 
 import numpy as np
 import pytest
@@ -194,3 +195,59 @@ def test_race_rounds_in_slices_take_the_same_steps_and_the_host_goes_on_at_once(
     for _ in range(42):   # the slices of one round follow each other without the 2 s wait
         host.tick()
     assert host.slots["race"].job.step_count == 1
+
+
+def wait_compiled(job, steps=400):
+    """Step until the page's chains run their compiled program; the path seen at every step."""
+    seen = []
+    for _ in range(steps):
+        job.step()
+        seen.append(job.snapshot()["sampler_path"])
+        if seen[-1] == "compiled":
+            break
+        time.sleep(0.01)
+    return seen
+
+
+@pytest.fixture
+def pages_compile(monkeypatch):
+    """Pages compile in the background, with a tracer that skips code generation (seconds, not tens)."""
+    monkeypatch.setenv("EBM_LAB_COMPILE", "auto")
+    monkeypatch.setattr("ebm_engine.samplers.compiled.BACKEND", "aot_eager")
+
+
+@pytest.mark.parametrize("job_class", [SamplerJob, ConstraintsJob, RaceJob])
+def test_sampling_pages_swap_to_compiled_chains_and_keep_going(pages_compile, job_class):
+    job = job_class(FAST)
+    seen = wait_compiled(job)
+    assert seen[0] in ("compiling", "compiled") and seen[-1] == "compiled"
+    before = job.step_count
+    snap = run(job, 20)
+    assert snap["step"] == before + 20 and snap["sampler_path"] == "compiled"
+
+
+def test_compiled_samplers_page_is_still_right_and_reports_eager_when_compiling_is_off():
+    job = SamplerJob({**FAST, "target": "gaussian"}, {"n_chains": 16, "step_size": 0.5})
+    assert run(job, 2)["sampler_path"] == "eager"   # EBM_LAB_COMPILE=off in the tests
+
+
+def test_compiled_samplers_page_samples_its_target(pages_compile):
+    job = SamplerJob({**FAST, "target": "gaussian"}, {"n_chains": 16, "step_size": 0.5})
+    assert wait_compiled(job)[-1] == "compiled"
+    job.set_knobs(step_size=0.4)   # a new kernel with the same settings: the same program
+    snap = run(job, 300)
+    assert snap["sampler_path"] == "compiled"
+    d = snap["diagnostics"]
+    assert 0.3 < d["accept_rate_mean"] < 1.0 and d["rhat_max"] < 1.1 and d["ess_bulk_min"] > 50
+
+
+def test_a_soft_weight_change_keeps_the_constraints_energy_and_its_program(pages_compile):
+    job = ConstraintsJob(FAST, {"n_chains": 32, "step_size": 0.3})
+    assert wait_compiled(job)[-1] == "compiled"
+    energy, soft = job.energy, job.snapshot()["density"].copy()
+    job.act("set_weight", index=0, weight=7.0)   # the half plane, soft at 3
+    assert job.energy is energy and job.energy.weights[0] == 7.0
+    snap = run(job, 3)
+    assert not np.allclose(snap["density"], soft) and snap["sampler_path"] == "compiled"
+    job.act("set_weight", index=0, weight=0.0)   # switched off: a new energy
+    assert job.energy is not energy

@@ -95,11 +95,21 @@ class ConstraintsJob(SamplerJob):
         self._rewrap()
 
     def action_set_weight(self, index: int, weight: float) -> None:
+        """A new weight; a soft weight that stays soft changes in place, so a compiled sampler keeps its program."""
         if not 0 <= index < len(self.items):
             raise ValueError(f"no constraint number {index}")
         constraint, _ = parse_constraint({**self.items[index][0].to_dict(), "weight": weight})
+        old = self.items[index][1]
         self.items[index] = (constraint, float(weight))
-        self._rewrap()
+        if self.knobs["hard"] or min(old, weight) <= 0:   # hardness or on/off changes: a new energy
+            self._rewrap()
+            return
+        self.energy.set_weight(index, float(weight))
+        self.state = self.kernel.init(self.energy, self.state.x)
+        self.record.restart()
+
+    def energy_key(self):
+        return (same_object(self.energy), tuple(self.energy.weights))
 
     def _constraints(self) -> dict[str, Any]:
         return {"constraints": [{**c.to_dict(), "weight": w, "label": c.describe(),
@@ -110,8 +120,8 @@ class ConstraintsJob(SamplerJob):
     def payload(self) -> dict[str, Any]:
         out = super().payload()
         parts = self.parts
-        # every change of the constraints, their weights or the hard switch wraps a new energy (``_rewrap``)
-        constraints = parts.part("constraints", same_object(self.energy), self._constraints)
+        # every change of the constraints or the hard switch wraps a new energy (``_rewrap``); weights change in place
+        constraints = parts.part("constraints", self.energy_key(), self._constraints)
         violations = parts.part("violations", (parts.version("chains"), parts.version("constraints")),
                                 lambda: {"violation_rate": self.energy.violation_rate(self.state.x)})
         return {**out, **constraints, **violations}

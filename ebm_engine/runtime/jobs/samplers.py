@@ -27,19 +27,20 @@ from ebm_engine.runtime.views.surface import density_view, energy_range, exact_m
 from ebm_engine.runtime.parts import same_object
 from ebm_engine.samplers import HMC, MALA, DualAveraging, Langevin
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT
+from ebm_engine.samplers.compiled import for_pages, path_of
 
 TRAINED = "trained (Energy Landscape)"
 SAMPLING_KNOBS = {"sampler", "step_size", "n_leapfrog", "temperature", "noise", "n_chains"}
 
 
 def make_kernel(name: str, step_size: float, n_leapfrog: int, noise: float):
-    """The kernel named ``name`` with the knobs that shape it."""
+    """The kernel named ``name`` with the knobs that shape it, compiled in the background (``for_pages``)."""
     if name == "langevin":
-        return Langevin(noise_scale=None if noise == 1.0 else noise * math.sqrt(2 * step_size))
+        return for_pages(Langevin(noise_scale=None if noise == 1.0 else noise * math.sqrt(2 * step_size)))
     if name == "mala":
-        return MALA()
+        return for_pages(MALA())
     if name == "hmc":
-        return HMC(n_leapfrog=n_leapfrog)
+        return for_pages(HMC(n_leapfrog=n_leapfrog))
     raise ValueError(f"unknown sampler {name!r}")
 
 
@@ -115,6 +116,10 @@ class ChainsJob(Job):
             self._move(chains, idx, self._fresh_starts(len(idx)))
         chains.chains_reset += len(idx)
         return info, len(idx)
+
+    def energy_key(self):
+        """What the energy surface is made from: a new energy object is a new target."""
+        return same_object(self.energy)
 
     def _diagnostics(self, make):
         """``make()``, the diagnostics, every ``diagnostics_every_s``; the last ones in between."""
@@ -212,7 +217,7 @@ class SamplerJob(ChainsJob):
         """The energy of the target (a new energy object is a new target: ``ConstraintsJob`` wraps one for
         every change of its constraints) and the density at the temperature."""
         parts, temperature = self.parts, self.knobs["temperature"]
-        energy = parts.part("energy", same_object(self.energy), self._energy_surface)
+        energy = parts.part("energy", self.energy_key(), self._energy_surface)
         density = parts.part("density", (parts.version("energy"), temperature),
                              lambda: self._density_surface(energy["energy"], temperature))
         return {**energy, **density}
@@ -233,4 +238,5 @@ class SamplerJob(ChainsJob):
             "bounds": self.bounds, "exact": self.exact, **self._surfaces(), **chains,
             "diagnostics": self._diagnostics(self.record.diagnostics), "chains_reset": self.chains_reset,
             "autotuned_step_size": self.autotuned, "n_draws": self.record.n_draws,
+            "sampler_path": path_of([self.kernel]), "chains_per_step": len(self.state.x),
         }

@@ -21,6 +21,7 @@ from ebm_engine.runtime.parts import same_object
 from ebm_engine.energies.targets import TARGETS
 from ebm_engine.runtime.controls import KNOB, LOG_KNOB, Controls
 from ebm_engine.runtime.jobs.samplers import TRAINED, ChainsJob, make_kernel
+from ebm_engine.samplers.compiled import path_of
 
 SLICE_S = 0.015   # longest piece of a round while the page plays
 
@@ -39,7 +40,7 @@ class Racer:
 
     @property
     def grads_per_step(self) -> int:
-        return self.n_leapfrog if self.name == "hmc" else 1
+        return self.kernel.grad_evals_per_step()
 
 
 class RaceControls(Controls):
@@ -140,4 +141,5 @@ class RaceJob(ChainsJob):
                          lambda: density_view(grid_density(self.grid, self.bounds, temperature))),
             "racers": [{"name": r.name, **chains(r), "grad_evals": r.record.grad_evals,
                         "diagnostics": diag.get(r.name, {})} for r in self.racers],
+            "sampler_path": path_of([r.kernel for r in self.racers]),
         }
