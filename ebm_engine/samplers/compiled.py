@@ -39,7 +39,7 @@ from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.state import Kernel, SamplerState, StepInfo, check_positive
 
 BACKEND = "inductor"   # torch.compile's backend for sample(compile=...)
-STEPS_PER_CALL = 10   # steps per program call for long runs: amortises the call, keeps compiling short
+GRADS_PER_CALL = 10   # gradient evaluations per program call in long runs: amortises the call, keeps compiling short
 MODES = (False, True, "auto")
 MAX_PROGRAMS = 64
 
@@ -110,10 +110,11 @@ class ChainProgram:
     def __call__(self, state: SamplerState, draws: tuple[torch.Tensor, ...], step_size: float,
                  temperature: float) -> Block:
         knobs = self.knob_tensors(step_size, temperature, state.x)
-        if self.graphs:   # a replay overwrites the graph's outputs: copy them out
-            torch.compiler.cudagraph_mark_step_begin()
-            return Block(*(t.clone() for t in self.fn(state.x, state.energy, state.grad, draws, *knobs)))
-        return Block(*self.fn(state.x, state.energy, state.grad, draws, *knobs))
+        with torch.no_grad():   # no autograd bookkeeping around the call (gradients inside come from torch.func)
+            if self.graphs:   # a replay overwrites the graph's outputs: copy them out
+                torch.compiler.cudagraph_mark_step_begin()
+                return Block(*(t.clone() for t in self.fn(state.x, state.energy, state.grad, draws, *knobs)))
+            return Block(*self.fn(state.x, state.energy, state.grad, draws, *knobs))
 
     def run(self, state: SamplerState, step_size: float, temperature: float,
             generator: torch.Generator | None) -> Block:
@@ -177,6 +178,11 @@ class ProgramBuilder:
 
     def get(self) -> ChainProgram | None:
         return self._program
+
+
+def steps_per_call(kernel: Kernel) -> int:
+    """Steps per program call in long runs: about ``GRADS_PER_CALL`` gradients (one HMC step of 10 leapfrogs)."""
+    return max(1, GRADS_PER_CALL // kernel.grad_evals_per_step())
 
 
 def for_pages(kernel: Kernel) -> Kernel:

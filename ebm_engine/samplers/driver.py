@@ -11,7 +11,7 @@ The energy may be an ``Energy``, any ``nn.Module`` or any callable mapping ``(n_
 ``(n_chains,)`` energies: it is wrapped once by ``as_energy`` (gradients by autograd, with respect to the
 positions only, so a module's parameters are neither changed nor given a ``.grad``).
 
-``compile=True`` runs the steps as compiled programs of ``STEPS_PER_CALL`` steps each (``compiled``:
+``compile=True`` runs the steps as compiled programs of ``steps_per_call(kernel)`` steps each (``compiled``:
 the kernel's own ``transition``, traced and fused; compiled before the timed phase), ``"auto"``
 starts eagerly and swaps to the program when a background thread has compiled it. Warm-up that
 adapts the step size, and steps left over after the last whole program call, run eagerly. A failed
@@ -34,7 +34,7 @@ import torch
 
 from ebm_engine.energies.base import EnergyLike, as_energy
 from ebm_engine.samplers.adaptation import DEFAULT_TARGET_ACCEPT, DualAveraging
-from ebm_engine.samplers.compiled import MODES, STEPS_PER_CALL, ProgramBuilder
+from ebm_engine.samplers.compiled import MODES, ProgramBuilder, steps_per_call
 from ebm_engine.samplers.hmc import HMC
 from ebm_engine.samplers.langevin import Langevin
 from ebm_engine.samplers.mala import MALA
@@ -131,7 +131,7 @@ def sample(energy: EnergyLike, x0: torch.Tensor | SamplerState, kernel: Any, n_s
     n_chains, event_shape = x0.shape[0], tuple(x0.shape[1:])
     builder = None
     if compile:
-        builder = ProgramBuilder(kernel, energy, state, 1 if callback else STEPS_PER_CALL,
+        builder = ProgramBuilder(kernel, energy, state, 1 if callback else steps_per_call(kernel),
                                  background=compile == "auto")
         if compile is True and builder.get() is None:
             warnings.warn(f"running eagerly: {builder.status}", RuntimeWarning, stacklevel=2)
@@ -157,12 +157,13 @@ def sample(energy: EnergyLike, x0: torch.Tensor | SamplerState, kernel: Any, n_s
                     n_divergent.add_(block.divergent.sum(0))
                     counts["grad_evals"] += compiled.steps * kernel.grad_evals_per_step()
                     counts["compiled"] += compiled.steps
-                    steps = torch.arange(j + 1, j + compiled.steps + 1)
-                    kept = steps % keep_every == 0
-                    if kept.any():
-                        rows = steps[kept] // keep_every - 1
-                        samples[rows] = block.positions[kept.to(device)].float().cpu()
-                        energies[rows] = block.energies[kept.to(device)].float().cpu()
+                    first = next((k for k in range(compiled.steps) if (j + k + 1) % keep_every == 0), None)
+                    if first is not None:   # the block's kept steps, ``keep_every`` apart
+                        kept = slice(first, None, keep_every)
+                        row = (j + first + 1) // keep_every - 1
+                        n_rows = len(range(compiled.steps)[kept])
+                        samples[row:row + n_rows].copy_(block.positions[kept])
+                        energies[row:row + n_rows].copy_(block.energies[kept])
                 if callback is not None:   # one-step programs when there is a callback
                     callback(first + j, state, StepInfo(block.accepted[0], block.accept_prob[0], block.divergent[0],
                                                         block.energies[0], kernel.grad_evals_per_step()))
