@@ -181,8 +181,9 @@ class ProgramBuilder:
 
 
 def steps_per_call(kernel: Kernel) -> int:
-    """Steps per program call in long runs: about ``GRADS_PER_CALL`` gradients (one HMC step of 10 leapfrogs)."""
-    return max(1, GRADS_PER_CALL // kernel.grad_evals_per_step())
+    """Steps per program call in long runs: about ``GRADS_PER_CALL`` gradients, and at least two steps (the
+    call's own cost, some 40 µs on a CPU, is then shared even by HMC's long steps)."""
+    return max(2, GRADS_PER_CALL // kernel.grad_evals_per_step())
 
 
 def for_pages(kernel: Kernel) -> Kernel:
