@@ -94,7 +94,7 @@ class ChainProgram:
     def __init__(self, kernel: Kernel, energy: Energy, like: torch.Tensor, steps: int, backend: str | Callable):
         self.kernel, self.steps = kernel, steps
         self.graphs = like.is_cuda and backend == "inductor"
-        fn = chain_steps(kernel, TracedEnergy(energy), steps)
+        fn = chain_steps(kernel, energy if backend == "eager" else TracedEnergy(energy), steps)
         self.fn = fn if backend == "eager" else torch.compile(
             fn, fullgraph=True, dynamic=False, backend=backend, mode="reduce-overhead" if self.graphs else None,
             options=None if self.graphs or backend != "inductor" else {"cpp_wrapper": True})
