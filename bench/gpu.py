@@ -4,9 +4,9 @@ Measures, on one device (``--device``, default: the best available):
 
 samplers  chain-steps/s of Langevin and HMC (10 leapfrog steps, no jitter) on a random
           ``SimpleEBM(2, 256, 2, "silu")`` energy at 64 and 4096 chains: the eager kernels
-          (``Langevin``, ``HMC``) against their one-step compiled programs (``CompiledKernel``;
-          ``--captured`` backend: ``inductor`` = torch.compile, replayed as a CUDA graph on a GPU;
-          ``eager`` = the same sync-free transition uncompiled).
+          (``Langevin``, ``HMC``) against their one-step programs (``CompiledKernel``; ``--captured``
+          backend: by default one CUDA graph on a GPU and inductor's code elsewhere; ``inductor`` on a
+          GPU = torch.compile's reduce-overhead mode; ``eager`` = the sync-free transition uncompiled).
 training  seconds per training iteration of ConvEBM (the Images page recipe: batch 128, 20 SGLD
           steps, width 32) and JEM (batch 64, 20 SGLD steps, width 32, generative term on from the
           start) on 8x8 digits: fp32, bf16 autocast, and fp32 with the captured SGLD step
@@ -40,7 +40,7 @@ from ebm_engine.models import SimpleEBM  # noqa: E402
 from ebm_engine.models.conv_ebm import ConvEBM  # noqa: E402
 from ebm_engine.models.jem import JEM  # noqa: E402
 from ebm_engine.samplers import HMC, Langevin  # noqa: E402
-from ebm_engine.samplers.compiled import CompiledKernel  # noqa: E402
+from ebm_engine.samplers.compiled import CompiledKernel, default_backend  # noqa: E402
 from ebm_engine.training import JEMConfig, JEMTrainer  # noqa: E402
 from ebm_engine.training.image_recipes import image_cd_trainer, lab_image_config  # noqa: E402
 
@@ -72,10 +72,11 @@ def sampler_figures(device: torch.device, chains: list[int], steps: int, repeats
     for p in energy.parameters():
         p.requires_grad_(False)
     rows = []
+    backend = None if captured_backend == "default" else captured_backend
     kernels = [("langevin", "eager", Langevin(), 0.01, steps),
-               ("langevin", "captured", CompiledKernel(Langevin(), False, captured_backend), 0.01, steps),
+               ("langevin", "captured", CompiledKernel(Langevin(), False, backend), 0.01, steps),
                ("hmc", "eager", HMC(n_leapfrog=10, jitter=0.0), 0.05, max(1, steps // 10)),
-               ("hmc", "captured", CompiledKernel(HMC(n_leapfrog=10, jitter=0.0), False, captured_backend),
+               ("hmc", "captured", CompiledKernel(HMC(n_leapfrog=10, jitter=0.0), False, backend),
                 0.05, max(1, steps // 10))]
     for n in chains:
         for name, mode, kernel, step_size, n_steps in kernels:
@@ -90,10 +91,11 @@ def sampler_figures(device: torch.device, chains: list[int], steps: int, repeats
                 holder["state"] = s
 
             seconds = timed(run, device, repeats)
-            backend = getattr(kernel, "backend", "eager") if getattr(kernel, "status", "") == "compiled" else "eager"
-            rows.append({"sampler": name, "mode": mode, "backend": backend, "chains": n,
+            used = getattr(kernel, "backend", None) or default_backend(device)
+            used = used if getattr(kernel, "status", "") == "compiled" else "eager"
+            rows.append({"sampler": name, "mode": mode, "backend": used, "chains": n,
                          "chain_steps_per_s": n * n_steps / seconds})
-            print(f"  {name:8s} {mode:8s} ({backend:10s}) {n:5d} chains: {n * n_steps / seconds:14,.0f} chain-steps/s",
+            print(f"  {name:8s} {mode:8s} ({used:10s}) {n:5d} chains: {n * n_steps / seconds:14,.0f} chain-steps/s",
                   flush=True)
     return rows
 
@@ -174,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: the best available)")
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats (for the CPU)")
-    parser.add_argument("--captured", default="inductor", choices=("inductor", "eager"),
-                        help="backend of the one-step compiled programs")
+    parser.add_argument("--captured", default="default", choices=("default", "cuda_graph", "inductor", "eager"),
+                        help="backend of the one-step programs (default: cuda_graph on a GPU, inductor elsewhere)")
     parser.add_argument("--only", default="samplers,training,snapshot", help="comma-separated parts to run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)

@@ -9,11 +9,12 @@ the kernel's ``draw`` from the caller's generator and fed in, so the program hol
 Step size and temperature enter as 0-d tensors: moving a knob reuses the program; a new kernel
 setting, energy, chain count, dtype or device compiles a new one. Energies enter through
 ``Energy.traceable_energy_and_grad`` (closed forms, the fused MLP gradient, ``torch.func`` for any
-other energy). Accept and divergence flags of every step come back stacked; nothing syncs with the
-host inside a call.
+other energy). Accept and divergence flags of every step come back stacked, and summed per chain;
+nothing syncs with the host inside a call.
 
-On CUDA the program is replayed as a CUDA graph (inductor's ``reduce-overhead`` mode): one launch
-per call. Programs are kept per process, and inductor keeps its generated code on disk under the
+On CUDA the program runs as one CUDA graph: by default the uncompiled program captured as it is
+(``backend="cuda_graph"``, the faster of the two in bench/RESULTS.md#gpu), or inductor's code in its
+``reduce-overhead`` mode (``backend="inductor"``). Either way one launch per call. Programs are kept per process, and inductor keeps its generated code on disk under the
 lab's cache folder, so a new process skips code generation.
 
 ``ProgramBuilder`` compiles one program at once or in a background thread (the caller steps eagerly
@@ -38,7 +39,7 @@ import torch
 from ebm_engine.energies.base import Energy
 from ebm_engine.samplers.state import Kernel, SamplerState, StepInfo, check_positive
 
-BACKEND = "inductor"   # torch.compile's backend for sample(compile=...)
+BACKEND = "inductor"   # torch.compile's backend for sample(compile=...) off CUDA
 GRADS_PER_CALL = 10   # gradient evaluations per program call in long runs: amortises the call, keeps compiling short
 MODES = (False, True, "auto")
 MAX_PROGRAMS = 64
@@ -69,7 +70,7 @@ def chain_steps(kernel: Kernel, energy, steps: int) -> Callable:
             state, info = kernel.transition(energy, state, tuple(d[k] for d in draws), step_size, temperature)
             moves.append((state.x, state.energy, info.accepted, info.accept_prob, info.divergent))
         positions, energies, accepted, accept_prob, divergent = (torch.stack(t) for t in zip(*moves))
-        return positions, energies, state.grad, accepted, accept_prob, divergent
+        return positions, energies, state.grad, accepted, accept_prob, divergent, accepted.sum(0), divergent.sum(0)
     return types.FunctionType(run.__code__.replace(), run.__globals__, run.__name__, None, run.__closure__)
 
 
@@ -83,9 +84,50 @@ class Block:
     accepted: torch.Tensor
     accept_prob: torch.Tensor
     divergent: torch.Tensor
+    n_accepted: torch.Tensor    # per chain, summed over the block's steps inside the program
+    n_divergent: torch.Tensor
 
     def final_state(self) -> SamplerState:
         return SamplerState(self.positions[-1], self.energies[-1], self.grad)
+
+
+def default_backend(device: torch.device) -> str:
+    """``"cuda_graph"`` on CUDA, ``BACKEND`` elsewhere."""
+    return "cuda_graph" if device.type == "cuda" else BACKEND
+
+
+class CudaGraphProgram:
+    """``fn(x, e, g, draws, step_size, temperature)`` captured as one CUDA graph at its first call, then replayed.
+
+    A call copies its inputs into the graph's buffers, replays it and returns copies of its outputs (the
+    next replay overwrites them). Module weights are read from their memory at every replay, so
+    in-place optimiser updates are seen; the draws are inputs, so the graph holds no random state.
+    """
+
+    def __init__(self, fn: Callable, warmup: int = 3):
+        self.fn, self.warmup, self.graph = fn, warmup, None
+
+    def _capture(self, values: list[torch.Tensor], n_draws: int) -> None:
+        self.inputs = [t.detach().clone() for t in values]
+        run = lambda: self.fn(*self.inputs[:3], tuple(self.inputs[3:3 + n_draws]), *self.inputs[3 + n_draws:])  # noqa: E731
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):   # warm-up outside the capture (allocator, lazy initialisation)
+            for _ in range(self.warmup):
+                run()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.outputs = run()
+
+    def __call__(self, x, e, g, draws, step_size, temperature) -> tuple[torch.Tensor, ...]:
+        values = [x, e, g, *draws, step_size, temperature]
+        if self.graph is None:
+            self._capture(values, len(draws))
+        for static, value in zip(self.inputs, values):
+            static.copy_(value)
+        self.graph.replay()
+        return tuple(t.clone() for t in self.outputs)
 
 
 class ChainProgram:
@@ -95,9 +137,14 @@ class ChainProgram:
         self.kernel, self.steps = kernel, steps
         self.graphs = like.is_cuda and backend == "inductor"
         fn = chain_steps(kernel, energy if backend == "eager" else TracedEnergy(energy), steps)
-        self.fn = fn if backend == "eager" else torch.compile(
-            fn, fullgraph=True, dynamic=False, backend=backend, mode="reduce-overhead" if self.graphs else None,
-            options=None if self.graphs or backend != "inductor" else {"cpp_wrapper": True})
+        if backend == "eager":
+            self.fn = fn
+        elif backend == "cuda_graph":
+            self.fn = CudaGraphProgram(fn)
+        else:
+            self.fn = torch.compile(fn, fullgraph=True, dynamic=False, backend=backend,
+                                    mode="reduce-overhead" if self.graphs else None,
+                                    options=None if self.graphs or backend != "inductor" else {"cpp_wrapper": True})
         self._knobs: tuple | None = None
 
     def knob_tensors(self, step_size: float, temperature: float, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -151,7 +198,7 @@ class ProgramBuilder:
 
     def __init__(self, kernel: Kernel, energy: Energy, state: SamplerState, steps: int,
                  backend: str | Callable | None = None, background: bool = True):
-        backend = BACKEND if backend is None else backend
+        backend = default_backend(state.x.device) if backend is None else backend
         self.status, self.compile_s = "compiling", 0.0
         self._program: ChainProgram | None = None
         example = SamplerState(state.x.detach().clone(), state.energy.clone(), state.grad.clone())
@@ -206,7 +253,7 @@ class CompiledKernel(Kernel):
     """
 
     def __init__(self, kernel: Kernel, background: bool = True, backend: str | Callable | None = None):
-        self.kernel, self.background, self.backend = kernel, background, BACKEND if backend is None else backend
+        self.kernel, self.background, self.backend = kernel, background, backend   # None: default_backend
         self.name, self.metropolis_adjusted = kernel.name, kernel.metropolis_adjusted
         self._key: tuple | None = None
         self._builder: ProgramBuilder | None = None

@@ -153,8 +153,8 @@ def sample(energy: EnergyLike, x0: torch.Tensor | SamplerState, kernel: Any, n_s
                 block = compiled.run(state, current, temperature, generator)
                 state = block.final_state()
                 if keep:
-                    n_accepted.add_(block.accepted.sum(0))
-                    n_divergent.add_(block.divergent.sum(0))
+                    n_accepted.add_(block.n_accepted)
+                    n_divergent.add_(block.n_divergent)
                     counts["grad_evals"] += compiled.steps * kernel.grad_evals_per_step()
                     counts["compiled"] += compiled.steps
                     first = next((k for k in range(compiled.steps) if (j + k + 1) % keep_every == 0), None)

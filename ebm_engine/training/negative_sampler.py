@@ -1,8 +1,8 @@
 """The Langevin kernel a trainer draws its negatives with, rebuilt only when its settings change.
 
 ``sampler="eager"`` is the plain ``Langevin`` kernel; ``"captured"`` runs its ``transition`` as a
-one-step program (``CompiledKernel``): compiled and replayed as a CUDA graph on a GPU, the same
-sync-free step uncompiled elsewhere. The program is kept across training iterations as long as the
+one-step program (``CompiledKernel``): replayed as one CUDA graph on a GPU, the same sync-free step
+uncompiled elsewhere. The program is kept across training iterations as long as the
 energy, batch shape and noise setting stay the same (the weights are its inputs, read at every call).
 """
 from __future__ import annotations
@@ -33,6 +33,6 @@ class NegativeSampler:
             kernel = Langevin(noise_scale=noise_scale, clamp=clamp)
             if sampler == "captured":
                 cuda = next(energy.parameters(), torch.empty(0)).is_cuda
-                kernel = CompiledKernel(kernel, background=False, backend="inductor" if cuda else "eager")
+                kernel = CompiledKernel(kernel, background=False, backend=None if cuda else "eager")
             self._key, self._value = key, (kernel, energy_in_precision(energy, precision))
         return self._value

@@ -135,3 +135,22 @@ def test_jem_trains_and_samples(device, precision, sampler):
     assert on(device, trainer.last_negatives) and trainer.last_negatives.dtype == torch.float32
     x = trainer.sgld(model, trainer.fresh_noise(8, g), 3)
     assert on(device, x) and x.shape == (8, 64)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kernel", [Langevin(), MALA(), HMC(n_leapfrog=3)], ids=["langevin", "mala", "hmc"])
+def test_one_step_programs_follow_the_eager_chains_on_the_device(device, kernel):
+    """On CUDA the program is one CUDA graph (the default backend there); on the CPU the uncompiled program."""
+    from ebm_engine.samplers.compiled import CompiledKernel
+
+    torch.manual_seed(0)
+    energy = SimpleEBM(2, 32, 2).to(device)
+    program = CompiledKernel(kernel, background=False, backend=None if device == "cuda" else "eager")
+    x = torch.randn(64, 2, device=device)
+    a, b = kernel.init(energy, x), program.init(energy, x)
+    ga, gb = make_generator(1, torch.device(device)), make_generator(1, torch.device(device))
+    for _ in range(5):
+        a, _ = kernel.step(energy, a, 0.05, 1.0, ga)
+        b, info = program.step(energy, b, 0.05, 1.0, gb)
+    assert program.status == "compiled" and on(device, b.x) and on(device, info.accepted)
+    torch.testing.assert_close(b.x, a.x, rtol=1e-4, atol=1e-4)
