@@ -91,7 +91,7 @@ def lab_bounds(kernel_name: str, energy, chains: int, eps: float) -> dict:
     """Per step: the program call alone (draws ready), the draws, and the whole driver."""
     kernel = lab_kernel(kernel_name)
     x = torch.randn(chains, 2, generator=torch.Generator().manual_seed(9))
-    k = steps_per_call(kernel)
+    k = steps_per_call(kernel, energy)
     prog, state, g = program(kernel, energy, x, k), kernel.init(energy, x), torch.Generator().manual_seed(1)
     draws = kernel.draw(x, g, (k,))
 
@@ -111,7 +111,7 @@ def probe(kernel_name: str, energy_name: str, chains: int) -> None:
     energy = BANANA if energy_name == "banana" else mlp_energy()
     kernel = lab_kernel(kernel_name)
     x = torch.randn(chains, 2)
-    builder = ProgramBuilder(kernel, energy, kernel.init(energy, x), steps_per_call(kernel), background=False)
+    builder = ProgramBuilder(kernel, energy, kernel.init(energy, x), steps_per_call(kernel, energy), background=False)
     print(json.dumps({"compile_s": builder.compile_s, "status": builder.status}))
 
 
@@ -214,6 +214,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="64 and 1024 chains, two step sizes, one run per cell")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--only", choices=("banana", "mlp"), help="one of the two energies")
     ap.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -230,7 +231,7 @@ def main() -> None:
           f"{runs} interleaved run(s) per cell; inductor cache {os.environ['TORCHINDUCTOR_CACHE_DIR']}\n")
     mlp = mlp_energy()
     rows, e2e, failures = [], [], []
-    for kernel_name in KERNELS:
+    for kernel_name in KERNELS if args.only != "mlp" else ():
         for chains in chains_list:
             x0 = BANANA.sample(chains, torch.Generator().manual_seed(chains))
             logdensity = jax_target("banana", mlp)
@@ -279,7 +280,7 @@ def main() -> None:
     # MLP: chain-steps/s at one step size, the same matrix products on both sides
     mlp_rows = []
     logdensity = jax_target("mlp", mlp)
-    for kernel_name in KERNELS:
+    for kernel_name in KERNELS if args.only != "banana" else ():
         for chains in chains_list:
             grads = L if kernel_name == "hmc" else 1
             n = max(10, min(400, int(1e11 / (chains * grads * STEP_FLOPS)) // 10 * 10))   # about 100 GFLOP

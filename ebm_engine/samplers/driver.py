@@ -11,7 +11,7 @@ The energy may be an ``Energy``, any ``nn.Module`` or any callable mapping ``(n_
 ``(n_chains,)`` energies: it is wrapped once by ``as_energy`` (gradients by autograd, with respect to the
 positions only, so a module's parameters are neither changed nor given a ``.grad``).
 
-``compile=True`` runs the steps as compiled programs of ``steps_per_call(kernel)`` steps each (``compiled``:
+``compile=True`` runs the steps as compiled programs of ``steps_per_call(kernel, energy)`` steps each (``compiled``:
 the kernel's own ``transition``, traced and fused; compiled before the timed phase), ``"auto"``
 starts eagerly and swaps to the program when a background thread has compiled it. Warm-up that
 adapts the step size, and steps left over after the last whole program call, run eagerly. A failed
@@ -131,7 +131,7 @@ def sample(energy: EnergyLike, x0: torch.Tensor | SamplerState, kernel: Any, n_s
     n_chains, event_shape = x0.shape[0], tuple(x0.shape[1:])
     builder = None
     if compile:
-        builder = ProgramBuilder(kernel, energy, state, 1 if callback else steps_per_call(kernel),
+        builder = ProgramBuilder(kernel, energy, state, 1 if callback else steps_per_call(kernel, energy),
                                  background=compile == "auto")
         if compile is True and builder.get() is None:
             warnings.warn(f"running eagerly: {builder.status}", RuntimeWarning, stacklevel=2)
