@@ -41,6 +41,7 @@ bench: $(VENV)/.installed
 	-$(BIN)/python bench/train_2d.py
 	-$(BIN)/python bench/samplers.py
 	-$(BIN)/python bench/compiled.py
+	-$(BIN)/python bench/first_draws.py
 	-$(BIN)/python bench/rbm.py
 	-nice -n 10 $(BIN)/python bench/images.py
 	-$(BIN)/python bench/score.py

@@ -43,6 +43,7 @@ BACKEND = "inductor"   # torch.compile's backend for sample(compile=...) off CUD
 GRADS_PER_CALL = 10   # gradient evaluations per program call in long runs: amortises the call, keeps compiling short
 MODES = (False, True, "auto")
 MAX_PROGRAMS = 64
+BACKGROUND_DELAY_S = 0.5   # a background compile starts this long after the first eager step
 SMALL_WEIGHTS = 10_000   # energies with fewer weights than this get inductor's C++ wrapper
 
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(
@@ -208,8 +209,10 @@ class ProgramBuilder:
         self._program: ChainProgram | None = None
         example = SamplerState(state.x.detach().clone(), state.energy.clone(), state.grad.clone())
         build = lambda: self._build(kernel, energy, example, steps, backend)   # noqa: E731
-        if background:
-            threading.Thread(target=build, name="compile-chains", daemon=True).start()
+        if background:   # a moment after the first steps, so that the first frames are not slowed
+            thread = threading.Timer(BACKGROUND_DELAY_S, build)
+            thread.daemon, thread.name = True, "compile-chains"
+            thread.start()
         else:
             build()
 
