@@ -163,3 +163,31 @@ def test_a_failed_compile_stays_eager_and_says_why():
 def test_compile_argument_is_checked():
     with pytest.raises(ValueError, match="compile"):
         sample(Banana(), torch.zeros(2, 2), MALA(), n_steps=2, step_size=0.1, compile="yes")
+
+
+def test_auto_starts_eagerly_and_runs_the_rest_compiled(monkeypatch):
+    """``compile="auto"``: the steps before the program is ready run eagerly, the rest compiled; one chain."""
+    gate = threading.Event()
+
+    def gated(gm, example_inputs):
+        gate.wait(30)
+        return gm.forward
+
+    monkeypatch.setattr("ebm_engine.samplers.compiled.BACKEND", gated)
+    monkeypatch.setattr("ebm_engine.samplers.compiled.BACKGROUND_DELAY_S", 0.0)
+    seen = []
+
+    def callback(step, state, info):
+        seen.append(step)
+        if step == 30:   # let the compiler finish, and wait for it
+            gate.set()
+            threading.Event().wait(2.0)
+
+    x0 = torch.randn(32, 2, generator=gen(7))
+    auto = sample(Banana(), x0, MALA(), n_steps=100, step_size=0.2, generator=gen(8), compile="auto",
+                  callback=callback)
+    eager = sample(Banana(), x0, MALA(), n_steps=100, step_size=0.2, generator=gen(8))
+    assert seen == list(range(100))
+    assert auto.compile_status == "compiled" and 0 < auto.compiled_steps < 70
+    torch.testing.assert_close(auto.samples, eager.samples, rtol=1e-4, atol=1e-4)
+    assert torch.equal(auto.accept_rate, eager.accept_rate)
