@@ -152,6 +152,7 @@ class ChainProgram:
                                     options={"cpp_wrapper": True} if backend == "inductor" and small_energy(energy)
                                     and not self.graphs else None)
         self._knobs: tuple | None = None
+        self.ready = False   # True once a call has run (compiled, for a compiler backend)
 
     def knob_tensors(self, step_size: float, temperature: float, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The knobs as 0-d tensors on the chains' device, made again only when a value changed."""
@@ -180,12 +181,15 @@ _programs_lock = threading.Lock()
 
 
 def program(kernel: Kernel, energy: Energy, like: torch.Tensor, steps: int,
-            backend: str | Callable = "inductor") -> ChainProgram:
-    """The process's program for this kernel's settings, energy, chain shape and ``steps`` (made when new)."""
+            backend: str | Callable = "inductor", create: bool = True) -> ChainProgram | None:
+    """The process's program for this kernel's settings, energy, chain shape and ``steps`` (made when new;
+    ``create=False``: ``None`` unless there is one)."""
     key = (kernel.settings(), id(energy), steps, tuple(like.shape), like.dtype, like.device, backend)
     with _programs_lock:
         found = _programs.get(key)
         if found is None or found[0]() is not energy:
+            if not create:
+                return None
             found = (weakref.ref(energy), ChainProgram(kernel, energy, like, steps, backend))
             _programs[key] = found
             if len(_programs) > MAX_PROGRAMS:
@@ -207,6 +211,10 @@ class ProgramBuilder:
         backend = default_backend(state.x.device) if backend is None else backend
         self.status, self.compile_s = "compiling", 0.0
         self._program: ChainProgram | None = None
+        known = program(kernel, energy, state.x, steps, backend, create=False)
+        if known is not None and known.ready:   # compiled before in this process: at once
+            self._program, self.status = known, "compiled"
+            return
         example = SamplerState(state.x.detach().clone(), state.energy.clone(), state.grad.clone())
         build = lambda: self._build(kernel, energy, example, steps, backend)   # noqa: E731
         if background:   # a moment after the first steps, so that the first frames are not slowed
@@ -222,6 +230,7 @@ class ProgramBuilder:
             candidate = program(kernel, energy, example.x, steps, backend)
             generator = torch.Generator(device=example.x.device).manual_seed(0)
             candidate.run(example, 0.01, 1.0, generator)
+            candidate.ready = True
         except Exception as exc:   # no C++ compiler, an operation the tracer refuses, ...
             while (inner := getattr(exc, "inner_exception", None) or exc.__cause__) is not None:
                 exc = inner   # the compiler's own error, not the wrapper's
@@ -280,6 +289,9 @@ class CompiledKernel(Kernel):
 
     def settings(self) -> tuple:
         return self.kernel.settings()
+
+    def grad_evals_per_step(self) -> int:
+        return self.kernel.grad_evals_per_step()
 
     def init(self, energy: Energy, x: torch.Tensor) -> SamplerState:
         return self.kernel.init(energy, x)

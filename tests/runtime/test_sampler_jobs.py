@@ -224,6 +224,8 @@ def test_sampling_pages_swap_to_compiled_chains_and_keep_going(pages_compile, jo
     before = job.step_count
     snap = run(job, 20)
     assert snap["step"] == before + 20 and snap["sampler_path"] == "compiled"
+    if job_class is RaceJob:   # each racer is charged its own gradients per step, compiled or not
+        assert {r.name: r.grads_per_step for r in job.racers} == {"langevin": 1, "mala": 1, "hmc": 10}
 
 
 def test_compiled_samplers_page_is_still_right_and_reports_eager_when_compiling_is_off():
