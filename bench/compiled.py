@@ -107,7 +107,9 @@ def lab_bounds(kernel_name: str, energy, chains: int, eps: float) -> dict:
 
 
 def probe(kernel_name: str, energy_name: str, chains: int) -> None:
-    """In a new process on the run's cache: seconds until the program is ready (imports excluded)."""
+    """In a new process on the run's cache: seconds until the program is ready, with inductor imported
+    first as the lab's engine processes have it (``runtime/engine_preload.py``)."""
+    import torch._inductor.compile_fx  # noqa: F401
     energy = BANANA if energy_name == "banana" else mlp_energy()
     kernel = lab_kernel(kernel_name)
     x = torch.randn(chains, 2)
