@@ -157,10 +157,10 @@ def sample(energy: EnergyLike, x0: torch.Tensor | SamplerState, kernel: Any, n_s
                     n_divergent.add_(block.n_divergent)
                     counts["grad_evals"] += compiled.steps * kernel.grad_evals_per_step()
                     counts["compiled"] += compiled.steps
-                    first = next((k for k in range(compiled.steps) if (j + k + 1) % keep_every == 0), None)
-                    if first is not None:   # the block's kept steps, ``keep_every`` apart
-                        kept = slice(first, None, keep_every)
-                        row = (j + first + 1) // keep_every - 1
+                    first_kept = next((k for k in range(compiled.steps) if (j + k + 1) % keep_every == 0), None)
+                    if first_kept is not None:   # the block's kept steps, ``keep_every`` apart
+                        kept = slice(first_kept, None, keep_every)
+                        row = (j + first_kept + 1) // keep_every - 1
                         n_rows = len(range(compiled.steps)[kept])
                         samples[row:row + n_rows].copy_(block.positions[kept])
                         energies[row:row + n_rows].copy_(block.energies[kept])

@@ -179,15 +179,16 @@ def test_auto_starts_eagerly_and_runs_the_rest_compiled(monkeypatch):
 
     def callback(step, state, info):
         seen.append(step)
-        if step == 30:   # let the compiler finish, and wait for it
+        if step == 40:   # let the compiler finish, and wait for it
             gate.set()
             threading.Event().wait(2.0)
 
     x0 = torch.randn(32, 2, generator=gen(7))
-    auto = sample(Banana(), x0, MALA(), n_steps=100, step_size=0.2, generator=gen(8), compile="auto",
-                  callback=callback)
-    eager = sample(Banana(), x0, MALA(), n_steps=100, step_size=0.2, generator=gen(8))
-    assert seen == list(range(100))
-    assert auto.compile_status == "compiled" and 0 < auto.compiled_steps < 70
+    auto = sample(Banana(), x0, Langevin(), n_steps=100, step_size=0.05, warmup=10, keep_every=3,
+                  generator=gen(8), compile="auto", callback=callback)
+    eager = sample(Banana(), x0, Langevin(), n_steps=100, step_size=0.05, warmup=10, keep_every=3,
+                   generator=gen(8))
+    assert seen == list(range(110))   # warm-up steps first, numbered on through the swap
+    assert auto.compile_status == "compiled" and 0 < auto.compiled_steps < 80
     torch.testing.assert_close(auto.samples, eager.samples, rtol=1e-4, atol=1e-4)
     assert torch.equal(auto.accept_rate, eager.accept_rate)
